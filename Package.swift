@@ -1,0 +1,78 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies point one way:
+// CSodium -> WhipCrypto -> WhipCore (no I/O) -> WhipStore -> WhipNode -> whipround (CLI)
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Whipround",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "whipround", targets: ["whipround"]),
+        .library(name: "WhipCore", targets: ["WhipCore"]),
+        .library(name: "WhipStore", targets: ["WhipStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "WhipCrypto", dependencies: ["CSodium"], swiftSettings: strict),
+        .target(name: "WhipCore", dependencies: ["WhipCrypto"], swiftSettings: strict),
+        .target(
+            name: "WhipStore",
+            dependencies: [
+                "WhipCore", "WhipCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WhipNode",
+            dependencies: [
+                "WhipCore", "WhipCrypto", "WhipStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "whipround",
+            dependencies: [
+                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "WhipTestSupport", dependencies: ["WhipCore", "WhipCrypto"], swiftSettings: strict),
+        .testTarget(name: "WhipCryptoTests", dependencies: ["WhipCrypto", "WhipTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "WhipCoreTests",
+            dependencies: ["WhipCore", "WhipCrypto", "WhipTestSupport"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WhipStoreTests",
+            dependencies: ["WhipStore", "WhipCore", "WhipCrypto", "WhipTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WhipNodeTests",
+            dependencies: ["WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipTestSupport"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,160 @@
+public import WhipCrypto
+
+/// Why an event was not applied. Codes are stable and appear in the rejection log.
+public struct RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Stable code, e.g. `unauthorised`.
+    public let code: String
+    /// Explanation for a person.
+    public let message: String
+
+    /// Creates a violation.
+    public init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// Whether an event was applied to the derived state, and if not, why.
+public enum EventStatus: Hashable, Sendable {
+    case applied
+    case rejected(RuleViolation)
+
+    /// `applied` or the violation code.
+    public var code: String {
+        switch self {
+        case .applied: "applied"
+        case .rejected(let v): v.code
+        }
+    }
+}
+
+/// Who may do what, and when: the role timeline of one community, derived from its genesis and role events.
+///
+/// Rights are judged at the event's place in the replay order: a revocation stops events ordered after
+/// it, and an expiry stops events whose timestamp is at or past it. Events ordered before either stay valid.
+public struct Authority: Sendable, Equatable {
+    /// The community (and its root key).
+    public let community: PublicKey
+    /// The genesis event, once known.
+    public private(set) var genesis: EventID?
+    /// The community's name from its genesis.
+    public private(set) var name: String?
+    /// The founder named in the genesis.
+    public private(set) var founder: PublicKey?
+    /// Grant and revoke entries per (member, role), in replay order.
+    public private(set) var timeline: [MemberRole: [RoleEntry]] = [:]
+    /// Status of every community-level event.
+    public private(set) var statuses: [EventID: EventStatus] = [:]
+
+    /// A member and one of their roles.
+    public struct MemberRole: Hashable, Sendable {
+        public let member: PublicKey
+        public let role: Role
+    }
+
+    /// One grant or revocation.
+    public struct RoleEntry: Equatable, Sendable {
+        public let at: OrderKey
+        public let event: EventID
+        public let by: PublicKey
+        public let granted: Bool
+        public let expires: UInt64?
+    }
+
+    /// Replays `events` (community-level kinds only; any order) into a timeline.
+    public init(community: PublicKey, events: [Event]) {
+        self.community = community
+        for event in events.sorted(by: { $0.orderKey < $1.orderKey }) {
+            statuses[event.id] = apply(event)
+        }
+    }
+
+    private mutating func apply(_ e: Event) -> EventStatus {
+        switch e.body {
+        case .communityCreated(let b):
+            guard e.author == community else {
+                return .rejected(RuleViolation("bad_genesis", "community.created must be signed by the community key"))
+            }
+            guard genesis == nil else {
+                return .rejected(RuleViolation("duplicate_genesis", "the community was already created by an earlier event"))
+            }
+            genesis = e.id
+            name = b.name
+            founder = b.founder
+            return .applied
+        case .roleGranted(let b):
+            if let v = mayManage(b.role, author: e.author, at: e.orderKey, wall: e.hlc.wall) { return .rejected(v) }
+            timeline[MemberRole(member: b.member, role: b.role), default: []].append(
+                RoleEntry(at: e.orderKey, event: e.id, by: e.author, granted: true, expires: b.expires))
+            return .applied
+        case .roleRevoked(let b):
+            if let v = mayManage(b.role, author: e.author, at: e.orderKey, wall: e.hlc.wall) { return .rejected(v) }
+            timeline[MemberRole(member: b.member, role: b.role), default: []].append(
+                RoleEntry(at: e.orderKey, event: e.id, by: e.author, granted: false, expires: nil))
+            return .applied
+        default:
+            return .rejected(RuleViolation("not_community_level", "\(e.kind.name) is not a community-level event"))
+        }
+    }
+
+    private func mayManage(_ role: Role, author: PublicKey, at: OrderKey, wall: UInt64) -> RuleViolation? {
+        guard genesis != nil else {
+            return RuleViolation("unknown_community", "no community.created is ordered before this event")
+        }
+        if isRoot(author) { return nil }
+        if role != .admin, has(.admin, author, at: at, wall: wall) { return nil }
+        return RuleViolation(
+            "unauthorised",
+            role == .admin
+                ? "only the founder may grant or revoke the admin role"
+                : "only the founder or an admin may grant or revoke roles")
+    }
+
+    /// True for the community key and the founder, who hold every right and cannot be revoked.
+    public func isRoot(_ key: PublicKey) -> Bool {
+        genesis != nil && (key == community || key == founder)
+    }
+
+    /// Whether `key` held `role` (exactly) at order position `at` with wall time `wall`.
+    public func has(_ role: Role, _ key: PublicKey, at: OrderKey, wall: UInt64) -> Bool {
+        guard let entries = timeline[MemberRole(member: key, role: role)] else { return false }
+        guard let last = entries.last(where: { $0.at < at }) else { return false }
+        guard last.granted else { return false }
+        if let expires = last.expires, wall >= expires { return false }
+        return true
+    }
+
+    /// May record, revise and collect pledges: collectors, organisers, admins and root.
+    public func mayRecordPledges(_ key: PublicKey, at: OrderKey, wall: UInt64) -> Bool {
+        isRoot(key) || has(.collector, key, at: at, wall: wall) || has(.organiser, key, at: at, wall: wall)
+            || has(.admin, key, at: at, wall: wall)
+    }
+
+    /// May create campaigns: organisers, admins and root.
+    public func mayOrganise(_ key: PublicKey, at: OrderKey, wall: UInt64) -> Bool {
+        isRoot(key) || has(.organiser, key, at: at, wall: wall) || has(.admin, key, at: at, wall: wall)
+    }
+
+    /// May act as admin: admins and root.
+    public func isAdmin(_ key: PublicKey, at: OrderKey, wall: UInt64) -> Bool {
+        isRoot(key) || has(.admin, key, at: at, wall: wall)
+    }
+
+    /// The roles each member holds at the end of the timeline, for display.
+    public func currentRoles(wall: UInt64?) -> [(member: PublicKey, role: Role, entry: RoleEntry)] {
+        var out: [(PublicKey, Role, RoleEntry)] = []
+        for (mr, entries) in timeline {
+            guard let last = entries.last, last.granted else { continue }
+            if let wall, let e = last.expires, wall >= e { continue }
+            out.append((mr.member, mr.role, last))
+        }
+        return out.sorted { ($0.0, $0.1.rawValue) < ($1.0, $1.1.rawValue) }.map { (member: $0.0, role: $0.1, entry: $0.2) }
+    }
+
+    /// Whether the event kind is judged at community level (genesis and roles) rather than per campaign.
+    public static func isCommunityLevel(_ kind: EventKind) -> Bool {
+        kind == .communityCreated || kind == .roleGranted || kind == .roleRevoked
+    }
+}

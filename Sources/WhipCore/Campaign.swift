@@ -1,0 +1,373 @@
+public import WhipCrypto
+
+/// Life-cycle phase of a campaign, as set by its events.
+public enum CampaignPhase: String, Sendable {
+    case draft, live, closed, cancelled
+}
+
+/// What happened to a pledge.
+public enum PledgeStatus: String, Sendable {
+    /// Counts towards the totals.
+    case active
+    /// Stamped at or after the close: kept, but not counted.
+    case late
+    /// Withdrawn by its author.
+    case withdrawn
+    /// Rejected by an organiser, with a reason.
+    case rejected
+}
+
+/// A reward tier's derived state.
+public struct TierState: Equatable, Sendable {
+    public let id: EventID
+    public var title: String
+    public var description: String?
+    public var minimum: Int64
+    public var limit: UInt32?
+    /// Active pledges that won a place (all of them when there is no limit).
+    public var claimed: Int = 0
+    /// Active pledges beyond the limit, in order of their timestamps.
+    public var waitlisted: Int = 0
+}
+
+/// A pledge's derived state.
+public struct PledgeState: Equatable, Sendable {
+    public let id: EventID
+    public let author: PublicKey
+    public let madeAt: HLC
+    public var backerName: String
+    public var anonymous: Bool
+    public var amount: Int64
+    public var tier: EventID?
+    public let channel: Channel
+    public var status: PledgeStatus
+    /// In a limited tier but after the winners: kept and counted, but without the reward.
+    public var waitlisted = false
+    public var collected: Int64 = 0
+    public var collectedBy: PublicKey?
+    public var collectedMethod: PaymentMethod?
+    public var rejectReason: String?
+    public let contact: [SealedContact]
+    /// True while the pledge counts towards totals.
+    public var counts: Bool { status == .active }
+}
+
+/// A campaign's derived state: fields, tiers, pledges and totals.
+public struct CampaignState: Equatable, Sendable {
+    public let id: EventID
+    public let createdBy: PublicKey
+    public let createdAt: HLC
+    public var title: String
+    public var description: String
+    public var goal: Int64
+    public var currency: Currency
+    public var model: FundingModel
+    public var opens: UInt64
+    public var closes: UInt64
+    public var timeZone: String
+    /// The author and the named organisers, sorted.
+    public var organisers: [PublicKey]
+    public var phase: CampaignPhase = .draft
+    public var cancelReason: String?
+    public var tiers: [EventID: TierState] = [:]
+    public var pledges: [EventID: PledgeState] = [:]
+    /// Sum of counted pledges, minor units.
+    public var pledged: Int64 = 0
+    /// Sum of money received on counted pledges, minor units.
+    public var collected: Int64 = 0
+    /// Number of counted pledges.
+    public var backers: Int = 0
+    /// Set once any pledge is applied: goal, currency, model and deadline are then frozen.
+    public var hasPledges = false
+
+    /// The funding outcome once closed: funded or not, by the funding model.
+    public var funded: Bool {
+        switch model {
+        case .allOrNothing: pledged >= goal
+        case .keepWhatYouRaise: pledged > 0
+        }
+    }
+
+    /// The phase a person sees at `now` (ms): a live campaign past its deadline shows as closed.
+    public func effectivePhase(now: UInt64) -> CampaignPhase {
+        phase == .live && now >= closes ? .closed : phase
+    }
+}
+
+/// Derives one campaign from all events that name it, given the community's authority timeline.
+///
+/// A pure function of the event set: events are replayed in `OrderKey` order, so any arrival order,
+/// duplicates or partial delivery followed by the rest give the same result.
+public struct CampaignLedger {
+    /// The result of a derivation.
+    public struct Result: Sendable, Equatable {
+        /// The campaign, or nil when no valid `campaign.created` is among the events.
+        public var campaign: CampaignState?
+        /// Status of every event given.
+        public var statuses: [EventID: EventStatus]
+    }
+
+    /// Replays the events of campaign `id`.
+    public static func derive(id: EventID, events: [Event], authority: Authority) -> Result {
+        var seen = Set<EventID>()
+        let ordered = events.filter { seen.insert($0.id).inserted }.sorted { $0.orderKey < $1.orderKey }
+        var state: CampaignState? = nil
+        var statuses = [EventID: EventStatus]()
+        for event in ordered {
+            do {
+                try apply(event, to: &state, id: id, authority: authority)
+                statuses[event.id] = .applied
+            } catch {
+                statuses[event.id] = .rejected(error)
+            }
+        }
+        if var s = state {
+            allocateTiers(&s)
+            state = s
+        }
+        return Result(campaign: state, statuses: statuses)
+    }
+
+    static func fail(_ code: String, _ message: String) -> RuleViolation { RuleViolation(code, message) }
+
+    static func checkedAdd(_ a: Int64, _ b: Int64) throws(RuleViolation) -> Int64 {
+        let (s, o) = a.addingReportingOverflow(b)
+        if o { throw fail("overflow", "the campaign total would overflow") }
+        return s
+    }
+
+    static func mayEdit(_ e: Event, _ c: CampaignState, _ auth: Authority) throws(RuleViolation) {
+        let k = e.orderKey
+        if auth.isAdmin(e.author, at: k, wall: e.hlc.wall) { return }
+        guard auth.mayOrganise(e.author, at: k, wall: e.hlc.wall), c.organisers.contains(e.author) else {
+            throw fail("unauthorised", "only this campaign's organisers (holding the organiser role) or an admin may do this")
+        }
+    }
+
+    static func requireOpen(_ c: CampaignState, _ what: String) throws(RuleViolation) {
+        switch c.phase {
+        case .cancelled: throw fail("cancelled", "the campaign was cancelled; \(what) is not allowed")
+        case .closed: throw fail("closed", "the campaign is closed; \(what) is not allowed")
+        case .draft, .live: return
+        }
+    }
+
+    /// Live and before the deadline at the event's timestamp.
+    static func requireLive(_ c: CampaignState, _ e: Event, _ what: String) throws(RuleViolation) {
+        switch c.phase {
+        case .draft: throw fail("not_live", "the campaign is not published yet; \(what) is not allowed")
+        case .cancelled: throw fail("cancelled", "the campaign was cancelled; \(what) is not allowed")
+        case .closed: throw fail("closed", "the campaign is closed; \(what) is not allowed")
+        case .live:
+            if e.hlc.wall >= c.closes { throw fail("closed", "the campaign closed before this event; \(what) is not allowed") }
+        }
+    }
+
+    static func tierCheck(_ c: CampaignState, tier: EventID?, amount: Int64) throws(RuleViolation) {
+        guard let tier else { return }
+        guard let t = c.tiers[tier] else { throw fail("unknown_tier", "tier \(tier.hex.prefix(12)) is not a tier of this campaign") }
+        if amount < t.minimum {
+            throw fail("below_tier_minimum", "the tier '\(t.title)' needs at least \(Money.format(minor: t.minimum, exponent: c.currency.exponent)) \(c.currency.code)")
+        }
+    }
+
+    static func currencyCheck(_ c: CampaignState, _ currency: Currency) throws(RuleViolation) {
+        guard currency == c.currency else {
+            throw fail("currency_mismatch", "the campaign is in \(c.currency.code), not \(currency.code)")
+        }
+    }
+
+    static func activeCount(_ c: CampaignState, tier: EventID) -> Int {
+        c.pledges.values.reduce(0) { $0 + ($1.tier == tier && $1.counts ? 1 : 0) }
+    }
+
+    static func apply(_ e: Event, to state: inout CampaignState?, id: EventID, authority auth: Authority) throws(RuleViolation) {
+        if case .campaignCreated(let b) = e.body {
+            guard e.id == id else { throw fail("wrong_partition", "event does not belong to this campaign") }
+            guard auth.mayOrganise(e.author, at: e.orderKey, wall: e.hlc.wall) else {
+                throw fail("unauthorised", "only organisers and admins may create campaigns")
+            }
+            state = CampaignState(
+                id: e.id, createdBy: e.author, createdAt: e.hlc, title: b.title, description: b.description,
+                goal: b.goal, currency: b.currency, model: b.model, opens: b.opens, closes: b.closes,
+                timeZone: b.timeZone, organisers: Array(Set(b.organisers + [e.author])).sorted())
+            return
+        }
+        guard e.body.referencedCampaign == id, var c = state else {
+            throw fail("unknown_campaign", "no campaign \(id.hex.prefix(12)) is ordered before this event")
+        }
+        defer { state = c }
+        let at = e.orderKey
+        let wall = e.hlc.wall
+        switch e.body {
+        case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated:
+            throw fail("wrong_partition", "not a campaign event")
+
+        case .campaignUpdated(let u):
+            try mayEdit(e, c, auth)
+            try requireOpen(c, "editing")
+            let touchesFrozen =
+                (u.goal.map { $0 != c.goal } ?? false) || (u.currency.map { $0 != c.currency } ?? false)
+                || (u.model.map { $0 != c.model } ?? false) || (u.closes.map { $0 != c.closes } ?? false)
+            if touchesFrozen && c.hasPledges {
+                throw fail("frozen", "goal, currency, funding model and deadline cannot change once there are pledges")
+            }
+            var n = c
+            if let v = u.title { n.title = v }
+            if let v = u.description { n.description = v }
+            if let v = u.goal { n.goal = v }
+            if let v = u.currency { n.currency = v }
+            if let v = u.model { n.model = v }
+            if let v = u.opens { n.opens = v }
+            if let v = u.closes { n.closes = v }
+            if let v = u.timeZone { n.timeZone = v }
+            if let v = u.organisers { n.organisers = Array(Set(v + [c.createdBy])).sorted() }
+            guard n.closes > n.opens else { throw fail("bad_dates", "a campaign must close after it opens") }
+            c = n
+
+        case .campaignPublished:
+            try mayEdit(e, c, auth)
+            guard c.phase == .draft else { throw fail("bad_phase", "only a draft can be published (it is \(c.phase.rawValue))") }
+            c.phase = .live
+
+        case .campaignClosed:
+            try mayEdit(e, c, auth)
+            guard c.phase == .live else { throw fail("bad_phase", "only a live campaign can be closed (it is \(c.phase.rawValue))") }
+            c.phase = .closed
+
+        case .campaignCancelled(let b):
+            try mayEdit(e, c, auth)
+            guard c.phase == .draft || c.phase == .live else {
+                throw fail("bad_phase", "a \(c.phase.rawValue) campaign cannot be cancelled")
+            }
+            c.phase = .cancelled
+            c.cancelReason = b.reason
+
+        case .tierAdded(let b):
+            try mayEdit(e, c, auth)
+            try requireOpen(c, "adding a tier")
+            c.tiers[e.id] = TierState(id: e.id, title: b.title, description: b.description, minimum: b.minimum, limit: b.limit)
+
+        case .tierUpdated(let b):
+            try mayEdit(e, c, auth)
+            try requireOpen(c, "editing a tier")
+            guard var t = c.tiers[b.tier] else { throw fail("unknown_tier", "tier \(b.tier.hex.prefix(12)) is not a tier of this campaign") }
+            if let limit = b.limit {
+                let claimed = activeCount(c, tier: b.tier)
+                if Int(limit) < claimed {
+                    throw fail("limit_below_claimed", "the limit cannot go below the \(claimed) place(s) already claimed")
+                }
+                t.limit = limit
+            }
+            if let v = b.title { t.title = v }
+            if let v = b.description { t.description = v }
+            if let v = b.minimum { t.minimum = v }
+            c.tiers[b.tier] = t
+
+        case .pledgeMade(let b):
+            guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
+                throw fail("unauthorised", "only collectors, organisers and admins may record pledges")
+            }
+            switch c.phase {
+            case .draft: throw fail("not_live", "the campaign is not published yet")
+            case .cancelled: throw fail("cancelled", "the campaign was cancelled")
+            case .live, .closed: break
+            }
+            if wall < c.opens { throw fail("not_open", "the campaign does not open until later") }
+            try currencyCheck(c, b.currency)
+            try tierCheck(c, tier: b.tier, amount: b.amount)
+            let late = c.phase == .closed || wall >= c.closes
+            var p = PledgeState(
+                id: e.id, author: e.author, madeAt: e.hlc, backerName: b.backerName, anonymous: b.anonymous,
+                amount: b.amount, tier: b.tier, channel: b.channel, status: late ? .late : .active,
+                contact: b.contact)
+            if !late {
+                c.pledged = try checkedAdd(c.pledged, b.amount)
+                c.backers += 1
+                if let method = b.paid {
+                    c.collected = try checkedAdd(c.collected, b.amount)
+                    p.collected = b.amount
+                    p.collectedBy = e.author
+                    p.collectedMethod = method
+                }
+            }
+            c.hasPledges = true
+            c.pledges[e.id] = p
+
+        case .pledgeRevised(let r):
+            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard p.author == e.author else { throw fail("not_author", "only the pledge's author may revise it") }
+            try requireLive(c, e, "revising a pledge")
+            guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            let amount = r.amount ?? p.amount
+            let tier = r.tier ?? p.tier
+            if let cur = r.currency { try currencyCheck(c, cur) }
+            if (amount != p.amount || tier != p.tier) && p.collectedBy != nil {
+                throw fail("already_collected", "a collected pledge's amount and tier cannot change")
+            }
+            try tierCheck(c, tier: tier, amount: amount)
+            c.pledged = try checkedAdd(c.pledged - p.amount, amount)
+            p.amount = amount
+            p.tier = tier
+            if let v = r.backerName { p.backerName = v }
+            if let v = r.anonymous { p.anonymous = v }
+            c.pledges[r.pledge] = p
+
+        case .pledgeWithdrawn(let r):
+            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard p.author == e.author else { throw fail("not_author", "only the pledge's author may withdraw it") }
+            try requireLive(c, e, "withdrawing a pledge")
+            guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            guard p.collectedBy == nil else { throw fail("already_collected", "the money was already received; refund it and ask an organiser to reject the pledge") }
+            p.status = .withdrawn
+            c.pledged -= p.amount
+            c.backers -= 1
+            c.pledges[r.pledge] = p
+
+        case .pledgeCollected(let r):
+            guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
+                throw fail("unauthorised", "only collectors, organisers and admins may record money received")
+            }
+            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard c.phase != .cancelled else { throw fail("cancelled", "the campaign was cancelled") }
+            guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            guard p.collectedBy == nil else { throw fail("already_collected", "money for this pledge was already recorded") }
+            try currencyCheck(c, r.currency)
+            c.collected = try checkedAdd(c.collected, r.amount)
+            p.collected = r.amount
+            p.collectedBy = e.author
+            p.collectedMethod = r.method
+            c.pledges[r.pledge] = p
+
+        case .pledgeRejected(let r):
+            try mayEdit(e, c, auth)
+            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard p.status == .active || p.status == .late else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            if p.status == .active {
+                c.pledged -= p.amount
+                c.collected -= p.collected
+                c.backers -= 1
+            }
+            p.status = .rejected
+            p.rejectReason = r.reason
+            c.pledges[r.pledge] = p
+        }
+    }
+
+    /// Decides limited tiers: the earliest active pledges (timestamp, then id) win; the rest wait.
+    static func allocateTiers(_ c: inout CampaignState) {
+        var byTier = [EventID: [PledgeState]]()
+        for p in c.pledges.values where p.counts {
+            if let t = p.tier { byTier[t, default: []].append(p) }
+        }
+        for tid in c.tiers.keys {
+            let ps = (byTier[tid] ?? []).sorted { ($0.madeAt, $0.id) < ($1.madeAt, $1.id) }
+            let limit = c.tiers[tid]!.limit.map(Int.init) ?? Int.max
+            c.tiers[tid]!.claimed = min(ps.count, limit)
+            c.tiers[tid]!.waitlisted = max(0, ps.count - limit)
+            for (i, p) in ps.enumerated() where i >= limit {
+                c.pledges[p.id]!.waitlisted = true
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+public import WhipCrypto
+
+/// The full derived state of one community: a pure function of its set of events.
+public struct CommunityState: Sendable {
+    /// Roles and genesis.
+    public let authority: Authority
+    /// Each campaign partition's derivation, keyed by campaign id (including ids no valid campaign has).
+    public let partitions: [EventID: CampaignLedger.Result]
+    /// Number of distinct events.
+    public let eventCount: Int
+    /// Order-independent fingerprint of the event id set.
+    public let fingerprint: EventSetFingerprint
+
+    /// Derives the state from `events` (any order; duplicates ignored). Events of other communities are ignored.
+    public init(community: PublicKey, events: [Event]) {
+        var unique = [EventID: Event]()
+        for e in events where e.community == community { unique[e.id] = e }
+        var communityLevel = [Event]()
+        var byCampaign = [EventID: [Event]]()
+        var fp = EventSetFingerprint()
+        for e in unique.values {
+            fp.add(e.id)
+            if Authority.isCommunityLevel(e.kind) {
+                communityLevel.append(e)
+            } else if let c = e.campaign {
+                byCampaign[c, default: []].append(e)
+            }
+        }
+        let authority = Authority(community: community, events: communityLevel)
+        self.authority = authority
+        self.partitions = byCampaign.mapValues { CampaignLedger.derive(id: $0[0].campaign!, events: $0, authority: authority) }
+        self.eventCount = unique.count
+        self.fingerprint = fp
+    }
+
+    /// Campaigns that exist.
+    public var campaigns: [CampaignState] {
+        partitions.values.compactMap(\.campaign).sorted { $0.id < $1.id }
+    }
+
+    /// Status of every event.
+    public var statuses: [EventID: EventStatus] {
+        var all = authority.statuses
+        for r in partitions.values { all.merge(r.statuses) { a, _ in a } }
+        return all
+    }
+
+    /// The state digest two replicas with the same events agree on.
+    public var digest: [UInt8] {
+        StateDigest.community(
+            authority.community,
+            authority: StateDigest.authority(authority),
+            partitions: partitions.map { ($0.key, StateDigest.partition($0.value)) },
+            eventCount: eventCount, fingerprint: fingerprint)
+    }
+}
+
+/// The sum of all event ids as 256-bit little-endian integers, mod 2^256: order-independent and incremental.
+public struct EventSetFingerprint: Equatable, Sendable {
+    /// 32 bytes, little-endian.
+    public private(set) var bytes = [UInt8](repeating: 0, count: 32)
+
+    /// The empty set.
+    public init() {}
+
+    /// Restores a stored fingerprint.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 32 else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Adds one id.
+    public mutating func add(_ id: EventID) {
+        var carry: UInt16 = 0
+        for i in 0..<32 {
+            let s = UInt16(bytes[i]) + UInt16(id.bytes[i]) + carry
+            bytes[i] = UInt8(s & 0xff)
+            carry = s >> 8
+        }
+    }
+}
+
+/// Canonical hashing of derived state, so replicas can compare with one string.
+public enum StateDigest {
+    static func h(_ v: CBOR) -> [UInt8] { Blake2b.hash(v.encoded(), length: 32) }
+
+    static func statuses(_ s: [EventID: EventStatus]) -> CBOR {
+        .array(s.sorted { $0.key < $1.key }.map { .array([.bytes($0.key.bytes), .text($0.value.code)]) })
+    }
+
+    static func hlc(_ t: HLC) -> CBOR { .array([.unsigned(t.wall), .unsigned(UInt64(t.counter))]) }
+    static func opt(_ s: String?) -> CBOR { s.map(CBOR.text) ?? .array([]) }
+    static func opt(_ v: UInt64?) -> CBOR { v.map(CBOR.unsigned) ?? .array([]) }
+    static func int(_ v: Int64) -> CBOR { v >= 0 ? .unsigned(UInt64(v)) : .negative(UInt64(-1 - v)) }
+
+    /// Digest of one campaign partition: the campaign (if any) and the status of each of its events.
+    public static func partition(_ r: CampaignLedger.Result) -> [UInt8] {
+        var items: [CBOR] = [statuses(r.statuses)]
+        if let c = r.campaign {
+            let tiers: [CBOR] = c.tiers.values.sorted { $0.id < $1.id }.map { t in
+                .array([
+                    .bytes(t.id.bytes), .text(t.title), opt(t.description), int(t.minimum),
+                    opt(t.limit.map(UInt64.init)), .unsigned(UInt64(t.claimed)), .unsigned(UInt64(t.waitlisted)),
+                ])
+            }
+            let pledges: [CBOR] = c.pledges.values.sorted { $0.id < $1.id }.map { p in
+                .array([
+                    .bytes(p.id.bytes), .bytes(p.author.bytes), hlc(p.madeAt), .text(p.backerName), .bool(p.anonymous),
+                    int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
+                    .text(p.status.rawValue), .bool(p.waitlisted), int(p.collected),
+                    p.collectedBy.map { .bytes($0.bytes) } ?? .array([]), opt(p.collectedMethod?.rawValue),
+                    opt(p.rejectReason),
+                ])
+            }
+            items.append(
+                .array([
+                    .bytes(c.id.bytes), .bytes(c.createdBy.bytes), hlc(c.createdAt), .text(c.title), .text(c.description),
+                    int(c.goal), .text(c.currency.code), .unsigned(c.model.rawValue), .unsigned(c.opens), .unsigned(c.closes),
+                    .text(c.timeZone), .array(c.organisers.map { .bytes($0.bytes) }), .text(c.phase.rawValue),
+                    opt(c.cancelReason), int(c.pledged), int(c.collected), .unsigned(UInt64(c.backers)), .bool(c.hasPledges),
+                    .array(tiers), .array(pledges),
+                ]))
+        }
+        return h(.array(items))
+    }
+
+    /// Digest of the community-level state: genesis and the role timeline.
+    public static func authority(_ a: Authority) -> [UInt8] {
+        let timeline: [CBOR] = a.timeline.sorted { ($0.key.member, $0.key.role.rawValue) < ($1.key.member, $1.key.role.rawValue) }
+            .map { kv in
+                .array([
+                    .bytes(kv.key.member.bytes), .unsigned(kv.key.role.rawValue),
+                    .array(kv.value.map { .array([.bytes($0.event.bytes), .bool($0.granted), opt($0.expires)]) }),
+                ])
+            }
+        return h(
+            .array([
+                a.genesis.map { .bytes($0.bytes) } ?? .array([]), opt(a.name),
+                a.founder.map { .bytes($0.bytes) } ?? .array([]), .array(timeline), statuses(a.statuses),
+            ]))
+    }
+
+    /// Digest of a whole community from its parts.
+    public static func community(
+        _ id: PublicKey, authority: [UInt8], partitions: [(EventID, [UInt8])], eventCount: Int,
+        fingerprint: EventSetFingerprint
+    ) -> [UInt8] {
+        h(
+            .array([
+                .bytes(id.bytes), .bytes(authority),
+                .array(partitions.sorted { $0.0 < $1.0 }.map { .array([.bytes($0.0.bytes), .bytes($0.1)]) }),
+                .unsigned(UInt64(eventCount)), .bytes(fingerprint.bytes),
+            ]))
+    }
+}
