@@ -156,6 +156,14 @@ extension CBOR {
 
         mutating func value(depth: Int) throws(DecodingError) -> CBOR {
             guard depth <= maxDepth else { throw DecodingError("decode.too_deep", "values nest deeper than \(maxDepth)") }
+            // Tags, floats and simple values are outside the subset whatever their argument; say so
+            // before reading the argument, which for a float such as 0xf9 0x00 0x00 is not an integer.
+            if offset < bytes.count, bytes[offset] >> 5 >= 6, bytes[offset] != 0xf4, bytes[offset] != 0xf5 {
+                let first = bytes[offset]
+                throw first >> 5 == 6
+                    ? DecodingError("decode.unsupported", "tags (major type 6) are not allowed")
+                    : DecodingError("decode.unsupported", "simple value or float 0x\(String(first, radix: 16)) is not allowed")
+            }
             let start = offset
             let (major, n) = try head()
             switch major {

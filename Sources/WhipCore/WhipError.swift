@@ -18,10 +18,10 @@ public struct WhipError: Error, Sendable, CustomStringConvertible {
     /// What is wrong and, where possible, how to fix it.
     public let message: String
     /// The underlying error, if any.
-    public let cause: (any Error & Sendable)?
+    public let cause: (any Error)?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.cause = cause

@@ -1,1 +1,227 @@
+import Foundation
+public import Logging
+public import WhipCore
+public import WhipCrypto
+public import WhipStore
 
+/// A backer's contact details, sealed to the campaign's organisers before they leave this node.
+public struct Contact: Codable, Sendable, Equatable {
+    public var email: String?
+    public var phone: String?
+    public var address: String?
+    /// The backer made a Gift Aid declaration.
+    public var giftAid: Bool
+
+    public init(email: String? = nil, phone: String? = nil, address: String? = nil, giftAid: Bool = false) {
+        self.email = email
+        self.phone = phone
+        self.address = address
+        self.giftAid = giftAid
+    }
+
+    /// True when nothing would be sealed.
+    public var isEmpty: Bool { email == nil && phone == nil && address == nil && !giftAid }
+}
+
+/// A Whipround node: its identity, data directory and replica, and every user operation.
+public final class Node: Sendable {
+    /// The data directory.
+    public let dir: DataDir
+    /// This node's signing identity.
+    public let identity: SigningKey
+    /// The replica.
+    public let store: Store
+    let logger: Logger
+    let clock: @Sendable () -> UInt64
+
+    /// The printable form of this node's public key.
+    public var memberID: String { KeyText.encode(identity.publicKey, as: .member) }
+
+    private init(dir: DataDir, identity: SigningKey, store: Store, logger: Logger, clock: @escaping @Sendable () -> UInt64) {
+        self.dir = dir
+        self.identity = identity
+        self.store = store
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Creates a node in `dir`: a new identity (0600) and an empty replica.
+    public static func initialise(
+        dir: DataDir, name: String, logger: Logger, clock: @escaping @Sendable () -> UInt64 = Dates.nowMs
+    ) throws(WhipError) -> Node {
+        if dir.isInitialised {
+            throw WhipError(.alreadyExists, "\(dir.path) already holds a node; use it as it is, or choose another --data directory")
+        }
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.utf8.count <= Limits.maxNameBytes else {
+            throw WhipError(.invalidArgument, "the node name must be 1 to \(Limits.maxNameBytes) bytes")
+        }
+        try dir.create()
+        let key = SigningKey.generate()
+        try dir.writeSecret(key.seed, to: dir.identityFile)
+        let store = try Store(path: dir.databaseFile, logger: logger)
+        try store.setMeta("name", trimmed)
+        logger.info("node initialised", metadata: ["node.dir": "\(dir.path)"])
+        return Node(dir: dir, identity: key, store: store, logger: logger, clock: clock)
+    }
+
+    /// Opens an existing node.
+    public static func open(dir: DataDir, logger: Logger, clock: @escaping @Sendable () -> UInt64 = Dates.nowMs) throws(WhipError) -> Node {
+        guard dir.isInitialised else {
+            throw WhipError(.notFound, "no node in \(dir.path); create one with `whipround init --data \(dir.path) --name \"My Hub\"`")
+        }
+        let key = try dir.readSecret(dir.identityFile)
+        let store = try Store(path: dir.databaseFile, logger: logger)
+        let node = Node(dir: dir, identity: key, store: store, logger: logger, clock: clock)
+        try store.retryHeld(now: clock())
+        return node
+    }
+
+    /// The node's display name.
+    public var name: String { (try? store.meta("name")) ?? "" }
+
+    // MARK: Communities
+
+    /// Resolves `--community` (a wrc1 id or a name); nil means "the only one".
+    public func community(_ selector: String?) throws(WhipError) -> CommunityInfo {
+        let all = try store.communities()
+        if let selector {
+            if selector.lowercased().hasPrefix("wrc1") {
+                let id = try KeyText.decode(selector, as: .community)
+                if let c = all.first(where: { $0.id == id }) { return c }
+                throw WhipError(.notFound, "this node is not a member of \(selector); join it with `whipround community join INVITE`")
+            }
+            let named = all.filter { $0.name.lowercased() == selector.lowercased() }
+            if named.count == 1 { return named[0] }
+            if named.count > 1 { throw WhipError(.invalidArgument, "several communities are called '\(selector)'; pass the wrc1… id instead") }
+            throw WhipError(.notFound, "no community called '\(selector)'; see `whipround community list`")
+        }
+        switch all.count {
+        case 0: throw WhipError(.notFound, "this node belongs to no community yet; create one with `whipround community create NAME` or join one")
+        case 1: return all[0]
+        default: throw WhipError(.invalidArgument, "this node belongs to \(all.count) communities; say which with --community")
+        }
+    }
+
+    /// Creates a community with its own root key and network key; this node is its founder.
+    public func createCommunity(name: String) throws(WhipError) -> CommunityInfo {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.utf8.count <= Limits.maxNameBytes else {
+            throw WhipError(.invalidArgument, "a community name must be 1 to \(Limits.maxNameBytes) bytes")
+        }
+        let root = SigningKey.generate()
+        try dir.writeSecret(root.seed, to: dir.communityKeyFile(root.publicKey))
+        try store.joinCommunity(id: root.publicKey, name: trimmed, networkKey: Sodium.randomBytes(32), hubs: [], now: clock())
+        _ = try store.appendLocal(community: root.publicKey, now: clock()) { hlc in
+            Event.sign(
+                community: root.publicKey, author: root, hlc: hlc,
+                body: .communityCreated(CommunityCreated(name: trimmed, founder: identity.publicKey)))
+        }
+        logger.info("community created", metadata: ["community.id": "\(KeyText.encode(root.publicKey, as: .community))"])
+        return try community(KeyText.encode(root.publicKey, as: .community))
+    }
+
+    /// The invite for a community this node belongs to.
+    public func invite(_ c: CommunityInfo, hubs: [String] = []) -> Invite {
+        Invite(community: c.id, networkKey: c.networkKey, name: c.name, hubs: Array(Set(c.hubs + hubs)).sorted())
+    }
+
+    /// Joins a community from an invite.
+    public func join(_ invite: Invite) throws(WhipError) -> CommunityInfo {
+        try store.joinCommunity(id: invite.community, name: invite.name, networkKey: invite.networkKey, hubs: invite.hubs, now: clock())
+        return try community(KeyText.encode(invite.community, as: .community))
+    }
+
+    /// Signs and stores a local event; refused (nothing stored) if the rules would reject it.
+    @discardableResult
+    public func emit(_ community: PublicKey, _ body: EventBody) throws(WhipError) -> Event {
+        try store.appendLocal(community: community, now: clock()) { hlc in
+            Event.sign(community: community, author: identity, hlc: hlc, body: body)
+        }
+    }
+
+    /// Grants `role` to a member.
+    public func grant(_ c: CommunityInfo, member: PublicKey, role: Role, expires: UInt64?) throws(WhipError) -> Event {
+        try emit(c.id, .roleGranted(RoleGranted(member: member, role: role, expires: expires)))
+    }
+
+    /// Revokes `role` from a member.
+    public func revoke(_ c: CommunityInfo, member: PublicKey, role: Role) throws(WhipError) -> Event {
+        try emit(c.id, .roleRevoked(RoleRevoked(member: member, role: role)))
+    }
+
+    // MARK: Campaigns
+
+    /// The campaign named by an id or unique prefix.
+    public func campaign(_ text: String) throws(WhipError) -> CampaignRow {
+        let id = try store.resolve(text, in: "campaigns", what: "campaign")
+        guard let c = try store.campaign(id) else { throw WhipError(.notFound, "no campaign \(text)") }
+        return c
+    }
+
+    // MARK: Pledges
+
+    /// Seals contact details to each of the campaign's organisers.
+    public func seal(_ contact: Contact, for campaign: CampaignRow) throws(WhipError) -> [SealedContact] {
+        guard !contact.isEmpty else { return [] }
+        let plain: [UInt8]
+        do { plain = Array(try JSONEncoder().encode(contact)) } catch { throw WhipError(.internalError, "cannot encode contact", cause: error) }
+        guard plain.count + SealedBox.overhead <= Limits.maxSealedContactBytes else {
+            throw WhipError(.invalidArgument, "contact details are too long (at most \(Limits.maxSealedContactBytes - SealedBox.overhead) bytes)")
+        }
+        var out = [SealedContact]()
+        for organiser in campaign.organisers {
+            do {
+                out.append(SealedContact(recipient: organiser, ciphertext: try SealedBox.seal(plain, to: organiser)))
+            } catch {
+                throw WhipError(.internalError, "cannot seal contact details", cause: error)
+            }
+        }
+        return out
+    }
+
+    /// Opens the contact details sealed to this node, if any.
+    public func openContact(_ sealed: [SealedContact]) -> Contact? {
+        guard let mine = sealed.first(where: { $0.recipient == identity.publicKey }),
+            let plain = try? identity.openSealed(mine.ciphertext)
+        else { return nil }
+        return try? JSONDecoder().decode(Contact.self, from: Data(plain))
+    }
+
+    /// The pledge named by an id or unique prefix.
+    public func pledge(_ text: String) throws(WhipError) -> (PledgeRow, CampaignRow) {
+        let id = try store.resolve(text, in: "pledges", what: "pledge")
+        guard let campaignID = try store.pledgeCampaign(id), let c = try store.campaign(campaignID),
+            let p = try store.pledges(campaign: campaignID).first(where: { $0.id == id })
+        else { throw WhipError(.notFound, "no pledge \(text)") }
+        return (p, c)
+    }
+
+    // MARK: Bundles
+
+    /// A bundle of every stored event (optionally of one community).
+    public func exportBundle(community: PublicKey?) throws(WhipError) -> (bytes: [UInt8], count: Int) {
+        let events = try store.exportEvents(community: community)
+        return (EventBundle.encode(events), events.count)
+    }
+
+    /// Imports a bundle; a damaged bundle is refused whole.
+    public func importBundle(_ bytes: [UInt8]) throws(WhipError) -> IngestReport {
+        let events = try EventBundle.decode(bytes)
+        var report = IngestReport()
+        // Batches bound memory and transaction size; each batch is one transaction.
+        var start = 0
+        repeat {
+            let end = min(events.count, start + Node.importBatch)
+            report.merge(try store.ingest(Array(events[start..<end]), source: .bundle, now: clock()))
+            start = end
+        } while start < events.count
+        return report
+    }
+
+    /// Events per import transaction.
+    public static let importBatch = 20_000
+
+    /// Now, by this node's clock.
+    public var now: UInt64 { clock() }
+}

@@ -1,1 +1,242 @@
+import Foundation
+import GRDB
+public import Logging
+public import WhipCore
+public import WhipCrypto
 
+/// Where a batch of events came from.
+public enum EventSource: String, Sendable {
+    case local, bundle, peer, retry
+}
+
+/// What happened to a batch handed to `Store.ingest`.
+public struct IngestReport: Sendable, Equatable {
+    /// New events stored.
+    public var accepted = 0
+    /// Events already stored (or repeated within the batch).
+    public var duplicates = 0
+    /// Events refused at the door, by reason code.
+    public var rejected: [String: Int] = [:]
+    /// Events held because their timestamp is too far ahead; retried later.
+    public var held = 0
+    /// Newly stored events the rules did not apply (yet), by reason code.
+    public var notApplied: [String: Int] = [:]
+    /// Up to ten example refusals, for messages.
+    public var examples: [String] = []
+
+    /// An empty report.
+    public init() {}
+
+    /// Total refused at the door.
+    public var rejectedCount: Int { rejected.values.reduce(0, +) }
+
+    mutating func reject(_ code: String, _ message: String) {
+        rejected[code, default: 0] += 1
+        if examples.count < 10 { examples.append("\(code): \(message)") }
+    }
+
+    /// Adds another report's counts.
+    public mutating func merge(_ o: IngestReport) {
+        accepted += o.accepted
+        duplicates += o.duplicates
+        held += o.held
+        rejected.merge(o.rejected, uniquingKeysWith: +)
+        notApplied.merge(o.notApplied, uniquingKeysWith: +)
+        examples += o.examples.prefix(max(0, 10 - examples.count))
+    }
+}
+
+/// The node's SQLite replica: the event log plus tables derived from it.
+///
+/// Thread-safe: GRDB's `DatabasePool` serialises writes and allows concurrent reads.
+public final class Store: Sendable {
+    /// Events stamped more than this far ahead of the local clock are held and retried later.
+    public static let maxFutureSkewMs: UInt64 = 10 * 60 * 1000
+
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+    let logger: Logger
+
+    /// Opens (creating and migrating if needed) the database at `path`, in WAL mode with `synchronous=FULL`.
+    public init(path: String, logger: Logger) throws(WhipError) {
+        self.path = path
+        self.logger = logger
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(10)
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA foreign_keys = ON")
+            }
+            pool = try DatabasePool(path: path, configuration: config)
+            // DatabasePool switches to synchronous=NORMAL when it enables WAL, after prepareDatabase.
+            // An acknowledged pledge must survive power loss, so set FULL on the writer afterwards.
+            try pool.barrierWriteWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            try Schema.migrator().migrate(pool)
+        } catch {
+            throw WhipError(.storage, "cannot open the database at \(path): \(error)", cause: error)
+        }
+    }
+
+    /// The value of `PRAGMA synchronous` on the writer connection (2 = FULL).
+    public func synchronousSetting() throws(WhipError) -> Int {
+        try write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// The value of `PRAGMA journal_mode`.
+    public func journalMode() throws(WhipError) -> String {
+        try read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(WhipError) -> T {
+        do { return try pool.read(body) } catch { throw Store.wrap(error) }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws(WhipError) -> T {
+        do { return try pool.write(body) } catch { throw Store.wrap(error) }
+    }
+
+    static func wrap(_ error: any Error) -> WhipError {
+        if let w = error as? WhipError { return w }
+        return WhipError(.storage, "database error: \(error)", cause: error)
+    }
+
+    // MARK: Ingest
+
+    /// Verifies (in parallel), validates and stores a batch in one transaction; idempotent on duplicates.
+    ///
+    /// With `requireApplied`, the whole batch is rolled back unless every new event is applied by the rules;
+    /// local commands use this so a user is told at once that they lack a role.
+    @discardableResult
+    public func ingest(_ wires: [[UInt8]], source: EventSource, now: UInt64, requireApplied: Bool = false) throws(WhipError) -> IngestReport {
+        let checked = Verifier.check(wires)
+        return try write { db in
+            try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, source: source, now: now, requireApplied: requireApplied)
+        }
+    }
+
+    /// Signs and stores one local event at the next hybrid logical timestamp, all in one transaction.
+    /// Throws (and stores nothing) if the rules would not apply it.
+    public func appendLocal(community: PublicKey, now: UInt64, make: (HLC) -> Event) throws(WhipError) -> Event {
+        try write { db in
+            let hlc = try self.nextHLC(db, community: community, now: now)
+            let event = make(hlc)
+            let report = try self.admit(db, checked: [(event.wire, .success(event))], source: .local, now: now, requireApplied: true)
+            if report.duplicates == 1 { throw WhipError(.alreadyExists, "this event is already stored") }
+            if report.accepted != 1 { throw WhipError(.rejected, report.examples.first ?? "the event was refused") }
+            return event
+        }
+    }
+
+    /// Retries held events whose time has come.
+    @discardableResult
+    public func retryHeld(now: UInt64) throws(WhipError) -> IngestReport {
+        try write { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT seq, raw FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
+            guard !rows.isEmpty else { return IngestReport() }
+            try db.execute(sql: "DELETE FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
+            let wires = rows.map { [UInt8]($0["raw"] as Data) }
+            let checked = Verifier.check(wires)
+            return try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, source: .retry, now: now, requireApplied: false)
+        }
+    }
+
+    private func admit(
+        _ db: Database, checked: [([UInt8], Result<Event, Admission>)], source: EventSource, now: UInt64, requireApplied: Bool
+    ) throws -> IngestReport {
+        var report = IngestReport()
+        let joined = Set(try Data.fetchAll(db, sql: "SELECT id FROM communities").map { [UInt8]($0) })
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO events (id, community, author, kind, hlc_wall, hlc_counter, campaign, raw, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let reject = try db.cachedStatement(
+            sql: """
+                INSERT INTO rejections (event_id, community, code, message, raw, source, received_at, retry_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        var fresh: [Event] = []
+        for (wire, result) in checked {
+            switch result {
+            case .failure(let a):
+                report.reject(a.code, a.message)
+                try reject.execute(arguments: [nil, nil, a.code, a.message, Data(wire.prefix(Limits.maxEventBytes)), source.rawValue, Int64(now), nil])
+            case .success(let e):
+                guard joined.contains(e.community.bytes) else {
+                    let msg = "event belongs to community \(KeyText.encode(e.community, as: .community)), which this node has not joined"
+                    report.reject("unknown_community", msg)
+                    try reject.execute(arguments: [Data(e.id.bytes), Data(e.community.bytes), "unknown_community", msg, Data(wire), source.rawValue, Int64(now), nil])
+                    continue
+                }
+                if e.hlc.wall > now &+ Store.maxFutureSkewMs {
+                    let held = try Bool.fetchOne(
+                        db, sql: "SELECT 1 FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL", arguments: [Data(e.id.bytes)]) ?? false
+                    report.held += 1
+                    if !held {
+                        let msg = "timestamp is \((e.hlc.wall - now) / 1000) s ahead of this node's clock; held and retried later"
+                        try reject.execute(arguments: [
+                            Data(e.id.bytes), Data(e.community.bytes), "future_timestamp", msg, Data(wire), source.rawValue, Int64(now),
+                            Int64(e.hlc.wall - Store.maxFutureSkewMs),
+                        ])
+                    }
+                    continue
+                }
+                try insert.execute(arguments: [
+                    Data(e.id.bytes), Data(e.community.bytes), Data(e.author.bytes), Int64(e.kind.rawValue),
+                    Int64(e.hlc.wall), Int64(e.hlc.counter), e.campaign.map { Data($0.bytes) }, Data(wire), Int64(now),
+                ])
+                if db.changesCount == 1 {
+                    report.accepted += 1
+                    fresh.append(e)
+                } else {
+                    report.duplicates += 1
+                }
+            }
+        }
+        if !fresh.isEmpty {
+            let statuses = try Materializer.apply(db, newEvents: fresh)
+            for e in fresh {
+                if case .rejected(let v) = statuses[e.id] ?? .applied {
+                    report.notApplied[v.code, default: 0] += 1
+                    if requireApplied {
+                        throw WhipError(.rejected, "\(e.kind.name) was not accepted: \(v.message)")
+                    }
+                }
+            }
+        }
+        if report.accepted + report.duplicates + report.held + report.rejectedCount > 0 {
+            logger.debug(
+                "ingested batch",
+                metadata: [
+                    "batch.source": "\(source.rawValue)", "batch.accepted": "\(report.accepted)",
+                    "batch.duplicates": "\(report.duplicates)", "batch.rejected": "\(report.rejectedCount)",
+                ])
+        }
+        return report
+    }
+
+    private func nextHLC(_ db: Database, community: PublicKey, now: UInt64) throws -> HLC {
+        var last: HLC? = nil
+        if let raw = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'"), raw.count == 12 {
+            let b = [UInt8](raw)
+            last = HLC(wall: b[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, counter: b[8..<12].reduce(0) { $0 << 8 | UInt32($1) })
+        }
+        if let row = try Row.fetchOne(
+            db, sql: "SELECT max_wall, max_counter FROM communities WHERE id = ?",
+            arguments: [Data(community.bytes)])
+        {
+            let seen = HLC(wall: UInt64(row[0] as Int64), counter: UInt32(row[1] as Int64))
+            if last == nil || seen > last! { last = seen }
+        }
+        let next = HLC.next(after: last, now: now)
+        var bytes = [UInt8]()
+        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((next.wall >> UInt64(s)) & 0xff)) }
+        for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8((next.counter >> UInt32(s)) & 0xff)) }
+        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", arguments: [Data(bytes)])
+        return next
+    }
+}

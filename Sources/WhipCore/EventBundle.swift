@@ -1,0 +1,69 @@
+import WhipCrypto
+
+/// A file of events: the offline path between nodes (USB stick, email).
+///
+/// Layout: `"WHIPBNDL"`, version byte `0x01`, event count (u32 big-endian), then for each event its length
+/// (u32 big-endian) and wire bytes, then BLAKE2b-256 of everything before it. Any damage refuses the whole file.
+public enum EventBundle {
+    /// The 8 magic bytes.
+    public static let magic = Array("WHIPBNDL".utf8)
+    /// The format version this build writes and reads.
+    public static let version: UInt8 = 1
+    /// The most events one bundle may hold.
+    public static let maxEvents = 10_000_000
+
+    /// Serialises events into a bundle.
+    public static func encode(_ events: [[UInt8]]) -> [UInt8] {
+        var out = magic + [version]
+        out.reserveCapacity(events.reduce(64) { $0 + $1.count + 4 })
+        append32(UInt32(events.count), &out)
+        for e in events {
+            append32(UInt32(e.count), &out)
+            out.append(contentsOf: e)
+        }
+        out.append(contentsOf: Blake2b.hash(out, length: 32))
+        return out
+    }
+
+    /// Parses a bundle, refusing it whole if it is damaged in any way.
+    public static func decode(_ data: [UInt8]) throws(WhipError) -> [[UInt8]] {
+        func corrupt(_ why: String) -> WhipError {
+            WhipError(.corrupt, "the bundle is damaged (\(why)); nothing was imported. Export it again from the source node")
+        }
+        guard data.count >= magic.count, Array(data[0..<magic.count]) == magic else {
+            throw WhipError(.corrupt, "this is not a Whipround bundle (wrong magic bytes); nothing was imported")
+        }
+        guard data.count >= 13 + 32 else { throw corrupt("truncated") }
+        guard data[8] == version else {
+            throw WhipError(.corrupt, "bundle format version \(data[8]) is not supported (this build reads version \(version)); nothing was imported")
+        }
+        let body = Array(data[0..<(data.count - 32)])
+        guard Sodium.constantTimeEqual(Blake2b.hash(body, length: 32), Array(data[(data.count - 32)...])) else {
+            throw corrupt("checksum mismatch: truncated or modified in transit")
+        }
+        let count = Int(read32(data, 9))
+        guard count <= maxEvents else { throw corrupt("claims \(count) events, more than the \(maxEvents) limit") }
+        var offset = 13
+        var events = [[UInt8]]()
+        events.reserveCapacity(min(count, 1_000_000))
+        for i in 0..<count {
+            guard offset + 4 <= body.count else { throw corrupt("truncated at event \(i + 1) of \(count)") }
+            let len = Int(read32(body, offset))
+            offset += 4
+            guard len <= Limits.maxEventBytes else { throw corrupt("event \(i + 1) is \(len) bytes, over the \(Limits.maxEventBytes)-byte limit") }
+            guard offset + len <= body.count else { throw corrupt("truncated at event \(i + 1) of \(count)") }
+            events.append(Array(body[offset..<offset + len]))
+            offset += len
+        }
+        guard offset == body.count else { throw corrupt("\(body.count - offset) unexpected bytes after the last event") }
+        return events
+    }
+
+    static func append32(_ v: UInt32, _ out: inout [UInt8]) {
+        out.append(contentsOf: [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)])
+    }
+
+    static func read32(_ d: [UInt8], _ at: Int) -> UInt32 {
+        UInt32(d[at]) << 24 | UInt32(d[at + 1]) << 16 | UInt32(d[at + 2]) << 8 | UInt32(d[at + 3])
+    }
+}

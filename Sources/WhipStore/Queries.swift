@@ -1,0 +1,311 @@
+import Foundation
+import GRDB
+public import WhipCore
+public import WhipCrypto
+
+/// A community this node has joined.
+public struct CommunityInfo: Sendable {
+    public let id: PublicKey
+    public let name: String
+    public let networkKey: [UInt8]
+    public let hubs: [String]
+    public let eventCount: Int
+    /// Hex state digest; empty before any event.
+    public let digest: String
+    public let founder: PublicKey?
+}
+
+/// A campaign row of the derived tables.
+public struct CampaignRow: Sendable {
+    public let id: EventID
+    public let community: PublicKey
+    public let title: String
+    public let description: String
+    public let goal: Money
+    public let model: FundingModel
+    public let opens: UInt64
+    public let closes: UInt64
+    public let timeZone: String
+    public let phase: CampaignPhase
+    public let cancelReason: String?
+    public let pledged: Money
+    public let collected: Money
+    public let backers: Int
+    public let createdBy: PublicKey
+    public let organisers: [PublicKey]
+
+    /// Funded by the campaign's model, judged on the current totals.
+    public var funded: Bool { model == .allOrNothing ? pledged.minor >= goal.minor : pledged.minor > 0 }
+    /// The phase at `now`: live campaigns past the deadline show as closed.
+    public func effectivePhase(now: UInt64) -> CampaignPhase { phase == .live && now >= closes ? .closed : phase }
+}
+
+/// A tier row.
+public struct TierRow: Sendable {
+    public let id: EventID
+    public let title: String
+    public let description: String?
+    public let minimum: Money
+    public let limit: Int?
+    public let claimed: Int
+    public let waitlisted: Int
+}
+
+/// A pledge row.
+public struct PledgeRow: Sendable {
+    public let id: EventID
+    public let campaign: EventID
+    public let author: PublicKey
+    public let madeAt: UInt64
+    public let backerName: String
+    public let anonymous: Bool
+    public let amount: Money
+    public let tier: EventID?
+    public let channel: String
+    public let status: String
+    public let waitlisted: Bool
+    public let collected: Money
+    public let collectedBy: PublicKey?
+    public let collectedMethod: String?
+    public let rejectReason: String?
+    public let contact: [SealedContact]
+}
+
+/// One entry of the rejection log.
+public struct RejectionRow: Sendable {
+    public let eventID: String?
+    public let code: String
+    public let message: String
+    /// `admission`, `held` or `rule`.
+    public let stage: String
+}
+
+/// One role as it stands.
+public struct RoleRow: Sendable {
+    public let member: PublicKey
+    public let role: Role
+    public let granted: Bool
+    public let expires: UInt64?
+}
+
+extension Store {
+    /// Records membership of a community (its events arrive by bundle or sync).
+    public func joinCommunity(id: PublicKey, name: String, networkKey: [UInt8], hubs: [String], now: UInt64) throws(WhipError) {
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM communities WHERE id = ?", arguments: [Data(id.bytes)]) ?? false {
+                throw WhipError(.alreadyExists, "this node is already a member of '\(name)'")
+            }
+            try db.execute(
+                sql: "INSERT INTO communities (id, id_text, name, network_key, hubs, joined_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [Data(id.bytes), KeyText.encode(id, as: .community), name, Data(networkKey), hubs.joined(separator: ","), Int64(now)])
+        }
+    }
+
+    /// Every joined community.
+    public func communities() throws(WhipError) -> [CommunityInfo] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM communities ORDER BY name, id").map(Store.community)
+        }
+    }
+
+    static func community(_ r: Row) -> CommunityInfo {
+        let hubs = (r["hubs"] as String).split(separator: ",").map(String.init)
+        return CommunityInfo(
+            id: PublicKey(bytes: [UInt8](r["id"] as Data))!, name: r["name"], networkKey: [UInt8](r["network_key"] as Data), hubs: hubs,
+            eventCount: r["event_count"], digest: (r["digest"] as Data?).map { Hex.encode([UInt8]($0)) } ?? "",
+            founder: (r["founder"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) })
+    }
+
+    static func money(_ minor: Int64, _ code: String) -> Money {
+        Money(minor: minor, currency: Currency(code: code) ?? Currency(code: "XXX") ?? Currency(code: "GBP")!)
+    }
+
+    static func campaign(_ r: Row) -> CampaignRow {
+        let cur: String = r["currency"]
+        let org = [UInt8](r["organisers"] as Data)
+        return CampaignRow(
+            id: EventID(bytes: [UInt8](r["id"] as Data))!, community: PublicKey(bytes: [UInt8](r["community"] as Data))!,
+            title: r["title"], description: r["description"], goal: money(r["goal_minor"], cur),
+            model: FundingModel(name: r["model"]) ?? .allOrNothing, opens: UInt64(r["opens_ms"] as Int64), closes: UInt64(r["closes_ms"] as Int64),
+            timeZone: r["time_zone"], phase: CampaignPhase(rawValue: r["phase"]) ?? .draft, cancelReason: r["cancel_reason"],
+            pledged: money(r["pledged_minor"], cur), collected: money(r["collected_minor"], cur), backers: r["backers"],
+            createdBy: PublicKey(bytes: [UInt8](r["created_by"] as Data))!,
+            organisers: stride(from: 0, to: org.count, by: 32).map { PublicKey(bytes: Array(org[$0..<$0 + 32]))! })
+    }
+
+    /// Campaigns, optionally of one community, newest first.
+    public func campaigns(community: PublicKey? = nil) throws(WhipError) -> [CampaignRow] {
+        try read { db in
+            if let community {
+                return try Row.fetchAll(db, sql: "SELECT * FROM campaigns WHERE community = ? ORDER BY created_ms DESC, id", arguments: [Data(community.bytes)])
+                    .map(Store.campaign)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM campaigns ORDER BY created_ms DESC, id").map(Store.campaign)
+        }
+    }
+
+    /// One campaign, or nil.
+    public func campaign(_ id: EventID) throws(WhipError) -> CampaignRow? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM campaigns WHERE id = ?", arguments: [Data(id.bytes)]).map(Store.campaign) }
+    }
+
+    /// Tiers of a campaign, cheapest first.
+    public func tiers(campaign: EventID) throws(WhipError) -> [TierRow] {
+        try read { db in
+            let cur = try String.fetchOne(db, sql: "SELECT currency FROM campaigns WHERE id = ?", arguments: [Data(campaign.bytes)]) ?? "GBP"
+            return try Row.fetchAll(db, sql: "SELECT * FROM tiers WHERE campaign = ? ORDER BY minimum_minor, id", arguments: [Data(campaign.bytes)]).map {
+                TierRow(
+                    id: EventID(bytes: [UInt8]($0["id"] as Data))!, title: $0["title"], description: $0["description"],
+                    minimum: Store.money($0["minimum_minor"], cur), limit: $0["quantity_limit"], claimed: $0["claimed"], waitlisted: $0["waitlisted"])
+            }
+        }
+    }
+
+    /// Pledges of a campaign in the order they were made.
+    public func pledges(campaign: EventID) throws(WhipError) -> [PledgeRow] {
+        try read { db in
+            let cur = try String.fetchOne(db, sql: "SELECT currency FROM campaigns WHERE id = ?", arguments: [Data(campaign.bytes)]) ?? "GBP"
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM pledges WHERE campaign = ? ORDER BY made_ms, made_counter, id", arguments: [Data(campaign.bytes)]
+            ).map { r in
+                var contact: [SealedContact] = []
+                if let raw = r["contact"] as Data?, case .array(let items) = try CBOR.decode([UInt8](raw)) {
+                    for case .array(let pair) in items where pair.count == 2 {
+                        if case .bytes(let k) = pair[0], case .bytes(let c) = pair[1], let pk = PublicKey(bytes: k) {
+                            contact.append(SealedContact(recipient: pk, ciphertext: c))
+                        }
+                    }
+                }
+                return PledgeRow(
+                    id: EventID(bytes: [UInt8](r["id"] as Data))!, campaign: campaign, author: PublicKey(bytes: [UInt8](r["author"] as Data))!,
+                    madeAt: UInt64(r["made_ms"] as Int64), backerName: r["backer_name"], anonymous: r["anonymous"],
+                    amount: Store.money(r["amount_minor"], cur), tier: (r["tier"] as Data?).flatMap { EventID(bytes: [UInt8]($0)) },
+                    channel: r["channel"], status: r["status"], waitlisted: r["waitlisted"], collected: Store.money(r["collected_minor"], cur),
+                    collectedBy: (r["collected_by"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) }, collectedMethod: r["collected_method"],
+                    rejectReason: r["reject_reason"], contact: contact)
+            }
+        }
+    }
+
+    /// Resolves a hex id or unique hex prefix (at least 6 characters) in `table` (`campaigns`, `tiers`, `pledges`).
+    public func resolve(_ text: String, in table: String, what: String) throws(WhipError) -> EventID {
+        let t = text.lowercased()
+        if let id = EventID(hex: t) { return id }
+        guard t.count >= 6, t.allSatisfy({ $0.isHexDigit }) else {
+            throw WhipError(.invalidArgument, "'\(text)' is not a \(what) id: give the hex id (or at least its first 6 characters)")
+        }
+        let matches = try read { db in
+            try Data.fetchAll(db, sql: "SELECT id FROM \(table) WHERE lower(hex(id)) LIKE ? LIMIT 2", arguments: [t + "%"])
+        }
+        guard let first = matches.first else {
+            throw WhipError(.notFound, "no \(what) with an id starting '\(text)'; list them with `whipround \(what) list`")
+        }
+        guard matches.count == 1 else { throw WhipError(.invalidArgument, "'\(text)' matches several \(what)s; type more of the id") }
+        return EventID(bytes: [UInt8](first))!
+    }
+
+    /// Roles in a community as they stand.
+    public func roles(community: PublicKey) throws(WhipError) -> [RoleRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM roles WHERE community = ? ORDER BY member, role", arguments: [Data(community.bytes)]).map {
+                RoleRow(
+                    member: PublicKey(bytes: [UInt8]($0["member"] as Data))!, role: Role(name: $0["role"]) ?? .collector,
+                    granted: $0["granted"], expires: ($0["expires_ms"] as Int64?).map(UInt64.init))
+            }
+        }
+    }
+
+    /// The rejection log, newest admission refusals last.
+    public func rejections(limit: Int = 100) throws(WhipError) -> [RejectionRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rejection_log LIMIT ?", arguments: [limit]).map {
+                RejectionRow(eventID: $0["event"], code: $0["code"], message: $0["message"], stage: $0["stage"])
+            }
+        }
+    }
+
+    /// Count of events held for a future timestamp.
+    public func heldCount() throws(WhipError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM rejections WHERE retry_at IS NOT NULL") ?? 0 }
+    }
+
+    /// Wire bytes of stored events, in arrival order, optionally of one community.
+    public func exportEvents(community: PublicKey? = nil) throws(WhipError) -> [[UInt8]] {
+        try read { db in
+            let rows =
+                community == nil
+                ? try Data.fetchAll(db, sql: "SELECT raw FROM events ORDER BY seq")
+                : try Data.fetchAll(db, sql: "SELECT raw FROM events WHERE community = ? ORDER BY seq", arguments: [Data(community!.bytes)])
+            return rows.map { [UInt8]($0) }
+        }
+    }
+
+    /// Number of stored events.
+    public func eventCount() throws(WhipError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+    }
+
+    /// Rebuilds a community's derived tables from its events and reports whether they were identical before.
+    public func rebuild(community: PublicKey) throws(WhipError) -> (before: String, after: String, tablesIdentical: Bool) {
+        try write { db in
+            let before = try Store.derivedDump(db, community)
+            let digestBefore = try Data.fetchOne(db, sql: "SELECT digest FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) ?? Data()
+            try Materializer.rebuild(db, community: community)
+            let after = try Store.derivedDump(db, community)
+            let digestAfter = try Data.fetchOne(db, sql: "SELECT digest FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) ?? Data()
+            return (Hex.encode([UInt8](digestBefore)), Hex.encode([UInt8](digestAfter)), before == after)
+        }
+    }
+
+    /// A hash of every derived row of a community, in a fixed order.
+    static func derivedDump(_ db: Database, _ community: PublicKey) throws -> [UInt8] {
+        let cid = Data(community.bytes)
+        var h = Blake2b.Hasher()
+        let queries = [
+            "SELECT * FROM campaigns WHERE community = ?1 ORDER BY id",
+            "SELECT t.* FROM tiers t JOIN campaigns c ON c.id = t.campaign WHERE c.community = ?1 ORDER BY t.id",
+            "SELECT p.* FROM pledges p JOIN campaigns c ON c.id = p.campaign WHERE c.community = ?1 ORDER BY p.id",
+            "SELECT * FROM partitions WHERE community = ?1 ORDER BY campaign",
+            "SELECT * FROM rule_rejections WHERE community = ?1 ORDER BY event_id",
+            "SELECT * FROM roles WHERE community = ?1 ORDER BY member, role",
+            "SELECT event_count, fingerprint, authority_digest, digest, founder, max_wall, max_counter FROM communities WHERE id = ?1",
+        ]
+        for sql in queries {
+            h.update(Array(sql.utf8))
+            for row in try Row.fetchAll(db, sql: sql, arguments: [cid]) {
+                h.update(Array(row.description.utf8))
+            }
+        }
+        return h.finalize()
+    }
+}
+
+extension Store {
+    /// Sets a node-level setting.
+    public func setMeta(_ key: String, _ value: String) throws(WhipError) {
+        try write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value.utf8)])
+        }
+    }
+
+    /// Reads a node-level setting.
+    public func meta(_ key: String) throws(WhipError) -> String? {
+        try read { db in try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    /// The campaign a pledge belongs to.
+    public func pledgeCampaign(_ id: EventID) throws(WhipError) -> EventID? {
+        try read { db in
+            try Data.fetchOne(db, sql: "SELECT campaign FROM pledges WHERE id = ?", arguments: [Data(id.bytes)]).flatMap { EventID(bytes: [UInt8]($0)) }
+        }
+    }
+}
+
+extension Store {
+    /// The campaign a tier belongs to.
+    public func tierCampaign(_ id: EventID) throws(WhipError) -> EventID? {
+        try read { db in
+            try Data.fetchOne(db, sql: "SELECT campaign FROM tiers WHERE id = ?", arguments: [Data(id.bytes)]).flatMap { EventID(bytes: [UInt8]($0)) }
+        }
+    }
+}

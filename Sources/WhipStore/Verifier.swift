@@ -1,0 +1,72 @@
+import Dispatch
+public import WhipCore
+
+/// Why an event was refused before it reached the store.
+public struct Admission: Error, Sendable, Equatable {
+    /// Stable code, e.g. `bad_signature` or a `decode.*` code.
+    public let code: String
+    /// Explanation for a person.
+    public let message: String
+}
+
+/// Decodes and signature-checks raw events in parallel across cores.
+public enum Verifier {
+    /// Decodes and verifies each wire event; the result is in input order.
+    public static func check(_ wires: [[UInt8]], parallelism: Int = System.coreCount) -> [Result<Event, Admission>] {
+        let n = wires.count
+        guard n > 0 else { return [] }
+        let out = UnsafeMutableBufferPointer<Result<Event, Admission>>.allocate(capacity: n)
+        defer { out.deallocate() }
+        let box = UnsafeSendable(out)
+        let chunk = max(64, (n + parallelism * 4 - 1) / (parallelism * 4))
+        let chunks = (n + chunk - 1) / chunk
+        let work: @Sendable (Int) -> Void = { c in
+            let lo = c * chunk
+            let hi = min(n, lo + chunk)
+            for i in lo..<hi {
+                (box.value.baseAddress! + i).initialize(to: checkOne(wires[i]))
+            }
+        }
+        if parallelism <= 1 || chunks == 1 {
+            for c in 0..<chunks { work(c) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+        }
+        let result = Array(out)
+        _ = out.baseAddress!.deinitialize(count: n)
+        return result
+    }
+
+    /// Decodes and verifies one wire event.
+    public static func checkOne(_ wire: [UInt8]) -> Result<Event, Admission> {
+        do {
+            let e = try Event.decode(wire: wire)
+            guard e.verifySignature() else {
+                return .failure(Admission(code: "bad_signature", message: "the signature does not match the event (forged or corrupted)"))
+            }
+            return .success(e)
+        } catch {
+            return .failure(Admission(code: error.code, message: error.message))
+        }
+    }
+}
+
+/// Facts about the machine.
+public enum System {
+    /// Active processor cores.
+    public static var coreCount: Int { max(1, sysconfCores()) }
+}
+
+#if canImport(Glibc)
+    import Glibc
+    private func sysconfCores() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+#elseif canImport(Darwin)
+    import Darwin
+    private func sysconfCores() -> Int { Int(sysconf(_SC_NPROCESSORS_ONLN)) }
+#endif
+
+/// Hands a value to `concurrentPerform` workers that write disjoint indices.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,294 @@
+public import WhipCore
+public import WhipCrypto
+
+/// Random, reproducible event sets for one community, for property tests of the derived state.
+///
+/// Every generated event is statically valid (it survives `Event.decode` of its own wire bytes) and
+/// properly signed; whether the rules accept it is left to chance. A set has several authors with their
+/// own hybrid logical clocks (the founder, an admin, two organisers, two collectors, a stranger), clocks
+/// that interleave and step back, and every event kind: concurrent campaign edits, tiers and limit
+/// changes, pledges with and without tiers, revisions, withdrawals, collections, rejections, grants with
+/// expiry and revocations. A few amounts are near `Int64.max`, a few events name unknown campaigns or
+/// tiers, and a few belong to another community.
+public struct RandomCommunity {
+    /// The community every set belongs to (the same as `Scenario`'s).
+    public static let community = FixedKeys.community
+    /// Another community, whose events must be ignored.
+    public static let otherCommunity = FixedKeys.key(0xC1)
+    /// A member who may be made an admin.
+    public static let admin = FixedKeys.key(0xAD)
+    /// A second organiser.
+    public static let organiser2 = FixedKeys.key(0x0B)
+    /// Wall-clock start of every set (2027-01-01T00:00:00Z).
+    public static let start: UInt64 = 1_798_761_600_000
+    /// Milliseconds over which the random events are spread.
+    public static let span: UInt64 = 3_000
+
+    /// Everyone who signs events besides the community key.
+    public static let people: [SigningKey] = [
+        FixedKeys.founder, admin, FixedKeys.organiser, organiser2, FixedKeys.collectorA, FixedKeys.collectorB,
+        FixedKeys.stranger,
+    ]
+
+    /// One random event set from `seed`, with a size in `count` (the setup events count towards it).
+    public static func events(seed: UInt64, count: ClosedRange<Int> = 10...60) throws(DecodingError) -> [Event] {
+        var g = RandomCommunity(seed: seed)
+        let target = g.rng.int(in: count)
+        try g.setUp()
+        while g.events.count < target { try g.step() }
+        return g.events
+    }
+
+    /// The generator's random source.
+    public var rng: SplitMix64
+    /// The events made so far, in the order they were made.
+    public private(set) var events: [Event] = []
+
+    private var clocks: [PublicKey: HLC] = [:]
+    private var campaigns: [(id: EventID, currency: Currency, closes: UInt64)] = []
+    private var tiers: [(id: EventID, campaign: EventID)] = []
+    private var pledges: [(id: EventID, campaign: EventID, author: SigningKey, amount: Int64)] = []
+    private var nameCounter = 0
+
+    static let gbp = Currency(code: "GBP")!
+    static let eur = Currency(code: "EUR")!
+
+    /// A generator with no events yet.
+    public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+
+    // MARK: - Time
+
+    /// A wall time for a random event: usually spread over `span` on a 5 ms grid (so authors often share
+    /// a millisecond), sometimes an existing event's time, sometimes right at a campaign's deadline.
+    mutating func randomWall() -> UInt64 {
+        switch rng.weighted([70, 15, 10, 5]) {
+        case 0: return Self.start + 20 + 5 * UInt64(rng.below(Int(Self.span / 5)))
+        case 1 where !events.isEmpty: return rng.pick(events).hlc.wall
+        case 2 where !campaigns.isEmpty:
+            let c = rng.pick(campaigns).closes
+            return c &+ UInt64(rng.int(in: 0...2)) &- 1
+        default: return Self.start + UInt64(rng.below(Int(Self.span)))
+        }
+    }
+
+    /// Signs `body` by `author` at its next HLC for `wall` (monotonic per author, as a real node does),
+    /// then decodes it back from its wire bytes so only statically valid events come out.
+    @discardableResult
+    mutating func emit(_ author: SigningKey, _ body: EventBody, wall: UInt64, community: SigningKey = RandomCommunity.community)
+        throws(DecodingError) -> Event
+    {
+        let hlc = HLC.next(after: clocks[author.publicKey], now: wall)
+        clocks[author.publicKey] = hlc
+        let signed = Event.sign(community: community.publicKey, author: author, hlc: hlc, body: body)
+        let event = try Event.decode(wire: signed.wire)
+        events.append(event)
+        return event
+    }
+
+    mutating func name(_ prefix: String) -> String {
+        nameCounter += 1
+        return "\(prefix) \(nameCounter)"
+    }
+
+    // MARK: - Setup: a community that mostly works
+
+    mutating func setUp() throws(DecodingError) {
+        let k = FixedKeys.self
+        var w = early(0)
+        try emit(Self.community, .communityCreated(CommunityCreated(name: "Elm Street", founder: k.founder.publicKey)), wall: w)
+        var grants: [(SigningKey, Role)] = [(k.organiser, .organiser), (k.collectorA, .collector), (k.collectorB, .collector)]
+        if rng.chance(60) { grants.append((Self.admin, .admin)) }
+        if rng.chance(50) { grants.append((Self.organiser2, .organiser)) }
+        for (member, role) in grants {
+            w = early(1 + UInt64(rng.below(4)))
+            let expires: UInt64? = rng.chance(15) ? randomWall() : nil
+            try emit(k.founder, .roleGranted(RoleGranted(member: member.publicKey, role: role, expires: expires)), wall: w)
+        }
+        for _ in 0..<rng.int(in: 1...2) {
+            try createCampaign(author: k.organiser, wall: early(10))
+            if rng.chance(85) {
+                try emit(k.organiser, .campaignPublished(CampaignRef(campaign: campaigns.last!.id)), wall: early(15))
+            }
+        }
+    }
+
+    /// `start + offset` most of the time; a random time otherwise (then setup events may be ordered
+    /// after events that need them, and get rejected).
+    mutating func early(_ offset: UInt64) -> UInt64 {
+        rng.chance(90) ? Self.start + offset : randomWall()
+    }
+
+    mutating func createCampaign(author: SigningKey, wall: UInt64) throws(DecodingError) {
+        let opens: UInt64 = rng.chance(80) ? 0 : Self.start + UInt64(rng.below(500))
+        var closes: UInt64 = rng.chance(60) ? Self.start + 1_000_000_000 : Self.start + 20 + UInt64(rng.below(Int(Self.span)))
+        if closes <= opens { closes = opens + 1 }
+        let currency = rng.chance(85) ? Self.gbp : Self.eur
+        let organisers: [PublicKey] = rng.chance(30) ? [Self.organiser2.publicKey] : []
+        let body = CampaignCreated(
+            title: name("Campaign"), description: rng.chance(50) ? "" : "A description", goal: Int64(rng.int(in: 1_000...100_000)),
+            currency: currency, model: rng.chance(50) ? .allOrNothing : .keepWhatYouRaise, opens: opens, closes: closes,
+            timeZone: "Europe/London", organisers: organisers)
+        let e = try emit(author, .campaignCreated(body), wall: wall)
+        campaigns.append((e.id, currency, closes))
+    }
+
+    // MARK: - Random steps
+
+    /// Someone who edits campaigns: mostly organisers, sometimes people without the right.
+    mutating func editor() -> SigningKey {
+        let k = FixedKeys.self
+        return [k.organiser, Self.organiser2, k.founder, Self.admin, k.collectorA, k.stranger][rng.weighted([45, 15, 15, 10, 10, 5])]
+    }
+
+    /// Someone who records pledges: mostly collectors.
+    mutating func recorder() -> SigningKey {
+        let k = FixedKeys.self
+        return [k.collectorA, k.collectorB, k.organiser, k.founder, Self.admin, k.stranger][rng.weighted([35, 35, 10, 5, 5, 10])]
+    }
+
+    mutating func campaignID() -> EventID {
+        if campaigns.isEmpty || rng.chance(3) { return EventID(bytes: rng.bytes(32))! }
+        return rng.pick(campaigns).id
+    }
+
+    mutating func currency(for campaign: EventID) -> Currency {
+        let own = campaigns.first { $0.id == campaign }?.currency ?? Self.gbp
+        if rng.chance(92) { return own }
+        return own == Self.gbp ? Self.eur : Self.gbp
+    }
+
+    mutating func amount() -> Int64 {
+        switch rng.weighted([85, 10, 5]) {
+        case 0: Int64(rng.int(in: 100...5_000))
+        case 1: Int64(rng.int(in: 1...100))
+        default: Int64.max - Int64(rng.below(1_000))
+        }
+    }
+
+    mutating func tier(for campaign: EventID) -> EventID? {
+        let own = tiers.filter { $0.campaign == campaign }
+        switch rng.weighted([45, 50, 5]) {
+        case 0: return nil
+        case 1 where !own.isEmpty: return rng.pick(own).id
+        case 2 where !tiers.isEmpty: return rng.pick(tiers).id
+        default: return nil
+        }
+    }
+
+    mutating func step() throws(DecodingError) {
+        let k = FixedKeys.self
+        let wall = randomWall()
+        if rng.chance(1) {
+            // An event of another community, which the derivation must ignore.
+            try emit(k.founder, .roleGranted(RoleGranted(member: k.stranger.publicKey, role: .admin)), wall: wall, community: Self.otherCommunity)
+            return
+        }
+        enum Op: CaseIterable {
+            case pledge, revise, withdraw, collect, reject, update, publish, close, cancel, addTier, updateTier, grant, revoke, create
+        }
+        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 5, 4, 3]
+        var op = Op.allCases[rng.weighted(weights)]
+        if pledges.isEmpty, [.revise, .withdraw, .collect, .reject].contains(op) { op = .pledge }
+        if tiers.isEmpty, op == .updateTier { op = .addTier }
+        if campaigns.isEmpty, op != .grant, op != .revoke { op = .create }
+
+        switch op {
+        case .create:
+            try createCampaign(author: editor(), wall: wall)
+
+        case .update:
+            var u = CampaignUpdated(campaign: campaignID())
+            if rng.chance(40) { u.title = name("Title") }
+            if rng.chance(20) { u.description = rng.chance(50) ? "" : name("About") }
+            if rng.chance(25) { u.goal = Int64(rng.int(in: 1_000...100_000)) }
+            if rng.chance(10) { u.currency = rng.chance(50) ? Self.gbp : Self.eur }
+            if rng.chance(15) { u.model = rng.chance(50) ? .allOrNothing : .keepWhatYouRaise }
+            if rng.chance(10) { u.opens = rng.chance(70) ? 0 : Self.start + UInt64(rng.below(Int(Self.span))) }
+            if rng.chance(20) { u.closes = rng.chance(50) ? Self.start + 1_000_000_000 : Self.start + 20 + UInt64(rng.below(Int(Self.span))) }
+            if rng.chance(10) { u.timeZone = rng.pick(["Europe/London", "Europe/Paris", "America/New_York"]) }
+            if rng.chance(15) { u.organisers = rng.chance(50) ? [Self.organiser2.publicKey] : [k.collectorA.publicKey, Self.organiser2.publicKey] }
+            if u == CampaignUpdated(campaign: u.campaign) { u.title = name("Title") }
+            try emit(editor(), .campaignUpdated(u), wall: wall)
+
+        case .publish:
+            try emit(editor(), .campaignPublished(CampaignRef(campaign: campaignID())), wall: wall)
+        case .close:
+            try emit(editor(), .campaignClosed(CampaignRef(campaign: campaignID())), wall: wall)
+        case .cancel:
+            try emit(editor(), .campaignCancelled(CampaignCancelled(campaign: campaignID(), reason: rng.chance(50) ? "Rained off" : nil)), wall: wall)
+
+        case .addTier:
+            let c = campaignID()
+            let limit: UInt32? = rng.chance(40) ? nil : UInt32(rng.int(in: 1...3))
+            let e = try emit(
+                editor(),
+                .tierAdded(TierAdded(campaign: c, title: name("Tier"), description: rng.chance(30) ? "Reward" : nil,
+                                     minimum: Int64(rng.int(in: 0...3_000)), limit: limit)),
+                wall: wall)
+            tiers.append((e.id, c))
+
+        case .updateTier:
+            let t = rng.pick(tiers)
+            var u = TierUpdated(campaign: rng.chance(95) ? t.campaign : campaignID(), tier: t.id)
+            if rng.chance(60) { u.limit = UInt32(rng.int(in: 1...5)) }
+            if rng.chance(30) { u.title = name("Tier") }
+            if rng.chance(20) { u.description = "Better reward" }
+            if rng.chance(30) { u.minimum = Int64(rng.int(in: 0...3_000)) }
+            if u == TierUpdated(campaign: u.campaign, tier: u.tier) { u.limit = UInt32(rng.int(in: 1...5)) }
+            try emit(editor(), .tierUpdated(u), wall: wall)
+
+        case .pledge:
+            let c = campaignID()
+            let author = recorder()
+            let paid: PaymentMethod? = rng.chance(25) ? rng.pick(PaymentMethod.allCases) : nil
+            let body = PledgeMade(
+                campaign: c, backerName: name("Backer"), anonymous: rng.chance(20), amount: amount(), currency: currency(for: c),
+                tier: tier(for: c), channel: rng.pick(Channel.allCases), paid: paid)
+            let e = try emit(author, .pledgeMade(body), wall: wall)
+            pledges.append((e.id, c, author, body.amount))
+
+        case .revise:
+            let p = rng.pick(pledges)
+            var r = PledgeRevised(campaign: p.campaign, pledge: p.id)
+            if rng.chance(50) {
+                r.amount = amount()
+                r.currency = currency(for: p.campaign)
+            }
+            if rng.chance(30) { r.tier = tier(for: p.campaign) }
+            if rng.chance(30) { r.backerName = name("Backer") }
+            if rng.chance(20) { r.anonymous = rng.chance(50) }
+            if r == PledgeRevised(campaign: p.campaign, pledge: p.id) { r.backerName = name("Backer") }
+            try emit(rng.chance(85) ? p.author : recorder(), .pledgeRevised(r), wall: wall)
+
+        case .withdraw:
+            let p = rng.pick(pledges)
+            try emit(rng.chance(85) ? p.author : recorder(), .pledgeWithdrawn(PledgeRef(campaign: p.campaign, pledge: p.id)), wall: wall)
+
+        case .collect:
+            let p = rng.pick(pledges)
+            let amount: Int64 = rng.weighted([80, 15, 5]) == 0 ? p.amount : self.amount()
+            try emit(
+                recorder(),
+                .pledgeCollected(
+                    PledgeCollected(campaign: p.campaign, pledge: p.id, amount: amount, currency: currency(for: p.campaign),
+                                    method: rng.pick(PaymentMethod.allCases))),
+                wall: wall)
+
+        case .reject:
+            let p = rng.pick(pledges)
+            let author = [k.organiser, k.founder, k.collectorA, Self.organiser2][rng.weighted([60, 15, 15, 10])]
+            try emit(author, .pledgeRejected(PledgeRejected(campaign: p.campaign, pledge: p.id, reason: "Duplicate entry")), wall: wall)
+
+        case .grant, .revoke:
+            let author = [k.founder, Self.admin, k.organiser, k.stranger, Self.community][rng.weighted([50, 25, 10, 5, 10])]
+            let member = rng.pick(Self.people).publicKey
+            let role = rng.pick(Role.allCases)
+            if op == .grant {
+                let expires: UInt64? = rng.chance(25) ? randomWall() : nil
+                try emit(author, .roleGranted(RoleGranted(member: member, role: role, expires: expires)), wall: wall)
+            } else {
+                try emit(author, .roleRevoked(RoleRevoked(member: member, role: role)), wall: wall)
+            }
+        }
+    }
+}

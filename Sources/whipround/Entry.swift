@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import WhipCore
+
+@main
+struct Main {
+    static func main() {
+        // Keys, network keys and sealed contacts live in the data directory: nothing there is for other users.
+        umask(0o077)
+        do {
+            var command = try Whipround.parseAsRoot()
+            try command.run()
+        } catch let error as WhipError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            exit(ExitCodes.code(for: error.code))
+        } catch {
+            Whipround.exit(withError: error)
+        }
+    }
+}
+
+/// Exit codes, documented in the README.
+enum ExitCodes {
+    static func code(for code: WhipError.Code) -> Int32 {
+        switch code {
+        case .invalidArgument: 2
+        case .notFound: 3
+        case .permissionDenied, .rejected: 4
+        case .corrupt: 5
+        case .alreadyExists: 6
+        case .io, .storage: 74
+        case .internalError: 70
+        }
+    }
+}
+
+struct Whipround: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "whipround",
+        abstract: "A peer-to-peer, signed ledger for neighbourhood crowdfunding.",
+        discussion: """
+            Every change is an Ed25519-signed event kept in a local SQLite replica; nodes exchange events by
+            bundle files (and, later, over the network) and always agree on the totals.
+            The data directory is --data DIR, else $WHIPROUND_DATA, else $XDG_DATA_HOME/whipround,
+            else ~/.local/share/whipround.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            InitCommand.self, IDCommand.self, CommunityCommand.self, CampaignCommand.self, TierCommand.self,
+            PledgeCommand.self, ExportCommand.self, BundleCommand.self, StatusCommand.self, DoctorCommand.self,
+            RejectionsCommand.self, BenchCommand.self,
+        ]
+    )
+}

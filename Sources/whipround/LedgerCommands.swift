@@ -1,0 +1,247 @@
+import ArgumentParser
+import Foundation
+import WhipCore
+import WhipCrypto
+import WhipNode
+import WhipStore
+
+struct CampaignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign", abstract: "Create and run campaigns.",
+        subcommands: [Create.self, Update.self, Publish.self, Close.self, Cancel.self, List.self, Show.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a draft campaign (publish it to take pledges).")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "Title.") var title: String
+        @Option(help: "Description.") var description: String = ""
+        @Option(help: "Funding goal, e.g. 5000 or 5000.50.") var goal: String
+        @Option(help: "ISO 4217 currency code.") var currency: String = "GBP"
+        @Option(help: "all-or-nothing or keep-what-you-raise.") var model: String = "all-or-nothing"
+        @Option(help: "First day of pledging (YYYY-MM-DD); default now.") var opens: String?
+        @Option(help: "Last day of pledging (YYYY-MM-DD, inclusive, in --timezone).") var closes: String
+        @Option(help: "IANA time zone of the dates.") var timezone: String = Dates.localTimeZone
+        @Option(name: .customLong("organiser"), help: "Another organiser's member id (repeatable).") var organisers: [String] = []
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let cur = try parseCurrency(currency)
+            guard let m = FundingModel(name: model) else {
+                throw WhipError(.invalidArgument, "'\(model)' is not a funding model: use all-or-nothing or keep-what-you-raise")
+            }
+            let goalMoney = try Money(parsing: goal, currency: cur)
+            guard goalMoney.minor > 0 else { throw WhipError(.invalidArgument, "the goal must be more than zero") }
+            let closesMs = try Dates.parse(closes, timeZone: timezone, endOfDay: true)
+            let opensMs = try opens.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: timezone, endOfDay: false) } ?? n.now
+            guard closesMs > opensMs else { throw WhipError(.invalidArgument, "--closes must be after --opens (and after today)") }
+            let orgs = try organisers.map { (s: String) throws(WhipError) in try parseMember(s) }
+            let e = try n.emit(
+                c.id,
+                .campaignCreated(
+                    CampaignCreated(
+                        title: title, description: description, goal: goalMoney.minor, currency: cur, model: m, opens: opensMs,
+                        closes: closesMs, timeZone: timezone, organisers: orgs)))
+            if output.json {
+                printJSON(["id": e.id.hex, "title": title, "phase": "draft"])
+            } else {
+                print("Created draft campaign '\(title)': \(e.id.hex)")
+                print("Publish it with `whipround campaign publish \(e.id.hex.prefix(12))`.")
+            }
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a campaign. Goal, currency, model and deadline are frozen once anyone has pledged.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
+        @Option var title: String?
+        @Option var description: String?
+        @Option var goal: String?
+        @Option var model: String?
+        @Option var opens: String?
+        @Option var closes: String?
+        @Option var timezone: String?
+        @Option(name: .customLong("organiser"), help: "Replace the organisers (repeatable).") var organisers: [String] = []
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.campaign(campaign)
+            var u = CampaignUpdated(campaign: c.id)
+            let tz = timezone ?? c.timeZone
+            u.title = title
+            u.description = description
+            u.goal = try goal.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency).minor }
+            if let model {
+                guard let m = FundingModel(name: model) else { throw WhipError(.invalidArgument, "'\(model)' is not a funding model") }
+                u.model = m
+            }
+            u.opens = try opens.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: tz, endOfDay: false) }
+            u.closes = try closes.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: tz, endOfDay: true) }
+            if let timezone {
+                guard Dates.isValidTimeZone(timezone) else { throw WhipError(.invalidArgument, "'\(timezone)' is not a known time zone") }
+                u.timeZone = timezone
+            }
+            if !organisers.isEmpty { u.organisers = try organisers.map { (s: String) throws(WhipError) in try parseMember(s) } }
+            guard u != CampaignUpdated(campaign: c.id) else { throw WhipError(.invalidArgument, "nothing to change: give at least one option") }
+            let e = try n.emit(c.community, .campaignUpdated(u))
+            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex]) } else { print("Updated '\(c.title)'.") }
+        }
+    }
+
+    struct Publish: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open a draft campaign for pledges.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
+        func run() throws {
+            let n = try node.open()
+            let c = try n.campaign(campaign)
+            let e = try n.emit(c.community, .campaignPublished(CampaignRef(campaign: c.id)))
+            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "live"]) } else { print("'\(c.title)' is live.") }
+        }
+    }
+
+    struct Close: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a live campaign early; later pledges are kept but marked late.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
+        func run() throws {
+            let n = try node.open()
+            let c = try n.campaign(campaign)
+            let e = try n.emit(c.community, .campaignClosed(CampaignRef(campaign: c.id)))
+            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "closed"]) } else { print("'\(c.title)' is closed.") }
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a draft or live campaign.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
+        @Option(help: "Why, for backers.") var reason: String?
+        func run() throws {
+            let n = try node.open()
+            let c = try n.campaign(campaign)
+            let e = try n.emit(c.community, .campaignCancelled(CampaignCancelled(campaign: c.id, reason: reason)))
+            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "cancelled"]) } else { print("'\(c.title)' is cancelled.") }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List campaigns with their totals.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Only this community (name or wrc1… id).") var community: String?
+        func run() throws {
+            let n = try node.open()
+            let cid = try community.map { (s: String) throws(WhipError) in try n.community(s).id }
+            let all = try n.store.campaigns(community: cid)
+            let now = n.now
+            if output.json {
+                printJSON(all.map { $0.json(now: now) })
+            } else {
+                if all.isEmpty { print("No campaigns yet.") }
+                for c in all {
+                    print("\(c.id.hex.prefix(12))  \(c.title)  [\(c.effectivePhase(now: now).rawValue)]  \(money(c.pledged)) of \(money(c.goal)) from \(c.backers) backer(s)")
+                }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a campaign, its tiers and its pledges (public view).")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
+        func run() throws {
+            let n = try node.open()
+            let c = try n.campaign(campaign)
+            let tiers = try n.store.tiers(campaign: c.id)
+            let pledges = try n.store.pledges(campaign: c.id)
+            let names = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
+            let now = n.now
+            if output.json {
+                var d = c.json(now: now)
+                d["tiers"] = tiers.map { t -> [String: Any] in
+                    var td: [String: Any] = [
+                        "id": t.id.hex, "title": t.title, "minimum": t.minimum.formatted, "minimum_minor": t.minimum.minor,
+                        "claimed": t.claimed, "waitlisted": t.waitlisted,
+                    ]
+                    if let l = t.limit { td["limit"] = l }
+                    if let desc = t.description { td["description"] = desc }
+                    return td
+                }
+                d["pledges"] = pledges.map { $0.publicJSON(tiers: names) }
+                printJSON(d)
+            } else {
+                print("\(c.title)  [\(c.effectivePhase(now: now).rawValue)]  \(c.id.hex)")
+                if !c.description.isEmpty { print(c.description) }
+                print("Goal \(money(c.goal)) (\(c.model.name)), closes \(Dates.format(c.closes, timeZone: c.timeZone)) \(c.timeZone)")
+                print("Pledged \(money(c.pledged)) from \(c.backers) backer(s); collected \(money(c.collected))")
+                for t in tiers {
+                    let lim = t.limit.map { "\(t.claimed)/\($0) claimed" } ?? "\(t.claimed) claimed"
+                    print("  tier \(t.id.hex.prefix(12)) \(t.title): from \(money(t.minimum)), \(lim)\(t.waitlisted > 0 ? ", \(t.waitlisted) waitlisted" : "")")
+                }
+                for p in pledges {
+                    let flags = [p.status == "active" ? nil : p.status, p.waitlisted ? "waitlisted" : nil, p.collected.minor > 0 ? "collected" : nil].compactMap { $0 }
+                    print("  \(p.id.hex.prefix(12)) \(p.anonymous ? "Anonymous" : p.backerName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")")
+                }
+            }
+        }
+    }
+}
+
+struct TierCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tier", abstract: "Add and change reward tiers.", subcommands: [Add.self, Update.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a reward tier to a campaign.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Campaign id (or a unique prefix).") var campaign: String
+        @Option var title: String
+        @Option(help: "Smallest pledge that earns it, e.g. 20.") var minimum: String
+        @Option(help: "How many are available (default: unlimited).") var limit: UInt32?
+        @Option var description: String?
+        func run() throws {
+            let n = try node.open()
+            let c = try n.campaign(campaign)
+            if limit == 0 { throw WhipError(.invalidArgument, "--limit must be at least 1 (leave it out for no limit)") }
+            let min = try Money(parsing: minimum, currency: c.goal.currency)
+            let e = try n.emit(c.community, .tierAdded(TierAdded(campaign: c.id, title: title, description: description, minimum: min.minor, limit: limit)))
+            if output.json { printJSON(["id": e.id.hex, "campaign": c.id.hex, "title": title]) } else { print("Added tier '\(title)': \(e.id.hex)") }
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a tier; its limit may rise but never drop below what is claimed.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Tier id (or a unique prefix).") var tier: String
+        @Option var title: String?
+        @Option var minimum: String?
+        @Option var limit: UInt32?
+        @Option var description: String?
+        func run() throws {
+            let n = try node.open()
+            let tid = try n.store.resolve(tier, in: "tiers", what: "tier")
+            guard let cid = try n.store.tierCampaign(tid) else { throw WhipError(.notFound, "no tier \(tier)") }
+            let c = try n.campaign(cid.hex)
+            var u = TierUpdated(campaign: c.id, tier: tid)
+            u.title = title
+            u.description = description
+            u.minimum = try minimum.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency).minor }
+            if limit == 0 { throw WhipError(.invalidArgument, "--limit must be at least 1") }
+            u.limit = limit
+            guard u != TierUpdated(campaign: c.id, tier: tid) else { throw WhipError(.invalidArgument, "nothing to change: give at least one option") }
+            let e = try n.emit(c.community, .tierUpdated(u))
+            if output.json { printJSON(["event": e.id.hex, "tier": tid.hex]) } else { print("Updated tier.") }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+import ArgumentParser
+import Foundation
+import WhipCore
+import WhipCrypto
+import WhipNode
+import WhipStore
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create a node: a new identity and an empty replica in the data directory.")
+
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "A name for this node, e.g. \"Elm Street Hub\".") var name: String = "Whipround node"
+
+    func run() throws {
+        let n = try Node.initialise(dir: node.dataDir, name: name, logger: node.logger())
+        if output.json {
+            printJSON(["id": n.memberID, "name": n.name, "data": n.dir.path])
+        } else {
+            print("Created node '\(n.name)' in \(n.dir.path)")
+            print("Its member id (give this to your community's founder to be granted a role):")
+            print("  \(n.memberID)")
+        }
+    }
+}
+
+struct IDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "id", abstract: "Print this node's member id (public key).")
+
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let n = try node.open()
+        if output.json {
+            printJSON(["id": n.memberID, "name": n.name, "public_key_hex": n.identity.publicKey.hex, "data": n.dir.path])
+        } else {
+            print(n.memberID)
+        }
+    }
+}
+
+struct CommunityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "community", abstract: "Create, join and manage communities and their members' roles.",
+        subcommands: [Create.self, Invite.self, Join.self, Grant.self, Revoke.self, List.self, Roles.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a community, with this node as its founder.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The community's name.") var name: String
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.createCommunity(name: name)
+            let id = KeyText.encode(c.id, as: .community)
+            if output.json {
+                printJSON(["id": id, "name": c.name, "founder": n.memberID])
+            } else {
+                print("Created community '\(c.name)' (\(id)); you are its founder.")
+                print("Invite others with `whipround community invite`.")
+            }
+        }
+    }
+
+    struct Invite: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print an invite string that lets another node join.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id (needed if this node is in several).") var community: String?
+        @Option(name: .customLong("hub"), help: "A hub address HOST:PORT to include (repeatable).") var hubs: [String] = []
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let inv = n.invite(c, hubs: hubs)
+            if output.json {
+                printJSON(["invite": inv.text, "community": KeyText.encode(c.id, as: .community), "name": c.name, "hubs": inv.hubs])
+            } else {
+                print(inv.text)
+                FileHandle.standardError.write(Data("Keep it private: anyone holding it can join the gossip network of '\(c.name)'.\n".utf8))
+            }
+        }
+    }
+
+    struct Join: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Join a community from an invite string.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The invite (wri1…).") var invite: String
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.join(try WhipCore.Invite(text: invite))
+            let id = KeyText.encode(c.id, as: .community)
+            if output.json {
+                printJSON(["id": id, "name": c.name, "member": n.memberID])
+            } else {
+                print("Joined '\(c.name)' (\(id)).")
+                print("Ask an admin to grant you a role: whipround community grant --role collector \(n.memberID)")
+            }
+        }
+    }
+
+    struct Grant: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant a role (admin, organiser, collector) to a member.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "admin, organiser or collector.") var role: String
+        @Option(help: "Last day the role is valid (YYYY-MM-DD, in --timezone).") var until: String?
+        @Option(help: "Time zone for --until.") var timezone: String = Dates.localTimeZone
+        @Argument(help: "The member's id (wrk1…), as printed by `whipround id`.") var memberID: String
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let r = try parseRole(role)
+            let m = try parseMember(memberID)
+            let expires = try until.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: timezone, endOfDay: true) }
+            let e = try n.grant(c, member: m, role: r, expires: expires)
+            if output.json {
+                printJSON(["event": e.id.hex, "member": memberID, "role": r.name])
+            } else {
+                print("Granted \(r.name) to \(memberID) in '\(c.name)'.")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a member's role. Their events stamped before the revocation stay valid.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "admin, organiser or collector.") var role: String
+        @Argument(help: "The member's id (wrk1…).") var memberID: String
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let r = try parseRole(role)
+            let e = try n.revoke(c, member: try parseMember(memberID), role: r)
+            if output.json {
+                printJSON(["event": e.id.hex, "member": memberID, "role": r.name])
+            } else {
+                print("Revoked \(r.name) from \(memberID) in '\(c.name)'.")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the communities this node belongs to.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let n = try node.open()
+            let all = try n.store.communities()
+            if output.json {
+                printJSON(all.map { c -> [String: Any] in
+                    [
+                        "id": KeyText.encode(c.id, as: .community), "name": c.name, "events": c.eventCount, "digest": c.digest,
+                        "founder": c.founder.map(member) ?? "", "is_founder": c.founder == n.identity.publicKey,
+                    ]
+                })
+            } else if all.isEmpty {
+                print("No communities yet: create one with `whipround community create NAME` or join with an invite.")
+            } else {
+                for c in all {
+                    print("\(c.name)  \(KeyText.encode(c.id, as: .community))  \(c.eventCount) events")
+                }
+            }
+        }
+    }
+
+    struct Roles: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List members' roles in a community.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let rows = try n.store.roles(community: c.id).filter(\.granted)
+            let now = n.now
+            if output.json {
+                printJSON(rows.map { r -> [String: Any] in
+                    var d: [String: Any] = ["member": member(r.member), "role": r.role.name, "active": r.expires.map { now < $0 } ?? true]
+                    if let e = r.expires { d["expires"] = Dates.format(e, timeZone: "UTC") }
+                    return d
+                })
+            } else {
+                if let f = c.founder { print("founder    \(member(f))") }
+                for r in rows {
+                    let exp = r.expires.map { " (until \(Dates.format($0, timeZone: "UTC")))" } ?? ""
+                    print("\(r.role.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(member(r.member))\(exp)")
+                }
+            }
+        }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each community's event count and state digest: two nodes with the same events print the same digest.")
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let n = try node.open()
+        let comms = try n.store.communities()
+        let held = try n.store.heldCount()
+        let rows = try comms.map { c -> [String: Any] in
+            let campaigns = try n.store.campaigns(community: c.id)
+            return [
+                "id": KeyText.encode(c.id, as: .community), "name": c.name, "digest": c.digest, "events": c.eventCount,
+                "campaigns": campaigns.count,
+            ]
+        }
+        if output.json {
+            printJSON(["node": ["id": n.memberID, "name": n.name, "data": n.dir.path], "communities": rows, "held_events": held])
+        } else {
+            print("Node '\(n.name)' \(n.memberID)")
+            print("Data: \(n.dir.path)")
+            if comms.isEmpty { print("No communities yet.") }
+            for r in rows {
+                print("\(r["name"]!)  \(r["id"]!)")
+                print("  events: \(r["events"]!)  campaigns: \(r["campaigns"]!)  digest: \(r["digest"]!)")
+            }
+            if held > 0 { print("\(held) event(s) held with timestamps ahead of this clock; they are retried automatically.") }
+        }
+    }
+}
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor", abstract: "Rebuild the derived tables from the events and check they were identical.")
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let n = try node.open()
+        var results: [[String: Any]] = []
+        var allGood = true
+        let sync = try n.store.synchronousSetting()
+        let journal = try n.store.journalMode()
+        for c in try n.store.communities() {
+            let r = try n.store.rebuild(community: c.id)
+            let ok = r.tablesIdentical && r.before == r.after
+            allGood = allGood && ok
+            results.append(["id": KeyText.encode(c.id, as: .community), "name": c.name, "digest_before": r.before, "digest_after": r.after, "identical": ok])
+        }
+        if output.json {
+            printJSON(["communities": results, "ok": allGood, "journal_mode": journal, "synchronous": sync])
+        } else {
+            print("journal_mode=\(journal) synchronous=\(sync == 2 ? "FULL" : String(sync))")
+            for r in results {
+                print("\(r["name"]!): \((r["identical"] as? Bool) == true ? "derived tables match a full rebuild" : "MISMATCH (now rebuilt)")")
+            }
+        }
+        if !allGood { throw WhipError(.corrupt, "derived tables differed from a rebuild; they have been rebuilt from the events") }
+    }
+}
+
+struct RejectionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rejections", abstract: "Show the rejection log: events refused, held, or not applied by the rules.")
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "At most this many entries.") var limit: Int = 100
+
+    func run() throws {
+        let n = try node.open()
+        let rows = try n.store.rejections(limit: limit)
+        if output.json {
+            printJSON(rows.map { ["event": $0.eventID ?? "", "code": $0.code, "message": $0.message, "stage": $0.stage] })
+        } else {
+            if rows.isEmpty { print("The rejection log is empty.") }
+            for r in rows { print("[\(r.stage)] \(r.code) \(r.eventID.map { String($0.prefix(12)) } ?? "-"): \(r.message)") }
+        }
+    }
+}

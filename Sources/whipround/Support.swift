@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WhipCore
+import WhipCrypto
+import WhipNode
+import WhipStore
+
+struct NodeOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory (default: $WHIPROUND_DATA, $XDG_DATA_HOME/whipround or ~/.local/share/whipround).")
+    var data: String?
+
+    @Flag(name: .long, help: "Log what happens to stderr.")
+    var verbose = false
+
+    var dataDir: DataDir { DataDir.resolve(flag: data) }
+
+    func logger() -> Logger {
+        var l = Logger(label: "whipround") { StreamLogHandler.standardError(label: $0) }
+        l.logLevel = verbose ? .debug : .warning
+        return l
+    }
+
+    func open() throws(WhipError) -> Node { try Node.open(dir: dataDir, logger: logger()) }
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+}
+
+/// Writes JSON with sorted keys so output is stable.
+func printJSON(_ value: Any) {
+    do {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    } catch {
+        print("{}")
+    }
+}
+
+func member(_ k: PublicKey) -> String { KeyText.encode(k, as: .member) }
+
+func money(_ m: Money) -> String { "\(m.formatted) \(m.currency.code)" }
+
+func parseMember(_ text: String) throws(WhipError) -> PublicKey { try KeyText.decode(text, as: .member) }
+
+func parseRole(_ text: String) throws(WhipError) -> Role {
+    guard let r = Role(name: text) else {
+        throw WhipError(.invalidArgument, "'\(text)' is not a role: use admin, organiser or collector")
+    }
+    return r
+}
+
+func parseCurrency(_ text: String) throws(WhipError) -> Currency {
+    guard let c = Currency(code: text.uppercased()) else {
+        throw WhipError(.invalidArgument, "'\(text)' is not an ISO 4217 currency code (for example GBP, EUR, USD)")
+    }
+    return c
+}
+
+func readFile(_ path: String) throws(WhipError) -> [UInt8] {
+    guard let d = FileManager.default.contents(atPath: path) else {
+        throw WhipError(.notFound, "cannot read \(path): no such file or no permission")
+    }
+    return [UInt8](d)
+}
+
+func writeFile(_ path: String, _ bytes: [UInt8]) throws(WhipError) {
+    let tmp = path + ".partial"
+    guard FileManager.default.createFile(atPath: tmp, contents: Data(bytes)) else {
+        throw WhipError(.io, "cannot write \(path)")
+    }
+    do {
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.moveItem(atPath: tmp, toPath: path)
+    } catch {
+        throw WhipError(.io, "cannot write \(path): \(error.localizedDescription)", cause: error)
+    }
+}
+
+extension CampaignRow {
+    func json(now: UInt64) -> [String: Any] {
+        var d: [String: Any] = [
+            "id": id.hex, "community": KeyText.encode(community, as: .community), "title": title, "description": description,
+            "goal": goal.formatted, "goal_minor": goal.minor, "currency": goal.currency.code, "model": model.name,
+            "opens": Dates.format(opens, timeZone: timeZone), "closes": Dates.format(closes, timeZone: timeZone),
+            "time_zone": timeZone, "phase": phase.rawValue, "status": effectivePhase(now: now).rawValue,
+            "pledged": pledged.formatted, "pledged_minor": pledged.minor, "collected": collected.formatted,
+            "collected_minor": collected.minor, "backers": backers, "organisers": organisers.map(member),
+            "created_by": member(createdBy),
+        ]
+        if effectivePhase(now: now) == .closed { d["outcome"] = funded ? "funded" : "unfunded" }
+        if let cancelReason { d["cancel_reason"] = cancelReason }
+        return d
+    }
+}
+
+extension PledgeRow {
+    /// The public view: an anonymous backer's name is never shown.
+    func publicJSON(tiers: [EventID: String]) -> [String: Any] {
+        var d: [String: Any] = [
+            "id": id.hex, "backer": anonymous ? "Anonymous" : backerName, "anonymous": anonymous, "amount": amount.formatted,
+            "amount_minor": amount.minor, "currency": amount.currency.code, "channel": channel, "status": status,
+            "waitlisted": waitlisted, "collected": collected.formatted, "collected_minor": collected.minor,
+            "made": Dates.format(madeAt, timeZone: "UTC"), "recorded_by": member(author),
+        ]
+        if let tier { d["tier"] = tier.hex; d["tier_title"] = tiers[tier] ?? "" }
+        if let collectedMethod { d["collected_method"] = collectedMethod }
+        if let rejectReason { d["reject_reason"] = rejectReason }
+        return d
+    }
+}
