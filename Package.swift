@@ -43,6 +43,7 @@ let package = Package(
             name: "WhipNode",
             dependencies: [
                 "WhipCore", "WhipCrypto", "WhipStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -66,7 +66,9 @@ public struct Authority: Sendable, Equatable {
     /// Replays `events` (community-level kinds only; any order) into a timeline.
     public init(community: PublicKey, events: [Event]) {
         self.community = community
-        for event in events.sorted(by: { $0.orderKey < $1.orderKey }) {
+        var seen = Set<EventID>()
+        let unique = events.filter { seen.insert($0.id).inserted }
+        for event in unique.sorted(by: { $0.orderKey < $1.orderKey }) {
             statuses[event.id] = apply(event)
         }
     }

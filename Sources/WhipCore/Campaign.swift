@@ -24,10 +24,21 @@ public struct TierState: Equatable, Sendable {
     public var description: String?
     public var minimum: Int64
     public var limit: UInt32?
+    /// Counted pledges that chose this tier, winners and waitlisted alike.
+    public var active: Int = 0
     /// Active pledges that won a place (all of them when there is no limit).
     public var claimed: Int = 0
     /// Active pledges beyond the limit, in order of their timestamps.
     public var waitlisted: Int = 0
+
+    /// A tier with no pledges yet.
+    public init(id: EventID, title: String, description: String?, minimum: Int64, limit: UInt32?) {
+        self.id = id
+        self.title = title
+        self.description = description
+        self.minimum = minimum
+        self.limit = limit
+    }
 }
 
 /// A pledge's derived state.
@@ -50,6 +61,23 @@ public struct PledgeState: Equatable, Sendable {
     public let contact: [SealedContact]
     /// True while the pledge counts towards totals.
     public var counts: Bool { status == .active }
+
+    /// A pledge as made, before any later event.
+    public init(
+        id: EventID, author: PublicKey, madeAt: HLC, backerName: String, anonymous: Bool, amount: Int64, tier: EventID?,
+        channel: Channel, status: PledgeStatus, contact: [SealedContact]
+    ) {
+        self.id = id
+        self.author = author
+        self.madeAt = madeAt
+        self.backerName = backerName
+        self.anonymous = anonymous
+        self.amount = amount
+        self.tier = tier
+        self.channel = channel
+        self.status = status
+        self.contact = contact
+    }
 }
 
 /// A campaign's derived state: fields, tiers, pledges and totals.
@@ -80,6 +108,25 @@ public struct CampaignState: Equatable, Sendable {
     /// Set once any pledge is applied: goal, currency, model and deadline are then frozen.
     public var hasPledges = false
 
+    /// A draft campaign as created.
+    public init(
+        id: EventID, createdBy: PublicKey, createdAt: HLC, title: String, description: String, goal: Int64, currency: Currency,
+        model: FundingModel, opens: UInt64, closes: UInt64, timeZone: String, organisers: [PublicKey]
+    ) {
+        self.id = id
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.title = title
+        self.description = description
+        self.goal = goal
+        self.currency = currency
+        self.model = model
+        self.opens = opens
+        self.closes = closes
+        self.timeZone = timeZone
+        self.organisers = organisers
+    }
+
     /// The funding outcome once closed: funded or not, by the funding model.
     public var funded: Bool {
         switch model {
@@ -109,9 +156,23 @@ public struct CampaignLedger {
 
     /// Replays the events of campaign `id`.
     public static func derive(id: EventID, events: [Event], authority: Authority) -> Result {
+        var result = resume(id: id, from: nil, events: events, authority: authority)
+        if var s = result.campaign {
+            allocateTiers(&s)
+            result.campaign = s
+        }
+        return result
+    }
+
+    /// Applies `events` on top of `state`, which must be the result of replaying every earlier event in order.
+    ///
+    /// `state.pledges` need only hold the pledges these events refer to: every other rule reads the
+    /// campaign's fields, tiers and running totals. Tier places are not allocated here (see `allocateTiers`).
+    /// Returns the new state and the status of each given event.
+    public static func resume(id: EventID, from state: CampaignState?, events: [Event], authority: Authority) -> Result {
         var seen = Set<EventID>()
         let ordered = events.filter { seen.insert($0.id).inserted }.sorted { $0.orderKey < $1.orderKey }
-        var state: CampaignState? = nil
+        var state = state
         var statuses = [EventID: EventStatus]()
         for event in ordered {
             do {
@@ -121,11 +182,22 @@ public struct CampaignLedger {
                 statuses[event.id] = .rejected(error)
             }
         }
-        if var s = state {
-            allocateTiers(&s)
-            state = s
-        }
         return Result(campaign: state, statuses: statuses)
+    }
+
+    /// The pledge ids that `events` refer to (revisions, withdrawals, collections, rejections).
+    public static func referencedPledges(_ events: [Event]) -> Set<EventID> {
+        var out = Set<EventID>()
+        for e in events {
+            switch e.body {
+            case .pledgeRevised(let b): out.insert(b.pledge)
+            case .pledgeWithdrawn(let b): out.insert(b.pledge)
+            case .pledgeCollected(let b): out.insert(b.pledge)
+            case .pledgeRejected(let b): out.insert(b.pledge)
+            default: break
+            }
+        }
+        return out
     }
 
     static func fail(_ code: String, _ message: String) -> RuleViolation { RuleViolation(code, message) }
@@ -177,8 +249,10 @@ public struct CampaignLedger {
         }
     }
 
-    static func activeCount(_ c: CampaignState, tier: EventID) -> Int {
-        c.pledges.values.reduce(0) { $0 + ($1.tier == tier && $1.counts ? 1 : 0) }
+    /// Moves a counted pledge between tiers' active counts.
+    static func count(_ c: inout CampaignState, from old: EventID?, to new: EventID?) {
+        if let old { c.tiers[old]?.active -= 1 }
+        if let new { c.tiers[new]?.active += 1 }
     }
 
     static func apply(_ e: Event, to state: inout CampaignState?, id: EventID, authority auth: Authority) throws(RuleViolation) {
@@ -196,7 +270,6 @@ public struct CampaignLedger {
         guard e.body.referencedCampaign == id, var c = state else {
             throw fail("unknown_campaign", "no campaign \(id.hex.prefix(12)) is ordered before this event")
         }
-        defer { state = c }
         let at = e.orderKey
         let wall = e.hlc.wall
         switch e.body {
@@ -253,7 +326,8 @@ public struct CampaignLedger {
             try requireOpen(c, "editing a tier")
             guard var t = c.tiers[b.tier] else { throw fail("unknown_tier", "tier \(b.tier.hex.prefix(12)) is not a tier of this campaign") }
             if let limit = b.limit {
-                let claimed = activeCount(c, tier: b.tier)
+                // Places claimed are the winners so far; waitlisted pledges have not claimed one.
+                let claimed = min(t.active, t.limit.map(Int.init) ?? Int.max)
                 if Int(limit) < claimed {
                     throw fail("limit_below_claimed", "the limit cannot go below the \(claimed) place(s) already claimed")
                 }
@@ -284,6 +358,7 @@ public struct CampaignLedger {
             if !late {
                 c.pledged = try checkedAdd(c.pledged, b.amount)
                 c.backers += 1
+                count(&c, from: nil, to: b.tier)
                 if let method = b.paid {
                     c.collected = try checkedAdd(c.collected, b.amount)
                     p.collected = b.amount
@@ -295,6 +370,9 @@ public struct CampaignLedger {
             c.pledges[e.id] = p
 
         case .pledgeRevised(let r):
+            guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
+                throw fail("unauthorised", "only collectors, organisers and admins may revise pledges")
+            }
             guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
             guard p.author == e.author else { throw fail("not_author", "only the pledge's author may revise it") }
             try requireLive(c, e, "revising a pledge")
@@ -307,6 +385,7 @@ public struct CampaignLedger {
             }
             try tierCheck(c, tier: tier, amount: amount)
             c.pledged = try checkedAdd(c.pledged - p.amount, amount)
+            count(&c, from: p.tier, to: tier)
             p.amount = amount
             p.tier = tier
             if let v = r.backerName { p.backerName = v }
@@ -314,6 +393,9 @@ public struct CampaignLedger {
             c.pledges[r.pledge] = p
 
         case .pledgeWithdrawn(let r):
+            guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
+                throw fail("unauthorised", "only collectors, organisers and admins may withdraw pledges")
+            }
             guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
             guard p.author == e.author else { throw fail("not_author", "only the pledge's author may withdraw it") }
             try requireLive(c, e, "withdrawing a pledge")
@@ -322,6 +404,7 @@ public struct CampaignLedger {
             p.status = .withdrawn
             c.pledged -= p.amount
             c.backers -= 1
+            count(&c, from: p.tier, to: nil)
             c.pledges[r.pledge] = p
 
         case .pledgeCollected(let r):
@@ -347,19 +430,25 @@ public struct CampaignLedger {
                 c.pledged -= p.amount
                 c.collected -= p.collected
                 c.backers -= 1
+                count(&c, from: p.tier, to: nil)
             }
             p.status = .rejected
             p.rejectReason = r.reason
             c.pledges[r.pledge] = p
         }
+        // Only once every check has passed: an event rejected half-way (say, on an overflow after the
+        // pledged total was already updated) must leave no trace.
+        state = c
     }
 
     /// Decides limited tiers: the earliest active pledges (timestamp, then id) win; the rest wait.
-    static func allocateTiers(_ c: inout CampaignState) {
+    /// Needs every pledge of the campaign in `c.pledges`.
+    public static func allocateTiers(_ c: inout CampaignState) {
         var byTier = [EventID: [PledgeState]]()
         for p in c.pledges.values where p.counts {
             if let t = p.tier { byTier[t, default: []].append(p) }
         }
+        for id in c.pledges.keys { c.pledges[id]!.waitlisted = false }
         for tid in c.tiers.keys {
             let ps = (byTier[tid] ?? []).sorted { ($0.madeAt, $0.id) < ($1.madeAt, $1.id) }
             let limit = c.tiers[tid]!.limit.map(Int.init) ?? Int.max

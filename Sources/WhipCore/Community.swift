@@ -55,61 +55,123 @@ public struct CommunityState: Sendable {
     }
 }
 
-/// The sum of all event ids as 256-bit little-endian integers, mod 2^256: order-independent and incremental.
-public struct EventSetFingerprint: Equatable, Sendable {
+/// A 256-bit little-endian sum mod 2^256: an order-independent, incremental hash of a set or multiset.
+public struct Sum256: Equatable, Sendable {
     /// 32 bytes, little-endian.
     public private(set) var bytes = [UInt8](repeating: 0, count: 32)
+
+    /// Zero.
+    public init() {}
+
+    /// Restores a stored sum.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 32 else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Adds a 32-byte value.
+    public mutating func add(_ v: [UInt8]) {
+        var carry: UInt16 = 0
+        for i in 0..<32 {
+            let s = UInt16(bytes[i]) + UInt16(v[i]) + carry
+            bytes[i] = UInt8(s & 0xff)
+            carry = s >> 8
+        }
+    }
+
+    /// Subtracts a 32-byte value.
+    public mutating func subtract(_ v: [UInt8]) {
+        var borrow: Int16 = 0
+        for i in 0..<32 {
+            var d = Int16(bytes[i]) - Int16(v[i]) - borrow
+            borrow = d < 0 ? 1 : 0
+            if d < 0 { d += 256 }
+            bytes[i] = UInt8(d)
+        }
+    }
+}
+
+/// The sum of all event ids: order-independent and incremental.
+public struct EventSetFingerprint: Equatable, Sendable {
+    /// The running sum.
+    public private(set) var sum = Sum256()
+    /// 32 bytes, little-endian.
+    public var bytes: [UInt8] { sum.bytes }
 
     /// The empty set.
     public init() {}
 
     /// Restores a stored fingerprint.
     public init?(bytes: [UInt8]) {
-        guard bytes.count == 32 else { return nil }
-        self.bytes = bytes
+        guard let s = Sum256(bytes: bytes) else { return nil }
+        sum = s
     }
 
     /// Adds one id.
-    public mutating func add(_ id: EventID) {
-        var carry: UInt16 = 0
-        for i in 0..<32 {
-            let s = UInt16(bytes[i]) + UInt16(id.bytes[i]) + carry
-            bytes[i] = UInt8(s & 0xff)
-            carry = s >> 8
-        }
-    }
+    public mutating func add(_ id: EventID) { sum.add(id.bytes) }
+}
+
+/// Incremental parts of a campaign partition's digest.
+public struct PartitionSums: Equatable, Sendable {
+    /// Sum of `StateDigest.pledge` over every pledge.
+    public var pledges = Sum256()
+    /// Sum of `StateDigest.status` over every event of the partition.
+    public var statuses = Sum256()
+    public var pledgeCount = 0
+    public var statusCount = 0
+
+    /// Empty sums.
+    public init() {}
 }
 
 /// Canonical hashing of derived state, so replicas can compare with one string.
+///
+/// A partition's digest hashes the campaign's fields and tiers together with two sums of per-item
+/// hashes (pledges, event statuses), so a store can update it without rereading every pledge.
 public enum StateDigest {
     static func h(_ v: CBOR) -> [UInt8] { Blake2b.hash(v.encoded(), length: 32) }
-
-    static func statuses(_ s: [EventID: EventStatus]) -> CBOR {
-        .array(s.sorted { $0.key < $1.key }.map { .array([.bytes($0.key.bytes), .text($0.value.code)]) })
-    }
 
     static func hlc(_ t: HLC) -> CBOR { .array([.unsigned(t.wall), .unsigned(UInt64(t.counter))]) }
     static func opt(_ s: String?) -> CBOR { s.map(CBOR.text) ?? .array([]) }
     static func opt(_ v: UInt64?) -> CBOR { v.map(CBOR.unsigned) ?? .array([]) }
     static func int(_ v: Int64) -> CBOR { v >= 0 ? .unsigned(UInt64(v)) : .negative(UInt64(-1 - v)) }
 
-    /// Digest of one campaign partition: the campaign (if any) and the status of each of its events.
-    public static func partition(_ r: CampaignLedger.Result) -> [UInt8] {
-        var items: [CBOR] = [statuses(r.statuses)]
-        if let c = r.campaign {
+    /// Hash of one event's status.
+    public static func status(_ id: EventID, _ s: EventStatus) -> [UInt8] {
+        h(.array([.bytes(id.bytes), .text(s.code)]))
+    }
+
+    /// Hash of one pledge (its tier place is covered by the tier's counts, not here).
+    public static func pledge(_ p: PledgeState) -> [UInt8] {
+        h(
+            .array([
+                .bytes(p.id.bytes), .bytes(p.author.bytes), hlc(p.madeAt), .text(p.backerName), .bool(p.anonymous),
+                int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
+                .text(p.status.rawValue), int(p.collected), p.collectedBy.map { .bytes($0.bytes) } ?? .array([]),
+                opt(p.collectedMethod?.rawValue), opt(p.rejectReason),
+            ]))
+    }
+
+    /// The sums of a complete derivation.
+    public static func sums(_ r: CampaignLedger.Result) -> PartitionSums {
+        var s = PartitionSums()
+        for (id, st) in r.statuses { s.statuses.add(status(id, st)) }
+        s.statusCount = r.statuses.count
+        for p in r.campaign?.pledges.values ?? [:].values {
+            s.pledges.add(pledge(p))
+        }
+        s.pledgeCount = r.campaign?.pledges.count ?? 0
+        return s
+    }
+
+    /// Digest of one campaign partition from its campaign fields, tiers and sums.
+    public static func partition(campaign c: CampaignState?, sums: PartitionSums) -> [UInt8] {
+        var items: [CBOR] = [.bytes(sums.statuses.bytes), .unsigned(UInt64(sums.statusCount))]
+        if let c {
             let tiers: [CBOR] = c.tiers.values.sorted { $0.id < $1.id }.map { t in
                 .array([
-                    .bytes(t.id.bytes), .text(t.title), opt(t.description), int(t.minimum),
-                    opt(t.limit.map(UInt64.init)), .unsigned(UInt64(t.claimed)), .unsigned(UInt64(t.waitlisted)),
-                ])
-            }
-            let pledges: [CBOR] = c.pledges.values.sorted { $0.id < $1.id }.map { p in
-                .array([
-                    .bytes(p.id.bytes), .bytes(p.author.bytes), hlc(p.madeAt), .text(p.backerName), .bool(p.anonymous),
-                    int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
-                    .text(p.status.rawValue), .bool(p.waitlisted), int(p.collected),
-                    p.collectedBy.map { .bytes($0.bytes) } ?? .array([]), opt(p.collectedMethod?.rawValue),
-                    opt(p.rejectReason),
+                    .bytes(t.id.bytes), .text(t.title), opt(t.description), int(t.minimum), opt(t.limit.map(UInt64.init)),
+                    .unsigned(UInt64(t.active)), .unsigned(UInt64(t.claimed)), .unsigned(UInt64(t.waitlisted)),
                 ])
             }
             items.append(
@@ -118,10 +180,15 @@ public enum StateDigest {
                     int(c.goal), .text(c.currency.code), .unsigned(c.model.rawValue), .unsigned(c.opens), .unsigned(c.closes),
                     .text(c.timeZone), .array(c.organisers.map { .bytes($0.bytes) }), .text(c.phase.rawValue),
                     opt(c.cancelReason), int(c.pledged), int(c.collected), .unsigned(UInt64(c.backers)), .bool(c.hasPledges),
-                    .array(tiers), .array(pledges),
+                    .array(tiers), .bytes(sums.pledges.bytes), .unsigned(UInt64(sums.pledgeCount)),
                 ]))
         }
         return h(.array(items))
+    }
+
+    /// Digest of one complete campaign derivation.
+    public static func partition(_ r: CampaignLedger.Result) -> [UInt8] {
+        partition(campaign: r.campaign, sums: sums(r))
     }
 
     /// Digest of the community-level state: genesis and the role timeline.
@@ -133,10 +200,11 @@ public enum StateDigest {
                     .array(kv.value.map { .array([.bytes($0.event.bytes), .bool($0.granted), opt($0.expires)]) }),
                 ])
             }
+        let statuses: CBOR = .array(a.statuses.sorted { $0.key < $1.key }.map { .array([.bytes($0.key.bytes), .text($0.value.code)]) })
         return h(
             .array([
                 a.genesis.map { .bytes($0.bytes) } ?? .array([]), opt(a.name),
-                a.founder.map { .bytes($0.bytes) } ?? .array([]), .array(timeline), statuses(a.statuses),
+                a.founder.map { .bytes($0.bytes) } ?? .array([]), .array(timeline), statuses,
             ]))
     }
 

@@ -11,6 +11,9 @@ public enum EventBundle {
     public static let version: UInt8 = 1
     /// The most events one bundle may hold.
     public static let maxEvents = 10_000_000
+    /// The largest entry the framing accepts. Entries over `Limits.maxEventBytes` but within this are passed
+    /// on, so the importer can refuse that one event by reason (`decode.too_large`) and keep the rest.
+    public static let maxEntryBytes = 1 << 20
 
     /// Serialises events into a bundle.
     public static func encode(_ events: [[UInt8]]) -> [UInt8] {
@@ -50,7 +53,7 @@ public enum EventBundle {
             guard offset + 4 <= body.count else { throw corrupt("truncated at event \(i + 1) of \(count)") }
             let len = Int(read32(body, offset))
             offset += 4
-            guard len <= Limits.maxEventBytes else { throw corrupt("event \(i + 1) is \(len) bytes, over the \(Limits.maxEventBytes)-byte limit") }
+            guard len <= maxEntryBytes else { throw corrupt("entry \(i + 1) claims \(len) bytes, over the \(maxEntryBytes)-byte framing limit") }
             guard offset + len <= body.count else { throw corrupt("truncated at event \(i + 1) of \(count)") }
             events.append(Array(body[offset..<offset + len]))
             offset += len

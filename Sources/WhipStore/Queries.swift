@@ -309,3 +309,17 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Bytes the database occupies after a WAL checkpoint.
+    public func databaseBytes() throws(WhipError) -> Int {
+        do {
+            return try pool.barrierWriteWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                return try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") ?? 0
+            }
+        } catch {
+            throw Store.wrap(error)
+        }
+    }
+}

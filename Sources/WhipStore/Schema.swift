@@ -80,10 +80,19 @@ enum Schema {
                     ) WITHOUT ROWID;
 
                     -- Derived: one row per campaign partition (a campaign id seen in events) with its digest.
+                    -- max_* is the last event applied (replay order); the sums let the digest be updated in place.
                     CREATE TABLE partitions (
                         campaign BLOB PRIMARY KEY,
                         community BLOB NOT NULL,
-                        digest BLOB NOT NULL
+                        digest BLOB NOT NULL,
+                        max_wall INTEGER NOT NULL,
+                        max_counter INTEGER NOT NULL,
+                        max_author BLOB NOT NULL,
+                        max_id BLOB NOT NULL,
+                        pledge_sum BLOB NOT NULL,
+                        pledge_count INTEGER NOT NULL,
+                        status_sum BLOB NOT NULL,
+                        status_count INTEGER NOT NULL
                     ) WITHOUT ROWID;
 
                     -- Derived: campaigns. Amounts are integer minor units (pence for GBP).
@@ -106,7 +115,9 @@ enum Schema {
                         backers INTEGER NOT NULL,
                         created_by BLOB NOT NULL,
                         created_ms INTEGER NOT NULL,
-                        organisers BLOB NOT NULL         -- concatenated 32-byte keys
+                        created_counter INTEGER NOT NULL,
+                        organisers BLOB NOT NULL,        -- concatenated 32-byte keys
+                        has_pledges INTEGER NOT NULL     -- goal, currency, model and deadline are frozen
                     ) WITHOUT ROWID;
 
                     -- Derived: reward tiers.
@@ -117,6 +128,7 @@ enum Schema {
                         description TEXT,
                         minimum_minor INTEGER NOT NULL,
                         quantity_limit INTEGER,
+                        active INTEGER NOT NULL,         -- counted pledges choosing this tier
                         claimed INTEGER NOT NULL,
                         waitlisted INTEGER NOT NULL
                     ) WITHOUT ROWID;
@@ -143,6 +155,7 @@ enum Schema {
                         contact BLOB                     -- sealed boxes, CBOR [[recipient, ciphertext]…]
                     ) WITHOUT ROWID;
                     CREATE INDEX pledges_by_campaign ON pledges(campaign, made_ms, made_counter);
+                    CREATE INDEX pledges_by_tier ON pledges(tier, status) WHERE tier IS NOT NULL;
 
                     -- Readable views for the sqlite3 shell.
                     CREATE VIEW campaign_totals AS

@@ -47,8 +47,11 @@ public struct RandomCommunity {
     private var clocks: [PublicKey: HLC] = [:]
     private var campaigns: [(id: EventID, currency: Currency, closes: UInt64)] = []
     private var tiers: [(id: EventID, campaign: EventID)] = []
-    private var pledges: [(id: EventID, campaign: EventID, author: SigningKey, amount: Int64)] = []
+    /// Pledges made so far; `likely` marks those with a fair chance of being valid (recorded by someone
+    /// with a role, to a setup campaign, in its currency), which follow-up events prefer.
+    private var pledges: [(id: EventID, campaign: EventID, author: SigningKey, amount: Int64, wall: UInt64, likely: Bool)] = []
     private var nameCounter = 0
+    private var setupCampaigns = 0
 
     static let gbp = Currency(code: "GBP")!
     static let eur = Currency(code: "EUR")!
@@ -101,26 +104,37 @@ public struct RandomCommunity {
         if rng.chance(50) { grants.append((Self.organiser2, .organiser)) }
         for (member, role) in grants {
             w = early(1 + UInt64(rng.below(4)))
-            let expires: UInt64? = rng.chance(15) ? randomWall() : nil
+            let expires: UInt64? = rng.chance(10) ? randomWall() : nil
             try emit(k.founder, .roleGranted(RoleGranted(member: member.publicKey, role: role, expires: expires)), wall: w)
         }
         for _ in 0..<rng.int(in: 1...2) {
             try createCampaign(author: k.organiser, wall: early(10))
+            let campaign = campaigns.last!.id
+            for _ in 0..<(rng.chance(85) ? rng.int(in: 1...2) : 0) {
+                // Mostly small limits, so that random pledges oversell them.
+                let limit: UInt32? = rng.chance(75) ? UInt32(rng.int(in: 1...2)) : nil
+                let tier = try emit(
+                    k.organiser,
+                    .tierAdded(TierAdded(campaign: campaign, title: name("Tier"), minimum: Int64(rng.int(in: 0...1_000)), limit: limit)),
+                    wall: early(12))
+                tiers.append((tier.id, campaign))
+            }
             if rng.chance(85) {
-                try emit(k.organiser, .campaignPublished(CampaignRef(campaign: campaigns.last!.id)), wall: early(15))
+                try emit(k.organiser, .campaignPublished(CampaignRef(campaign: campaign)), wall: early(15))
             }
         }
+        setupCampaigns = campaigns.count
     }
 
     /// `start + offset` most of the time; a random time otherwise (then setup events may be ordered
     /// after events that need them, and get rejected).
     mutating func early(_ offset: UInt64) -> UInt64 {
-        rng.chance(90) ? Self.start + offset : randomWall()
+        rng.chance(96) ? Self.start + offset : randomWall()
     }
 
     mutating func createCampaign(author: SigningKey, wall: UInt64) throws(DecodingError) {
         let opens: UInt64 = rng.chance(80) ? 0 : Self.start + UInt64(rng.below(500))
-        var closes: UInt64 = rng.chance(60) ? Self.start + 1_000_000_000 : Self.start + 20 + UInt64(rng.below(Int(Self.span)))
+        var closes: UInt64 = rng.chance(70) ? Self.start + 1_000_000_000 : Self.start + 20 + UInt64(rng.below(Int(Self.span)))
         if closes <= opens { closes = opens + 1 }
         let currency = rng.chance(85) ? Self.gbp : Self.eur
         let organisers: [PublicKey] = rng.chance(30) ? [Self.organiser2.publicKey] : []
@@ -143,11 +157,14 @@ public struct RandomCommunity {
     /// Someone who records pledges: mostly collectors.
     mutating func recorder() -> SigningKey {
         let k = FixedKeys.self
-        return [k.collectorA, k.collectorB, k.organiser, k.founder, Self.admin, k.stranger][rng.weighted([35, 35, 10, 5, 5, 10])]
+        return [k.collectorA, k.collectorB, k.organiser, k.founder, Self.admin, k.stranger][rng.weighted([38, 38, 10, 5, 4, 5])]
     }
 
+    /// A campaign to refer to: mostly one made during setup (so most references resolve), sometimes a
+    /// later one (which random timestamps may order after the reference), rarely one that does not exist.
     mutating func campaignID() -> EventID {
         if campaigns.isEmpty || rng.chance(3) { return EventID(bytes: rng.bytes(32))! }
+        if setupCampaigns > 0, rng.chance(85) { return campaigns[rng.below(setupCampaigns)].id }
         return rng.pick(campaigns).id
     }
 
@@ -167,12 +184,23 @@ public struct RandomCommunity {
 
     mutating func tier(for campaign: EventID) -> EventID? {
         let own = tiers.filter { $0.campaign == campaign }
-        switch rng.weighted([45, 50, 5]) {
+        switch rng.weighted([35, 60, 5]) {
         case 0: return nil
         case 1 where !own.isEmpty: return rng.pick(own).id
         case 2 where !tiers.isEmpty: return rng.pick(tiers).id
         default: return nil
         }
+    }
+
+    /// A pledge for a follow-up event (revision, withdrawal, collection, rejection).
+    mutating func followUp() -> (id: EventID, campaign: EventID, author: SigningKey, amount: Int64, wall: UInt64, likely: Bool) {
+        let likely = pledges.filter(\.likely)
+        return !likely.isEmpty && rng.chance(80) ? rng.pick(likely) : rng.pick(pledges)
+    }
+
+    /// Usually a little after `wall` (a follow-up made soon after its pledge); otherwise `random`.
+    mutating func after(_ wall: UInt64, else random: UInt64) -> UInt64 {
+        rng.chance(70) ? wall + UInt64(rng.int(in: 0...300)) : random
     }
 
     mutating func step() throws(DecodingError) {
@@ -186,7 +214,7 @@ public struct RandomCommunity {
         enum Op: CaseIterable {
             case pledge, revise, withdraw, collect, reject, update, publish, close, cancel, addTier, updateTier, grant, revoke, create
         }
-        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 5, 4, 3]
+        let weights = [32, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3]
         var op = Op.allCases[rng.weighted(weights)]
         if pledges.isEmpty, [.revise, .withdraw, .collect, .reject].contains(op) { op = .pledge }
         if tiers.isEmpty, op == .updateTier { op = .addTier }
@@ -230,12 +258,14 @@ public struct RandomCommunity {
         case .updateTier:
             let t = rng.pick(tiers)
             var u = TierUpdated(campaign: rng.chance(95) ? t.campaign : campaignID(), tier: t.id)
-            if rng.chance(60) { u.limit = UInt32(rng.int(in: 1...5)) }
+            if rng.chance(60) { u.limit = UInt32(rng.pick([1, 1, 1, 2, 2, 3, 4, 5])) }
             if rng.chance(30) { u.title = name("Tier") }
             if rng.chance(20) { u.description = "Better reward" }
             if rng.chance(30) { u.minimum = Int64(rng.int(in: 0...3_000)) }
             if u == TierUpdated(campaign: u.campaign, tier: u.tier) { u.limit = UInt32(rng.int(in: 1...5)) }
-            try emit(editor(), .tierUpdated(u), wall: wall)
+            // Often late in the span, after most pledges, so that a lower limit meets claimed places.
+            let late = Self.start + Self.span - UInt64(rng.below(300))
+            try emit(editor(), .tierUpdated(u), wall: rng.chance(50) ? late : wall)
 
         case .pledge:
             let c = campaignID()
@@ -245,10 +275,13 @@ public struct RandomCommunity {
                 campaign: c, backerName: name("Backer"), anonymous: rng.chance(20), amount: amount(), currency: currency(for: c),
                 tier: tier(for: c), channel: rng.pick(Channel.allCases), paid: paid)
             let e = try emit(author, .pledgeMade(body), wall: wall)
-            pledges.append((e.id, c, author, body.amount))
+            let likely =
+                author.publicKey != k.stranger.publicKey && author.publicKey != Self.admin.publicKey
+                && campaigns.prefix(setupCampaigns).contains { $0.id == c && $0.currency == body.currency }
+            pledges.append((e.id, c, author, body.amount, e.hlc.wall, likely))
 
         case .revise:
-            let p = rng.pick(pledges)
+            let p = followUp()
             var r = PledgeRevised(campaign: p.campaign, pledge: p.id)
             if rng.chance(50) {
                 r.amount = amount()
@@ -258,33 +291,37 @@ public struct RandomCommunity {
             if rng.chance(30) { r.backerName = name("Backer") }
             if rng.chance(20) { r.anonymous = rng.chance(50) }
             if r == PledgeRevised(campaign: p.campaign, pledge: p.id) { r.backerName = name("Backer") }
-            try emit(rng.chance(85) ? p.author : recorder(), .pledgeRevised(r), wall: wall)
+            try emit(rng.chance(85) ? p.author : recorder(), .pledgeRevised(r), wall: after(p.wall, else: wall))
 
         case .withdraw:
-            let p = rng.pick(pledges)
-            try emit(rng.chance(85) ? p.author : recorder(), .pledgeWithdrawn(PledgeRef(campaign: p.campaign, pledge: p.id)), wall: wall)
+            let p = followUp()
+            try emit(
+                rng.chance(85) ? p.author : recorder(), .pledgeWithdrawn(PledgeRef(campaign: p.campaign, pledge: p.id)),
+                wall: after(p.wall, else: wall))
 
         case .collect:
-            let p = rng.pick(pledges)
+            let p = followUp()
             let amount: Int64 = rng.weighted([80, 15, 5]) == 0 ? p.amount : self.amount()
             try emit(
                 recorder(),
                 .pledgeCollected(
                     PledgeCollected(campaign: p.campaign, pledge: p.id, amount: amount, currency: currency(for: p.campaign),
                                     method: rng.pick(PaymentMethod.allCases))),
-                wall: wall)
+                wall: after(p.wall, else: wall))
 
         case .reject:
-            let p = rng.pick(pledges)
+            let p = followUp()
             let author = [k.organiser, k.founder, k.collectorA, Self.organiser2][rng.weighted([60, 15, 15, 10])]
-            try emit(author, .pledgeRejected(PledgeRejected(campaign: p.campaign, pledge: p.id, reason: "Duplicate entry")), wall: wall)
+            try emit(
+                author, .pledgeRejected(PledgeRejected(campaign: p.campaign, pledge: p.id, reason: "Duplicate entry")),
+                wall: after(p.wall, else: wall))
 
         case .grant, .revoke:
             let author = [k.founder, Self.admin, k.organiser, k.stranger, Self.community][rng.weighted([50, 25, 10, 5, 10])]
             let member = rng.pick(Self.people).publicKey
             let role = rng.pick(Role.allCases)
             if op == .grant {
-                let expires: UInt64? = rng.chance(25) ? randomWall() : nil
+                let expires: UInt64? = rng.chance(15) ? randomWall() : nil
                 try emit(author, .roleGranted(RoleGranted(member: member, role: role, expires: expires)), wall: wall)
             } else {
                 try emit(author, .roleRevoked(RoleRevoked(member: member, role: role)), wall: wall)

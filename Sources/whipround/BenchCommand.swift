@@ -1,6 +1,28 @@
 import ArgumentParser
+import WhipNode
 
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure ingest, latency, size and memory (see docs/BENCHMARKS.md).")
-    func run() throws { print("not yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure bulk ingest, single-pledge latency, size per event and memory; prints each figure beside its bound.",
+        discussion: "Build with `swift build -c release` first; figures are recorded in docs/BENCHMARKS.md.")
+
+    @OptionGroup var node: NodeOptions
+    @Option(help: "Events for the bulk ingest.") var events: Int = 100_000
+    @Option(help: "Single-pledge latency samples.") var samples: Int = 300
+    @Option(help: "Also measure peak memory while ingesting this many events (e.g. 1000000), in a separate process run.")
+    var memoryEvents: Int = 0
+    @Flag(help: "Only the memory measurement (so its peak RSS is not the bulk run's).") var memoryOnly = false
+
+    func run() throws {
+        var o = Bench.Options()
+        o.events = events
+        o.latencySamples = samples
+        o.memoryEvents = memoryEvents
+        if memoryOnly {
+            try Bench.runMemoryOnly(o, logger: node.logger()) { print($0) }
+        } else {
+            try Bench.run(o, logger: node.logger()) { print($0) }
+        }
+    }
 }

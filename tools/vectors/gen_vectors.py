@@ -1,0 +1,703 @@
+#!/usr/bin/env python3
+"""Generates Whipround's protocol test vectors from docs/PROTOCOL.md.
+
+An independent implementation: the canonical CBOR encoder, the envelope, ids, signatures, printable keys,
+the bundle file and the state digest are written from the document, not translated from the Swift code.
+Ed25519 comes from PyNaCl (libsodium), BLAKE2b from hashlib.
+
+    pip install -r requirements-dev.txt
+    python3 tools/vectors/gen_vectors.py            # writes Tests/WhipCoreTests/Vectors/events.json
+    python3 tools/vectors/gen_vectors.py --check    # fails if the committed file differs
+
+Everything is deterministic (fixed seeds and timestamps; Ed25519 signing is deterministic), so running it
+twice gives the same file.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import sys
+
+from nacl.signing import SigningKey
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(REPO, "Tests", "WhipCoreTests", "Vectors", "events.json")
+
+MAX_EVENT_BYTES = 8192
+
+# ---------------------------------------------------------------------------------------------------------
+# Canonical CBOR (PROTOCOL.md section 2)
+
+
+class Raw(bytes):
+    """Bytes inserted verbatim into an encoding: used only to build invalid vectors."""
+
+
+class RawMap:
+    """A map encoded with its pairs in the given order, unsorted and possibly duplicated: invalid vectors only."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+
+def head(major, n):
+    assert 0 <= n < 2**64
+    m = major << 5
+    if n < 24:
+        return bytes([m | n])
+    if n < 2**8:
+        return bytes([m | 24]) + n.to_bytes(1, "big")
+    if n < 2**16:
+        return bytes([m | 25]) + n.to_bytes(2, "big")
+    if n < 2**32:
+        return bytes([m | 26]) + n.to_bytes(4, "big")
+    return bytes([m | 27]) + n.to_bytes(8, "big")
+
+
+def enc(v):
+    """Canonical encoding of a Python value: int, bytes, str, list, dict (unsigned int keys), bool."""
+    if isinstance(v, Raw):
+        return bytes(v)
+    if isinstance(v, bool):  # before int: bool is an int in Python
+        return b"\xf5" if v else b"\xf4"
+    if isinstance(v, int):
+        return head(0, v) if v >= 0 else head(1, -1 - v)
+    if isinstance(v, (bytes, bytearray)):
+        return head(2, len(v)) + bytes(v)
+    if isinstance(v, str):
+        u = v.encode("utf-8")
+        return head(3, len(u)) + u
+    if isinstance(v, (list, tuple)):
+        return head(4, len(v)) + b"".join(enc(x) for x in v)
+    if isinstance(v, dict):
+        keys = sorted(v)
+        assert all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in keys)
+        return head(5, len(keys)) + b"".join(head(0, k) + enc(v[k]) for k in keys)
+    if isinstance(v, RawMap):
+        return head(5, len(v.pairs)) + b"".join((k if isinstance(k, Raw) else head(0, k)) + enc(x) for k, x in v.pairs)
+    raise TypeError(f"cannot encode {type(v)}")
+
+
+def blake2b(data, size=32):
+    return hashlib.blake2b(data, digest_size=size).digest()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keys (section 3.4) and printable keys (section 9)
+
+
+class Key:
+    def __init__(self, name, label):
+        self.name = name
+        self.seed = bytes([label]) * 32
+        self.sk = SigningKey(self.seed)
+        self.pk = bytes(self.sk.verify_key)
+
+    def sign(self, message):
+        return self.sk.sign(message).signature
+
+
+def printable(pk, prefix):
+    check = blake2b(prefix.encode("ascii") + pk, 16)[:4]
+    return prefix + base64.b32encode(pk + check).decode("ascii").lower().rstrip("=")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Events (section 3)
+
+KIND_NAMES = {
+    1: "community.created", 2: "role.granted", 3: "role.revoked",
+    10: "campaign.created", 11: "campaign.updated", 12: "campaign.published", 13: "campaign.closed",
+    14: "campaign.cancelled", 20: "tier.added", 21: "tier.updated",
+    30: "pledge.made", 31: "pledge.revised", 32: "pledge.withdrawn", 33: "pledge.collected", 34: "pledge.rejected",
+}
+
+# Field names per kind, by key (section 6), for the human-readable body in the JSON.
+FIELD_NAMES = {
+    1: ["name", "founder"],
+    2: ["member", "role", "expires"],
+    3: ["member", "role"],
+    10: ["title", "description", "goal", "currency", "model", "opens", "closes", "time_zone", "organisers"],
+    11: ["campaign", "title", "description", "goal", "currency", "model", "opens", "closes", "time_zone", "organisers"],
+    12: ["campaign"],
+    13: ["campaign"],
+    14: ["campaign", "reason"],
+    20: ["campaign", "title", "description", "minimum", "limit"],
+    21: ["campaign", "tier", "title", "description", "minimum", "limit"],
+    30: ["campaign", "backer_name", "anonymous", "amount", "currency", "tier", "channel", "paid", "contact"],
+    31: ["campaign", "pledge", "amount", "currency", "tier", "backer_name", "anonymous"],
+    32: ["campaign", "pledge"],
+    33: ["campaign", "pledge", "amount", "currency", "method"],
+    34: ["campaign", "pledge", "reason"],
+}
+
+
+def payload_bytes(community, author_pk, kind, wall, counter, body, version=1):
+    return enc({0: version, 1: community, 2: author_pk, 3: kind, 4: wall, 5: counter, 6: body})
+
+
+def wire_bytes(payload, signature):
+    return enc([payload, signature])
+
+
+def jsonable(v):
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).hex()
+    if isinstance(v, list):
+        return [jsonable(x) for x in v]
+    return v
+
+
+def describe(kind, body):
+    names = FIELD_NAMES[kind]
+    out = {}
+    for k in sorted(body):
+        v = body[k]
+        if kind == 30 and k == 8:
+            out[names[k]] = [{"recipient": r.hex(), "ciphertext": c.hex()} for r, c in v]
+        else:
+            out[names[k]] = jsonable(v)
+    return out
+
+
+class Event:
+    def __init__(self, name, community, author, kind, wall, counter, body):
+        self.name = name
+        self.community = community
+        self.author = author
+        self.kind = kind
+        self.wall = wall
+        self.counter = counter
+        self.body = body
+        self.payload = payload_bytes(community, author.pk, kind, wall, counter, body)
+        self.id = blake2b(self.payload)
+        self.signature = author.sign(self.payload)
+        self.wire = wire_bytes(self.payload, self.signature)
+        assert len(self.wire) <= MAX_EVENT_BYTES, (name, len(self.wire))
+
+    def order_key(self):
+        return (self.wall, self.counter, self.author.pk, self.id)
+
+    def to_json(self):
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "kind_name": KIND_NAMES[self.kind],
+            "author": self.author.name,
+            "author_public": self.author.pk.hex(),
+            "community": self.community.hex(),
+            "hlc": {"wall": self.wall, "counter": self.counter},
+            "body": describe(self.kind, self.body),
+            "payload": self.payload.hex(),
+            "wire": self.wire.hex(),
+            "wire_length": len(self.wire),
+            "id": self.id.hex(),
+            "signature": self.signature.hex(),
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The scenario: one community, a campaign that goes through every kind, and a second one that is cancelled.
+
+T0 = 1_798_761_600_000  # 2027-01-01T00:00:00Z
+CLOSES = 1_893_456_000_000  # 2030-01-01T00:00:00Z
+
+community = Key("community", 0x01)
+founder = Key("founder", 0x02)
+organiser = Key("organiser", 0x03)
+collector = Key("collector", 0x04)
+temp = Key("temporary collector", 0x05)
+recipients = [Key(f"recipient {i}", 0x10 + i) for i in range(8)]
+KEYS = [community, founder, organiser, collector, temp] + recipients
+
+C = community.pk
+events = []
+
+
+def add(name, author, kind, wall, counter, body):
+    e = Event(name, C, author, kind, wall, counter, body)
+    events.append(e)
+    return e
+
+
+genesis = add("community.created", community, 1, T0, 0, {0: "Elm Street", 1: founder.pk})
+add("role.granted organiser", founder, 2, T0 + 1000, 0, {0: organiser.pk, 1: 2})
+add("role.granted collector with expiry", founder, 2, T0 + 1000, 1, {0: collector.pk, 1: 3, 2: CLOSES})
+add("role.granted temporary collector", founder, 2, T0 + 1000, 2, {0: temp.pk, 1: 3})
+lido = add(
+    "campaign.created lido", organiser, 10, T0 + 2000, 0,
+    {
+        0: "Reopen the lido",
+        1: "Fix the roof and reopen the pool.\nEvery penny counts.",
+        2: 500_000,
+        3: "GBP",
+        4: 1,
+        5: T0,
+        6: CLOSES,
+        7: "Europe/London",
+        8: [founder.pk],
+    },
+)
+add("campaign.updated", organiser, 11, T0 + 2000, 1, {0: lido.id, 1: "Reopen the Elm Street lido", 3: 600_000})
+tier = add(
+    "tier.added", organiser, 20, T0 + 3000, 0,
+    {0: lido.id, 1: "Lido T-shirt", 2: "Organic cotton, one size", 3: 2000, 4: 1},
+)
+add("tier.updated", organiser, 21, T0 + 3000, 1, {0: lido.id, 1: tier.id, 2: "Lido T-shirt (organic)", 4: 1500})
+add("campaign.published", organiser, 12, T0 + 4000, 0, {0: lido.id})
+bob = add(
+    "pledge.made paid in cash, wins the tier", collector, 30, T0 + 5000, 0,
+    {0: lido.id, 1: "Bob", 2: False, 3: 2500, 4: "GBP", 5: tier.id, 6: 1, 7: 1},
+)
+# Sealed boxes are randomised, so the ciphertexts here are fixed opaque bytes of a plausible size
+# (a sealed box is 48 bytes longer than its plaintext).
+contact = sorted([(organiser.pk, bytes(range(0x30, 0x30 + 80))), (founder.pk, bytes([0x5A]) * 72)])
+zoe = add(
+    "pledge.made with sealed contact, waitlisted", collector, 30, T0 + 5000, 1,
+    {0: lido.id, 1: "Zoë Ó Briain", 2: True, 3: 10_000, 4: "GBP", 5: tier.id, 6: 2, 8: contact},
+)
+add("pledge.revised", collector, 31, T0 + 6000, 0, {0: lido.id, 1: zoe.id, 2: 12_000, 3: "GBP", 5: "Zoë Ó Briain-Smith"})
+# Same timestamp as the revision: the author key decides the order.
+dan = add("pledge.made by a collector revoked later", temp, 30, T0 + 6000, 0, {0: lido.id, 1: "Dan", 2: False, 3: 200, 4: "GBP", 6: 1})
+add("role.revoked", founder, 3, T0 + 7000, 0, {0: temp.pk, 1: 3})
+eve = add("pledge.made then withdrawn", collector, 30, T0 + 7000, 1, {0: lido.id, 1: "Eve", 2: False, 3: 2500, 4: "GBP", 6: 1})
+add("pledge.withdrawn", collector, 32, T0 + 8000, 0, {0: lido.id, 1: eve.id})
+add("pledge.collected", collector, 33, T0 + 8000, 1, {0: lido.id, 1: zoe.id, 2: 12_000, 3: "GBP", 4: 2})
+add("pledge.rejected", organiser, 34, T0 + 9000, 0, {0: lido.id, 1: dan.id, 2: "Duplicate of a pledge taken online"})
+
+
+def max_size_pledge(extra):
+    """A pledge whose wire form is exactly 8192 + extra bytes (contacts to 8 recipients, 7 of 1000 bytes)."""
+    rs = sorted(r.pk for r in recipients)
+
+    def build(last_len):
+        cs = [(r, bytes([0xC0 + i]) * (1000 if i < 7 else last_len)) for i, r in enumerate(rs)]
+        body = {0: lido.id, 1: "Max Size", 2: False, 3: 100, 4: "GBP", 6: 1, 8: cs}
+        p = payload_bytes(C, collector.pk, 30, T0 + 9000, 1, body)
+        return body, len(wire_bytes(p, bytes(64)))
+
+    body, n = build(500)
+    last = 500 + (MAX_EVENT_BYTES + extra - n)
+    body, n = build(last)
+    assert n == MAX_EVENT_BYTES + extra and 256 <= last <= 1024, (n, last)
+    return body
+
+
+add("pledge.made of exactly 8192 bytes", collector, 30, T0 + 9000, 1, max_size_pledge(0))
+add("campaign.closed", organiser, 13, T0 + 10_000, 0, {0: lido.id})
+fete = add(
+    "campaign.created fete", founder, 10, T0 + 10_000, 1,
+    {0: "Summer fete", 1: "", 2: 100_000, 3: "EUR", 4: 2, 5: T0, 6: T0 + 30 * 86_400_000, 7: "Europe/Dublin", 8: []},
+)
+add("campaign.cancelled", founder, 14, T0 + 11_000, 0, {0: fete.id, 1: "Merged into the lido campaign"})
+
+events.sort(key=Event.order_key)
+assert {e.kind for e in events} == set(KIND_NAMES), "every kind must have a vector"
+
+# ---------------------------------------------------------------------------------------------------------
+# Invalid vectors
+
+
+def signed(author, payload):
+    return wire_bytes(payload, author.sign(payload))
+
+
+def pay(kind, body, author=collector, wall=T0 + 20_000, counter=0, version=1, community_key=C, extra=None):
+    m = {0: version, 1: community_key, 2: author.pk, 3: kind, 4: wall, 5: counter, 6: body}
+    if extra:
+        m.update(extra)
+    return enc(m)
+
+
+def pledge_body(**over):
+    b = {0: lido.id, 1: "Bob", 2: False, 3: 2500, 4: "GBP", 6: 1}
+    for k, v in over.items():
+        key = int(k[1:])
+        if v is None:
+            b.pop(key, None)
+        else:
+            b[key] = v
+    return b
+
+
+def campaign_body(**over):
+    b = dict(lido.body)
+    for k, v in over.items():
+        b[int(k[1:])] = v
+    return b
+
+
+invalid = []
+
+
+def bad(name, description, wire, error):
+    invalid.append({"name": name, "description": description, "wire": wire.hex(), "error": error})
+
+
+def flip(data, byte, bit=0):
+    d = bytearray(data)
+    d[byte] ^= 1 << bit
+    return bytes(d)
+
+
+ok = signed(collector, pay(30, pledge_body()))
+
+# Canonical form
+p = pay(30, pledge_body())
+assert p[:3] == bytes([0xA7, 0x00, 0x01])
+bad("non-shortest head", "version 1 written as 18 01 instead of 01", signed(collector, p[:2] + b"\x18\x01" + p[3:]), "decode.non_canonical")
+bad(
+    "non-shortest amount", "amount 2500 written with a 4-byte argument (1a 00 00 09 c4)",
+    signed(collector, pay(30, pledge_body(k3=Raw(b"\x1a\x00\x00\x09\xc4")))), "decode.non_canonical",
+)
+bad(
+    "non-shortest length", "the payload byte string's length written with 8 bytes",
+    b"\x82" + b"\x5b" + len(p).to_bytes(8, "big") + p + enc(collector.sign(p)), "decode.non_canonical",
+)
+bad(
+    "unsorted map keys", "body of pledge.withdrawn with keys 1, 0",
+    signed(collector, pay(32, RawMap([(1, eve.id), (0, lido.id)]))), "decode.key_order",
+)
+bad(
+    "duplicate map key", "body of pledge.withdrawn with keys 0, 0, 1",
+    signed(collector, pay(32, RawMap([(0, lido.id), (0, lido.id), (1, eve.id)]))), "decode.key_order",
+)
+bad(
+    "text map key", "body map key is the text \"campaign\"",
+    signed(collector, pay(12, RawMap([(Raw(enc("campaign")), lido.id)]))), "decode.bad_key",
+)
+bad("trailing bytes", "one 00 byte after the wire array", ok + b"\x00", "decode.trailing_bytes")
+bad("trailing bytes in payload", "one 00 byte after the payload map, inside the payload byte string", signed(collector, p + b"\x00"), "decode.trailing_bytes")
+bad("truncated", "the last byte of the signature is missing", ok[:-1], "decode.truncated")
+bad(
+    "indefinite length", "body map encoded with indefinite length (bf ... ff)",
+    signed(collector, pay(12, Raw(b"\xbf" + enc(0) + enc(lido.id) + b"\xff"))), "decode.indefinite",
+)
+bad(
+    "reserved additional information", "amount is the byte 1c",
+    signed(collector, pay(30, pledge_body(k3=Raw(b"\x1c")))), "decode.reserved",
+)
+bad(
+    "float", "amount is the double 2500.0 (fb 40 a3 88 00 00 00 00 00)",
+    signed(collector, pay(30, pledge_body(k3=Raw(b"\xfb\x40\xa3\x88\x00\x00\x00\x00\x00")))), "decode.unsupported",
+)
+bad(
+    "null", "optional tier given as null (f6) instead of being absent",
+    signed(collector, pay(30, pledge_body(k5=Raw(b"\xf6")))), "decode.unsupported",
+)
+bad(
+    "tag", "wall wrapped in tag 1 (epoch time)",
+    signed(collector, pay(30, pledge_body(), wall=Raw(b"\xc1" + enc(1_798_761_620)))), "decode.unsupported",
+)
+bad(
+    "too deep", "a contact recipient nested as [[0]]",
+    signed(collector, pay(30, pledge_body(k8=[[[[0]], b"\x00" * 48]]))), "decode.too_deep",
+)
+bad("too deep wire", "the payload replaced by the array [0]", enc([[0], bytes(64)]), "decode.too_deep")
+
+# UTF-8
+for what, raw in [("an ff byte", b"Bob \xff"), ("a surrogate (ed a0 80)", b"Bob \xed\xa0\x80"), ("an overlong '/' (c0 af)", b"Bob \xc0\xaf")]:
+    bad(
+        f"bad UTF-8: {what}", f"backer name contains {what}",
+        signed(collector, pay(30, pledge_body(k1=Raw(bytes([0x60 + len(raw)]) + raw)))), "decode.bad_utf8",
+    )
+
+# Envelope
+bad("unknown version", "version 2", signed(collector, pay(30, pledge_body(), version=2)), "decode.unknown_version")
+bad("unknown kind", "kind 99 with an empty body", signed(collector, pay(99, {})), "decode.unknown_kind")
+bad("missing envelope field", "payload without key 5 (counter)", signed(collector, enc({0: 1, 1: C, 2: collector.pk, 3: 32, 4: T0, 6: {0: lido.id, 1: eve.id}})), "decode.missing_field")
+bad("unknown envelope field", "payload with an extra key 7", signed(collector, pay(30, pledge_body(), extra={7: 0})), "decode.unknown_field")
+bad("counter out of range", "counter 2^32", signed(collector, pay(30, pledge_body(), counter=2**32)), "decode.out_of_range")
+bad("short community", "community id of 31 bytes", signed(collector, pay(30, pledge_body(), community_key=C[:31])), "decode.bad_length")
+bad("envelope of 3 items", "wire array [payload, signature, 0]", enc([p, collector.sign(p), 0]), "decode.bad_envelope")
+bad("short signature", "signature of 63 bytes", enc([p, collector.sign(p)[:63]]), "decode.bad_length")
+bad("payload not a map", "payload is the array [1]", signed(collector, enc([1])), "decode.bad_type")
+
+# Size
+big = pay(30, max_size_pledge(1), wall=T0 + 9000, counter=1)
+bad("over-size", "a pledge.made whose wire form is 8193 bytes (one more ciphertext byte than the 8192-byte vector)", signed(collector, big), "decode.too_large")
+assert len(signed(collector, big)) == MAX_EVENT_BYTES + 1
+
+# Body fields
+bad("amount overflow", "amount 2^63", signed(collector, pay(30, pledge_body(k3=2**63))), "decode.amount_overflow")
+bad("amount zero", "amount 0", signed(collector, pay(30, pledge_body(k3=0))), "decode.not_positive")
+bad("negative amount", "amount -1 (major type 1)", signed(collector, pay(30, pledge_body(k3=-1))), "decode.bad_type")
+bad("unknown currency", "currency XYZ", signed(collector, pay(30, pledge_body(k4="XYZ"))), "decode.bad_currency")
+bad("lower-case currency", "currency gbp", signed(collector, pay(30, pledge_body(k4="gbp"))), "decode.bad_currency")
+bad("control character", "backer name with a tab", signed(collector, pay(30, pledge_body(k1="Bob\tSmith"))), "decode.control_char")
+bad("empty name", "backer name is empty", signed(collector, pay(30, pledge_body(k1=""))), "decode.empty")
+bad("name too long", "backer name of 201 bytes", signed(collector, pay(30, pledge_body(k1="b" * 201))), "decode.too_long")
+bad("unknown channel", "channel 3", signed(collector, pay(30, pledge_body(k6=3))), "decode.bad_enum")
+bad("anonymous not a bool", "anonymous is 0", signed(collector, pay(30, pledge_body(k2=0))), "decode.bad_type")
+bad("missing body field", "pledge.made without key 2 (anonymous)", signed(collector, pay(30, pledge_body(k2=None))), "decode.missing_field")
+bad("unknown body field", "pledge.withdrawn with an extra key 2", signed(collector, pay(32, {0: lido.id, 1: eve.id, 2: 0})), "decode.unknown_field")
+bad("short id", "campaign id of 33 bytes", signed(collector, pay(32, {0: lido.id + b"\x00", 1: eve.id})), "decode.bad_length")
+bad("empty contact list", "pledge.made with contact []", signed(collector, pay(30, pledge_body(k8=[]))), "decode.bad_type")
+bad(
+    "unsorted contact list", "contacts not in ascending recipient order",
+    signed(collector, pay(30, pledge_body(k8=sorted([(organiser.pk, b"\x01" * 48), (founder.pk, b"\x02" * 48)], reverse=True)))),
+    "decode.non_canonical",
+)
+bad("sealed contact too long", "a ciphertext of 1025 bytes", signed(collector, pay(30, pledge_body(k8=[[founder.pk, b"\x00" * 1025]]))), "decode.too_long")
+bad(
+    "unsorted organisers", "campaign.created organisers in descending order",
+    signed(organiser, pay(10, campaign_body(k8=sorted([founder.pk, collector.pk], reverse=True)), author=organiser)), "decode.non_canonical",
+)
+bad(
+    "duplicate organisers", "campaign.created organisers [founder, founder]",
+    signed(organiser, pay(10, campaign_body(k8=[founder.pk, founder.pk]), author=organiser)), "decode.non_canonical",
+)
+bad("bad dates", "campaign.created with closes == opens", signed(organiser, pay(10, campaign_body(k6=T0), author=organiser)), "decode.bad_dates")
+bad("goal zero", "campaign.created with goal 0", signed(organiser, pay(10, campaign_body(k2=0), author=organiser)), "decode.not_positive")
+bad("bad time zone", "time zone 'Europe/London ' (trailing space)", signed(organiser, pay(10, campaign_body(k7="Europe/London "), author=organiser)), "decode.bad_time_zone")
+bad("unknown model", "funding model 3", signed(organiser, pay(10, campaign_body(k4=3), author=organiser)), "decode.bad_enum")
+bad("empty update", "campaign.updated naming only the campaign", signed(organiser, pay(11, {0: lido.id}, author=organiser)), "decode.empty_update")
+bad("empty tier update", "tier.updated naming only campaign and tier", signed(organiser, pay(21, {0: lido.id, 1: tier.id}, author=organiser)), "decode.empty_update")
+bad("tier limit zero", "tier.added with limit 0", signed(organiser, pay(20, {0: lido.id, 1: "Mug", 3: 500, 4: 0}, author=organiser)), "decode.not_positive")
+bad("tier limit out of range", "tier.added with limit 2^32", signed(organiser, pay(20, {0: lido.id, 1: "Mug", 3: 500, 4: 2**32}, author=organiser)), "decode.out_of_range")
+bad("empty tier description", "tier.added with description \"\"", signed(organiser, pay(20, {0: lido.id, 1: "Mug", 2: "", 3: 500}, author=organiser)), "decode.empty")
+bad(
+    "revision amount without currency", "pledge.revised with amount but no currency",
+    signed(collector, pay(31, {0: lido.id, 1: zoe.id, 2: 5000})), "decode.missing_field",
+)
+bad("unknown role", "role.granted with role 4", signed(founder, pay(2, {0: collector.pk, 1: 4}, author=founder)), "decode.bad_enum")
+
+# Signatures: decoding succeeds, verification fails
+sig_at = len(ok) - 64
+for byte, bit in [(0, 0), (31, 7), (63, 7)]:
+    bad(f"flipped signature bit {byte * 8 + bit}", f"bit {bit} of signature byte {byte} flipped", flip(ok, sig_at + byte, bit), "bad_signature")
+name_at = ok.index(b"Bob")
+bad("flipped payload bit", "backer name 'Bob' changed to 'Cob' after signing", flip(ok, name_at, 0), "bad_signature")
+bad("signed by another key", "author is the collector but the organiser signed", enc([p, organiser.sign(p)]), "bad_signature")
+other = pay(30, pledge_body(), community_key=founder.pk)
+bad("replayed into another community", "a valid signature over the same body in another community, with the community id swapped", enc([p, collector.sign(other)]), "bad_signature")
+
+# ---------------------------------------------------------------------------------------------------------
+# Bundle (section 12)
+
+
+def bundle(wires):
+    out = b"WHIPBNDL" + b"\x01" + len(wires).to_bytes(4, "big")
+    for w in wires:
+        out += len(w).to_bytes(4, "big") + w
+    return out + blake2b(out)
+
+
+bundle_events = events[:2]
+bundle_hex = bundle([e.wire for e in bundle_events]).hex()
+
+# ---------------------------------------------------------------------------------------------------------
+# State digest (section 11) of the whole valid event set. Every vector event is valid and applied, so this
+# replays only their effects, in replay order.
+
+
+def opt(v):
+    return [] if v is None else v
+
+
+def hlc(wall, counter):
+    return [wall, counter]
+
+
+def H(v):
+    return blake2b(enc(v))
+
+
+def statuses(evs):
+    return [[e.id, "applied"] for e in sorted(evs, key=lambda e: e.id)]
+
+
+def sum256(values):
+    """The sum of 32-byte values read as little-endian integers, mod 2^256, as 32 bytes little-endian."""
+    return (sum(int.from_bytes(v, "little") for v in values) % 2**256).to_bytes(32, "little")
+
+
+def digest_of(evs):
+    evs = sorted(evs, key=Event.order_key)
+    community_level = [e for e in evs if e.kind in (1, 2, 3)]
+    gen = next(e for e in community_level if e.kind == 1)
+    timeline = {}
+    for e in community_level:
+        if e.kind in (2, 3):
+            timeline.setdefault((e.body[0], e.body[1]), []).append([e.id, e.kind == 2, opt(e.body.get(2))])
+    authority = H([
+        gen.id, gen.body[0], gen.body[1],
+        [[m, r, entries] for (m, r), entries in sorted(timeline.items())],
+        statuses(community_level),
+    ])
+
+    partitions = {}
+    for e in evs:
+        if e.kind not in (1, 2, 3):
+            partitions.setdefault(e.id if e.kind == 10 else e.body[0], []).append(e)
+
+    partition_digests = {}
+    for cid, pevs in partitions.items():
+        c = None
+        for e in pevs:
+            b = e.body
+            if e.kind == 10:
+                c = dict(id=e.id, creator=e.author.pk, created=hlc(e.wall, e.counter), title=b[0], description=b[1],
+                         goal=b[2], currency=b[3], model=b[4], opens=b[5], closes=b[6], tz=b[7],
+                         organisers=sorted(set(b[8]) | {e.author.pk}), phase="draft", cancel=None,
+                         pledged=0, collected=0, backers=0, has_pledges=False, tiers={}, pledges={})
+            elif e.kind == 11:
+                for k, f in [(1, "title"), (2, "description"), (3, "goal"), (4, "currency"), (5, "model"), (6, "opens"), (7, "closes"), (8, "tz")]:
+                    if k in b:
+                        c[f] = b[k]
+                if 9 in b:
+                    c["organisers"] = sorted(set(b[9]) | {c["creator"]})
+            elif e.kind == 12:
+                c["phase"] = "live"
+            elif e.kind == 13:
+                c["phase"] = "closed"
+            elif e.kind == 14:
+                c["phase"], c["cancel"] = "cancelled", b.get(1)
+            elif e.kind == 20:
+                c["tiers"][e.id] = dict(title=b[1], description=b.get(2), minimum=b[3], limit=b.get(4))
+            elif e.kind == 21:
+                for k, f in [(2, "title"), (3, "description"), (4, "minimum"), (5, "limit")]:
+                    if k in b:
+                        c["tiers"][b[1]][f] = b[k]
+            elif e.kind == 30:
+                late = c["phase"] == "closed" or e.wall >= c["closes"]
+                p = dict(author=e.author.pk, made=(e.wall, e.counter), name=b[1], anonymous=b[2], amount=b[3],
+                         tier=b.get(5), channel=b[6], status="late" if late else "active", collected=0, by=None, method=None, reason=None)
+                if not late:
+                    c["pledged"] += b[3]
+                    c["backers"] += 1
+                    if 7 in b:
+                        c["collected"] += b[3]
+                        p.update(collected=b[3], by=e.author.pk, method=b[7])
+                c["has_pledges"] = True
+                c["pledges"][e.id] = p
+            elif e.kind == 31:
+                p = c["pledges"][b[1]]
+                if 2 in b:
+                    c["pledged"] += b[2] - p["amount"]
+                    p["amount"] = b[2]
+                if 4 in b:
+                    p["tier"] = b[4]
+                if 5 in b:
+                    p["name"] = b[5]
+                if 6 in b:
+                    p["anonymous"] = b[6]
+            elif e.kind == 32:
+                p = c["pledges"][b[1]]
+                p["status"] = "withdrawn"
+                c["pledged"] -= p["amount"]
+                c["backers"] -= 1
+            elif e.kind == 33:
+                p = c["pledges"][b[1]]
+                c["collected"] += b[2]
+                p.update(collected=b[2], by=e.author.pk, method=b[4])
+            elif e.kind == 34:
+                p = c["pledges"][b[1]]
+                if p["status"] == "active":
+                    c["pledged"] -= p["amount"]
+                    c["collected"] -= p["collected"]
+                    c["backers"] -= 1
+                p["status"], p["reason"] = "rejected", b[2]
+        items = [sum256(H([e.id, "applied"]) for e in pevs), len(pevs)]
+        if c is not None:
+            waitlisted = set()
+            tiers = []
+            for tid in sorted(c["tiers"]):
+                t = c["tiers"][tid]
+                ps = sorted((p["made"], pid) for pid, p in c["pledges"].items() if p["status"] == "active" and p["tier"] == tid)
+                limit = t["limit"] if t["limit"] is not None else len(ps)
+                waitlisted |= {pid for _, pid in ps[limit:]}
+                tiers.append([
+                    tid, t["title"], opt(t["description"]), t["minimum"], opt(t["limit"]),
+                    len(ps), min(len(ps), limit), max(0, len(ps) - limit),
+                ])
+            pledge_hashes = []
+            for pid, p in c["pledges"].items():
+                pledge_hashes.append(H([
+                    pid, p["author"], list(p["made"]), p["name"], p["anonymous"], p["amount"], opt(p["tier"]), p["channel"],
+                    p["status"], p["collected"], opt(p["by"]), opt(p["method"]), opt(p["reason"]),
+                ]))
+            items.append([
+                c["id"], c["creator"], c["created"], c["title"], c["description"], c["goal"], c["currency"], c["model"],
+                c["opens"], c["closes"], c["tz"], c["organisers"], c["phase"], opt(c["cancel"]), c["pledged"], c["collected"],
+                c["backers"], c["has_pledges"], tiers, sum256(pledge_hashes), len(pledge_hashes),
+            ])
+            summary = {k: c[k] for k in ("phase", "pledged", "collected", "backers")}
+            summary["waitlisted"] = [pid.hex() for pid in sorted(waitlisted)]
+        else:
+            summary = None
+        partition_digests[cid] = (H(items), summary)
+
+    fingerprint = sum256(e.id for e in evs)
+    d = H([
+        C, authority,
+        [[cid, partition_digests[cid][0]] for cid in sorted(partition_digests)],
+        len(evs), fingerprint,
+    ])
+    return {
+        "community": C.hex(),
+        "events": [e.name for e in evs],
+        "event_count": len(evs),
+        "fingerprint": fingerprint.hex(),
+        "authority": authority.hex(),
+        "partitions": [
+            {"campaign": cid.hex(), "digest": partition_digests[cid][0].hex(), "state": partition_digests[cid][1]}
+            for cid in sorted(partition_digests)
+        ],
+        "digest": d.hex(),
+    }
+
+
+digest = digest_of(events)
+
+# ---------------------------------------------------------------------------------------------------------
+
+doc = {
+    "about": "Whipround protocol test vectors (docs/PROTOCOL.md), generated by tools/vectors/gen_vectors.py. "
+    "Byte strings are lower-case hex. Every event in 'events' is valid and applied; 'invalid' gives the "
+    "expected decoding error code, or 'bad_signature' when decoding succeeds but the signature does not verify.",
+    "version": 1,
+    "keys": [
+        {
+            "name": k.name,
+            "seed": k.seed.hex(),
+            "public": k.pk.hex(),
+            "wrk1": printable(k.pk, "wrk1"),
+            "wrc1": printable(k.pk, "wrc1"),
+        }
+        for k in KEYS
+    ],
+    "events": [e.to_json() for e in events],
+    "invalid": invalid,
+    "bundle": {
+        "events": [e.name for e in bundle_events],
+        "event_ids": [e.id.hex() for e in bundle_events],
+        "hex": bundle_hex,
+        "checksum": bundle_hex[-64:],
+    },
+    "digest": digest,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if the committed vectors differ from a fresh run")
+    ap.add_argument("--out", default=OUT)
+    args = ap.parse_args()
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if args.check:
+        with open(args.out, encoding="utf-8") as f:
+            if f.read() != text:
+                sys.exit(f"{args.out} is out of date: run tools/vectors/gen_vectors.py")
+        print(f"{args.out} is up to date")
+        return
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {args.out}: {len(doc['keys'])} keys, {len(doc['events'])} events, {len(doc['invalid'])} invalid, 1 bundle, 1 digest")
+
+
+if __name__ == "__main__":
+    main()
