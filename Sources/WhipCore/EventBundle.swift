@@ -70,3 +70,90 @@ public enum EventBundle {
         UInt32(d[at]) << 24 | UInt32(d[at + 1]) << 16 | UInt32(d[at + 2]) << 8 | UInt32(d[at + 3])
     }
 }
+
+extension EventBundle {
+    /// Reads a bundle from a byte source in pieces, so a bundle of millions of events needs little memory.
+    ///
+    /// `verify` checks magic, version, size and checksum over the whole source first; only then does
+    /// `next(upTo:)` hand out events. The source is read twice.
+    public struct StreamReader {
+        /// Reads up to `count` bytes at `offset`; returns fewer only at the end.
+        public typealias ReadAt = (_ offset: Int, _ count: Int) throws -> [UInt8]
+
+        let read: ReadAt
+        let size: Int
+        var offset = 13
+        var remaining = 0
+        /// Events the header announces.
+        public private(set) var count = 0
+
+        /// A reader over `size` bytes served by `read`.
+        public init(size: Int, read: @escaping ReadAt) {
+            self.size = size
+            self.read = read
+        }
+
+        static func corrupt(_ why: String) -> WhipError {
+            WhipError(.corrupt, "the bundle is damaged (\(why)); nothing was imported. Export it again from the source node")
+        }
+
+        /// Checks the header and the checksum of the whole source.
+        public mutating func verify() throws(WhipError) {
+            let head: [UInt8]
+            do { head = try read(0, 13) } catch { throw WhipError(.io, "cannot read the bundle: \(error)", cause: error) }
+            guard head.count >= 8, Array(head[0..<8]) == EventBundle.magic else {
+                throw WhipError(.corrupt, "this is not a Whipround bundle (wrong magic bytes); nothing was imported")
+            }
+            guard size >= 13 + 32, head.count == 13 else { throw Self.corrupt("truncated") }
+            guard head[8] == EventBundle.version else {
+                throw WhipError(.corrupt, "bundle format version \(head[8]) is not supported (this build reads version \(EventBundle.version)); nothing was imported")
+            }
+            var hasher = Blake2b.Hasher(length: 32)
+            var at = 0
+            let end = size - 32
+            do {
+                while at < end {
+                    let chunk = try read(at, min(1 << 20, end - at))
+                    guard !chunk.isEmpty else { throw Self.corrupt("truncated") }
+                    hasher.update(chunk)
+                    at += chunk.count
+                }
+                let expected = try read(end, 32)
+                guard Sodium.constantTimeEqual(hasher.finalize(), expected) else {
+                    throw Self.corrupt("checksum mismatch: truncated or modified in transit")
+                }
+            } catch let e as WhipError {
+                throw e
+            } catch {
+                throw WhipError(.io, "cannot read the bundle: \(error)", cause: error)
+            }
+            count = Int(EventBundle.read32(head, 9))
+            guard count <= EventBundle.maxEvents else { throw Self.corrupt("claims \(count) events, more than the \(EventBundle.maxEvents) limit") }
+            remaining = count
+        }
+
+        /// The next up to `limit` events; empty when done. Framing errors refuse the rest of the bundle.
+        public mutating func next(upTo limit: Int) throws(WhipError) -> [[UInt8]] {
+            var out = [[UInt8]]()
+            let end = size - 32
+            do {
+                while remaining > 0 && out.count < limit {
+                    guard offset + 4 <= end else { throw Self.corrupt("truncated at event \(count - remaining + 1) of \(count)") }
+                    let len = Int(EventBundle.read32(try read(offset, 4), 0))
+                    guard len <= EventBundle.maxEntryBytes, offset + 4 + len <= end else {
+                        throw Self.corrupt("bad length at event \(count - remaining + 1) of \(count)")
+                    }
+                    out.append(try read(offset + 4, len))
+                    offset += 4 + len
+                    remaining -= 1
+                }
+                if remaining == 0 && offset != end { throw Self.corrupt("\(end - offset) unexpected bytes after the last event") }
+            } catch let e as WhipError {
+                throw e
+            } catch {
+                throw WhipError(.io, "cannot read the bundle: \(error)", cause: error)
+            }
+            return out
+        }
+    }
+}

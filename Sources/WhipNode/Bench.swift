@@ -96,6 +96,8 @@ public enum Bench {
                 }
             }
         }
+        let tCheck = seconds { _ = Verifier.check(Array(wires.prefix(40_000))) }
+        out("ingest's decode+verify stage alone: \(fmt(40_000 / tCheck))/s")
         let verify1 = Double(n1) / t1
         let verifyAll = Double(decoded.count) / tAll
         out("raw Ed25519 verify: \(fmt(verify1))/s on 1 core, \(fmt(verifyAll))/s on \(System.coreCount) cores")
@@ -125,11 +127,8 @@ public enum Bench {
         let setupEvents = try node.store.exportEvents(community: community.id)
         try ingestNode.store.ingest(setupEvents, source: .bundle, now: now)
         var report = IngestReport()
-        let tIngest = try seconds {
-            for start in stride(from: 0, to: wires.count, by: Node.importBatch) {
-                report.merge(try ingestNode.store.ingest(Array(wires[start..<min(wires.count, start + Node.importBatch)]), source: .bundle, now: now))
-            }
-        }
+        let batches = stride(from: 0, to: wires.count, by: Node.importBatch).map { Array(wires[$0..<min(wires.count, $0 + Node.importBatch)]) }
+        let tIngest = try seconds { report = try ingestNode.store.ingest(batches: batches, source: .bundle, now: now) }
         precondition(report.accepted == wires.count && report.notApplied.isEmpty, "bench ingest: \(report)")
         let ingestRate = Double(wires.count) / tIngest
         out(

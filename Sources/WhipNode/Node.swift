@@ -208,14 +208,33 @@ public final class Node: Sendable {
     /// Imports a bundle; a damaged bundle is refused whole.
     public func importBundle(_ bytes: [UInt8]) throws(WhipError) -> IngestReport {
         let events = try EventBundle.decode(bytes)
+        // Batches bound transaction size; each batch is one transaction.
+        let batches = stride(from: 0, to: events.count, by: Node.importBatch).map { Array(events[$0..<min(events.count, $0 + Node.importBatch)]) }
+        return try store.ingest(batches: batches, source: .bundle, now: clock())
+    }
+
+    /// Imports a bundle file in batches without reading it all into memory; a damaged file is refused whole
+    /// before any event is stored (the checksum is checked first), except that a read error part-way stops there.
+    public func importBundle(path: String) throws(WhipError) -> IngestReport {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw WhipError(.notFound, "cannot read \(path): no such file or no permission")
+        }
+        defer { try? handle.close() }
+        let size: Int
+        do { size = Int(try handle.seekToEnd()) } catch { throw WhipError(.io, "cannot read \(path)", cause: error) }
+        var reader = EventBundle.StreamReader(size: size) { offset, count in
+            try handle.seek(toOffset: UInt64(offset))
+            return [UInt8](try handle.read(upToCount: count) ?? Data())
+        }
+        try reader.verify()
         var report = IngestReport()
-        // Batches bound memory and transaction size; each batch is one transaction.
-        var start = 0
-        repeat {
-            let end = min(events.count, start + Node.importBatch)
-            report.merge(try store.ingest(Array(events[start..<end]), source: .bundle, now: clock()))
-            start = end
-        } while start < events.count
+        // Two batches in flight: one verifying while the other commits.
+        while true {
+            let a = try reader.next(upTo: Node.importBatch)
+            if a.isEmpty { break }
+            let b = try reader.next(upTo: Node.importBatch)
+            report.merge(try store.ingest(batches: b.isEmpty ? [a] : [a, b], source: .bundle, now: clock()))
+        }
         return report
     }
 

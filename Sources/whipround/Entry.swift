@@ -39,10 +39,14 @@ struct Whipround: ParsableCommand {
         commandName: "whipround",
         abstract: "A peer-to-peer, signed ledger for neighbourhood crowdfunding.",
         discussion: """
-            Every change is an Ed25519-signed event kept in a local SQLite replica; nodes exchange events by
-            bundle files (and, later, over the network) and always agree on the totals.
-            The data directory is --data DIR, else $WHIPROUND_DATA, else $XDG_DATA_HOME/whipround,
+            Every change is an Ed25519-signed event kept in a local SQLite replica; nodes exchange events by \
+            bundle files and always agree on the totals.
+
+            The data directory is --data DIR, else $WHIPROUND_DATA, else $XDG_DATA_HOME/whipround, \
             else ~/.local/share/whipround.
+
+            Exit codes: 0 ok, 2 bad argument, 3 not found, 4 refused (no right / rule broken), 5 damaged input, \
+            6 already exists, 70 internal error, 74 I/O or database error.
             """,
         version: "0.1.0",
         subcommands: [

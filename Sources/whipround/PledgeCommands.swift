@@ -205,7 +205,7 @@ struct BundleCommand: ParsableCommand {
         @Argument(help: "The bundle file.") var file: String
         func run() throws {
             let n = try node.open()
-            let r = try n.importBundle(try readFile(file))
+            let r = try n.importBundle(path: file)
             if output.json {
                 printJSON([
                     "accepted": r.accepted, "duplicates": r.duplicates, "rejected": r.rejected, "held": r.held,

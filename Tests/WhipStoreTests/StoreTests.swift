@@ -135,12 +135,25 @@ func pureDigest(_ events: [Event]) -> String {
             FixedKeys.collectorA,
             .pledgeMade(PledgeMade(campaign: EventID(bytes: [UInt8](repeating: 9, count: 32))!, backerName: "Lost", anonymous: false, amount: 5, currency: Scenario.gbp, channel: .online)))
         let stranger = s.factory.make(FixedKeys.stranger, s.pledge("Sneaky", 99_999))
-        let r = try store.ingest([mine, usd, theirs, unknown, stranger].map(\.wire), source: .peer, now: now)
-        #expect(r.accepted == 5)
-        #expect(r.notApplied == ["currency_mismatch": 1, "not_author": 1, "unknown_campaign": 1, "unauthorised": 1])
+        var edit = CampaignUpdated(campaign: s.campaign)
+        edit.goal = 1
+        let unauthorisedEdit = s.factory.make(FixedKeys.collectorA, .campaignUpdated(edit))
+        // An amount of 2^63 overflows a signed 64-bit amount: refused at decoding even though properly signed.
+        var body = s.pledge("Huge", 1).cborForTest()
+        body = body.replacing(key: 3, with: .unsigned(1 << 63))
+        let payload = CBOR.map([
+            (0, .unsigned(1)), (1, .bytes(FixedKeys.community.publicKey.bytes)), (2, .bytes(FixedKeys.collectorA.publicKey.bytes)),
+            (3, .unsigned(EventKind.pledgeMade.rawValue)), (4, .unsigned(now)), (5, .unsigned(7)), (6, body),
+        ]).encoded()
+        let overflow = CBOR.array([.bytes(payload), .bytes(FixedKeys.collectorA.sign(payload))]).encoded()
+        let r = try store.ingest([mine, usd, theirs, unknown, stranger, unauthorisedEdit].map(\.wire) + [overflow], source: .peer, now: now)
+        #expect(r.accepted == 6)
+        #expect(r.rejected == ["decode.amount_overflow": 1])
+        #expect(r.notApplied == ["currency_mismatch": 1, "not_author": 1, "unknown_campaign": 1, "unauthorised": 2])
+        #expect(try store.campaign(s.campaign)?.goal.minor == 500_000)
         let c = try #require(try store.campaign(s.campaign))
         #expect(c.pledged.minor == 1_000 && c.backers == 1)
-        #expect(try store.rejections().filter { $0.stage == "rule" }.count == 4)
+        #expect(try store.rejections().filter { $0.stage == "rule" }.count == 5)
     }
 
     @Test func localAppendRefusesWhatRulesReject() throws {
@@ -174,6 +187,33 @@ func pureDigest(_ events: [Event]) -> String {
         #expect(throws: WhipError.self) { try EventBundle.decode(bundle + [0]) }
         #expect(throws: WhipError.self) { try EventBundle.decode(Array("not a bundle".utf8)) }
     }
+
+    func stream(_ bytes: [UInt8], batch: Int) throws(WhipError) -> [[UInt8]] {
+        var r = EventBundle.StreamReader(size: bytes.count) { at, n in Array(bytes[at..<min(bytes.count, at + n)]) }
+        try r.verify()
+        var all = [[UInt8]]()
+        while true {
+            let next = try r.next(upTo: batch)
+            if next.isEmpty { return all }
+            all += next
+        }
+    }
+
+    @Test func streamingReaderMatchesWholeFileReader() throws {
+        let s = Scenario()
+        let wires = s.events.map(\.wire)
+        let bundle = EventBundle.encode(wires)
+        for batch in [1, 2, 3, 100] { #expect(try stream(bundle, batch: batch) == wires) }
+        var bad = bundle
+        bad[bad.count / 2] ^= 0x04
+        #expect(throws: WhipError.self) { try stream(bad, batch: 2) }
+        #expect(throws: WhipError.self) { try stream(Array(bundle.dropLast()), batch: 2) }
+        #expect(throws: WhipError.self) { try stream([], batch: 2) }
+        // An oversized entry in an intact bundle is passed through, to be refused on its own by the importer.
+        let big = EventBundle.encode([wires[0], [UInt8](repeating: 0x80, count: Limits.maxEventBytes + 10)])
+        #expect(try stream(big, batch: 10).count == 2)
+        #expect(try EventBundle.decode(big).count == 2)
+    }
 }
 
 /// SplitMix64: a small seeded generator so failures reproduce.
@@ -186,5 +226,16 @@ struct SeededRandom: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension EventBody {
+    func cborForTest() -> CBOR { cbor() }
+}
+
+extension CBOR {
+    func replacing(key: UInt64, with value: CBOR) -> CBOR {
+        guard case .map(let pairs) = self else { return self }
+        return .map(pairs.map { $0.0 == key ? ($0.0, value) : $0 })
     }
 }
