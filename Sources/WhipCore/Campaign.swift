@@ -239,7 +239,9 @@ public struct CampaignLedger {
         guard let tier else { return }
         guard let t = c.tiers[tier] else { throw fail("unknown_tier", "tier \(tier.hex.prefix(12)) is not a tier of this campaign") }
         if amount < t.minimum {
-            throw fail("below_tier_minimum", "the tier '\(t.title)' needs at least \(Money.format(minor: t.minimum, exponent: c.currency.exponent)) \(c.currency.code)")
+            throw fail(
+                "below_tier_minimum",
+                "the tier '\(t.title)' needs at least \(Money.format(minor: t.minimum, exponent: c.currency.exponent)) \(c.currency.code)")
         }
     }
 
@@ -400,7 +402,9 @@ public struct CampaignLedger {
             guard p.author == e.author else { throw fail("not_author", "only the pledge's author may withdraw it") }
             try requireLive(c, e, "withdrawing a pledge")
             guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
-            guard p.collectedBy == nil else { throw fail("already_collected", "the money was already received; refund it and ask an organiser to reject the pledge") }
+            guard p.collectedBy == nil else {
+                throw fail("already_collected", "the money was already received; refund it and ask an organiser to reject the pledge")
+            }
             p.status = .withdrawn
             c.pledged -= p.amount
             c.backers -= 1

@@ -539,7 +539,9 @@ extension CBOR {
 
     func keyList(_ name: String) throws(DecodingError) -> [PublicKey] {
         guard case .array(let items) = self else { throw DecodingError("decode.bad_type", "\(name) must be an array") }
-        guard items.count <= Limits.maxOrganisers else { throw DecodingError("decode.too_long", "\(name) has more than \(Limits.maxOrganisers) keys") }
+        guard items.count <= Limits.maxOrganisers else {
+            throw DecodingError("decode.too_long", "\(name) has more than \(Limits.maxOrganisers) keys")
+        }
         var keys = [PublicKey]()
         for item in items { keys.append(try item.key(name)) }
         guard zip(keys, keys.dropFirst()).allSatisfy({ $0 < $1 }) else {
@@ -556,7 +558,8 @@ func positive(_ v: Int64, _ name: String) throws(DecodingError) -> Int64 {
 
 func timeZoneName(_ v: CBOR) throws(DecodingError) -> String {
     let s = try v.text("time zone", max: Limits.maxTimeZoneBytes)
-    guard s.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || "/_-+".utf8.contains($0) }) else {
+    guard s.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || "/_-+".utf8.contains($0) })
+    else {
         throw DecodingError("decode.bad_time_zone", "time zone '\(s)' is not an IANA zone name")
     }
     return s

@@ -106,7 +106,9 @@ extension EventBundle {
             }
             guard size >= 13 + 32, head.count == 13 else { throw Self.corrupt("truncated") }
             guard head[8] == EventBundle.version else {
-                throw WhipError(.corrupt, "bundle format version \(head[8]) is not supported (this build reads version \(EventBundle.version)); nothing was imported")
+                throw WhipError(
+                    .corrupt,
+                    "bundle format version \(head[8]) is not supported (this build reads version \(EventBundle.version)); nothing was imported")
             }
             var hasher = Blake2b.Hasher(length: 32)
             var at = 0

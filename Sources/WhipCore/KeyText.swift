@@ -32,7 +32,9 @@ public enum KeyText {
         }
         let body = String(t.dropFirst(kind.rawValue.count))
         guard body.count == 58, body.utf8.allSatisfy({ (97...122).contains($0) || (50...55).contains($0) }) else {
-            throw WhipError(.invalidArgument, "'\(text)' is not a \(kind.what): it should be \(kind.rawValue) and 58 characters from a-z, 2-7; check it was copied whole")
+            throw WhipError(
+                .invalidArgument,
+                "'\(text)' is not a \(kind.what): it should be \(kind.rawValue) and 58 characters from a-z, 2-7; check it was copied whole")
         }
         guard let raw = unbase32(body), raw.count == 36 else {
             throw WhipError(.invalidArgument, "'\(text)' has a bad checksum: a character was mistyped; copy it again")

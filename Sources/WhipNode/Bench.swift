@@ -51,7 +51,10 @@ public enum Bench {
     static func pledges(_ count: Int, community: PublicKey, campaign: EventID, author: SigningKey, start: UInt64) -> [[UInt8]] {
         let out = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
         out.initialize(repeating: [])
-        defer { out.deallocate() }
+        defer {
+            _ = out.deinitialize()
+            out.deallocate()
+        }
         let box = SendableBox(out)
         let gbp = Currency(code: "GBP")!
         let chunk = 1_000
@@ -61,7 +64,8 @@ public enum Bench {
                     PledgeMade(
                         campaign: campaign, backerName: "Backer \(i)", anonymous: i % 7 == 0, amount: Int64(500 + i % 5_000),
                         currency: gbp, channel: .inPerson))
-                box.value[i] = Event.sign(community: community, author: author, hlc: HLC(wall: start + UInt64(i / 4), counter: UInt32(i % 4)), body: body).wire
+                box.value[i] =
+                    Event.sign(community: community, author: author, hlc: HLC(wall: start + UInt64(i / 4), counter: UInt32(i % 4)), body: body).wire
             }
         }
         return Array(out)
@@ -137,7 +141,10 @@ public enum Bench {
 
         // Size on disk per event against the raw event bytes.
         let dbBytes = try ingestNode.store.databaseBytes()
-        out(String(format: "database size: %.0f bytes/event for %d raw bytes/event = %.2fx (goal ≤ 2x)", Double(dbBytes) / Double(wires.count), rawBytes / wires.count, Double(dbBytes) / Double(rawBytes)))
+        out(
+            String(
+                format: "database size: %.0f bytes/event for %d raw bytes/event = %.2fx (goal ≤ 2x)", Double(dbBytes) / Double(wires.count),
+                rawBytes / wires.count, Double(dbBytes) / Double(rawBytes)))
 
         // Single pledge through the CLI's code path (Node.emit), durably committed, on the bulk-loaded replica.
         var lat: [Double] = []
@@ -147,13 +154,18 @@ public enum Bench {
                 try seconds {
                     try ingestNode.emit(
                         community.id,
-                        .pledgeMade(PledgeMade(campaign: campaign, backerName: "Walk-in \(i)", anonymous: false, amount: 1_000, currency: gbp, channel: .inPerson)))
+                        .pledgeMade(
+                            PledgeMade(
+                                campaign: campaign, backerName: "Walk-in \(i)", anonymous: false, amount: 1_000, currency: gbp, channel: .inPerson)))
                 } * 1000)
         }
         lat.sort()
         let p50 = lat[lat.count / 2]
         let p99 = lat[min(lat.count - 1, Int(Double(lat.count) * 0.99))]
-        out(String(format: "single pledge (Node.emit, synchronous=FULL) on a campaign of %d pledges: p50 %.2f ms, p99 %.2f ms (goal p99 < 10 ms)", wires.count, p50, p99))
+        out(
+            String(
+                format: "single pledge (Node.emit, synchronous=FULL) on a campaign of %d pledges: p50 %.2f ms, p99 %.2f ms (goal p99 < 10 ms)",
+                wires.count, p50, p99))
         out("peak RSS so far: \(rss().peak / 1_048_576) MB")
 
         if o.memoryEvents > 0 {
@@ -175,6 +187,9 @@ public enum Bench {
                 let r = try node.store.ingest(batch, source: .bundle, now: now)
                 precondition(r.accepted == n && r.notApplied.isEmpty, "memory ingest: \(r)")
                 done += n
+                if ProcessInfo.processInfo.environment["WHIPROUND_BENCH_TRACE"] != nil {
+                    out("  \(done) events: RSS \(rss().current / 1_048_576) MB")
+                }
             }
         }
         let end = rss()

@@ -1,6 +1,6 @@
 import Foundation
-public import WhipStore
 public import WhipCore
+public import WhipStore
 
 /// Pledges as CSV, in a public or an organiser view.
 public enum CSVExport {

@@ -36,7 +36,9 @@ public enum Dates {
         } else if endOfDay {
             dc.day = ymd[2] + 1
         }
-        guard let date = cal.date(from: dc), cal.component(.day, from: cal.date(from: DateComponents(year: ymd[0], month: ymd[1], day: ymd[2]))!) == ymd[2] else {
+        guard let date = cal.date(from: dc),
+            cal.component(.day, from: cal.date(from: DateComponents(year: ymd[0], month: ymd[1], day: ymd[2]))!) == ymd[2]
+        else {
             throw WhipError(.invalidArgument, "'\(text)' is not a real calendar date")
         }
         return UInt64(max(0, date.timeIntervalSince1970 * 1000))

@@ -16,7 +16,11 @@ enum Materializer {
         let byCommunity = Dictionary(grouping: newEvents, by: \.community)
         for (community, events) in byCommunity {
             let cid = Data(community.bytes)
-            guard let row = try Row.fetchOne(db, sql: "SELECT fingerprint, max_wall, max_counter, event_count, authority_digest FROM communities WHERE id = ?", arguments: [cid]) else {
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT fingerprint, max_wall, max_counter, event_count, authority_digest FROM communities WHERE id = ?",
+                    arguments: [cid])
+            else {
                 continue
             }
             var fp = EventSetFingerprint(bytes: [UInt8](row["fingerprint"] as Data)) ?? EventSetFingerprint()
@@ -26,7 +30,8 @@ enum Materializer {
                 maxHLC = max(maxHLC, e.hlc)
             }
             let authorityChanged = forceFull || events.contains { Authority.isCommunityLevel($0.kind) }
-            let authority = Authority(community: community, events: try loadEvents(db, sql: "SELECT raw FROM events WHERE community = ? AND campaign IS NULL", cid))
+            let authority = Authority(
+                community: community, events: try loadEvents(db, sql: "SELECT raw FROM events WHERE community = ? AND campaign IS NULL", cid))
             var byPartition = Dictionary(grouping: events.filter { $0.campaign != nil }, by: { $0.campaign! })
             if authorityChanged {
                 for p in try Data.fetchAll(db, sql: "SELECT campaign FROM partitions WHERE community = ?", arguments: [cid]) {
@@ -39,7 +44,9 @@ enum Materializer {
                 statuses.merge(try derivePartition(db, p, pevents, authority: authority, full: authorityChanged, cid)) { $1 }
             }
             let authorityDigest: [UInt8] =
-                if authorityChanged || row["authority_digest"] == nil { StateDigest.authority(authority) } else { [UInt8](row["authority_digest"] as Data) }
+                if authorityChanged || row["authority_digest"] == nil { StateDigest.authority(authority) } else {
+                    [UInt8](row["authority_digest"] as Data)
+                }
             let parts = try Row.fetchAll(db, sql: "SELECT campaign, digest FROM partitions WHERE community = ?", arguments: [cid]).map {
                 (EventID(bytes: [UInt8]($0[0] as Data))!, [UInt8]($0[1] as Data))
             }
@@ -68,7 +75,8 @@ enum Materializer {
         try db.execute(sql: "DELETE FROM tiers WHERE campaign IN (SELECT id FROM campaigns WHERE community = ?)", arguments: [cid])
         try db.execute(sql: "DELETE FROM campaigns WHERE community = ?", arguments: [cid])
         try db.execute(
-            sql: "UPDATE communities SET fingerprint = zeroblob(32), event_count = 0, authority_digest = NULL, digest = NULL, max_wall = 0, max_counter = 0 WHERE id = ?",
+            sql:
+                "UPDATE communities SET fingerprint = zeroblob(32), event_count = 0, authority_digest = NULL, digest = NULL, max_wall = 0, max_counter = 0 WHERE id = ?",
             arguments: [cid])
         let all = try loadEvents(db, sql: "SELECT raw FROM events WHERE community = ?", cid)
         _ = try apply(db, newEvents: all, forceFull: true)
@@ -87,7 +95,8 @@ enum Materializer {
     static func writeAuthority(_ db: Database, _ a: Authority, _ cid: Data) throws {
         try db.execute(sql: "DELETE FROM roles WHERE community = ?", arguments: [cid])
         try db.execute(sql: "DELETE FROM rule_rejections WHERE community = ? AND campaign IS NULL", arguments: [cid])
-        let ins = try db.cachedStatement(sql: "INSERT INTO roles (community, member, role, granted, by, at_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        let ins = try db.cachedStatement(
+            sql: "INSERT INTO roles (community, member, role, granted, by, at_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
         for (mr, entries) in a.timeline {
             guard let last = entries.last else { continue }
             try ins.execute(arguments: [
@@ -99,7 +108,8 @@ enum Materializer {
     }
 
     static func writeRuleRejections(_ db: Database, _ statuses: [EventID: EventStatus], _ cid: Data, campaign: Data?) throws {
-        let ins = try db.cachedStatement(sql: "INSERT OR REPLACE INTO rule_rejections (event_id, community, campaign, code, message) VALUES (?, ?, ?, ?, ?)")
+        let ins = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO rule_rejections (event_id, community, campaign, code, message) VALUES (?, ?, ?, ?, ?)")
         for (id, s) in statuses {
             if case .rejected(let v) = s { try ins.execute(arguments: [Data(id.bytes), cid, campaign, v.code, v.message]) }
         }
@@ -277,7 +287,8 @@ enum Materializer {
         guard let r = try Row.fetchOne(db, sql: "SELECT * FROM campaigns WHERE id = ?", arguments: [Data(id.bytes)]) else { return nil }
         let org = [UInt8](r["organisers"] as Data)
         var c = CampaignState(
-            id: id, createdBy: key(r["created_by"]), createdAt: HLC(wall: UInt64(r["created_ms"] as Int64), counter: UInt32(r["created_counter"] as Int64)),
+            id: id, createdBy: key(r["created_by"]),
+            createdAt: HLC(wall: UInt64(r["created_ms"] as Int64), counter: UInt32(r["created_counter"] as Int64)),
             title: r["title"], description: r["description"], goal: r["goal_minor"], currency: Currency(code: r["currency"])!,
             model: FundingModel(name: r["model"])!, opens: UInt64(r["opens_ms"] as Int64), closes: UInt64(r["closes_ms"] as Int64),
             timeZone: r["time_zone"], organisers: stride(from: 0, to: org.count, by: 32).map { PublicKey(bytes: Array(org[$0..<$0 + 32]))! })
@@ -289,7 +300,9 @@ enum Materializer {
         c.hasPledges = r["has_pledges"]
         for t in try Row.fetchAll(db, sql: "SELECT * FROM tiers WHERE campaign = ?", arguments: [Data(id.bytes)]) {
             let tid = EventID(bytes: [UInt8](t["id"] as Data))!
-            var tier = TierState(id: tid, title: t["title"], description: t["description"], minimum: t["minimum_minor"], limit: (t["quantity_limit"] as Int64?).map { UInt32($0) })
+            var tier = TierState(
+                id: tid, title: t["title"], description: t["description"], minimum: t["minimum_minor"],
+                limit: (t["quantity_limit"] as Int64?).map { UInt32($0) })
             tier.active = t["active"]
             tier.claimed = t["claimed"]
             tier.waitlisted = t["waitlisted"]
@@ -300,7 +313,9 @@ enum Materializer {
 
     /// A stored pledge of campaign `pid`, or nil.
     static func loadPledge(_ db: Database, _ id: EventID, campaign pid: Data) throws -> PledgeState? {
-        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM pledges WHERE id = ? AND campaign = ?", arguments: [Data(id.bytes), pid]) else { return nil }
+        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM pledges WHERE id = ? AND campaign = ?", arguments: [Data(id.bytes), pid]) else {
+            return nil
+        }
         var contact: [SealedContact] = []
         if let raw = r["contact"] as Data?, case .array(let items) = try CBOR.decode([UInt8](raw)) {
             for case .array(let pair) in items where pair.count == 2 {

@@ -137,8 +137,10 @@ extension Store {
     public func campaigns(community: PublicKey? = nil) throws(WhipError) -> [CampaignRow] {
         try read { db in
             if let community {
-                return try Row.fetchAll(db, sql: "SELECT * FROM campaigns WHERE community = ? ORDER BY created_ms DESC, id", arguments: [Data(community.bytes)])
-                    .map(Store.campaign)
+                return try Row.fetchAll(
+                    db, sql: "SELECT * FROM campaigns WHERE community = ? ORDER BY created_ms DESC, id", arguments: [Data(community.bytes)]
+                )
+                .map(Store.campaign)
             }
             return try Row.fetchAll(db, sql: "SELECT * FROM campaigns ORDER BY created_ms DESC, id").map(Store.campaign)
         }
@@ -153,11 +155,13 @@ extension Store {
     public func tiers(campaign: EventID) throws(WhipError) -> [TierRow] {
         try read { db in
             let cur = try String.fetchOne(db, sql: "SELECT currency FROM campaigns WHERE id = ?", arguments: [Data(campaign.bytes)]) ?? "GBP"
-            return try Row.fetchAll(db, sql: "SELECT * FROM tiers WHERE campaign = ? ORDER BY minimum_minor, id", arguments: [Data(campaign.bytes)]).map {
-                TierRow(
-                    id: EventID(bytes: [UInt8]($0["id"] as Data))!, title: $0["title"], description: $0["description"],
-                    minimum: Store.money($0["minimum_minor"], cur), limit: $0["quantity_limit"], claimed: $0["claimed"], waitlisted: $0["waitlisted"])
-            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM tiers WHERE campaign = ? ORDER BY minimum_minor, id", arguments: [Data(campaign.bytes)])
+                .map {
+                    TierRow(
+                        id: EventID(bytes: [UInt8]($0["id"] as Data))!, title: $0["title"], description: $0["description"],
+                        minimum: Store.money($0["minimum_minor"], cur), limit: $0["quantity_limit"], claimed: $0["claimed"],
+                        waitlisted: $0["waitlisted"])
+                }
         }
     }
 
@@ -290,13 +294,17 @@ extension Store {
 
     /// Reads a node-level setting.
     public func meta(_ key: String) throws(WhipError) -> String? {
-        try read { db in try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { String(decoding: $0, as: UTF8.self) } }
+        try read { db in
+            try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { String(decoding: $0, as: UTF8.self) }
+        }
     }
 
     /// The campaign a pledge belongs to.
     public func pledgeCampaign(_ id: EventID) throws(WhipError) -> EventID? {
         try read { db in
-            try Data.fetchOne(db, sql: "SELECT campaign FROM pledges WHERE id = ?", arguments: [Data(id.bytes)]).flatMap { EventID(bytes: [UInt8]($0)) }
+            try Data.fetchOne(db, sql: "SELECT campaign FROM pledges WHERE id = ?", arguments: [Data(id.bytes)]).flatMap {
+                EventID(bytes: [UInt8]($0))
+            }
         }
     }
 }

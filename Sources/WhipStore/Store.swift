@@ -182,17 +182,22 @@ public final class Store: Sendable {
             switch result {
             case .failure(let a):
                 report.reject(a.code, a.message)
-                try reject.execute(arguments: [nil, nil, a.code, a.message, Data(wire.prefix(Limits.maxEventBytes)), source.rawValue, Int64(now), nil])
+                try reject.execute(arguments: [
+                    nil, nil, a.code, a.message, Data(wire.prefix(Limits.maxEventBytes)), source.rawValue, Int64(now), nil,
+                ])
             case .success(let e):
                 guard joined.contains(e.community.bytes) else {
                     let msg = "event belongs to community \(KeyText.encode(e.community, as: .community)), which this node has not joined"
                     report.reject("unknown_community", msg)
-                    try reject.execute(arguments: [Data(e.id.bytes), Data(e.community.bytes), "unknown_community", msg, Data(wire), source.rawValue, Int64(now), nil])
+                    try reject.execute(arguments: [
+                        Data(e.id.bytes), Data(e.community.bytes), "unknown_community", msg, Data(wire), source.rawValue, Int64(now), nil,
+                    ])
                     continue
                 }
                 if e.hlc.wall > now &+ Store.maxFutureSkewMs {
-                    let held = try Bool.fetchOne(
-                        db, sql: "SELECT 1 FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL", arguments: [Data(e.id.bytes)]) ?? false
+                    let held =
+                        try Bool.fetchOne(
+                            db, sql: "SELECT 1 FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL", arguments: [Data(e.id.bytes)]) ?? false
                     report.held += 1
                     if !held {
                         let msg = "timestamp is \((e.hlc.wall - now) / 1000) s ahead of this node's clock; held and retried later"

@@ -129,7 +129,11 @@ struct CampaignCommand: ParsableCommand {
             let n = try node.open()
             let c = try n.campaign(campaign)
             let e = try n.emit(c.community, .campaignCancelled(CampaignCancelled(campaign: c.id, reason: reason)))
-            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "cancelled"]) } else { print("'\(c.title)' is cancelled.") }
+            if output.json {
+                printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "cancelled"])
+            } else {
+                print("'\(c.title)' is cancelled.")
+            }
         }
     }
 
@@ -148,7 +152,9 @@ struct CampaignCommand: ParsableCommand {
             } else {
                 if all.isEmpty { print("No campaigns yet.") }
                 for c in all {
-                    print("\(c.id.hex.prefix(12))  \(c.title)  [\(c.effectivePhase(now: now).rawValue)]  \(money(c.pledged)) of \(money(c.goal)) from \(c.backers) backer(s)")
+                    print(
+                        "\(c.id.hex.prefix(12))  \(c.title)  [\(c.effectivePhase(now: now).rawValue)]  \(money(c.pledged)) of \(money(c.goal)) from \(c.backers) backer(s)"
+                    )
                 }
             }
         }
@@ -186,11 +192,16 @@ struct CampaignCommand: ParsableCommand {
                 print("Pledged \(money(c.pledged)) from \(c.backers) backer(s); collected \(money(c.collected))")
                 for t in tiers {
                     let lim = t.limit.map { "\(t.claimed)/\($0) claimed" } ?? "\(t.claimed) claimed"
-                    print("  tier \(t.id.hex.prefix(12)) \(t.title): from \(money(t.minimum)), \(lim)\(t.waitlisted > 0 ? ", \(t.waitlisted) waitlisted" : "")")
+                    print(
+                        "  tier \(t.id.hex.prefix(12)) \(t.title): from \(money(t.minimum)), \(lim)\(t.waitlisted > 0 ? ", \(t.waitlisted) waitlisted" : "")"
+                    )
                 }
                 for p in pledges {
-                    let flags = [p.status == "active" ? nil : p.status, p.waitlisted ? "waitlisted" : nil, p.collected.minor > 0 ? "collected" : nil].compactMap { $0 }
-                    print("  \(p.id.hex.prefix(12)) \(p.anonymous ? "Anonymous" : p.backerName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")")
+                    let flags = [p.status == "active" ? nil : p.status, p.waitlisted ? "waitlisted" : nil, p.collected.minor > 0 ? "collected" : nil]
+                        .compactMap { $0 }
+                    print(
+                        "  \(p.id.hex.prefix(12)) \(p.anonymous ? "Anonymous" : p.backerName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")"
+                    )
                 }
             }
         }
@@ -198,7 +209,8 @@ struct CampaignCommand: ParsableCommand {
 }
 
 struct TierCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tier", abstract: "Add and change reward tiers.", subcommands: [Add.self, Update.self])
+    static let configuration = CommandConfiguration(
+        commandName: "tier", abstract: "Add and change reward tiers.", subcommands: [Add.self, Update.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a reward tier to a campaign.")
@@ -214,7 +226,8 @@ struct TierCommand: ParsableCommand {
             let c = try n.campaign(campaign)
             if limit == 0 { throw WhipError(.invalidArgument, "--limit must be at least 1 (leave it out for no limit)") }
             let min = try Money(parsing: minimum, currency: c.goal.currency)
-            let e = try n.emit(c.community, .tierAdded(TierAdded(campaign: c.id, title: title, description: description, minimum: min.minor, limit: limit)))
+            let e = try n.emit(
+                c.community, .tierAdded(TierAdded(campaign: c.id, title: title, description: description, minimum: min.minor, limit: limit)))
             if output.json { printJSON(["id": e.id.hex, "campaign": c.id.hex, "title": title]) } else { print("Added tier '\(title)': \(e.id.hex)") }
         }
     }
@@ -239,7 +252,9 @@ struct TierCommand: ParsableCommand {
             u.minimum = try minimum.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency).minor }
             if limit == 0 { throw WhipError(.invalidArgument, "--limit must be at least 1") }
             u.limit = limit
-            guard u != TierUpdated(campaign: c.id, tier: tid) else { throw WhipError(.invalidArgument, "nothing to change: give at least one option") }
+            guard u != TierUpdated(campaign: c.id, tier: tid) else {
+                throw WhipError(.invalidArgument, "nothing to change: give at least one option")
+            }
             let e = try n.emit(c.community, .tierUpdated(u))
             if output.json { printJSON(["event": e.id.hex, "tier": tid.hex]) } else { print("Updated tier.") }
         }

@@ -160,12 +160,13 @@ struct CommunityCommand: ParsableCommand {
             let n = try node.open()
             let all = try n.store.communities()
             if output.json {
-                printJSON(all.map { c -> [String: Any] in
-                    [
-                        "id": KeyText.encode(c.id, as: .community), "name": c.name, "events": c.eventCount, "digest": c.digest,
-                        "founder": c.founder.map(member) ?? "", "is_founder": c.founder == n.identity.publicKey,
-                    ]
-                })
+                printJSON(
+                    all.map { c -> [String: Any] in
+                        [
+                            "id": KeyText.encode(c.id, as: .community), "name": c.name, "events": c.eventCount, "digest": c.digest,
+                            "founder": c.founder.map(member) ?? "", "is_founder": c.founder == n.identity.publicKey,
+                        ]
+                    })
             } else if all.isEmpty {
                 print("No communities yet: create one with `whipround community create NAME` or join with an invite.")
             } else {
@@ -188,11 +189,12 @@ struct CommunityCommand: ParsableCommand {
             let rows = try n.store.roles(community: c.id).filter(\.granted)
             let now = n.now
             if output.json {
-                printJSON(rows.map { r -> [String: Any] in
-                    var d: [String: Any] = ["member": member(r.member), "role": r.role.name, "active": r.expires.map { now < $0 } ?? true]
-                    if let e = r.expires { d["expires"] = Dates.format(e, timeZone: "UTC") }
-                    return d
-                })
+                printJSON(
+                    rows.map { r -> [String: Any] in
+                        var d: [String: Any] = ["member": member(r.member), "role": r.role.name, "active": r.expires.map { now < $0 } ?? true]
+                        if let e = r.expires { d["expires"] = Dates.format(e, timeZone: "UTC") }
+                        return d
+                    })
             } else {
                 if let f = c.founder { print("founder    \(member(f))") }
                 for r in rows {
@@ -253,7 +255,9 @@ struct DoctorCommand: ParsableCommand {
             let r = try n.store.rebuild(community: c.id)
             let ok = r.tablesIdentical && r.before == r.after
             allGood = allGood && ok
-            results.append(["id": KeyText.encode(c.id, as: .community), "name": c.name, "digest_before": r.before, "digest_after": r.after, "identical": ok])
+            results.append([
+                "id": KeyText.encode(c.id, as: .community), "name": c.name, "digest_before": r.before, "digest_after": r.after, "identical": ok,
+            ])
         }
         if output.json {
             printJSON(["communities": results, "ok": allGood, "journal_mode": journal, "synchronous": sync])

@@ -36,7 +36,9 @@ struct PledgeCommand: ParsableCommand {
             let tierID = try tier.map { (s: String) throws(WhipError) in try n.store.resolve(s, in: "tiers", what: "tier") }
             guard let ch = Channel(name: channel) else { throw WhipError(.invalidArgument, "'\(channel)' is not a channel: use in-person or online") }
             let method = try paid.map { (s: String) throws(WhipError) -> PaymentMethod in
-                guard let m = PaymentMethod(name: s) else { throw WhipError(.invalidArgument, "'\(s)' is not a payment method: use cash or transfer") }
+                guard let m = PaymentMethod(name: s) else {
+                    throw WhipError(.invalidArgument, "'\(s)' is not a payment method: use cash or transfer")
+                }
                 return m
             }
             let contact = try n.seal(Contact(email: email, phone: phone, address: address, giftAid: giftAid), for: c)
@@ -48,7 +50,10 @@ struct PledgeCommand: ParsableCommand {
                         channel: ch, paid: method, contact: contact)))
             let after = try n.campaign(c.id.hex)
             if output.json {
-                printJSON(["id": e.id.hex, "campaign": c.id.hex, "amount": amt.formatted, "currency": amt.currency.code, "pledged": after.pledged.formatted, "backers": after.backers])
+                printJSON([
+                    "id": e.id.hex, "campaign": c.id.hex, "amount": amt.formatted, "currency": amt.currency.code, "pledged": after.pledged.formatted,
+                    "backers": after.backers,
+                ])
             } else {
                 print("Recorded \(money(amt)) from \(anonymous ? "an anonymous backer" : name): \(e.id.hex)")
                 print("'\(c.title)' now has \(money(after.pledged)) from \(after.backers) backer(s).")
@@ -77,7 +82,9 @@ struct PledgeCommand: ParsableCommand {
             r.tier = try tier.map { (s: String) throws(WhipError) in try n.store.resolve(s, in: "tiers", what: "tier") }
             r.backerName = name
             r.anonymous = anonymous
-            guard r != PledgeRevised(campaign: c.id, pledge: p.id) else { throw WhipError(.invalidArgument, "nothing to change: give at least one option") }
+            guard r != PledgeRevised(campaign: c.id, pledge: p.id) else {
+                throw WhipError(.invalidArgument, "nothing to change: give at least one option")
+            }
             let e = try n.emit(c.community, .pledgeRevised(r))
             if output.json { printJSON(["event": e.id.hex, "pledge": p.id.hex]) } else { print("Revised pledge \(p.id.hex.prefix(12)).") }
         }
@@ -92,7 +99,11 @@ struct PledgeCommand: ParsableCommand {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
             let e = try n.emit(c.community, .pledgeWithdrawn(PledgeRef(campaign: c.id, pledge: p.id)))
-            if output.json { printJSON(["event": e.id.hex, "pledge": p.id.hex, "status": "withdrawn"]) } else { print("Withdrew pledge \(p.id.hex.prefix(12)).") }
+            if output.json {
+                printJSON(["event": e.id.hex, "pledge": p.id.hex, "status": "withdrawn"])
+            } else {
+                print("Withdrew pledge \(p.id.hex.prefix(12)).")
+            }
         }
     }
 
@@ -106,11 +117,18 @@ struct PledgeCommand: ParsableCommand {
         func run() throws {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
-            guard let m = PaymentMethod(name: method) else { throw WhipError(.invalidArgument, "'\(method)' is not a payment method: use cash or transfer") }
+            guard let m = PaymentMethod(name: method) else {
+                throw WhipError(.invalidArgument, "'\(method)' is not a payment method: use cash or transfer")
+            }
             let amt = try amount.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency) } ?? p.amount
             guard amt.minor > 0 else { throw WhipError(.invalidArgument, "the amount must be more than zero") }
-            let e = try n.emit(c.community, .pledgeCollected(PledgeCollected(campaign: c.id, pledge: p.id, amount: amt.minor, currency: amt.currency, method: m)))
-            if output.json { printJSON(["event": e.id.hex, "pledge": p.id.hex, "collected": amt.formatted]) } else { print("Recorded \(money(amt)) received by \(m.name).") }
+            let e = try n.emit(
+                c.community, .pledgeCollected(PledgeCollected(campaign: c.id, pledge: p.id, amount: amt.minor, currency: amt.currency, method: m)))
+            if output.json {
+                printJSON(["event": e.id.hex, "pledge": p.id.hex, "collected": amt.formatted])
+            } else {
+                print("Recorded \(money(amt)) received by \(m.name).")
+            }
         }
     }
 
@@ -124,7 +142,11 @@ struct PledgeCommand: ParsableCommand {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
             let e = try n.emit(c.community, .pledgeRejected(PledgeRejected(campaign: c.id, pledge: p.id, reason: reason)))
-            if output.json { printJSON(["event": e.id.hex, "pledge": p.id.hex, "status": "rejected"]) } else { print("Rejected pledge \(p.id.hex.prefix(12)).") }
+            if output.json {
+                printJSON(["event": e.id.hex, "pledge": p.id.hex, "status": "rejected"])
+            } else {
+                print("Rejected pledge \(p.id.hex.prefix(12)).")
+            }
         }
     }
 
@@ -143,7 +165,9 @@ struct PledgeCommand: ParsableCommand {
             } else {
                 if pledges.isEmpty { print("No pledges yet.") }
                 for p in pledges {
-                    print("\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")")
+                    print(
+                        "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")"
+                    )
                 }
             }
         }

@@ -13,7 +13,8 @@ func tempStore(join: Bool = true) throws -> Store {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let store = try Store(path: dir.appendingPathComponent("db.sqlite").path, logger: Logger(label: "test"))
     if join {
-        try store.joinCommunity(id: FixedKeys.community.publicKey, name: "Elm Street", networkKey: [UInt8](repeating: 7, count: 32), hubs: [], now: now)
+        try store.joinCommunity(
+            id: FixedKeys.community.publicKey, name: "Elm Street", networkKey: [UInt8](repeating: 7, count: 32), hubs: [], now: now)
     }
     return store
 }
@@ -128,12 +129,17 @@ func pureDigest(_ events: [Event]) -> String {
         let mine = s.factory.make(FixedKeys.collectorA, s.pledge("Mine", 1_000))
         let usd = s.factory.make(
             FixedKeys.collectorA,
-            .pledgeMade(PledgeMade(campaign: s.campaign, backerName: "Dollar", anonymous: false, amount: 500, currency: Currency(code: "USD")!, channel: .online)))
+            .pledgeMade(
+                PledgeMade(
+                    campaign: s.campaign, backerName: "Dollar", anonymous: false, amount: 500, currency: Currency(code: "USD")!, channel: .online)))
         s.factory.tick()  // after the pledge, as the HLC receive rule would stamp it
         let theirs = s.factory.make(FixedKeys.collectorB, .pledgeWithdrawn(PledgeRef(campaign: s.campaign, pledge: mine.id)))
         let unknown = s.factory.make(
             FixedKeys.collectorA,
-            .pledgeMade(PledgeMade(campaign: EventID(bytes: [UInt8](repeating: 9, count: 32))!, backerName: "Lost", anonymous: false, amount: 5, currency: Scenario.gbp, channel: .online)))
+            .pledgeMade(
+                PledgeMade(
+                    campaign: EventID(bytes: [UInt8](repeating: 9, count: 32))!, backerName: "Lost", anonymous: false, amount: 5,
+                    currency: Scenario.gbp, channel: .online)))
         let stranger = s.factory.make(FixedKeys.stranger, s.pledge("Sneaky", 99_999))
         var edit = CampaignUpdated(campaign: s.campaign)
         edit.goal = 1
