@@ -10,19 +10,20 @@ import WhipCrypto
 /// the new events refer to. Otherwise the campaign is replayed from all its events. Both write the same rows
 /// and the same digest; tests and `whipround doctor` check that against a full rebuild.
 enum Materializer {
-    /// Re-derives what `newEvents` (already inserted) affect and returns the status of every re-derived event.
-    static func apply(_ db: Database, newEvents: [Event], forceFull: Bool = false) throws -> [EventID: EventStatus] {
+    /// An event id's local `seq`, for every event the current derivation touches.
+    typealias Seqs = [EventID: Int64]
+
+    /// Re-derives what `newEvents` (already inserted, with their `seqs`) affect; returns each re-derived event's status.
+    static func apply(_ db: Database, newEvents: [Event], seqs: Seqs, forceFull: Bool = false) throws -> [EventID: EventStatus] {
         var statuses = [EventID: EventStatus]()
         let byCommunity = Dictionary(grouping: newEvents, by: \.community)
         for (community, events) in byCommunity {
-            let cid = Data(community.bytes)
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT fingerprint, max_wall, max_counter, event_count, authority_digest FROM communities WHERE id = ?",
-                    arguments: [cid])
-            else {
-                continue
-            }
+                    db, sql: "SELECT ref, fingerprint, max_wall, max_counter, event_count, authority_digest FROM communities WHERE id = ?",
+                    arguments: [Data(community.bytes)])
+            else { continue }
+            let cref: Int64 = row["ref"]
             var fp = EventSetFingerprint(bytes: [UInt8](row["fingerprint"] as Data)) ?? EventSetFingerprint()
             var maxHLC = HLC(wall: UInt64(row["max_wall"] as Int64), counter: UInt32(row["max_counter"] as Int64))
             for e in events {
@@ -30,36 +31,38 @@ enum Materializer {
                 maxHLC = max(maxHLC, e.hlc)
             }
             let authorityChanged = forceFull || events.contains { Authority.isCommunityLevel($0.kind) }
-            let authority = Authority(
-                community: community, events: try loadEvents(db, sql: "SELECT raw FROM events WHERE community = ? AND campaign IS NULL", cid))
+            let (authorityEvents, authoritySeqs) = try loadEvents(
+                db, sql: "SELECT seq, raw FROM events WHERE community = ? AND partition IS NULL", cref)
+            let authority = Authority(community: community, events: authorityEvents)
             var byPartition = Dictionary(grouping: events.filter { $0.campaign != nil }, by: { $0.campaign! })
             if authorityChanged {
-                for p in try Data.fetchAll(db, sql: "SELECT campaign FROM partitions WHERE community = ?", arguments: [cid]) {
+                for p in try Data.fetchAll(db, sql: "SELECT campaign FROM partitions WHERE community = ?", arguments: [cref]) {
                     byPartition[EventID(bytes: [UInt8](p))!, default: []] += []
                 }
-                try writeAuthority(db, authority, cid)
+                try writeAuthority(db, authority, cref, authoritySeqs)
                 statuses.merge(authority.statuses) { $1 }
             }
             for (p, pevents) in byPartition {
-                statuses.merge(try derivePartition(db, p, pevents, authority: authority, full: authorityChanged, cid)) { $1 }
+                statuses.merge(try derivePartition(db, p, pevents, seqs: seqs, authority: authority, full: authorityChanged, cref)) { $1 }
             }
             let authorityDigest: [UInt8] =
-                if authorityChanged || row["authority_digest"] == nil { StateDigest.authority(authority) } else {
+                if authorityChanged || row["authority_digest"] == nil {
+                    StateDigest.authority(authority)
+                } else {
                     [UInt8](row["authority_digest"] as Data)
                 }
-            let parts = try Row.fetchAll(db, sql: "SELECT campaign, digest FROM partitions WHERE community = ?", arguments: [cid]).map {
-                (EventID(bytes: [UInt8]($0[0] as Data))!, [UInt8]($0[1] as Data))
-            }
+            let parts = try Row.fetchAll(db, sql: "SELECT campaign, digest FROM partitions WHERE community = ? AND digest IS NOT NULL", arguments: [cref])
+                .map { (EventID(bytes: [UInt8]($0[0] as Data))!, [UInt8]($0[1] as Data)) }
             let count = (row["event_count"] as Int) + events.count
             let digest = StateDigest.community(community, authority: authorityDigest, partitions: parts, eventCount: count, fingerprint: fp)
             try db.execute(
                 sql: """
                     UPDATE communities SET fingerprint = ?, event_count = ?, authority_digest = ?, digest = ?, founder = ?,
-                        max_wall = ?, max_counter = ?, name = coalesce(?, name) WHERE id = ?
+                        max_wall = ?, max_counter = ?, name = coalesce(?, name) WHERE ref = ?
                     """,
                 arguments: [
                     Data(fp.bytes), count, Data(authorityDigest), Data(digest), authority.founder.map { Data($0.bytes) },
-                    Int64(maxHLC.wall), Int64(maxHLC.counter), authority.name, cid,
+                    Int64(maxHLC.wall), Int64(maxHLC.counter), authority.name, cref,
                 ])
         }
         return statuses
@@ -67,107 +70,121 @@ enum Materializer {
 
     /// Rebuilds every derived row of a community from its events.
     static func rebuild(_ db: Database, community: PublicKey) throws {
-        let cid = Data(community.bytes)
-        for table in ["rule_rejections", "roles", "partitions"] {
-            try db.execute(sql: "DELETE FROM \(table) WHERE community = ?", arguments: [cid])
+        guard let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) else { return }
+        try db.execute(sql: "DELETE FROM pledges WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
+        try db.execute(sql: "DELETE FROM tiers WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
+        for table in ["rule_rejections", "roles", "campaigns"] {
+            try db.execute(sql: "DELETE FROM \(table) WHERE community = ?", arguments: [cref])
         }
-        try db.execute(sql: "DELETE FROM pledges WHERE campaign IN (SELECT id FROM campaigns WHERE community = ?)", arguments: [cid])
-        try db.execute(sql: "DELETE FROM tiers WHERE campaign IN (SELECT id FROM campaigns WHERE community = ?)", arguments: [cid])
-        try db.execute(sql: "DELETE FROM campaigns WHERE community = ?", arguments: [cid])
         try db.execute(
-            sql:
-                "UPDATE communities SET fingerprint = zeroblob(32), event_count = 0, authority_digest = NULL, digest = NULL, max_wall = 0, max_counter = 0 WHERE id = ?",
-            arguments: [cid])
-        let all = try loadEvents(db, sql: "SELECT raw FROM events WHERE community = ?", cid)
-        _ = try apply(db, newEvents: all, forceFull: true)
+            sql: """
+                UPDATE partitions SET digest = NULL, max_wall = 0, max_counter = 0, max_author = x'', max_id = x'',
+                    pledge_sum = zeroblob(32), pledge_count = 0, status_sum = zeroblob(32), status_count = 0 WHERE community = ?
+                """, arguments: [cref])
+        try db.execute(
+            sql: """
+                UPDATE communities SET fingerprint = zeroblob(32), event_count = 0, authority_digest = NULL, digest = NULL,
+                    max_wall = 0, max_counter = 0 WHERE ref = ?
+                """, arguments: [cref])
+        let (all, seqs) = try loadEvents(db, sql: "SELECT seq, raw FROM events WHERE community = ?", cref)
+        _ = try apply(db, newEvents: all, seqs: seqs, forceFull: true)
     }
 
-    static func loadEvents(_ db: Database, sql: String, _ arg: Data) throws -> [Event] {
+    /// Decodes stored events and records their seqs.
+    static func loadEvents(_ db: Database, sql: String, _ arg: Int64) throws -> ([Event], Seqs) {
         var out = [Event]()
-        let cursor = try Data.fetchCursor(db, sql: sql, arguments: [arg])
-        while let raw = try cursor.next() {
+        var seqs = Seqs()
+        let cursor = try Row.fetchCursor(db, sql: sql, arguments: [arg])
+        while let row = try cursor.next() {
             // Stored events were verified on entry; decoding re-checks their form and recomputes the id.
-            out.append(try Event.decode(wire: [UInt8](raw)))
+            let e = try Event.decode(wire: [UInt8](row["raw"] as Data))
+            out.append(e)
+            seqs[e.id] = row["seq"]
         }
-        return out
+        return (out, seqs)
     }
 
-    static func writeAuthority(_ db: Database, _ a: Authority, _ cid: Data) throws {
-        try db.execute(sql: "DELETE FROM roles WHERE community = ?", arguments: [cid])
-        try db.execute(sql: "DELETE FROM rule_rejections WHERE community = ? AND campaign IS NULL", arguments: [cid])
+    static func writeAuthority(_ db: Database, _ a: Authority, _ cref: Int64, _ seqs: Seqs) throws {
+        try db.execute(sql: "DELETE FROM roles WHERE community = ?", arguments: [cref])
+        try db.execute(sql: "DELETE FROM rule_rejections WHERE community = ? AND partition IS NULL", arguments: [cref])
         let ins = try db.cachedStatement(
             sql: "INSERT INTO roles (community, member, role, granted, by, at_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
         for (mr, entries) in a.timeline {
             guard let last = entries.last else { continue }
             try ins.execute(arguments: [
-                cid, Data(mr.member.bytes), mr.role.name, last.granted, Data(last.by.bytes), Int64(last.at.hlc.wall),
+                cref, Data(mr.member.bytes), mr.role.name, last.granted, Data(last.by.bytes), Int64(last.at.hlc.wall),
                 last.expires.map { Int64(clamping: $0) },
             ])
         }
-        try writeRuleRejections(db, a.statuses, cid, campaign: nil)
+        try writeRuleRejections(db, a.statuses, seqs, cref, partition: nil)
     }
 
-    static func writeRuleRejections(_ db: Database, _ statuses: [EventID: EventStatus], _ cid: Data, campaign: Data?) throws {
+    static func writeRuleRejections(_ db: Database, _ statuses: [EventID: EventStatus], _ seqs: Seqs, _ cref: Int64, partition: Int64?) throws {
         let ins = try db.cachedStatement(
-            sql: "INSERT OR REPLACE INTO rule_rejections (event_id, community, campaign, code, message) VALUES (?, ?, ?, ?, ?)")
+            sql: "INSERT OR REPLACE INTO rule_rejections (seq, community, partition, code, message) VALUES (?, ?, ?, ?, ?)")
         for (id, s) in statuses {
-            if case .rejected(let v) = s { try ins.execute(arguments: [Data(id.bytes), cid, campaign, v.code, v.message]) }
+            if case .rejected(let v) = s, let seq = seqs[id] { try ins.execute(arguments: [seq, cref, partition, v.code, v.message]) }
         }
     }
 
     struct PartitionRow {
+        var ref: Int64
+        var derived: Bool
         var maxKey: OrderKey
         var sums: PartitionSums
     }
 
-    static func loadPartition(_ db: Database, _ pid: Data) throws -> PartitionRow? {
-        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM partitions WHERE campaign = ?", arguments: [pid]) else { return nil }
-        var sums = PartitionSums()
-        sums.pledges = Sum256(bytes: [UInt8](r["pledge_sum"] as Data)) ?? Sum256()
-        sums.statuses = Sum256(bytes: [UInt8](r["status_sum"] as Data)) ?? Sum256()
-        sums.pledgeCount = r["pledge_count"]
-        sums.statusCount = r["status_count"]
-        let key = OrderKey(
-            hlc: HLC(wall: UInt64(r["max_wall"] as Int64), counter: UInt32(r["max_counter"] as Int64)),
-            author: [UInt8](r["max_author"] as Data), id: [UInt8](r["max_id"] as Data))
-        return PartitionRow(maxKey: key, sums: sums)
+    /// The partition row, created empty if this campaign id is new.
+    static func partition(_ db: Database, _ p: EventID, _ cref: Int64) throws -> PartitionRow {
+        if let r = try Row.fetchOne(db, sql: "SELECT * FROM partitions WHERE campaign = ?", arguments: [Data(p.bytes)]) {
+            var sums = PartitionSums()
+            sums.pledges = Sum256(bytes: [UInt8](r["pledge_sum"] as Data)) ?? Sum256()
+            sums.statuses = Sum256(bytes: [UInt8](r["status_sum"] as Data)) ?? Sum256()
+            sums.pledgeCount = r["pledge_count"]
+            sums.statusCount = r["status_count"]
+            let key = OrderKey(
+                hlc: HLC(wall: UInt64(r["max_wall"] as Int64), counter: UInt32(r["max_counter"] as Int64)),
+                author: [UInt8](r["max_author"] as Data), id: [UInt8](r["max_id"] as Data))
+            return PartitionRow(ref: r["ref"], derived: r["digest"] != nil, maxKey: key, sums: sums)
+        }
+        try db.execute(sql: "INSERT INTO partitions (campaign, community) VALUES (?, ?)", arguments: [Data(p.bytes), cref])
+        return PartitionRow(
+            ref: db.lastInsertedRowID, derived: false, maxKey: OrderKey(hlc: HLC(wall: 0), author: [], id: []), sums: PartitionSums())
     }
 
     /// Re-derives one campaign partition after `newEvents` were stored.
     static func derivePartition(
-        _ db: Database, _ p: EventID, _ newEvents: [Event], authority: Authority, full: Bool, _ cid: Data
+        _ db: Database, _ p: EventID, _ newEvents: [Event], seqs: Seqs, authority: Authority, full: Bool, _ cref: Int64
     ) throws -> [EventID: EventStatus] {
-        let pid = Data(p.bytes)
-        let stored = full ? nil : try loadPartition(db, pid)
-        if let stored, !newEvents.isEmpty, newEvents.allSatisfy({ $0.orderKey > stored.maxKey }) {
-            return try resumePartition(db, p, newEvents, stored, authority: authority, cid)
+        let stored = try partition(db, p, cref)
+        if !full, stored.derived, !newEvents.isEmpty, newEvents.allSatisfy({ $0.orderKey > stored.maxKey }) {
+            return try resumePartition(db, p, newEvents, seqs, stored, authority: authority, cref)
         }
-        let all = try loadEvents(db, sql: "SELECT raw FROM events WHERE campaign = ?", pid)
+        let (all, allSeqs) = try loadEvents(db, sql: "SELECT seq, raw FROM events WHERE partition = ?", stored.ref)
         let result = CampaignLedger.derive(id: p, events: all, authority: authority)
-        try db.execute(sql: "DELETE FROM pledges WHERE campaign = ?", arguments: [pid])
-        try db.execute(sql: "DELETE FROM tiers WHERE campaign = ?", arguments: [pid])
-        try db.execute(sql: "DELETE FROM campaigns WHERE id = ?", arguments: [pid])
-        try db.execute(sql: "DELETE FROM rule_rejections WHERE campaign = ?", arguments: [pid])
-        try writeRuleRejections(db, result.statuses, cid, campaign: pid)
-        if let c = result.campaign {
-            try writeCampaign(db, c, cid)
-            for p in c.pledges.values { try writePledge(db, p, pid) }
+        for table in ["pledges", "tiers", "campaigns", "rule_rejections"] {
+            try db.execute(sql: "DELETE FROM \(table) WHERE partition = ?", arguments: [stored.ref])
         }
-        let maxKey = all.map(\.orderKey).max() ?? OrderKey(hlc: HLC(wall: 0), author: [], id: [])
-        try writePartitionRow(db, pid, cid, result.campaign, StateDigest.sums(result), maxKey)
+        try writeRuleRejections(db, result.statuses, allSeqs, cref, partition: stored.ref)
+        if let c = result.campaign {
+            try writeCampaign(db, c, stored.ref, cref, allSeqs)
+            for p in c.pledges.values { try writePledge(db, p, stored.ref, allSeqs) }
+        }
+        let maxKey = all.map(\.orderKey).max() ?? stored.maxKey
+        try writePartitionRow(db, stored.ref, result.campaign, StateDigest.sums(result), maxKey)
         return result.statuses
     }
 
     /// The fast path: resume the rules from the stored state.
     static func resumePartition(
-        _ db: Database, _ p: EventID, _ newEvents: [Event], _ stored: PartitionRow, authority: Authority, _ cid: Data
+        _ db: Database, _ p: EventID, _ newEvents: [Event], _ newSeqs: Seqs, _ stored: PartitionRow, authority: Authority, _ cref: Int64
     ) throws -> [EventID: EventStatus] {
-        let pid = Data(p.bytes)
-        var state = try loadCampaign(db, p)
+        var seqs = newSeqs
+        var state = try loadCampaign(db, p, stored.ref, &seqs)
         var before = [EventID: PledgeState]()
         if state != nil {
             for id in CampaignLedger.referencedPledges(newEvents) {
-                if let pl = try loadPledge(db, id, campaign: pid) { before[id] = pl }
+                if let pl = try loadPledge(db, id, stored.ref, tiers: seqs, &seqs) { before[id] = pl }
             }
             state!.pledges = before
         }
@@ -176,7 +193,7 @@ enum Materializer {
         var sums = stored.sums
         for (id, s) in result.statuses { sums.statuses.add(StateDigest.status(id, s)) }
         sums.statusCount += result.statuses.count
-        try writeRuleRejections(db, result.statuses, cid, campaign: pid)
+        try writeRuleRejections(db, result.statuses, seqs, cref, partition: stored.ref)
         if var c = result.campaign {
             var touchedTiers = Set<EventID>()
             for (id, var pl) in c.pledges {
@@ -190,101 +207,126 @@ enum Materializer {
                 }
                 sums.pledges.add(StateDigest.pledge(pl))
                 if let t = pl.tier { touchedTiers.insert(t) }
-                try writePledge(db, pl, pid)
+                try writePledge(db, pl, stored.ref, seqs)
             }
             for (id, t) in c.tiers where tiersBefore[id] != t { touchedTiers.insert(id) }
             for t in touchedTiers {
-                guard var tier = c.tiers[t] else { continue }
-                try allocate(db, &tier, pid)
+                guard var tier = c.tiers[t], let seq = seqs[t] else { continue }
+                try allocate(db, &tier, seq)
                 c.tiers[t] = tier
             }
-            try writeCampaign(db, c, cid, pledgesToo: false)
+            try writeCampaign(db, c, stored.ref, cref, seqs)
         }
         let maxKey = max(stored.maxKey, newEvents.map(\.orderKey).max()!)
-        try writePartitionRow(db, pid, cid, result.campaign, sums, maxKey)
+        try writePartitionRow(db, stored.ref, result.campaign, sums, maxKey)
         return result.statuses
     }
 
     /// Decides a tier's places from the stored pledges: earliest active (timestamp, then id) win.
-    static func allocate(_ db: Database, _ tier: inout TierState, _ pid: Data) throws {
+    static func allocate(_ db: Database, _ tier: inout TierState, _ tierSeq: Int64) throws {
         guard let limit = tier.limit.map(Int.init) else {
             tier.claimed = tier.active
             tier.waitlisted = 0
             return
         }
         let rows = try Row.fetchAll(
-            db, sql: "SELECT id, waitlisted FROM pledges WHERE tier = ? AND status = 'active' ORDER BY made_ms, made_counter, id",
-            arguments: [Data(tier.id.bytes)])
-        let update = try db.cachedStatement(sql: "UPDATE pledges SET waitlisted = ? WHERE id = ?")
+            db,
+            sql: """
+                SELECT p.seq, p.waitlisted FROM pledges p JOIN events e ON e.seq = p.seq
+                WHERE p.tier = ? AND p.status = 0 ORDER BY p.made_ms, p.made_counter, e.id
+                """,
+            arguments: [tierSeq])
+        let update = try db.cachedStatement(sql: "UPDATE pledges SET waitlisted = ? WHERE seq = ?")
         for (i, r) in rows.enumerated() {
             let want = i >= limit
-            if (r["waitlisted"] as Bool) != want { try update.execute(arguments: [want, r["id"] as Data]) }
+            if (r["waitlisted"] as Bool) != want { try update.execute(arguments: [want, r["seq"] as Int64]) }
         }
         tier.claimed = min(rows.count, limit)
         tier.waitlisted = max(0, rows.count - limit)
     }
 
-    static func writePartitionRow(_ db: Database, _ pid: Data, _ cid: Data, _ c: CampaignState?, _ sums: PartitionSums, _ maxKey: OrderKey) throws {
+    static func writePartitionRow(_ db: Database, _ ref: Int64, _ c: CampaignState?, _ sums: PartitionSums, _ maxKey: OrderKey) throws {
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO partitions (campaign, community, digest, max_wall, max_counter, max_author, max_id,
-                    pledge_sum, pledge_count, status_sum, status_count)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                UPDATE partitions SET digest = ?, max_wall = ?, max_counter = ?, max_author = ?, max_id = ?,
+                    pledge_sum = ?, pledge_count = ?, status_sum = ?, status_count = ? WHERE ref = ?
                 """,
             arguments: [
-                pid, cid, Data(StateDigest.partition(campaign: c, sums: sums)), Int64(clamping: maxKey.hlc.wall), Int64(maxKey.hlc.counter),
-                Data(maxKey.author), Data(maxKey.id), Data(sums.pledges.bytes), sums.pledgeCount, Data(sums.statuses.bytes), sums.statusCount,
+                Data(StateDigest.partition(campaign: c, sums: sums)), Int64(clamping: maxKey.hlc.wall), Int64(maxKey.hlc.counter),
+                Data(maxKey.author), Data(maxKey.id), Data(sums.pledges.bytes), sums.pledgeCount, Data(sums.statuses.bytes),
+                sums.statusCount, ref,
             ])
     }
 
-    static func writeCampaign(_ db: Database, _ c: CampaignState, _ cid: Data, pledgesToo: Bool = true) throws {
-        let pid = Data(c.id.bytes)
+    static func writeCampaign(_ db: Database, _ c: CampaignState, _ pref: Int64, _ cref: Int64, _ seqs: Seqs) throws {
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO campaigns (id, community, title, description, goal_minor, currency, minor_digits, model, opens_ms,
-                    closes_ms, time_zone, phase, cancel_reason, pledged_minor, collected_minor, backers, created_by, created_ms,
+                INSERT OR REPLACE INTO campaigns (partition, community, title, description, goal_minor, currency, minor_digits, model,
+                    opens_ms, closes_ms, time_zone, phase, cancel_reason, pledged_minor, collected_minor, backers, created_by, created_ms,
                     created_counter, organisers, has_pledges)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                pid, cid, c.title, c.description, c.goal, c.currency.code, c.currency.exponent, c.model.name, Int64(clamping: c.opens),
+                pref, cref, c.title, c.description, c.goal, c.currency.code, c.currency.exponent, c.model.name, Int64(clamping: c.opens),
                 Int64(clamping: c.closes), c.timeZone, c.phase.rawValue, c.cancelReason, c.pledged, c.collected, c.backers,
                 Data(c.createdBy.bytes), Int64(clamping: c.createdAt.wall), Int64(c.createdAt.counter), Data(c.organisers.flatMap(\.bytes)),
                 c.hasPledges,
             ])
         let tierIns = try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO tiers (id, campaign, title, description, minimum_minor, quantity_limit, active, claimed, waitlisted)
+                INSERT OR REPLACE INTO tiers (seq, partition, title, description, minimum_minor, quantity_limit, active, claimed, waitlisted)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for t in c.tiers.values {
+            guard let seq = seqs[t.id] else { continue }
             try tierIns.execute(arguments: [
-                Data(t.id.bytes), pid, t.title, t.description, t.minimum, t.limit.map { Int64($0) }, t.active, t.claimed, t.waitlisted,
+                seq, pref, t.title, t.description, t.minimum, t.limit.map { Int64($0) }, t.active, t.claimed, t.waitlisted,
             ])
         }
     }
 
-    static func writePledge(_ db: Database, _ p: PledgeState, _ pid: Data) throws {
+    static func memberRef(_ db: Database, _ key: PublicKey) throws -> Int64 {
+        let k = Data(key.bytes)
+        if let ref = try Int64.fetchOne(db.cachedStatement(sql: "SELECT ref FROM members WHERE key = ?"), arguments: [k]) { return ref }
+        try db.execute(sql: "INSERT INTO members (key) VALUES (?)", arguments: [k])
+        return db.lastInsertedRowID
+    }
+
+    static func statusCode(_ s: PledgeStatus) -> Int {
+        switch s {
+        case .active: 0
+        case .late: 1
+        case .withdrawn: 2
+        case .rejected: 3
+        }
+    }
+
+    static let statuses: [PledgeStatus] = [.active, .late, .withdrawn, .rejected]
+
+    static func writePledge(_ db: Database, _ p: PledgeState, _ pref: Int64, _ seqs: Seqs) throws {
+        guard let seq = seqs[p.id] else { return }
         let contact: Data? =
-            p.contact.isEmpty ? nil : Data(CBOR.array(p.contact.map { .array([.bytes($0.recipient.bytes), .bytes($0.ciphertext)]) }).encoded())
+            p.contact.isEmpty
+            ? nil : Data(CBOR.array(p.contact.map { .array([.bytes($0.recipient.bytes), .bytes($0.ciphertext)]) }).encoded())
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO pledges (id, campaign, author, made_ms, made_counter, backer_name, anonymous, amount_minor, tier,
+                INSERT OR REPLACE INTO pledges (seq, partition, author, made_ms, made_counter, backer_name, anonymous, amount_minor, tier,
                     channel, status, waitlisted, collected_minor, collected_by, collected_method, reject_reason, contact)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            Data(p.id.bytes), pid, Data(p.author.bytes), Int64(clamping: p.madeAt.wall), Int64(p.madeAt.counter), p.backerName,
-            p.anonymous, p.amount, p.tier.map { Data($0.bytes) }, p.channel.name, p.status.rawValue, p.waitlisted, p.collected,
-            p.collectedBy.map { Data($0.bytes) }, p.collectedMethod?.name, p.rejectReason, contact,
+            seq, pref, try memberRef(db, p.author), Int64(clamping: p.madeAt.wall), Int64(p.madeAt.counter), p.backerName,
+            p.anonymous, p.amount, p.tier.flatMap { seqs[$0] }, Int64(p.channel.rawValue), statusCode(p.status), p.waitlisted,
+            p.collected, try p.collectedBy.map { try memberRef(db, $0) }, p.collectedMethod.map { Int64($0.rawValue) },
+            p.rejectReason, contact,
         ])
     }
 
     static func key(_ d: Data) -> PublicKey { PublicKey(bytes: [UInt8](d))! }
 
-    /// The stored campaign and its tiers, without pledges.
-    static func loadCampaign(_ db: Database, _ id: EventID) throws -> CampaignState? {
-        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM campaigns WHERE id = ?", arguments: [Data(id.bytes)]) else { return nil }
+    /// The stored campaign and its tiers (whose seqs go into `seqs`), without pledges.
+    static func loadCampaign(_ db: Database, _ id: EventID, _ pref: Int64, _ seqs: inout Seqs) throws -> CampaignState? {
+        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM campaigns WHERE partition = ?", arguments: [pref]) else { return nil }
         let org = [UInt8](r["organisers"] as Data)
         var c = CampaignState(
             id: id, createdBy: key(r["created_by"]),
@@ -298,8 +340,9 @@ enum Materializer {
         c.collected = r["collected_minor"]
         c.backers = r["backers"]
         c.hasPledges = r["has_pledges"]
-        for t in try Row.fetchAll(db, sql: "SELECT * FROM tiers WHERE campaign = ?", arguments: [Data(id.bytes)]) {
+        for t in try Row.fetchAll(db, sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ?", arguments: [pref]) {
             let tid = EventID(bytes: [UInt8](t["id"] as Data))!
+            seqs[tid] = t["seq"]
             var tier = TierState(
                 id: tid, title: t["title"], description: t["description"], minimum: t["minimum_minor"],
                 limit: (t["quantity_limit"] as Int64?).map { UInt32($0) })
@@ -311,29 +354,40 @@ enum Materializer {
         return c
     }
 
-    /// A stored pledge of campaign `pid`, or nil.
-    static func loadPledge(_ db: Database, _ id: EventID, campaign pid: Data) throws -> PledgeState? {
-        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM pledges WHERE id = ? AND campaign = ?", arguments: [Data(id.bytes), pid]) else {
-            return nil
-        }
-        var contact: [SealedContact] = []
-        if let raw = r["contact"] as Data?, case .array(let items) = try CBOR.decode([UInt8](raw)) {
-            for case .array(let pair) in items where pair.count == 2 {
-                if case .bytes(let k) = pair[0], case .bytes(let ct) = pair[1], let pk = PublicKey(bytes: k) {
-                    contact.append(SealedContact(recipient: pk, ciphertext: ct))
-                }
-            }
-        }
+    /// A stored pledge of partition `pref`, or nil; its seq goes into `seqs`.
+    static func loadPledge(_ db: Database, _ id: EventID, _ pref: Int64, tiers: Seqs, _ seqs: inout Seqs) throws -> PledgeState? {
+        guard
+            let r = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT p.*, m.key AS author_key, mc.key AS collector_key FROM events e JOIN pledges p ON p.seq = e.seq
+                    JOIN members m ON m.ref = p.author LEFT JOIN members mc ON mc.ref = p.collected_by
+                    WHERE e.id = ? AND p.partition = ?
+                    """, arguments: [Data(id.bytes), pref])
+        else { return nil }
+        seqs[id] = r["seq"]
+        let tierBySeq = Dictionary(tiers.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
         var p = PledgeState(
-            id: id, author: key(r["author"]), madeAt: HLC(wall: UInt64(r["made_ms"] as Int64), counter: UInt32(r["made_counter"] as Int64)),
+            id: id, author: key(r["author_key"]), madeAt: HLC(wall: UInt64(r["made_ms"] as Int64), counter: UInt32(r["made_counter"] as Int64)),
             backerName: r["backer_name"], anonymous: r["anonymous"], amount: r["amount_minor"],
-            tier: (r["tier"] as Data?).flatMap { EventID(bytes: [UInt8]($0)) }, channel: Channel(name: r["channel"])!,
-            status: PledgeStatus(rawValue: r["status"])!, contact: contact)
+            tier: (r["tier"] as Int64?).flatMap { tierBySeq[$0] }, channel: Channel(rawValue: UInt64(r["channel"] as Int64))!,
+            status: statuses[r["status"] as Int], contact: decodeContact(r["contact"]))
         p.waitlisted = r["waitlisted"]
         p.collected = r["collected_minor"]
-        p.collectedBy = (r["collected_by"] as Data?).map(key)
-        p.collectedMethod = (r["collected_method"] as String?).flatMap(PaymentMethod.init(name:))
+        p.collectedBy = (r["collector_key"] as Data?).map(key)
+        p.collectedMethod = (r["collected_method"] as Int64?).flatMap { PaymentMethod(rawValue: UInt64($0)) }
         p.rejectReason = r["reject_reason"]
         return p
+    }
+
+    static func decodeContact(_ raw: Data?) -> [SealedContact] {
+        guard let raw, case .array(let items)? = try? CBOR.decode([UInt8](raw)) else { return [] }
+        var contact: [SealedContact] = []
+        for case .array(let pair) in items where pair.count == 2 {
+            if case .bytes(let k) = pair[0], case .bytes(let ct) = pair[1], let pk = PublicKey(bytes: k) {
+                contact.append(SealedContact(recipient: pk, ciphertext: ct))
+            }
+        }
+        return contact
     }
 }

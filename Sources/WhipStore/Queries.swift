@@ -120,11 +120,17 @@ extension Store {
         Money(minor: minor, currency: Currency(code: code) ?? Currency(code: "XXX") ?? Currency(code: "GBP")!)
     }
 
+    /// Campaign columns with the campaign id and community id joined in.
+    static let campaignSelect = """
+        SELECT c.*, p.campaign AS id, cm.id AS community_id FROM campaigns c
+        JOIN partitions p ON p.ref = c.partition JOIN communities cm ON cm.ref = c.community
+        """
+
     static func campaign(_ r: Row) -> CampaignRow {
         let cur: String = r["currency"]
         let org = [UInt8](r["organisers"] as Data)
         return CampaignRow(
-            id: EventID(bytes: [UInt8](r["id"] as Data))!, community: PublicKey(bytes: [UInt8](r["community"] as Data))!,
+            id: EventID(bytes: [UInt8](r["id"] as Data))!, community: PublicKey(bytes: [UInt8](r["community_id"] as Data))!,
             title: r["title"], description: r["description"], goal: money(r["goal_minor"], cur),
             model: FundingModel(name: r["model"]) ?? .allOrNothing, opens: UInt64(r["opens_ms"] as Int64), closes: UInt64(r["closes_ms"] as Int64),
             timeZone: r["time_zone"], phase: CampaignPhase(rawValue: r["phase"]) ?? .draft, cancelReason: r["cancel_reason"],
@@ -138,69 +144,84 @@ extension Store {
         try read { db in
             if let community {
                 return try Row.fetchAll(
-                    db, sql: "SELECT * FROM campaigns WHERE community = ? ORDER BY created_ms DESC, id", arguments: [Data(community.bytes)]
-                )
-                .map(Store.campaign)
+                    db, sql: Store.campaignSelect + " WHERE cm.id = ? ORDER BY c.created_ms DESC, p.campaign", arguments: [Data(community.bytes)]
+                ).map(Store.campaign)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM campaigns ORDER BY created_ms DESC, id").map(Store.campaign)
+            return try Row.fetchAll(db, sql: Store.campaignSelect + " ORDER BY c.created_ms DESC, p.campaign").map(Store.campaign)
         }
     }
 
     /// One campaign, or nil.
     public func campaign(_ id: EventID) throws(WhipError) -> CampaignRow? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM campaigns WHERE id = ?", arguments: [Data(id.bytes)]).map(Store.campaign) }
+        try read { db in
+            try Row.fetchOne(db, sql: Store.campaignSelect + " WHERE p.campaign = ?", arguments: [Data(id.bytes)]).map(Store.campaign)
+        }
+    }
+
+    static func partitionRef(_ db: Database, _ campaign: EventID) throws -> (ref: Int64, currency: String)? {
+        try Row.fetchOne(
+            db, sql: "SELECT p.ref, c.currency FROM partitions p JOIN campaigns c ON c.partition = p.ref WHERE p.campaign = ?",
+            arguments: [Data(campaign.bytes)]
+        ).map { ($0["ref"], $0["currency"]) }
     }
 
     /// Tiers of a campaign, cheapest first.
     public func tiers(campaign: EventID) throws(WhipError) -> [TierRow] {
         try read { db in
-            let cur = try String.fetchOne(db, sql: "SELECT currency FROM campaigns WHERE id = ?", arguments: [Data(campaign.bytes)]) ?? "GBP"
-            return try Row.fetchAll(db, sql: "SELECT * FROM tiers WHERE campaign = ? ORDER BY minimum_minor, id", arguments: [Data(campaign.bytes)])
-                .map {
-                    TierRow(
-                        id: EventID(bytes: [UInt8]($0["id"] as Data))!, title: $0["title"], description: $0["description"],
-                        minimum: Store.money($0["minimum_minor"], cur), limit: $0["quantity_limit"], claimed: $0["claimed"],
-                        waitlisted: $0["waitlisted"])
-                }
+            guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return [] }
+            return try Row.fetchAll(
+                db, sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ? ORDER BY t.minimum_minor, e.id",
+                arguments: [pref]
+            ).map {
+                TierRow(
+                    id: EventID(bytes: [UInt8]($0["id"] as Data))!, title: $0["title"], description: $0["description"],
+                    minimum: Store.money($0["minimum_minor"], cur), limit: $0["quantity_limit"], claimed: $0["claimed"], waitlisted: $0["waitlisted"])
+            }
         }
     }
 
     /// Pledges of a campaign in the order they were made.
     public func pledges(campaign: EventID) throws(WhipError) -> [PledgeRow] {
         try read { db in
-            let cur = try String.fetchOne(db, sql: "SELECT currency FROM campaigns WHERE id = ?", arguments: [Data(campaign.bytes)]) ?? "GBP"
+            guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return [] }
             return try Row.fetchAll(
-                db, sql: "SELECT * FROM pledges WHERE campaign = ? ORDER BY made_ms, made_counter, id", arguments: [Data(campaign.bytes)]
+                db,
+                sql: """
+                    SELECT p.*, e.id, te.id AS tier_id, m.key AS author_key, mc.key AS collector_key
+                    FROM pledges p JOIN events e ON e.seq = p.seq JOIN members m ON m.ref = p.author
+                    LEFT JOIN members mc ON mc.ref = p.collected_by LEFT JOIN events te ON te.seq = p.tier
+                    WHERE p.partition = ? ORDER BY p.made_ms, p.made_counter, e.id
+                    """,
+                arguments: [pref]
             ).map { r in
-                var contact: [SealedContact] = []
-                if let raw = r["contact"] as Data?, case .array(let items) = try CBOR.decode([UInt8](raw)) {
-                    for case .array(let pair) in items where pair.count == 2 {
-                        if case .bytes(let k) = pair[0], case .bytes(let c) = pair[1], let pk = PublicKey(bytes: k) {
-                            contact.append(SealedContact(recipient: pk, ciphertext: c))
-                        }
-                    }
-                }
-                return PledgeRow(
-                    id: EventID(bytes: [UInt8](r["id"] as Data))!, campaign: campaign, author: PublicKey(bytes: [UInt8](r["author"] as Data))!,
+                PledgeRow(
+                    id: EventID(bytes: [UInt8](r["id"] as Data))!, campaign: campaign, author: PublicKey(bytes: [UInt8](r["author_key"] as Data))!,
                     madeAt: UInt64(r["made_ms"] as Int64), backerName: r["backer_name"], anonymous: r["anonymous"],
-                    amount: Store.money(r["amount_minor"], cur), tier: (r["tier"] as Data?).flatMap { EventID(bytes: [UInt8]($0)) },
-                    channel: r["channel"], status: r["status"], waitlisted: r["waitlisted"], collected: Store.money(r["collected_minor"], cur),
-                    collectedBy: (r["collected_by"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) }, collectedMethod: r["collected_method"],
-                    rejectReason: r["reject_reason"], contact: contact)
+                    amount: Store.money(r["amount_minor"], cur), tier: (r["tier_id"] as Data?).flatMap { EventID(bytes: [UInt8]($0)) },
+                    channel: (Channel(rawValue: UInt64(r["channel"] as Int64)) ?? .inPerson).name,
+                    status: Materializer.statuses[r["status"] as Int].rawValue, waitlisted: r["waitlisted"],
+                    collected: Store.money(r["collected_minor"], cur),
+                    collectedBy: (r["collector_key"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) },
+                    collectedMethod: (r["collected_method"] as Int64?).flatMap { PaymentMethod(rawValue: UInt64($0))?.name },
+                    rejectReason: r["reject_reason"], contact: Materializer.decodeContact(r["contact"]))
             }
         }
     }
 
-    /// Resolves a hex id or unique hex prefix (at least 6 characters) in `table` (`campaigns`, `tiers`, `pledges`).
+    /// Resolves a hex id or unique hex prefix (at least 6 characters) of a campaign, tier or pledge.
     public func resolve(_ text: String, in table: String, what: String) throws(WhipError) -> EventID {
         let t = text.lowercased()
         if let id = EventID(hex: t) { return id }
         guard t.count >= 6, t.allSatisfy({ $0.isHexDigit }) else {
             throw WhipError(.invalidArgument, "'\(text)' is not a \(what) id: give the hex id (or at least its first 6 characters)")
         }
-        let matches = try read { db in
-            try Data.fetchAll(db, sql: "SELECT id FROM \(table) WHERE lower(hex(id)) LIKE ? LIMIT 2", arguments: [t + "%"])
-        }
+        let sql =
+            switch table {
+            case "campaigns": "SELECT p.campaign FROM campaigns c JOIN partitions p ON p.ref = c.partition WHERE lower(hex(p.campaign)) LIKE ? LIMIT 2"
+            case "tiers": "SELECT e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE lower(hex(e.id)) LIKE ? LIMIT 2"
+            default: "SELECT e.id FROM pledges p JOIN events e ON e.seq = p.seq WHERE lower(hex(e.id)) LIKE ? LIMIT 2"
+            }
+        let matches = try read { db in try Data.fetchAll(db, sql: sql, arguments: [t + "%"]) }
         guard let first = matches.first else {
             throw WhipError(.notFound, "no \(what) with an id starting '\(text)'; list them with `whipround \(what) list`")
         }
@@ -211,7 +232,10 @@ extension Store {
     /// Roles in a community as they stand.
     public func roles(community: PublicKey) throws(WhipError) -> [RoleRow] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM roles WHERE community = ? ORDER BY member, role", arguments: [Data(community.bytes)]).map {
+            try Row.fetchAll(
+                db, sql: "SELECT r.* FROM roles r JOIN communities c ON c.ref = r.community WHERE c.id = ? ORDER BY r.member, r.role",
+                arguments: [Data(community.bytes)]
+            ).map {
                 RoleRow(
                     member: PublicKey(bytes: [UInt8]($0["member"] as Data))!, role: Role(name: $0["role"]) ?? .collector,
                     granted: $0["granted"], expires: ($0["expires_ms"] as Int64?).map(UInt64.init))
@@ -239,7 +263,9 @@ extension Store {
             let rows =
                 community == nil
                 ? try Data.fetchAll(db, sql: "SELECT raw FROM events ORDER BY seq")
-                : try Data.fetchAll(db, sql: "SELECT raw FROM events WHERE community = ? ORDER BY seq", arguments: [Data(community!.bytes)])
+                : try Data.fetchAll(
+                    db, sql: "SELECT e.raw FROM events e JOIN communities c ON c.ref = e.community WHERE c.id = ? ORDER BY e.seq",
+                    arguments: [Data(community!.bytes)])
             return rows.map { [UInt8]($0) }
         }
     }
@@ -263,20 +289,20 @@ extension Store {
 
     /// A hash of every derived row of a community, in a fixed order.
     static func derivedDump(_ db: Database, _ community: PublicKey) throws -> [UInt8] {
-        let cid = Data(community.bytes)
+        let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) ?? -1
         var h = Blake2b.Hasher()
         let queries = [
-            "SELECT * FROM campaigns WHERE community = ?1 ORDER BY id",
-            "SELECT t.* FROM tiers t JOIN campaigns c ON c.id = t.campaign WHERE c.community = ?1 ORDER BY t.id",
-            "SELECT p.* FROM pledges p JOIN campaigns c ON c.id = p.campaign WHERE c.community = ?1 ORDER BY p.id",
-            "SELECT * FROM partitions WHERE community = ?1 ORDER BY campaign",
-            "SELECT * FROM rule_rejections WHERE community = ?1 ORDER BY event_id",
+            "SELECT * FROM campaigns WHERE community = ?1 ORDER BY partition",
+            "SELECT t.* FROM tiers t JOIN partitions p ON p.ref = t.partition WHERE p.community = ?1 ORDER BY t.seq",
+            "SELECT x.* FROM pledges x JOIN partitions p ON p.ref = x.partition WHERE p.community = ?1 ORDER BY x.seq",
+            "SELECT * FROM partitions WHERE community = ?1 ORDER BY ref",
+            "SELECT * FROM rule_rejections WHERE community = ?1 ORDER BY seq",
             "SELECT * FROM roles WHERE community = ?1 ORDER BY member, role",
-            "SELECT event_count, fingerprint, authority_digest, digest, founder, max_wall, max_counter FROM communities WHERE id = ?1",
+            "SELECT event_count, fingerprint, authority_digest, digest, founder, max_wall, max_counter FROM communities WHERE ref = ?1",
         ]
         for sql in queries {
             h.update(Array(sql.utf8))
-            for row in try Row.fetchAll(db, sql: sql, arguments: [cid]) {
+            for row in try Row.fetchAll(db, sql: sql, arguments: [cref]) {
                 h.update(Array(row.description.utf8))
             }
         }
@@ -302,7 +328,11 @@ extension Store {
     /// The campaign a pledge belongs to.
     public func pledgeCampaign(_ id: EventID) throws(WhipError) -> EventID? {
         try read { db in
-            try Data.fetchOne(db, sql: "SELECT campaign FROM pledges WHERE id = ?", arguments: [Data(id.bytes)]).flatMap {
+            try Data.fetchOne(
+                db,
+                sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?",
+                arguments: [Data(id.bytes)]
+            ).flatMap {
                 EventID(bytes: [UInt8]($0))
             }
         }
@@ -313,7 +343,11 @@ extension Store {
     /// The campaign a tier belongs to.
     public func tierCampaign(_ id: EventID) throws(WhipError) -> EventID? {
         try read { db in
-            try Data.fetchOne(db, sql: "SELECT campaign FROM tiers WHERE id = ?", arguments: [Data(id.bytes)]).flatMap { EventID(bytes: [UInt8]($0)) }
+            try Data.fetchOne(
+                db,
+                sql: "SELECT pt.campaign FROM events e JOIN tiers t ON t.seq = e.seq JOIN partitions pt ON pt.ref = t.partition WHERE e.id = ?",
+                arguments: [Data(id.bytes)]
+            ).flatMap { EventID(bytes: [UInt8]($0)) }
         }
     }
 }

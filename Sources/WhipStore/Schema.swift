@@ -1,6 +1,10 @@
 import GRDB
 
 /// The SQLite schema. Derived tables are rebuilt from `events`; nothing in them is ever edited by hand.
+///
+/// Keys are small integers where a 32-byte id would otherwise be repeated on every row (communities,
+/// members, campaign partitions, and events by arrival `seq`), which keeps the file within about twice the
+/// size of the raw signed events. The `*_view` views show every id in hex and every code as text.
 enum Schema {
     static func migrator() -> DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -11,7 +15,8 @@ enum Schema {
 
                     -- Communities this node has joined, with the derived digest.
                     CREATE TABLE communities (
-                        id BLOB PRIMARY KEY,             -- 32-byte community public key
+                        ref INTEGER PRIMARY KEY,
+                        id BLOB NOT NULL UNIQUE,         -- 32-byte community public key
                         id_text TEXT NOT NULL,           -- printable wrc1… form
                         name TEXT NOT NULL,
                         network_key BLOB NOT NULL,       -- admits peers to the gossip network
@@ -24,23 +29,43 @@ enum Schema {
                         founder BLOB,
                         max_wall INTEGER NOT NULL DEFAULT 0,     -- newest event timestamp seen (HLC receive rule)
                         max_counter INTEGER NOT NULL DEFAULT 0
-                    ) WITHOUT ROWID;
+                    );
+
+                    -- Public keys that appear as authors or collectors.
+                    CREATE TABLE members (ref INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE);
+
+                    -- One row per campaign id seen in events (whether or not a valid campaign.created exists),
+                    -- with the state needed to update its digest in place. max_* is the last event applied.
+                    CREATE TABLE partitions (
+                        ref INTEGER PRIMARY KEY,
+                        campaign BLOB NOT NULL UNIQUE,   -- the campaign id (id of its campaign.created)
+                        community INTEGER NOT NULL,
+                        digest BLOB,                     -- NULL until first derived
+                        max_wall INTEGER NOT NULL DEFAULT 0,
+                        max_counter INTEGER NOT NULL DEFAULT 0,
+                        max_author BLOB NOT NULL DEFAULT x'',
+                        max_id BLOB NOT NULL DEFAULT x'',
+                        pledge_sum BLOB NOT NULL DEFAULT (zeroblob(32)),
+                        pledge_count INTEGER NOT NULL DEFAULT 0,
+                        status_sum BLOB NOT NULL DEFAULT (zeroblob(32)),
+                        status_count INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX partitions_by_community ON partitions(community);
 
                     -- Every accepted event, exactly as received (raw = wire bytes).
                     CREATE TABLE events (
                         seq INTEGER PRIMARY KEY,         -- local arrival order
                         id BLOB NOT NULL UNIQUE,         -- BLAKE2b-256 of the payload
-                        community BLOB NOT NULL,
-                        author BLOB NOT NULL,
+                        community INTEGER NOT NULL,      -- communities.ref
+                        partition INTEGER,               -- partitions.ref; NULL for community-level kinds
                         kind INTEGER NOT NULL,
                         hlc_wall INTEGER NOT NULL,       -- ms since epoch
                         hlc_counter INTEGER NOT NULL,
-                        campaign BLOB,                   -- partition; NULL for community-level kinds
                         raw BLOB NOT NULL,
                         received_at INTEGER NOT NULL
                     );
-                    CREATE INDEX events_by_campaign ON events(campaign) WHERE campaign IS NOT NULL;
-                    CREATE INDEX events_community_level ON events(community, kind) WHERE campaign IS NULL;
+                    CREATE INDEX events_by_partition ON events(partition) WHERE partition IS NOT NULL;
+                    CREATE INDEX events_community_level ON events(community) WHERE partition IS NULL;
 
                     -- Events refused at the door (bad signature, malformed, unknown community…) and
                     -- events held because their timestamp is too far ahead (retry_at set).
@@ -59,17 +84,17 @@ enum Schema {
 
                     -- Derived: stored events that the rules did not apply, with the reason.
                     CREATE TABLE rule_rejections (
-                        event_id BLOB PRIMARY KEY,
-                        community BLOB NOT NULL,
-                        campaign BLOB,
+                        seq INTEGER PRIMARY KEY,         -- events.seq
+                        community INTEGER NOT NULL,
+                        partition INTEGER,
                         code TEXT NOT NULL,
                         message TEXT NOT NULL
-                    ) WITHOUT ROWID;
-                    CREATE INDEX rule_rejections_by_campaign ON rule_rejections(campaign);
+                    );
+                    CREATE INDEX rule_rejections_by_partition ON rule_rejections(partition);
 
                     -- Derived: roles as they stand after every role event.
                     CREATE TABLE roles (
-                        community BLOB NOT NULL,
+                        community INTEGER NOT NULL,
                         member BLOB NOT NULL,
                         role TEXT NOT NULL,
                         granted INTEGER NOT NULL,
@@ -79,26 +104,10 @@ enum Schema {
                         PRIMARY KEY (community, member, role)
                     ) WITHOUT ROWID;
 
-                    -- Derived: one row per campaign partition (a campaign id seen in events) with its digest.
-                    -- max_* is the last event applied (replay order); the sums let the digest be updated in place.
-                    CREATE TABLE partitions (
-                        campaign BLOB PRIMARY KEY,
-                        community BLOB NOT NULL,
-                        digest BLOB NOT NULL,
-                        max_wall INTEGER NOT NULL,
-                        max_counter INTEGER NOT NULL,
-                        max_author BLOB NOT NULL,
-                        max_id BLOB NOT NULL,
-                        pledge_sum BLOB NOT NULL,
-                        pledge_count INTEGER NOT NULL,
-                        status_sum BLOB NOT NULL,
-                        status_count INTEGER NOT NULL
-                    ) WITHOUT ROWID;
-
-                    -- Derived: campaigns. Amounts are integer minor units (pence for GBP).
+                    -- Derived: campaigns, keyed by their partition. Amounts are integer minor units (pence for GBP).
                     CREATE TABLE campaigns (
-                        id BLOB PRIMARY KEY,
-                        community BLOB NOT NULL,
+                        partition INTEGER PRIMARY KEY,   -- partitions.ref
+                        community INTEGER NOT NULL,
                         title TEXT NOT NULL,
                         description TEXT NOT NULL,
                         goal_minor INTEGER NOT NULL,
@@ -118,12 +127,13 @@ enum Schema {
                         created_counter INTEGER NOT NULL,
                         organisers BLOB NOT NULL,        -- concatenated 32-byte keys
                         has_pledges INTEGER NOT NULL     -- goal, currency, model and deadline are frozen
-                    ) WITHOUT ROWID;
+                    );
+                    CREATE INDEX campaigns_by_community ON campaigns(community);
 
-                    -- Derived: reward tiers.
+                    -- Derived: reward tiers, keyed by the seq of their tier.added event.
                     CREATE TABLE tiers (
-                        id BLOB PRIMARY KEY,
-                        campaign BLOB NOT NULL,
+                        seq INTEGER PRIMARY KEY,
+                        partition INTEGER NOT NULL,
                         title TEXT NOT NULL,
                         description TEXT,
                         minimum_minor INTEGER NOT NULL,
@@ -131,48 +141,59 @@ enum Schema {
                         active INTEGER NOT NULL,         -- counted pledges choosing this tier
                         claimed INTEGER NOT NULL,
                         waitlisted INTEGER NOT NULL
-                    ) WITHOUT ROWID;
-                    CREATE INDEX tiers_by_campaign ON tiers(campaign);
+                    );
+                    CREATE INDEX tiers_by_partition ON tiers(partition);
 
-                    -- Derived: pledges. status: active, late, withdrawn, rejected.
+                    -- Derived: pledges, keyed by the seq of their pledge.made event.
+                    -- status: 0 active, 1 late, 2 withdrawn, 3 rejected. channel: 1 in person, 2 online.
+                    -- collected_method: 1 cash, 2 transfer.
                     CREATE TABLE pledges (
-                        id BLOB PRIMARY KEY,
-                        campaign BLOB NOT NULL,
-                        author BLOB NOT NULL,
+                        seq INTEGER PRIMARY KEY,
+                        partition INTEGER NOT NULL,
+                        author INTEGER NOT NULL,         -- members.ref
                         made_ms INTEGER NOT NULL,
                         made_counter INTEGER NOT NULL,
                         backer_name TEXT NOT NULL,
                         anonymous INTEGER NOT NULL,
                         amount_minor INTEGER NOT NULL,
-                        tier BLOB,
-                        channel TEXT NOT NULL,
-                        status TEXT NOT NULL,
+                        tier INTEGER,                    -- tiers.seq
+                        channel INTEGER NOT NULL,
+                        status INTEGER NOT NULL,
                         waitlisted INTEGER NOT NULL,
                         collected_minor INTEGER NOT NULL,
-                        collected_by BLOB,
-                        collected_method TEXT,
+                        collected_by INTEGER,            -- members.ref
+                        collected_method INTEGER,
                         reject_reason TEXT,
                         contact BLOB                     -- sealed boxes, CBOR [[recipient, ciphertext]…]
-                    ) WITHOUT ROWID;
-                    CREATE INDEX pledges_by_campaign ON pledges(campaign, made_ms, made_counter);
+                    );
+                    CREATE INDEX pledges_by_partition ON pledges(partition, made_ms, made_counter);
                     CREATE INDEX pledges_by_tier ON pledges(tier, status) WHERE tier IS NOT NULL;
 
-                    -- Readable views for the sqlite3 shell.
+                    -- Readable views for the sqlite3 shell: hex ids, text codes, amounts in minor units.
                     CREATE VIEW campaign_totals AS
-                    SELECT lower(hex(id)) AS campaign, title, currency, phase, model,
-                           goal_minor, pledged_minor, collected_minor, backers,
-                           datetime(closes_ms / 1000, 'unixepoch') AS closes_utc
-                    FROM campaigns;
+                    SELECT lower(hex(p.campaign)) AS campaign, c.title, c.currency, c.phase, c.model,
+                           c.goal_minor, c.pledged_minor, c.collected_minor, c.backers,
+                           datetime(c.closes_ms / 1000, 'unixepoch') AS closes_utc
+                    FROM campaigns c JOIN partitions p ON p.ref = c.partition;
 
                     CREATE VIEW pledge_list AS
-                    SELECT lower(hex(p.id)) AS pledge, lower(hex(p.campaign)) AS campaign, c.title AS campaign_title,
+                    SELECT lower(hex(e.id)) AS pledge, lower(hex(pt.campaign)) AS campaign, c.title AS campaign_title,
                            CASE WHEN p.anonymous THEN 'Anonymous' ELSE p.backer_name END AS backer,
-                           p.amount_minor, c.currency, p.status, p.waitlisted, p.collected_minor, p.collected_method,
-                           p.channel, datetime(p.made_ms / 1000, 'unixepoch') AS made_utc, lower(hex(p.tier)) AS tier
-                    FROM pledges p JOIN campaigns c ON c.id = p.campaign;
+                           p.amount_minor, c.currency,
+                           CASE p.status WHEN 0 THEN 'active' WHEN 1 THEN 'late' WHEN 2 THEN 'withdrawn' ELSE 'rejected' END AS status,
+                           p.waitlisted, p.collected_minor,
+                           CASE p.collected_method WHEN 1 THEN 'cash' WHEN 2 THEN 'transfer' END AS collected_method,
+                           CASE p.channel WHEN 1 THEN 'in-person' ELSE 'online' END AS channel,
+                           datetime(p.made_ms / 1000, 'unixepoch') AS made_utc, t.title AS tier
+                    FROM pledges p
+                    JOIN events e ON e.seq = p.seq
+                    JOIN partitions pt ON pt.ref = p.partition
+                    JOIN campaigns c ON c.partition = p.partition
+                    LEFT JOIN tiers t ON t.seq = p.tier;
 
                     CREATE VIEW rejection_log AS
-                    SELECT lower(hex(event_id)) AS event, code, message, 'rule' AS stage FROM rule_rejections
+                    SELECT lower(hex(e.id)) AS event, r.code, r.message, 'rule' AS stage
+                    FROM rule_rejections r JOIN events e ON e.seq = r.seq
                     UNION ALL
                     SELECT lower(hex(event_id)), code, message, CASE WHEN retry_at IS NULL THEN 'admission' ELSE 'held' END
                     FROM rejections;

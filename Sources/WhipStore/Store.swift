@@ -166,11 +166,14 @@ public final class Store: Sendable {
         _ db: Database, checked: [([UInt8], Result<Event, Admission>)], source: EventSource, now: UInt64, requireApplied: Bool
     ) throws -> IngestReport {
         var report = IngestReport()
-        let joined = Set(try Data.fetchAll(db, sql: "SELECT id FROM communities").map { [UInt8]($0) })
+        let joined = Dictionary(
+            try Row.fetchAll(db, sql: "SELECT id, ref FROM communities").map { ([UInt8]($0["id"] as Data), $0["ref"] as Int64) },
+            uniquingKeysWith: { a, _ in a })
+        var partitions = [EventID: Int64]()
         let insert = try db.cachedStatement(
             sql: """
-                INSERT OR IGNORE INTO events (id, community, author, kind, hlc_wall, hlc_counter, campaign, raw, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO events (id, community, partition, kind, hlc_wall, hlc_counter, raw, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let reject = try db.cachedStatement(
             sql: """
@@ -178,6 +181,7 @@ public final class Store: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var fresh: [Event] = []
+        var seqs = Materializer.Seqs()
         for (wire, result) in checked {
             switch result {
             case .failure(let a):
@@ -186,7 +190,7 @@ public final class Store: Sendable {
                     nil, nil, a.code, a.message, Data(wire.prefix(Limits.maxEventBytes)), source.rawValue, Int64(now), nil,
                 ])
             case .success(let e):
-                guard joined.contains(e.community.bytes) else {
+                guard let cref = joined[e.community.bytes] else {
                     let msg = "event belongs to community \(KeyText.encode(e.community, as: .community)), which this node has not joined"
                     report.reject("unknown_community", msg)
                     try reject.execute(arguments: [
@@ -208,12 +212,17 @@ public final class Store: Sendable {
                     }
                     continue
                 }
+                var pref: Int64? = nil
+                if let campaign = e.campaign {
+                    if partitions[campaign] == nil { partitions[campaign] = try Materializer.partition(db, campaign, cref).ref }
+                    pref = partitions[campaign]
+                }
                 try insert.execute(arguments: [
-                    Data(e.id.bytes), Data(e.community.bytes), Data(e.author.bytes), Int64(e.kind.rawValue),
-                    Int64(e.hlc.wall), Int64(e.hlc.counter), e.campaign.map { Data($0.bytes) }, Data(wire), Int64(now),
+                    Data(e.id.bytes), cref, pref, Int64(e.kind.rawValue), Int64(e.hlc.wall), Int64(e.hlc.counter), Data(wire), Int64(now),
                 ])
                 if db.changesCount == 1 {
                     report.accepted += 1
+                    seqs[e.id] = db.lastInsertedRowID
                     fresh.append(e)
                 } else {
                     report.duplicates += 1
@@ -221,7 +230,7 @@ public final class Store: Sendable {
             }
         }
         if !fresh.isEmpty {
-            let statuses = try Materializer.apply(db, newEvents: fresh)
+            let statuses = try Materializer.apply(db, newEvents: fresh, seqs: seqs)
             for e in fresh {
                 if case .rejected(let v) = statuses[e.id] ?? .applied {
                     report.notApplied[v.code, default: 0] += 1

@@ -52,6 +52,10 @@ public struct RandomCommunity {
     private var pledges: [(id: EventID, campaign: EventID, author: SigningKey, amount: Int64, wall: UInt64, likely: Bool)] = []
     private var nameCounter = 0
     private var setupCampaigns = 0
+    /// The derived state of the events made so far, refreshed now and then: a hint for choosing targets
+    /// that are valid (say, an active pledge to revise), so that enough random events are applied.
+    private var view: CommunityState?
+    private var viewedCount = 0
 
     static let gbp = Currency(code: "GBP")!
     static let eur = Currency(code: "EUR")!
@@ -80,7 +84,14 @@ public struct RandomCommunity {
     mutating func emit(_ author: SigningKey, _ body: EventBody, wall: UInt64, community: SigningKey = RandomCommunity.community)
         throws(DecodingError) -> Event
     {
-        let hlc = HLC.next(after: clocks[author.publicKey], now: wall)
+        var hlc = HLC.next(after: clocks[author.publicKey], now: wall)
+        if rng.chance(8) {
+            // Exactly another author's timestamp (two laptops in the same millisecond), when that keeps this
+            // author's clock monotonic: ties are then broken by author key, and tier places by event id.
+            let last = clocks[author.publicKey]
+            let later = events.filter { e in e.author != author.publicKey && last.map { e.hlc > $0 } ?? true }
+            if !later.isEmpty { hlc = rng.pick(later).hlc }
+        }
         clocks[author.publicKey] = hlc
         let signed = Event.sign(community: community.publicKey, author: author, hlc: hlc, body: body)
         let event = try Event.decode(wire: signed.wire)
@@ -175,7 +186,7 @@ public struct RandomCommunity {
     }
 
     mutating func amount() -> Int64 {
-        switch rng.weighted([85, 10, 5]) {
+        switch rng.weighted([82, 10, 8]) {
         case 0: Int64(rng.int(in: 100...5_000))
         case 1: Int64(rng.int(in: 1...100))
         default: Int64.max - Int64(rng.below(1_000))
@@ -192,10 +203,60 @@ public struct RandomCommunity {
         }
     }
 
-    /// A pledge for a follow-up event (revision, withdrawal, collection, rejection).
+    /// The derived state of the events so far, recomputed after every few new events.
+    mutating func currentView() -> CommunityState {
+        if let view, events.count - viewedCount < 6 { return view }
+        let v = CommunityState(community: Self.community.publicKey, events: events)
+        view = v
+        viewedCount = events.count
+        return v
+    }
+
+    /// A pledge for a follow-up event (revision, withdrawal, collection, rejection): mostly one that is
+    /// active in the current view, else one that looked likely to be valid, else any.
     mutating func followUp() -> (id: EventID, campaign: EventID, author: SigningKey, amount: Int64, wall: UInt64, likely: Bool) {
+        let v = currentView()
+        let active = pledges.filter { v.partitions[$0.campaign]?.campaign?.pledges[$0.id]?.status == .active }
+        if !active.isEmpty, rng.chance(70) { return rng.pick(active) }
         let likely = pledges.filter(\.likely)
-        return !likely.isEmpty && rng.chance(80) ? rng.pick(likely) : rng.pick(pledges)
+        return !likely.isEmpty && rng.chance(60) ? rng.pick(likely) : rng.pick(pledges)
+    }
+
+    /// A rush at a limited tier: both collectors, offline, record pledges for it in the same millisecond,
+    /// overselling it; the winners are then decided by timestamp and event id.
+    mutating func rush() throws(DecodingError) {
+        let v = currentView()
+        let open = v.campaigns.filter { $0.phase == .live }.flatMap { c in
+            c.tiers.values.filter { $0.limit != nil }.map { (campaign: c, tier: $0) }
+        }
+        guard !open.isEmpty else { return try pledge(wall: randomWall()) }
+        let target = rng.pick(open.sorted { $0.tier.id < $1.tier.id })
+        let wall = randomWall()
+        for author in rng.shuffled([FixedKeys.collectorA, FixedKeys.collectorB, FixedKeys.collectorA, FixedKeys.collectorB]).prefix(
+            rng.int(in: 2...4))
+        {
+            let amount = max(1, target.tier.minimum) + Int64(rng.below(500))
+            let body = PledgeMade(
+                campaign: target.campaign.id, backerName: name("Backer"), anonymous: false, amount: amount,
+                currency: target.campaign.currency, tier: target.tier.id, channel: .inPerson, paid: rng.chance(30) ? .cash : nil)
+            let e = try emit(author, .pledgeMade(body), wall: wall)
+            pledges.append((e.id, target.campaign.id, author, amount, e.hlc.wall, true))
+        }
+    }
+
+    mutating func pledge(wall: UInt64) throws(DecodingError) {
+        let k = FixedKeys.self
+        let c = campaignID()
+        let author = recorder()
+        let paid: PaymentMethod? = rng.chance(30) ? rng.pick(PaymentMethod.allCases) : nil
+        let body = PledgeMade(
+            campaign: c, backerName: name("Backer"), anonymous: rng.chance(20), amount: amount(), currency: currency(for: c),
+            tier: tier(for: c), channel: rng.pick(Channel.allCases), paid: paid)
+        let e = try emit(author, .pledgeMade(body), wall: wall)
+        let likely =
+            author.publicKey != k.stranger.publicKey && author.publicKey != Self.admin.publicKey
+            && campaigns.prefix(setupCampaigns).contains { $0.id == c && $0.currency == body.currency }
+        pledges.append((e.id, c, author, body.amount, e.hlc.wall, likely))
     }
 
     /// Usually a little after `wall` (a follow-up made soon after its pledge); otherwise `random`.
@@ -212,9 +273,9 @@ public struct RandomCommunity {
             return
         }
         enum Op: CaseIterable {
-            case pledge, revise, withdraw, collect, reject, update, publish, close, cancel, addTier, updateTier, grant, revoke, create
+            case pledge, revise, withdraw, collect, reject, update, publish, close, cancel, addTier, updateTier, grant, revoke, create, rush
         }
-        let weights = [32, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3]
+        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3, 4]
         var op = Op.allCases[rng.weighted(weights)]
         if pledges.isEmpty, [.revise, .withdraw, .collect, .reject].contains(op) { op = .pledge }
         if tiers.isEmpty, op == .updateTier { op = .addTier }
@@ -250,8 +311,10 @@ public struct RandomCommunity {
             let limit: UInt32? = rng.chance(40) ? nil : UInt32(rng.int(in: 1...3))
             let e = try emit(
                 editor(),
-                .tierAdded(TierAdded(campaign: c, title: name("Tier"), description: rng.chance(30) ? "Reward" : nil,
-                                     minimum: Int64(rng.int(in: 0...3_000)), limit: limit)),
+                .tierAdded(
+                    TierAdded(
+                        campaign: c, title: name("Tier"), description: rng.chance(30) ? "Reward" : nil,
+                        minimum: Int64(rng.int(in: 0...3_000)), limit: limit)),
                 wall: wall)
             tiers.append((e.id, c))
 
@@ -268,17 +331,10 @@ public struct RandomCommunity {
             try emit(editor(), .tierUpdated(u), wall: rng.chance(50) ? late : wall)
 
         case .pledge:
-            let c = campaignID()
-            let author = recorder()
-            let paid: PaymentMethod? = rng.chance(25) ? rng.pick(PaymentMethod.allCases) : nil
-            let body = PledgeMade(
-                campaign: c, backerName: name("Backer"), anonymous: rng.chance(20), amount: amount(), currency: currency(for: c),
-                tier: tier(for: c), channel: rng.pick(Channel.allCases), paid: paid)
-            let e = try emit(author, .pledgeMade(body), wall: wall)
-            let likely =
-                author.publicKey != k.stranger.publicKey && author.publicKey != Self.admin.publicKey
-                && campaigns.prefix(setupCampaigns).contains { $0.id == c && $0.currency == body.currency }
-            pledges.append((e.id, c, author, body.amount, e.hlc.wall, likely))
+            try pledge(wall: wall)
+
+        case .rush:
+            try rush()
 
         case .revise:
             let p = followUp()
@@ -301,12 +357,18 @@ public struct RandomCommunity {
 
         case .collect:
             let p = followUp()
-            let amount: Int64 = rng.weighted([80, 15, 5]) == 0 ? p.amount : self.amount()
+            let amount: Int64 =
+                switch rng.weighted([75, 15, 10]) {
+                case 0: p.amount
+                case 1: Int64(rng.int(in: 1...5_000))
+                default: Int64.max - Int64(rng.below(1_000))
+                }
             try emit(
                 recorder(),
                 .pledgeCollected(
-                    PledgeCollected(campaign: p.campaign, pledge: p.id, amount: amount, currency: currency(for: p.campaign),
-                                    method: rng.pick(PaymentMethod.allCases))),
+                    PledgeCollected(
+                        campaign: p.campaign, pledge: p.id, amount: amount, currency: currency(for: p.campaign),
+                        method: rng.pick(PaymentMethod.allCases))),
                 wall: after(p.wall, else: wall))
 
         case .reject:

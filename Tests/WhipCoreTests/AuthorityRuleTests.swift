@@ -181,6 +181,8 @@ struct AuthorityRuleTests {
         #expect(Authority(community: K.community.publicKey, events: levels + levels.reversed()) == once)
         let entries = once.timeline.first { $0.key.member == K.collectorB.publicKey && $0.key.role == .collector }?.value
         #expect(entries?.map(\.granted) == [true, false, true])
-        #expect(!once.has(.collector, K.collectorB.publicKey, at: OrderKey(hlc: HLC(wall: 1_900_000_000_000), author: [], id: []), wall: 1_900_000_000_000))
+        #expect(
+            !once.has(
+                .collector, K.collectorB.publicKey, at: OrderKey(hlc: HLC(wall: 1_900_000_000_000), author: [], id: []), wall: 1_900_000_000_000))
     }
 }

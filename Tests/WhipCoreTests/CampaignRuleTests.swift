@@ -297,12 +297,14 @@ struct CampaignRuleTests {
         let byOrganiser = s.make(K.organiser, s.revise(p) { $0.backerName = "Robert" })
         let withdrawByOther = s.make(K.collectorB, s.withdraw(p))
         let withdrawByFounder = s.make(K.founder, s.withdraw(p))
-        let byAuthor = s.make(K.collectorA, s.revise(p) {
-            $0.amount = 3_000
-            $0.currency = gbp
-            $0.backerName = "Robert"
-            $0.anonymous = true
-        })
+        let byAuthor = s.make(
+            K.collectorA,
+            s.revise(p) {
+                $0.amount = 3_000
+                $0.currency = gbp
+                $0.backerName = "Robert"
+                $0.anonymous = true
+            })
         let st = s.state([p, byOther, byOrganiser, withdrawByOther, withdrawByFounder, byAuthor])
         for e in [byOther, byOrganiser, withdrawByOther, withdrawByFounder] { #expect(st.code(e) == "not_author") }
         #expect(st.code(byAuthor) == "applied")
@@ -422,15 +424,19 @@ struct CampaignRuleTests {
         let currency = s.make(K.organiser, s.update { $0.currency = eur })
         let model = s.make(K.organiser, s.update { $0.model = .keepWhatYouRaise })
         let closes = s.make(K.organiser, s.update { $0.closes = 1_900_000_000_000 })
-        let mixed = s.make(K.organiser, s.update {
-            $0.title = "Sneaky"
-            $0.goal = 1
-        })
+        let mixed = s.make(
+            K.organiser,
+            s.update {
+                $0.title = "Sneaky"
+                $0.goal = 1
+            })
         let sameGoal = s.make(K.organiser, s.update { $0.goal = 600_000 })
-        let title = s.make(K.organiser, s.update {
-            $0.title = "Reopen the lido!"
-            $0.description = "Now with a diving board"
-        })
+        let title = s.make(
+            K.organiser,
+            s.update {
+                $0.title = "Reopen the lido!"
+                $0.description = "Now with a diving board"
+            })
         let st = s.state([goalBefore, p, goal, currency, model, closes, mixed, sameGoal, title])
         #expect(st.code(goalBefore) == "applied")
         for e in [goal, currency, model, closes, mixed] { #expect(st.code(e) == "frozen") }

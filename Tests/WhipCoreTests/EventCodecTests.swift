@@ -187,8 +187,9 @@ struct EventCodecTests {
         return f.make(
             K.collectorA,
             .pledgeMade(
-                PledgeMade(campaign: Forge.campaign, backerName: "Bob", anonymous: false, amount: 100, currency: gbp, channel: .online,
-                           contact: contacts)))
+                PledgeMade(
+                    campaign: Forge.campaign, backerName: "Bob", anonymous: false, amount: 100, currency: gbp, channel: .online,
+                    contact: contacts)))
     }
 
     @Test("events over 8 KiB are refused; an event of exactly 8 KiB is accepted")
@@ -388,7 +389,9 @@ struct EventCodecTests {
     @Test("an event signed for one community cannot be replayed into another")
     func communityBound() throws {
         var f = EventFactory()
-        let e = f.make(K.collectorA, .pledgeMade(PledgeMade(campaign: Forge.campaign, backerName: "Bob", anonymous: false, amount: 1, currency: gbp, channel: .online)))
+        let e = f.make(
+            K.collectorA,
+            .pledgeMade(PledgeMade(campaign: Forge.campaign, backerName: "Bob", anonymous: false, amount: 1, currency: gbp, channel: .online)))
         let other = K.key(0xC1).publicKey
         var payload = e.payload
         let at = try #require((0...(payload.count - 32)).first { Array(payload[$0..<$0 + 32]) == K.community.publicKey.bytes })

@@ -157,7 +157,9 @@ enum SetFunctionCheck {
             for p in c.pledges.values {
                 if !p.counts && p.waitlisted { out.append("\(name): pledge \(p.id.hex.prefix(8)) is \(p.status) yet waitlisted") }
                 if let t = p.tier, c.tiers[t] == nil { out.append("\(name): pledge \(p.id.hex.prefix(8)) names a tier the campaign lacks") }
-                if p.amount <= 0 || p.collected < 0 { out.append("\(name): pledge \(p.id.hex.prefix(8)) has amount \(p.amount), collected \(p.collected)") }
+                if p.amount <= 0 || p.collected < 0 {
+                    out.append("\(name): pledge \(p.id.hex.prefix(8)) has amount \(p.amount), collected \(p.collected)")
+                }
                 if p.collectedBy == nil && p.collected != 0 { out.append("\(name): pledge \(p.id.hex.prefix(8)) holds money nobody collected") }
             }
             if c.pledges.values.contains(where: { $0.tier == nil && $0.waitlisted }) { out.append("\(name): a pledge without a tier is waitlisted") }
@@ -165,7 +167,8 @@ enum SetFunctionCheck {
                 let inTier = counted.filter { $0.tier == t.id }.sorted { ($0.madeAt, $0.id) < ($1.madeAt, $1.id) }
                 let limit = t.limit.map(Int.init) ?? Int.max
                 if t.claimed != min(inTier.count, limit) || t.waitlisted != inTier.count - t.claimed {
-                    out.append("\(name): tier \(t.id.hex.prefix(8)) claims \(t.claimed) and waitlists \(t.waitlisted) of \(inTier.count) (limit \(limit))")
+                    out.append(
+                        "\(name): tier \(t.id.hex.prefix(8)) claims \(t.claimed) and waitlists \(t.waitlisted) of \(inTier.count) (limit \(limit))")
                 }
                 let flags = inTier.map(\.waitlisted)
                 if flags != inTier.indices.map({ $0 >= limit }) {
@@ -254,7 +257,11 @@ struct PropertyTests {
             let order = events.sorted { $0.orderKey < $1.orderKey }.map(\.author)
             interleavedAuthors += zip(order, order.dropFirst()).filter { $0 != $1 }.count > 3 ? 1 : 0
         }
-        let summary = "waitlisted \(waitlisted), oversold tiers \(oversoldTiers), late \(late), withdrawn \(withdrawn), rejected \(rejected), collected \(collected), interleaved \(interleavedAuthors), other community \(otherCommunity); codes \(codes.sorted { $0.key < $1.key })"
+        let summary = """
+            waitlisted \(waitlisted), oversold tiers \(oversoldTiers), late \(late), withdrawn \(withdrawn), \
+            rejected \(rejected), collected \(collected), interleaved \(interleavedAuthors), \
+            other community \(otherCommunity); codes \(codes.sorted { $0.key < $1.key })
+            """
         if PropertyRun.environment["WHIPROUND_PROPERTY_VERBOSE"] != nil { print(summary) }
         #expect(applied == Set(EventKind.allCases), "never applied: \(Set(EventKind.allCases).subtracting(applied))")
         for code in [
