@@ -20,6 +20,7 @@ run: release
 	.build/release/whipround status
 
 test: deps
+	scripts/check-vectors.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
 
