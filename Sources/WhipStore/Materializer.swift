@@ -51,8 +51,10 @@ enum Materializer {
                 } else {
                     [UInt8](row["authority_digest"] as Data)
                 }
-            let parts = try Row.fetchAll(db, sql: "SELECT campaign, digest FROM partitions WHERE community = ? AND digest IS NOT NULL", arguments: [cref])
-                .map { (EventID(bytes: [UInt8]($0[0] as Data))!, [UInt8]($0[1] as Data)) }
+            let parts = try Row.fetchAll(
+                db, sql: "SELECT campaign, digest FROM partitions WHERE community = ? AND digest IS NOT NULL", arguments: [cref]
+            )
+            .map { (EventID(bytes: [UInt8]($0[0] as Data))!, [UInt8]($0[1] as Data)) }
             let count = (row["event_count"] as Int) + events.count
             let digest = StateDigest.community(community, authority: authorityDigest, partitions: parts, eventCount: count, fingerprint: fp)
             try db.execute(
@@ -194,7 +196,8 @@ enum Materializer {
         for (id, s) in result.statuses { sums.statuses.add(StateDigest.status(id, s)) }
         sums.statusCount += result.statuses.count
         try writeRuleRejections(db, result.statuses, seqs, cref, partition: stored.ref)
-        if var c = result.campaign {
+        var campaign = result.campaign
+        if var c = campaign {
             var touchedTiers = Set<EventID>()
             for (id, var pl) in c.pledges {
                 if !pl.counts { pl.waitlisted = false }
@@ -216,9 +219,10 @@ enum Materializer {
                 c.tiers[t] = tier
             }
             try writeCampaign(db, c, stored.ref, cref, seqs)
+            campaign = c  // with the tier places just allocated
         }
         let maxKey = max(stored.maxKey, newEvents.map(\.orderKey).max()!)
-        try writePartitionRow(db, stored.ref, result.campaign, sums, maxKey)
+        try writePartitionRow(db, stored.ref, campaign, sums, maxKey)
         return result.statuses
     }
 

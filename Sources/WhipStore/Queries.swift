@@ -217,7 +217,8 @@ extension Store {
         }
         let sql =
             switch table {
-            case "campaigns": "SELECT p.campaign FROM campaigns c JOIN partitions p ON p.ref = c.partition WHERE lower(hex(p.campaign)) LIKE ? LIMIT 2"
+            case "campaigns":
+                "SELECT p.campaign FROM campaigns c JOIN partitions p ON p.ref = c.partition WHERE lower(hex(p.campaign)) LIKE ? LIMIT 2"
             case "tiers": "SELECT e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE lower(hex(e.id)) LIKE ? LIMIT 2"
             default: "SELECT e.id FROM pledges p JOIN events e ON e.seq = p.seq WHERE lower(hex(e.id)) LIKE ? LIMIT 2"
             }

@@ -1,6 +1,6 @@
+import Synchronization
 public import WhipCore
 public import WhipCrypto
-import Synchronization
 
 /// Deterministic keys for tests: the same seed always gives the same key.
 public enum FixedKeys {
