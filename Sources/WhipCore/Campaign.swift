@@ -385,7 +385,8 @@ public struct CampaignLedger {
             if (amount != p.amount || tier != p.tier) && p.collectedBy != nil {
                 throw fail("already_collected", "a collected pledge's amount and tier cannot change")
             }
-            try tierCheck(c, tier: tier, amount: amount)
+            // A tier's minimum binds when the amount or tier changes, not when only the name or anonymity does.
+            if amount != p.amount || tier != p.tier { try tierCheck(c, tier: tier, amount: amount) }
             c.pledged = try checkedAdd(c.pledged - p.amount, amount)
             count(&c, from: p.tier, to: tier)
             p.amount = amount

@@ -4,7 +4,8 @@ import GRDB
 ///
 /// Keys are small integers where a 32-byte id would otherwise be repeated on every row (communities,
 /// members, campaign partitions, and events by arrival `seq`), which keeps the file within about twice the
-/// size of the raw signed events. The `*_view` views show every id in hex and every code as text.
+/// size of the raw signed events. The views (`campaign_totals`, `pledge_list`, `rejection_log`, `event_log`)
+/// show every id in hex and every code as text.
 enum Schema {
     static func migrator() -> DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -57,6 +58,7 @@ enum Schema {
                         seq INTEGER PRIMARY KEY,         -- local arrival order
                         id BLOB NOT NULL UNIQUE,         -- BLAKE2b-256 of the payload
                         community INTEGER NOT NULL,      -- communities.ref
+                        author INTEGER NOT NULL,         -- members.ref of the signer
                         partition INTEGER,               -- partitions.ref; NULL for community-level kinds
                         kind INTEGER NOT NULL,
                         hlc_wall INTEGER NOT NULL,       -- ms since epoch
@@ -190,6 +192,16 @@ enum Schema {
                     JOIN partitions pt ON pt.ref = p.partition
                     JOIN campaigns c ON c.partition = p.partition
                     LEFT JOIN tiers t ON t.seq = p.tier;
+
+                    CREATE VIEW event_log AS
+                    SELECT e.seq, lower(hex(e.id)) AS event, e.kind, lower(hex(m.key)) AS author,
+                           lower(hex(p.campaign)) AS campaign, e.hlc_wall, e.hlc_counter,
+                           strftime('%Y-%m-%dT%H:%M:%fZ', e.hlc_wall / 1000.0, 'unixepoch') AS stamped_utc,
+                           datetime(e.received_at / 1000, 'unixepoch') AS received_utc,
+                           r.code AS rejected_code
+                    FROM events e JOIN members m ON m.ref = e.author
+                    LEFT JOIN partitions p ON p.ref = e.partition
+                    LEFT JOIN rule_rejections r ON r.seq = e.seq;
 
                     CREATE VIEW rejection_log AS
                     SELECT lower(hex(e.id)) AS event, r.code, r.message, 'rule' AS stage

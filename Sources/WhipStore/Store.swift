@@ -170,10 +170,11 @@ public final class Store: Sendable {
             try Row.fetchAll(db, sql: "SELECT id, ref FROM communities").map { ([UInt8]($0["id"] as Data), $0["ref"] as Int64) },
             uniquingKeysWith: { a, _ in a })
         var partitions = [EventID: Int64]()
+        var members = [PublicKey: Int64]()
         let insert = try db.cachedStatement(
             sql: """
-                INSERT OR IGNORE INTO events (id, community, partition, kind, hlc_wall, hlc_counter, raw, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO events (id, community, author, partition, kind, hlc_wall, hlc_counter, raw, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let reject = try db.cachedStatement(
             sql: """
@@ -217,8 +218,10 @@ public final class Store: Sendable {
                     if partitions[campaign] == nil { partitions[campaign] = try Materializer.partition(db, campaign, cref).ref }
                     pref = partitions[campaign]
                 }
+                if members[e.author] == nil { members[e.author] = try Materializer.memberRef(db, e.author) }
                 try insert.execute(arguments: [
-                    Data(e.id.bytes), cref, pref, Int64(e.kind.rawValue), Int64(e.hlc.wall), Int64(e.hlc.counter), Data(wire), Int64(now),
+                    Data(e.id.bytes), cref, members[e.author], pref, Int64(e.kind.rawValue), Int64(e.hlc.wall), Int64(e.hlc.counter), Data(wire),
+                    Int64(now),
                 ])
                 if db.changesCount == 1 {
                     report.accepted += 1
