@@ -89,40 +89,44 @@ public enum Bench {
         // Bound 1: raw libsodium verification, one core and all cores.
         let decoded = wires.prefix(30_000).map { try! Event.decode(wire: $0) }
         let n1 = min(decoded.count, 15_000)
-        let t1 = seconds { for e in decoded.prefix(n1) { precondition(e.verifySignature()) } }
+        // Bounds are the best of three runs: the machine is shared, and a bound should be what it can do.
+        let t1 = (0..<3).map { _ in seconds { for e in decoded.prefix(n1) { precondition(e.verifySignature()) } } }.min()!
         let box = SendableBox(decoded)
-        let tAll = seconds {
-            DispatchQueue.concurrentPerform(iterations: System.coreCount) { c in
-                var i = c
-                while i < box.value.count {
-                    precondition(box.value[i].verifySignature())
-                    i += System.coreCount
+        let chunk = 500
+        let tAll = (0..<3).map { _ in
+            seconds {
+                DispatchQueue.concurrentPerform(iterations: (box.value.count + chunk - 1) / chunk) { c in
+                    for i in (c * chunk)..<min(box.value.count, (c + 1) * chunk) { precondition(box.value[i].verifySignature()) }
                 }
             }
-        }
-        let tCheck = seconds { _ = Verifier.check(Array(wires.prefix(40_000))) }
-        out("ingest's decode+verify stage alone: \(fmt(40_000 / tCheck))/s")
+        }.min()!
         let verify1 = Double(n1) / t1
         let verifyAll = Double(decoded.count) / tAll
-        out("raw Ed25519 verify: \(fmt(verify1))/s on 1 core, \(fmt(verifyAll))/s on \(System.coreCount) cores")
+        out("bound: raw Ed25519 verify (best of 3): \(fmt(verify1))/s on 1 core, \(fmt(verifyAll))/s on \(System.coreCount) cores")
 
         // Bound 2: raw SQLite batched inserts into an indexed table, WAL + synchronous=FULL.
         let rawPool = try DatabasePool(path: base + "/raw.sqlite")
         try rawPool.barrierWriteWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try rawPool.write { try $0.execute(sql: "CREATE TABLE t (id BLOB PRIMARY KEY, k INTEGER, raw BLOB); CREATE INDEX t_k ON t(k)") }
         let ids = wires.map { Blake2b.hash($0, length: 32) }
-        let tSQL = try seconds {
-            for start in stride(from: 0, to: wires.count, by: Node.importBatch) {
-                try rawPool.write { db in
-                    let st = try db.makeStatement(sql: "INSERT INTO t (id, k, raw) VALUES (?, ?, ?)")
-                    for i in start..<min(wires.count, start + Node.importBatch) {
-                        try st.execute(arguments: [Data(ids[i]), i, Data(wires[i])])
+        var tSQL = Double.infinity
+        for _ in 0..<3 {
+            try rawPool.write { try $0.execute(sql: "DELETE FROM t") }
+            tSQL = min(
+                tSQL,
+                try seconds {
+                    for start in stride(from: 0, to: wires.count, by: Node.importBatch) {
+                        try rawPool.write { db in
+                            let st = try db.makeStatement(sql: "INSERT INTO t (id, k, raw) VALUES (?, ?, ?)")
+                            for i in start..<min(wires.count, start + Node.importBatch) {
+                                try st.execute(arguments: [Data(ids[i]), i, Data(wires[i])])
+                            }
+                        }
                     }
-                }
-            }
+                })
         }
         let sqlRate = Double(wires.count) / tSQL
-        out("raw SQLite insert (indexed, \(Node.importBatch)-row transactions): \(fmt(sqlRate)) rows/s")
+        out("bound: raw SQLite insert, indexed, \(Node.importBatch)-row transactions, WAL + synchronous=FULL (best of 3): \(fmt(sqlRate)) rows/s")
 
         // The figure: bulk ingest through the real path (decode, verify in parallel, validate, store, derive).
         let ingestNode = try Node.initialise(dir: DataDir(path: base + "/ingest"), name: "bench ingest", logger: logger)
