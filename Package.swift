@@ -30,6 +30,8 @@ let package = Package(
         ),
         .target(name: "WhipCrypto", dependencies: ["CSodium"], swiftSettings: strict),
         .target(name: "WhipCore", dependencies: ["WhipCrypto"], swiftSettings: strict),
+        .target(name: "WhipNoise", dependencies: ["CSodium", "WhipCrypto"], swiftSettings: strict),
+        .target(name: "WhipSync", dependencies: ["WhipCore", "WhipCrypto", "WhipNoise"], swiftSettings: strict),
         .target(
             name: "WhipStore",
             dependencies: [
@@ -65,6 +67,13 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "WhipNoiseTests",
+            dependencies: ["WhipNoise", "WhipCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "WhipSyncTests", dependencies: ["WhipSync", "WhipCore", "WhipCrypto", "WhipTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "WhipStoreTests",
             dependencies: ["WhipStore", "WhipCore", "WhipCrypto", "WhipTestSupport"],

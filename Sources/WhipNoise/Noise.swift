@@ -1,0 +1,2 @@
+/// Noise protocol framework (25519, ChaChaPoly, BLAKE2b) on libsodium.
+public enum Noise {}

@@ -1,0 +1,2 @@
+/// Range-based set reconciliation and the sync wire protocol.
+public enum Sync {}
