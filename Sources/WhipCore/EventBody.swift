@@ -503,12 +503,14 @@ extension CBOR {
         return b
     }
 
-    func text(_ name: String, max: Int, allowEmpty: Bool = false) throws(DecodingError) -> String {
+    /// A text field. Only multi-line fields (descriptions, reasons) may hold a line feed: a name or title
+    /// with one could forge extra lines in plain-text listings.
+    func text(_ name: String, max: Int, allowEmpty: Bool = false, multiline: Bool = false) throws(DecodingError) -> String {
         guard case .text(let s) = self else { throw DecodingError("decode.bad_type", "\(name) must be a text string") }
         guard s.utf8.count <= max else { throw DecodingError("decode.too_long", "\(name) is longer than \(max) bytes") }
         guard allowEmpty || !s.isEmpty else { throw DecodingError("decode.empty", "\(name) must not be empty") }
-        guard !s.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" || $0.value == 0x7f }) else {
-            throw DecodingError("decode.control_char", "\(name) contains a control character")
+        guard !s.unicodeScalars.contains(where: { ($0.value < 0x20 && !(multiline && $0 == "\n")) || $0.value == 0x7f }) else {
+            throw DecodingError("decode.control_char", "\(name) contains a control character\(multiline ? "" : " or a line break")")
         }
         return s
     }
@@ -590,7 +592,7 @@ extension EventBody {
         case .campaignCreated:
             let c = CampaignCreated(
                 title: try f.required(0, "title").text("title", max: Limits.maxNameBytes),
-                description: try f.required(1, "description").text("description", max: Limits.maxDescriptionBytes, allowEmpty: true),
+                description: try f.required(1, "description").text("description", max: Limits.maxDescriptionBytes, allowEmpty: true, multiline: true),
                 goal: try positive(try f.required(2, "goal").amount("goal"), "goal"),
                 currency: try f.required(3, "currency").currency("currency"),
                 model: try f.required(4, "model").enumValue("model", FundingModel.self),
@@ -603,7 +605,7 @@ extension EventBody {
         case .campaignUpdated:
             var u = CampaignUpdated(campaign: try f.required(0, "campaign").id("campaign"))
             u.title = try f.optional(1)?.text("title", max: Limits.maxNameBytes)
-            u.description = try f.optional(2)?.text("description", max: Limits.maxDescriptionBytes, allowEmpty: true)
+            u.description = try f.optional(2)?.text("description", max: Limits.maxDescriptionBytes, allowEmpty: true, multiline: true)
             if let g = try f.optional(3)?.amount("goal") { u.goal = try positive(g, "goal") }
             u.currency = try f.optional(4)?.currency("currency")
             u.model = try f.optional(5)?.enumValue("model", FundingModel.self)
@@ -621,11 +623,11 @@ extension EventBody {
             body = .campaignCancelled(
                 CampaignCancelled(
                     campaign: try f.required(0, "campaign").id("campaign"),
-                    reason: try f.optional(1)?.text("reason", max: Limits.maxReasonBytes)))
+                    reason: try f.optional(1)?.text("reason", max: Limits.maxReasonBytes, multiline: true)))
         case .tierAdded:
             let campaign = try f.required(0, "campaign").id("campaign")
             let title = try f.required(1, "title").text("title", max: Limits.maxNameBytes)
-            let description = try f.optional(2)?.text("description", max: Limits.maxDescriptionBytes)
+            let description = try f.optional(2)?.text("description", max: Limits.maxDescriptionBytes, multiline: true)
             let minimum = try f.required(3, "minimum").amount("minimum")
             let limit = try f.optional(4)?.u32("limit")
             if limit == 0 { throw DecodingError("decode.not_positive", "limit must be greater than zero") }
@@ -633,7 +635,7 @@ extension EventBody {
         case .tierUpdated:
             var u = TierUpdated(campaign: try f.required(0, "campaign").id("campaign"), tier: try f.required(1, "tier").id("tier"))
             u.title = try f.optional(2)?.text("title", max: Limits.maxNameBytes)
-            u.description = try f.optional(3)?.text("description", max: Limits.maxDescriptionBytes)
+            u.description = try f.optional(3)?.text("description", max: Limits.maxDescriptionBytes, multiline: true)
             u.minimum = try f.optional(4)?.amount("minimum")
             u.limit = try f.optional(5)?.u32("limit")
             if u.limit == 0 { throw DecodingError("decode.not_positive", "limit must be greater than zero") }
@@ -695,7 +697,7 @@ extension EventBody {
                 PledgeRejected(
                     campaign: try f.required(0, "campaign").id("campaign"),
                     pledge: try f.required(1, "pledge").id("pledge"),
-                    reason: try f.required(2, "reason").text("reason", max: Limits.maxReasonBytes)))
+                    reason: try f.required(2, "reason").text("reason", max: Limits.maxReasonBytes, multiline: true)))
         }
         try f.finish()
         return body

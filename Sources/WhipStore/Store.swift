@@ -141,7 +141,11 @@ public final class Store: Sendable {
         try write { db in
             let hlc = try self.nextHLC(db, community: community, now: now)
             let event = make(hlc)
-            let report = try self.admit(db, checked: [(event.wire, .success(event))], source: .local, now: now, requireApplied: true)
+            // Local events pass the same decode and signature checks as everyone else's, so a node never
+            // stores (and later hands out) an event its peers would refuse.
+            let checked = Verifier.checkOne(event.wire)
+            if case .failure(let a) = checked { throw WhipError(.invalidArgument, "\(event.kind.name) is not valid: \(a.message)") }
+            let report = try self.admit(db, checked: [(event.wire, checked)], source: .local, now: now, requireApplied: true)
             if report.duplicates == 1 { throw WhipError(.alreadyExists, "this event is already stored") }
             if report.accepted != 1 { throw WhipError(.rejected, report.examples.first ?? "the event was refused") }
             return event

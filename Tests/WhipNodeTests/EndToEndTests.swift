@@ -98,7 +98,10 @@ import Testing
         try cli.run(["bundle", "import", "--data", "hub", "l.bundle"])
         let withdraw = try cli.run(["pledge", "withdraw", "--data", "hub", pledge], expect: 4)
         #expect(withdraw.stderr.contains("author"))
-        for r in [noNode, badKey, badAmount, notMine, badDate, withdraw] {
+        let newline = try cli.run(
+            ["pledge", "add", "--data", "laptop", "--campaign", campaign, "--name", "Bob\nTotal: 1000", "--amount", "5"], expect: 2)
+        #expect(newline.stderr.contains("line break"))
+        for r in [noNode, badKey, badAmount, notMine, badDate, withdraw, newline] {
             #expect(r.stderr.hasPrefix("error: "))
         }
     }
