@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -50,10 +53,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "WhipDaemon",
+            dependencies: [
+                "WhipNode", "WhipStore", "WhipCore", "WhipCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "whipround",
             dependencies: [
-                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto",
+                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipDaemon",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -77,6 +93,15 @@ let package = Package(
         .testTarget(
             name: "WhipStoreTests",
             dependencies: ["WhipStore", "WhipCore", "WhipCrypto", "WhipTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WhipDaemonTests",
+            dependencies: [
+                "WhipDaemon", "WhipCore", "WhipTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,227 @@
+import Foundation
+import TOMLKit
+public import WhipCore
+
+/// A `host:port` address.
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    /// Host name or IP address (IPv6 without brackets).
+    public var host: String
+    /// TCP port.
+    public var port: Int
+
+    /// Creates an address.
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` or `[v6]:port`.
+    public init(parsing text: String) throws(WhipError) {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        var host: Substring
+        var portText: Substring
+        if t.hasPrefix("["), let close = t.firstIndex(of: "]") {
+            host = t[t.index(after: t.startIndex)..<close]
+            let rest = t[t.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw HostPort.bad(text) }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = t.lastIndex(of: ":"), t.firstIndex(of: ":") == colon else { throw HostPort.bad(text) }
+            host = t[..<colon]
+            portText = t[t.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else { throw HostPort.bad(text) }
+        self.host = String(host)
+        self.port = port
+    }
+
+    static func bad(_ text: String) -> WhipError {
+        WhipError(.invalidArgument, "'\(text)' is not an address: write HOST:PORT, e.g. 192.168.1.10:7878 or hub.local:7878")
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Everything `whipround serve` can be told, with the documented defaults. `Config/whipround.toml` lists each key.
+public struct DaemonConfig: Sendable, Equatable {
+    /// Named limits; each is enforced and tested.
+    public struct Limits: Sendable, Equatable {
+        /// Largest frame on the wire, length prefix excluded (Noise's own limit).
+        public var maxFrameBytes = 65_535
+        /// Open peer connections in total.
+        public var maxConnections = 64
+        /// Open peer connections from one IP address.
+        public var maxConnectionsPerAddress = 4
+        /// Events a peer may have queued for verification and commit before we stop reading from it.
+        public var inboundQueueEvents = 2_048
+        /// Events fetched and committed per batch.
+        public var batchEvents = 1_000
+        /// Public default.
+        public init() {}
+    }
+
+    /// Timers, in seconds.
+    public struct Timers: Sendable, Equatable {
+        /// A handshake must finish within this.
+        public var handshakeTimeout: Double = 10
+        /// A connection with no frame in either direction for this long is closed.
+        public var idleTimeout: Double = 120
+        /// A keep-alive is sent after this much silence.
+        public var keepAlive: Double = 30
+        /// Background reconciliation with a random connected peer, every this often.
+        public var reconcileInterval: Double = 30
+        /// First reconnect delay; doubles (with jitter) up to `reconnectMax`.
+        public var reconnectMin: Double = 1
+        /// Longest reconnect delay.
+        public var reconnectMax: Double = 60
+        /// Public default.
+        public init() {}
+    }
+
+    /// The data directory; nil means `--data`, `WHIPROUND_DATA`, `$XDG_DATA_HOME/whipround` or `~/.local/share/whipround`.
+    public var dataDir: String?
+    /// Where to accept peers.
+    public var listen = HostPort(host: "0.0.0.0", port: 7878)
+    /// Peers to keep connected to, besides hubs named in invites and `whipround peer add`.
+    public var peers: [HostPort] = []
+    /// Prometheus text metrics on this address (HTTP GET /metrics); nil disables.
+    public var metricsListen: HostPort? = HostPort(host: "127.0.0.1", port: 9478)
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
+    public var logLevel = "info"
+    /// Limits.
+    public var limits = Limits()
+    /// Timers.
+    public var timers = Timers()
+
+    /// The defaults.
+    public init() {}
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Parses a TOML document; unknown keys and wrong types are errors that name the key.
+    public static func parse(toml text: String, source: String = "config") throws(WhipError) -> DaemonConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw WhipError(.invalidArgument, "\(source):\(e.source.begin.line):\(e.source.begin.column): \(e.description)")
+        } catch {
+            throw WhipError(.invalidArgument, "\(source): not valid TOML: \(error)")
+        }
+        var c = DaemonConfig()
+        var r = Reader(table: table, path: "", source: source)
+        c.dataDir = try r.string("data_dir")
+        if let level = try r.string("log_level") {
+            guard logLevels.contains(level) else { throw r.bad("log_level", "one of \(logLevels.joined(separator: ", "))") }
+            c.logLevel = level
+        }
+        if var n = try r.table("network") {
+            if let l = try n.string("listen") { c.listen = try n.address("listen", l) }
+            if let ps = try n.strings("peers") { c.peers = try ps.map { (p: String) throws(WhipError) in try n.address("peers", p) } }
+            try n.finish()
+        }
+        if var m = try r.table("metrics") {
+            if let l = try m.string("listen") { c.metricsListen = l.isEmpty ? nil : try m.address("listen", l) }
+            try m.finish()
+        }
+        if var l = try r.table("limits") {
+            c.limits.maxFrameBytes = try l.int("max_frame_bytes", in: 64...65_535) ?? c.limits.maxFrameBytes
+            c.limits.maxConnections = try l.int("max_connections", in: 1...10_000) ?? c.limits.maxConnections
+            c.limits.maxConnectionsPerAddress = try l.int("max_connections_per_address", in: 1...1_000) ?? c.limits.maxConnectionsPerAddress
+            c.limits.inboundQueueEvents = try l.int("inbound_queue_events", in: 16...1_000_000) ?? c.limits.inboundQueueEvents
+            c.limits.batchEvents = try l.int("batch_events", in: 1...100_000) ?? c.limits.batchEvents
+            try l.finish()
+        }
+        if var t = try r.table("timers") {
+            c.timers.handshakeTimeout = try t.seconds("handshake_timeout_seconds") ?? c.timers.handshakeTimeout
+            c.timers.idleTimeout = try t.seconds("idle_timeout_seconds") ?? c.timers.idleTimeout
+            c.timers.keepAlive = try t.seconds("keep_alive_seconds") ?? c.timers.keepAlive
+            c.timers.reconcileInterval = try t.seconds("reconcile_interval_seconds") ?? c.timers.reconcileInterval
+            c.timers.reconnectMin = try t.seconds("reconnect_min_seconds") ?? c.timers.reconnectMin
+            c.timers.reconnectMax = try t.seconds("reconnect_max_seconds") ?? c.timers.reconnectMax
+            try t.finish()
+            guard c.timers.keepAlive < c.timers.idleTimeout else {
+                throw WhipError(.invalidArgument, "\(source): timers.keep_alive_seconds must be less than timers.idle_timeout_seconds")
+            }
+            guard c.timers.reconnectMin <= c.timers.reconnectMax else {
+                throw WhipError(.invalidArgument, "\(source): timers.reconnect_min_seconds must not exceed timers.reconnect_max_seconds")
+            }
+        }
+        try r.finish()
+        return c
+    }
+
+    /// Reads a config file.
+    public static func load(path: String) throws(WhipError) -> DaemonConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WhipError(.notFound, "cannot read the config file \(path)")
+        }
+        return try parse(toml: String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    /// Typed access to one TOML table that remembers which keys were read.
+    struct Reader {
+        let table: TOMLTable
+        let path: String
+        let source: String
+        var seen = Set<String>()
+
+        func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+        func bad(_ key: String, _ want: String) -> WhipError {
+            WhipError(.invalidArgument, "\(source): \(name(key)) must be \(want)")
+        }
+
+        mutating func value(_ key: String) -> (any TOMLValueConvertible)? {
+            seen.insert(key)
+            return table[key]
+        }
+
+        mutating func string(_ key: String) throws(WhipError) -> String? {
+            guard let v = value(key) else { return nil }
+            guard let s = v.string else { throw bad(key, "a string") }
+            return s
+        }
+
+        mutating func strings(_ key: String) throws(WhipError) -> [String]? {
+            guard let v = value(key) else { return nil }
+            guard let a = v.array else { throw bad(key, "an array of strings") }
+            var out = [String]()
+            for item in a {
+                guard let s = item.string else { throw bad(key, "an array of strings") }
+                out.append(s)
+            }
+            return out
+        }
+
+        mutating func int(_ key: String, in range: ClosedRange<Int>) throws(WhipError) -> Int? {
+            guard let v = value(key) else { return nil }
+            guard let i = v.int, range.contains(i) else { throw bad(key, "a whole number from \(range.lowerBound) to \(range.upperBound)") }
+            return i
+        }
+
+        mutating func seconds(_ key: String) throws(WhipError) -> Double? {
+            guard let v = value(key) else { return nil }
+            let d = v.double ?? v.int.map(Double.init)
+            guard let d, d > 0, d <= 86_400 else { throw bad(key, "a number of seconds above 0 and at most 86400") }
+            return d
+        }
+
+        mutating func table(_ key: String) throws(WhipError) -> Reader? {
+            guard let v = value(key) else { return nil }
+            guard let t = v.table else { throw bad(key, "a table ([\(name(key))])") }
+            return Reader(table: t, path: name(key), source: source)
+        }
+
+        func address(_ key: String, _ text: String) throws(WhipError) -> HostPort {
+            do { return try HostPort(parsing: text) } catch { throw WhipError(.invalidArgument, "\(source): \(name(key)): \(error.message)") }
+        }
+
+        func finish() throws(WhipError) {
+            let unknown = table.keys.filter { !seen.contains($0) }.sorted()
+            if let first = unknown.first {
+                throw WhipError(.invalidArgument, "\(source): unknown key \(name(first)) (see Config/whipround.toml for every key)")
+            }
+        }
+    }
+}
