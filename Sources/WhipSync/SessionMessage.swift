@@ -1,0 +1,118 @@
+public import WhipCore
+
+/// One application message inside a Noise transport frame, after the handshake.
+///
+/// Encoding: a canonical CBOR array whose first element is the message type (PROTOCOL.md, wire protocol).
+public enum SessionMessage: Equatable, Sendable {
+    /// A reconciliation message (the initiator's or the responder's next round).
+    case reconcile([UInt8])
+    /// Please send these events.
+    case want([EventID])
+    /// Events, each in wire form; answered by `ack` once durably committed.
+    case events([[UInt8]])
+    /// The last `events` batch is committed: this many were new, this many already known, this many refused.
+    case ack(accepted: Int, duplicates: Int, rejected: Int)
+    /// New events exist with these ids (push notification; the peer pulls what it lacks with `want`).
+    case announce([EventID])
+    /// Keep-alive request and answer.
+    case ping, pong
+    /// A clean close, with a reason; nothing may follow it.
+    case goodbye(String)
+
+    /// Most ids in one `want` or `announce`.
+    public static let maxIDs = 1_024
+
+    var type: UInt64 {
+        switch self {
+        case .reconcile: 1
+        case .want: 2
+        case .events: 3
+        case .ack: 4
+        case .announce: 5
+        case .ping: 6
+        case .pong: 7
+        case .goodbye: 8
+        }
+    }
+
+    /// The message's bytes.
+    public func encoded() -> [UInt8] {
+        var items: [CBOR] = [.unsigned(type)]
+        switch self {
+        case .reconcile(let m): items.append(.bytes(m))
+        case .want(let ids), .announce(let ids): items.append(.array(ids.map { .bytes($0.bytes) }))
+        case .events(let evs): items.append(.array(evs.map { .bytes($0) }))
+        case .ack(let a, let d, let r): items += [.unsigned(UInt64(a)), .unsigned(UInt64(d)), .unsigned(UInt64(r))]
+        case .ping, .pong: break
+        case .goodbye(let reason): items.append(.text(reason))
+        }
+        return CBOR.array(items).encoded()
+    }
+
+    /// Decodes one message; anything malformed is an error, never a crash.
+    public static func decode(_ bytes: [UInt8]) throws(SessionError) -> SessionMessage {
+        let value: CBOR
+        do { value = try CBOR.decode(bytes, maxDepth: 2) } catch { throw SessionError("session.malformed", error.message) }
+        guard case .array(let items) = value, case .unsigned(let type)? = items.first else {
+            throw SessionError("session.malformed", "a message is an array starting with its type")
+        }
+        let rest = Array(items.dropFirst())
+        func ids(_ v: CBOR) throws(SessionError) -> [EventID] {
+            guard case .array(let list) = v, list.count <= maxIDs else {
+                throw SessionError("session.malformed", "an id list holds at most \(maxIDs) ids")
+            }
+            var out = [EventID]()
+            for item in list {
+                guard case .bytes(let b) = item, let id = EventID(bytes: b) else { throw SessionError("session.malformed", "an id is 32 bytes") }
+                out.append(id)
+            }
+            return out
+        }
+        func count(_ v: CBOR) throws(SessionError) -> Int {
+            guard case .unsigned(let n) = v, n <= UInt64(Int32.max) else { throw SessionError("session.malformed", "a count is out of range") }
+            return Int(n)
+        }
+        switch (type, rest.count) {
+        case (1, 1):
+            guard case .bytes(let m) = rest[0] else { break }
+            return .reconcile(m)
+        case (2, 1): return .want(try ids(rest[0]))
+        case (3, 1):
+            guard case .array(let list) = rest[0] else { break }
+            var evs = [[UInt8]]()
+            for item in list {
+                guard case .bytes(let b) = item, b.count <= Limits.maxEventBytes else {
+                    throw SessionError("session.malformed", "an event is a byte string of at most \(Limits.maxEventBytes) bytes")
+                }
+                evs.append(b)
+            }
+            return .events(evs)
+        case (4, 3): return .ack(accepted: try count(rest[0]), duplicates: try count(rest[1]), rejected: try count(rest[2]))
+        case (5, 1): return .announce(try ids(rest[0]))
+        case (6, 0): return .ping
+        case (7, 0): return .pong
+        case (8, 1):
+            guard case .text(let t) = rest[0], t.utf8.count <= 500 else { break }
+            return .goodbye(t)
+        default:
+            throw SessionError("session.unknown_type", "unknown message type \(type) with \(rest.count) field(s)")
+        }
+        throw SessionError("session.malformed", "message type \(type) has a field of the wrong type")
+    }
+}
+
+/// Why a session broke.
+public struct SessionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Stable code, e.g. `session.malformed`.
+    public let code: String
+    /// What happened.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
