@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "WhipDaemon",
             dependencies: [
-                "WhipNode", "WhipStore", "WhipCore", "WhipCrypto",
+                "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -96,7 +96,7 @@ public struct DaemonConfig: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
-    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     /// Parses a TOML document; unknown keys and wrong types are errors that name the key.
     public static func parse(toml text: String, source: String = "config") throws(WhipError) -> DaemonConfig {

@@ -241,6 +241,19 @@ public final class Node: Sendable {
     /// Events per import transaction.
     public static let importBatch = 20_000
 
+    /// A 32-byte secret kept in the data directory as `name` (mode 0600), created on first use.
+    public func secret(named name: String) throws(WhipError) -> [UInt8] {
+        let file = dir.path + "/" + name
+        if !FileManager.default.fileExists(atPath: file) {
+            do {
+                try dir.writeSecret(Sodium.randomBytes(32), to: file)
+            } catch  where error.code == .alreadyExists {
+                // Created by another process meanwhile: read theirs.
+            }
+        }
+        return try dir.readSecret(file).seed
+    }
+
     /// Now, by this node's clock.
     public var now: UInt64 { clock() }
 }

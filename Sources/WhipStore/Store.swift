@@ -9,6 +9,16 @@ public enum EventSource: String, Sendable {
     case local, bundle, peer, retry
 }
 
+/// An event that a batch newly stored.
+public struct StoredEvent: Sendable, Equatable {
+    /// Its community.
+    public let community: PublicKey
+    /// Its HLC wall time (ms), the reconciliation timestamp.
+    public let wall: UInt64
+    /// Its id.
+    public let id: EventID
+}
+
 /// What happened to a batch handed to `Store.ingest`.
 public struct IngestReport: Sendable, Equatable {
     /// New events stored.
@@ -23,6 +33,8 @@ public struct IngestReport: Sendable, Equatable {
     public var notApplied: [String: Int] = [:]
     /// Up to ten example refusals, for messages.
     public var examples: [String] = []
+    /// The events newly stored, so sync indexes can follow without rereading the database.
+    public var stored: [StoredEvent] = []
 
     /// An empty report.
     public init() {}
@@ -43,6 +55,7 @@ public struct IngestReport: Sendable, Equatable {
         rejected.merge(o.rejected, uniquingKeysWith: +)
         notApplied.merge(o.notApplied, uniquingKeysWith: +)
         examples += o.examples.prefix(max(0, 10 - examples.count))
+        stored += o.stored
     }
 }
 
@@ -229,6 +242,7 @@ public final class Store: Sendable {
                 ])
                 if db.changesCount == 1 {
                     report.accepted += 1
+                    report.stored.append(StoredEvent(community: e.community, wall: e.hlc.wall, id: e.id))
                     seqs[e.id] = db.lastInsertedRowID
                     fresh.append(e)
                 } else {

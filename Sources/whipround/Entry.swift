@@ -4,12 +4,16 @@ import WhipCore
 
 @main
 struct Main {
-    static func main() {
+    static func main() async {
         // Keys, network keys and sealed contacts live in the data directory: nothing there is for other users.
         umask(0o077)
         do {
             var command = try Whipround.parseAsRoot()
-            try command.run()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
         } catch let error as WhipError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             exit(ExitCodes.code(for: error.code))
@@ -52,7 +56,7 @@ struct Whipround: ParsableCommand {
         subcommands: [
             InitCommand.self, IDCommand.self, CommunityCommand.self, CampaignCommand.self, TierCommand.self,
             PledgeCommand.self, ExportCommand.self, BundleCommand.self, StatusCommand.self, DoctorCommand.self,
-            RejectionsCommand.self, BenchCommand.self,
+            RejectionsCommand.self, ServeCommand.self, SyncCommand.self, BenchCommand.self,
         ]
     )
 }

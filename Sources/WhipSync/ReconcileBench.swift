@@ -1,0 +1,141 @@
+import WhipCore
+
+/// Measures reconciliation of two large sets: round trips, bytes each way and wall time. Prints figures; it
+/// is not a timed test.
+public enum ReconcileBench {
+    /// One measured reconciliation.
+    public struct Figure: Sendable {
+        /// Differences between the sets (split across both sides).
+        public let differences: Int
+        /// Items in the initiator's and the responder's set.
+        public let initiatorItems: Int
+        public let responderItems: Int
+        /// Initiator messages, each answered by the responder.
+        public let roundTrips: Int
+        /// Bytes the initiator sent, and the responder sent.
+        public let bytesSent: Int
+        public let bytesReceived: Int
+        /// The largest single message.
+        public let largestMessage: Int
+        /// Wall time of the message exchange (both sides, in one process), in seconds.
+        public let seconds: Double
+        /// Whether `have` and `need` came out exactly equal to the true differences.
+        public let exact: Bool
+    }
+
+    /// Builds a shared set of `items` keys and, for each entry of `differences`, two sets that each add
+    /// half of that many keys of their own (the initiator the odd one), then reconciles them and prints
+    /// one line per case. Timestamps are milliseconds with random gaps of 0-4999 ms (about a month for a
+    /// million items); ids are random.
+    @discardableResult
+    public static func run(
+        items: Int = 1_000_000, differences: [Int] = [1, 10, 1_000], parameters: SyncParameters = SyncParameters(), seed: UInt64 = 1,
+        print: (String) -> Void
+    ) -> [Figure] {
+        var rng = Generator(seed: seed)
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        var keys = [EventKey]()
+        keys.reserveCapacity(items)
+        var ts: UInt64 = 1_700_000_000_000
+        for _ in 0..<items {
+            ts += rng.next() % 5_000
+            keys.append(rng.key(timestamp: ts))
+        }
+        let base = MemorySyncStore(keys)
+        let span: (UInt64, UInt64) = (1_700_000_000_000, ts)
+        print(
+            "reconcile: \(base.count) shared items built in \(ms(clock.now - t0)) ms; buckets ≤ \(parameters.maxBuckets), "
+                + "id lists ≤ \(parameters.idListThreshold) items, frames ≤ \(parameters.frameLimit) bytes"
+                + (parameters.compactReplies ? "" : ", full id-list replies") + (parameters.adaptiveSplit ? "" : ", fixed splits"))
+        var figures = [Figure]()
+        for d in differences {
+            var a = base
+            var b = base
+            var onlyA = Set<EventKey>()
+            var onlyB = Set<EventKey>()
+            for i in 0..<d {
+                let k = rng.key(timestamp: span.0 + rng.next() % (span.1 - span.0 + 1))
+                if i % 2 == 0 {
+                    if a.insert(k) { onlyA.insert(k) }
+                } else {
+                    if b.insert(k) { onlyB.insert(k) }
+                }
+            }
+            let f = reconcile(a, b, parameters: parameters, differences: d, onlyA: onlyA, onlyB: onlyB)
+            figures.append(f)
+            print(
+                "reconcile \(f.initiatorItems) vs \(f.responderItems) items, \(d) difference\(d == 1 ? "" : "s"): "
+                    + "\(f.roundTrips) round trip\(f.roundTrips == 1 ? "" : "s"), \(f.bytesSent) bytes sent, "
+                    + "\(f.bytesReceived) bytes received, largest message \(f.largestMessage) bytes, "
+                    + "\(tenths(f.seconds * 1_000)) ms" + (f.exact ? "" : "  RESULT WRONG"))
+        }
+        return figures
+    }
+
+    static func reconcile(
+        _ a: MemorySyncStore, _ b: MemorySyncStore, parameters: SyncParameters, differences: Int, onlyA: Set<EventKey>,
+        onlyB: Set<EventKey>
+    ) -> Figure {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var initiator = SyncInitiator(store: a, parameters: parameters)
+        var responder = SyncResponder(store: b, parameters: parameters)
+        var sent = 0
+        var received = 0
+        var largest = 0
+        var have = [EventKey]()
+        var need = [EventID]()
+        var ok = true
+        do {
+            var message = try initiator.initiate()
+            while true {
+                sent += message.count
+                largest = max(largest, message.count)
+                let reply = try responder.reconcile(message)
+                received += reply.count
+                largest = max(largest, reply.count)
+                let step = try initiator.reconcile(reply)
+                have += step.have
+                need += step.need
+                guard let next = step.next else { break }
+                message = next
+            }
+        } catch {
+            ok = false
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let exact =
+            ok && have.count == onlyA.count && Set(have) == onlyA && need.count == onlyB.count && Set(need) == Set(onlyB.map(\.id))
+        return Figure(
+            differences: differences, initiatorItems: a.count, responderItems: b.count, roundTrips: initiator.messagesSent, bytesSent: sent,
+            bytesReceived: received, largestMessage: largest, seconds: seconds, exact: exact)
+    }
+
+    /// `v` with one decimal.
+    static func tenths(_ v: Double) -> String {
+        let t = Int((v * 10).rounded())
+        return "\(t / 10).\(t % 10)"
+    }
+
+    static func ms(_ d: Duration) -> Int {
+        Int(d.components.seconds * 1_000 + d.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// SplitMix64, so the bench needs nothing from the test support module.
+    struct Generator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+        mutating func key(timestamp: UInt64) -> EventKey {
+            EventKey(timestamp: timestamp, w0: next(), w1: next(), w2: next(), w3: next())
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WhipCore
+import WhipDaemon
+import WhipNode
+
+/// Logging for the daemon: structured lines to stderr, which journald collects under systemd.
+func daemonLogger(level: String) -> Logger {
+    var l = Logger(label: "whipround") { StreamLogHandler.standardError(label: $0) }
+    l.logLevel = Logger.Level(rawValue: level) ?? .info
+    return l
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the node as a daemon: accept member peers over TCP and keep configured peers in sync.",
+        discussion: "Flags override the config file; with no file, the defaults in Config/whipround.toml apply. SIGTERM or SIGINT stops it cleanly.")
+
+    @Option(help: "TOML configuration file (see Config/whipround.toml).") var config: String?
+    @Option(help: "Data directory (overrides data_dir).") var data: String?
+    @Option(help: "HOST:PORT to accept peers on (overrides network.listen; default 0.0.0.0:7878).") var listen: String?
+    @Option(name: .customLong("peer"), help: "HOST:PORT of a peer to keep in sync with (repeatable; adds to network.peers).")
+    var peers: [String] = []
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    func run() async throws {
+        var c = try config.map { (p: String) throws(WhipError) in try DaemonConfig.load(path: p) } ?? DaemonConfig()
+        if let data { c.dataDir = data }
+        if let listen { c.listen = try HostPort(parsing: listen) }
+        c.peers += try peers.map { (p: String) throws(WhipError) in try HostPort(parsing: p) }
+        if let logLevel {
+            guard DaemonConfig.logLevels.contains(logLevel) else {
+                throw WhipError(.invalidArgument, "'\(logLevel)' is not a log level: use one of \(DaemonConfig.logLevels.joined(separator: ", "))")
+            }
+            c.logLevel = logLevel
+        }
+        let logger = daemonLogger(level: c.logLevel)
+        let node = try Node.open(dir: DataDir.resolve(flag: c.dataDir), logger: logger)
+        try await Daemon.run(node: node, config: c, logger: logger) { port in
+            logger.notice("ready", metadata: ["listen.port": "\(port)"])
+        }
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync", abstract: "Reconcile with one peer now (send what it lacks, fetch what we lack), then exit.")
+
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "Community name or wrc1… id (default: every community this node belongs to).") var community: String?
+    @Argument(help: "The peer, HOST:PORT.") var peer: String
+
+    func run() async throws {
+        let address = try HostPort(parsing: peer)
+        let logger = node.logger()
+        let n = try node.open()
+        let replica = try Replica(node: n, logger: logger)
+        let credentials = try Daemon.credentials(for: n)
+        let targets = try community.map { (s: String) throws(WhipError) in [try n.community(s)] } ?? n.store.communities()
+        guard !targets.isEmpty else { throw WhipError(.notFound, "this node belongs to no community yet; join one first") }
+        let tty = isatty(STDERR_FILENO) == 1 && !output.json
+        var results: [[String: Any]] = []
+        for c in targets {
+            let r = try await PeerSession.syncOnce(
+                address: address, community: c.id, replica: replica, credentials: credentials, settings: SessionSettings(), logger: logger
+            ) { line in
+                if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(c.name): \(line)".utf8)) }
+            }
+            if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            let digest = try n.store.communities().first { $0.id == c.id }?.digest ?? ""
+            results.append([
+                "community": KeyText.encode(c.id, as: .community), "name": c.name, "peer": KeyText.encode(r.peer, as: .member),
+                "sent": r.sent, "peer_accepted": r.peerAccepted, "received": r.received.accepted,
+                "received_duplicates": r.received.duplicates, "received_rejected": r.received.rejected,
+                "reconcile_messages": r.reconcileMessages, "digest": digest,
+            ])
+            if !output.json {
+                print("\(c.name): sent \(r.sent) (peer stored \(r.peerAccepted)), received \(r.received.accepted), digest \(digest)")
+            }
+        }
+        if output.json { printJSON(["peer": address.description, "communities": results]) }
+    }
+}
