@@ -15,8 +15,8 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `host:port` or `[v6]:port`.
-    public init(parsing text: String) throws(WhipError) {
+    /// Parses `host:port` or `[v6]:port`; port 0 (any free port) only for a listen address.
+    public init(parsing text: String, listening: Bool = false) throws(WhipError) {
         let t = text.trimmingCharacters(in: .whitespaces)
         var host: Substring
         var portText: Substring
@@ -30,7 +30,7 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
             host = t[..<colon]
             portText = t[t.index(after: colon)...]
         }
-        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else { throw HostPort.bad(text) }
+        guard !host.isEmpty, let port = Int(portText), ((listening ? 0 : 1)...65535).contains(port) else { throw HostPort.bad(text) }
         self.host = String(host)
         self.port = port
     }
@@ -116,7 +116,7 @@ public struct DaemonConfig: Sendable, Equatable {
             c.logLevel = level
         }
         if var n = try r.table("network") {
-            if let l = try n.string("listen") { c.listen = try n.address("listen", l) }
+            if let l = try n.string("listen") { c.listen = try n.address("listen", l, listening: true) }
             if let ps = try n.strings("peers") { c.peers = try ps.map { (p: String) throws(WhipError) in try n.address("peers", p) } }
             try n.finish()
         }
@@ -213,8 +213,10 @@ public struct DaemonConfig: Sendable, Equatable {
             return Reader(table: t, path: name(key), source: source)
         }
 
-        func address(_ key: String, _ text: String) throws(WhipError) -> HostPort {
-            do { return try HostPort(parsing: text) } catch { throw WhipError(.invalidArgument, "\(source): \(name(key)): \(error.message)") }
+        func address(_ key: String, _ text: String, listening: Bool = false) throws(WhipError) -> HostPort {
+            do { return try HostPort(parsing: text, listening: listening) } catch {
+                throw WhipError(.invalidArgument, "\(source): \(name(key)): \(error.message)")
+            }
         }
 
         func finish() throws(WhipError) {

@@ -70,15 +70,16 @@ public struct PeerListener: Service {
     }
 }
 
-/// Keeps configured peers in step: syncs with each at start and then every reconcile interval, backing off
-/// exponentially (with jitter) while a peer is unreachable.
+/// Keeps peers in step: those in the config, those added with `whipround peer add` and the hubs named in
+/// invites. Syncs with each at start and then every reconcile interval, backing off exponentially (with
+/// jitter) while a peer is unreachable, and notices peers added or removed while running.
 public struct PeerDialer: Service {
     let config: DaemonConfig
     let replica: Replica
     let credentials: NodeCredentials
     let logger: Logger
 
-    /// A dialer for `config.peers`.
+    /// A dialer.
     public init(config: DaemonConfig, replica: Replica, credentials: NodeCredentials, logger: Logger) {
         self.config = config
         self.replica = replica
@@ -86,13 +87,23 @@ public struct PeerDialer: Service {
         self.logger = logger
     }
 
+    func wanted() -> Set<String> {
+        let stored = (try? replica.node.store.peers().map(\.address)) ?? []
+        return Set(config.peers.map(\.description) + stored)
+    }
+
     public func run() async throws {
-        guard !config.peers.isEmpty else { return }
         // Shutdown cancels the loops, which interrupts their sleeps at once.
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for peer in config.peers {
-                    group.addTask { await self.keepInSync(with: peer) }
+                var started = Set<String>()
+                while !Task.isCancelled {
+                    for address in wanted().subtracting(started) {
+                        guard let peer = try? HostPort(parsing: address) else { continue }
+                        started.insert(address)
+                        group.addTask { await self.keepInSync(with: peer) }
+                    }
+                    try? await Task.sleep(for: .milliseconds(Int64(config.timers.reconcileInterval * 1000)))
                 }
             }
         }
@@ -102,14 +113,18 @@ public struct PeerDialer: Service {
         var delay = config.timers.reconnectMin
         var logger = logger
         logger[metadataKey: "peer.address"] = "\(peer)"
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            var ok = true
+        let store = replica.node.store
+        while !Task.isCancelled {
+            guard wanted().contains(peer.description) else { return }  // removed with `peer remove`
+            var failure: String? = nil
+            var peerID: PublicKey? = nil
             do {
                 for c in try await replica.communities() {
                     do {
                         let r = try await PeerSession.syncOnce(
                             address: peer, community: c.id, replica: replica, credentials: credentials, settings: SessionSettings(config),
                             logger: logger)
+                        peerID = r.peer
                         logger.info(
                             "synced",
                             metadata: [
@@ -122,11 +137,12 @@ public struct PeerDialer: Service {
                     }
                 }
             } catch {
-                ok = false
+                failure = "\(error)"
                 logger.notice("sync failed; will retry", metadata: ["error": "\(error)", "retry.seconds": "\(Int(delay))"])
             }
+            try? store.recordSync(peer.description, now: replica.node.now, peer: peerID, error: failure)
             let wait: Double
-            if ok {
+            if failure == nil {
                 delay = config.timers.reconnectMin
                 wait = config.timers.reconcileInterval
             } else {

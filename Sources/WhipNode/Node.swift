@@ -129,6 +129,7 @@ public final class Node: Sendable {
     /// Joins a community from an invite.
     public func join(_ invite: Invite) throws(WhipError) -> CommunityInfo {
         try store.joinCommunity(id: invite.community, name: invite.name, networkKey: invite.networkKey, hubs: invite.hubs, now: clock())
+        for hub in invite.hubs { try store.addPeer(hub, source: "invite", now: clock()) }
         return try community(KeyText.encode(invite.community, as: .community))
     }
 

@@ -428,3 +428,59 @@ extension Store {
         }
     }
 }
+
+/// A peer the daemon keeps in step with.
+public struct PeerRow: Sendable {
+    public let address: String
+    public let source: String
+    public let lastAttempt: UInt64?
+    public let lastSuccess: UInt64?
+    public let lastError: String?
+    public let lastPeerID: PublicKey?
+}
+
+extension Store {
+    /// Adds a peer (idempotent); `source` is `cli` or `invite`.
+    public func addPeer(_ address: String, source: String, now: UInt64) throws(WhipError) {
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO peers (address, source, added_at) VALUES (?, ?, ?)", arguments: [address, source, Int64(now)])
+        }
+    }
+
+    /// Removes a peer; false if it was not there.
+    public func removePeer(_ address: String) throws(WhipError) -> Bool {
+        try write { db in
+            try db.execute(sql: "DELETE FROM peers WHERE address = ?", arguments: [address])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Every stored peer.
+    public func peers() throws(WhipError) -> [PeerRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM peers ORDER BY address").map {
+                PeerRow(
+                    address: $0["address"], source: $0["source"], lastAttempt: ($0["last_attempt_ms"] as Int64?).map(UInt64.init),
+                    lastSuccess: ($0["last_success_ms"] as Int64?).map(UInt64.init), lastError: $0["last_error"],
+                    lastPeerID: ($0["last_peer_id"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) })
+            }
+        }
+    }
+
+    /// Records how a sync attempt with `address` went (creating the row for a configured peer).
+    public func recordSync(_ address: String, now: UInt64, peer: PublicKey?, error: String?) throws(WhipError) {
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO peers (address, source, added_at) VALUES (?, 'config', ?)", arguments: [address, Int64(now)])
+            if let error {
+                try db.execute(
+                    sql: "UPDATE peers SET last_attempt_ms = ?, last_error = ? WHERE address = ?", arguments: [Int64(now), error, address])
+            } else {
+                try db.execute(
+                    sql: "UPDATE peers SET last_attempt_ms = ?, last_success_ms = ?, last_error = NULL, last_peer_id = ? WHERE address = ?",
+                    arguments: [Int64(now), Int64(now), peer.map { Data($0.bytes) }, address])
+            }
+        }
+    }
+}

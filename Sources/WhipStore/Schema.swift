@@ -211,6 +211,21 @@ enum Schema {
                     FROM rejections;
                     """)
         }
+        m.registerMigration("v2-peers") { db in
+            try db.execute(
+                sql: """
+                    -- Peers the daemon keeps in step with, and how the last attempt went.
+                    CREATE TABLE peers (
+                        address TEXT PRIMARY KEY,        -- HOST:PORT
+                        source TEXT NOT NULL,            -- cli (whipround peer add) or invite (a hub named in one)
+                        added_at INTEGER NOT NULL,
+                        last_attempt_ms INTEGER,
+                        last_success_ms INTEGER,
+                        last_error TEXT,
+                        last_peer_id BLOB                -- member key the peer proved last time
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 }

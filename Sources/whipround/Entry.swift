@@ -56,7 +56,7 @@ struct Whipround: ParsableCommand {
         subcommands: [
             InitCommand.self, IDCommand.self, CommunityCommand.self, CampaignCommand.self, TierCommand.self,
             PledgeCommand.self, ExportCommand.self, BundleCommand.self, StatusCommand.self, DoctorCommand.self,
-            RejectionsCommand.self, ServeCommand.self, SyncCommand.self, BenchCommand.self,
+            RejectionsCommand.self, ServeCommand.self, SyncCommand.self, PeerCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -4,6 +4,7 @@ import Logging
 import WhipCore
 import WhipDaemon
 import WhipNode
+import WhipStore
 
 /// Logging for the daemon: structured lines to stderr, which journald collects under systemd.
 func daemonLogger(level: String) -> Logger {
@@ -28,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var c = try config.map { (p: String) throws(WhipError) in try DaemonConfig.load(path: p) } ?? DaemonConfig()
         if let data { c.dataDir = data }
-        if let listen { c.listen = try HostPort(parsing: listen) }
+        if let listen { c.listen = try HostPort(parsing: listen, listening: true) }
         c.peers += try peers.map { (p: String) throws(WhipError) in try HostPort(parsing: p) }
         if let logLevel {
             guard DaemonConfig.logLevels.contains(logLevel) else {
@@ -83,4 +84,65 @@ struct SyncCommand: AsyncParsableCommand {
         }
         if output.json { printJSON(["peer": address.description, "communities": results]) }
     }
+}
+
+struct PeerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peer", abstract: "Peers the daemon keeps in step with (besides those in the config file).",
+        subcommands: [Add.self, Remove.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a peer; a running `serve` picks it up within a reconcile interval.")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: "HOST:PORT") var address: String
+        func run() throws {
+            let a = try HostPort(parsing: address)
+            let n = try node.open()
+            try n.store.addPeer(a.description, source: "cli", now: n.now)
+            print("Added peer \(a).")
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Forget a peer.")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: "HOST:PORT") var address: String
+        func run() throws {
+            let a = try HostPort(parsing: address)
+            let n = try node.open()
+            guard try n.store.removePeer(a.description) else { throw WhipError(.notFound, "\(a) is not a stored peer; see `whipround peer list`") }
+            print("Removed peer \(a).")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List peers and when each was last in sync.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            let n = try node.open()
+            let rows = try n.store.peers()
+            if output.json {
+                printJSON(rows.map(peerJSON))
+            } else {
+                if rows.isEmpty { print("No peers yet: add one with `whipround peer add HOST:PORT`.") }
+                for p in rows { print(peerLine(p)) }
+            }
+        }
+    }
+}
+
+func peerJSON(_ p: PeerRow) -> [String: Any] {
+    var d: [String: Any] = ["address": p.address, "source": p.source]
+    if let t = p.lastSuccess { d["last_sync"] = Dates.format(t, timeZone: "UTC") }
+    if let t = p.lastAttempt { d["last_attempt"] = Dates.format(t, timeZone: "UTC") }
+    if let e = p.lastError { d["last_error"] = e }
+    if let k = p.lastPeerID { d["peer_id"] = KeyText.encode(k, as: .member) }
+    return d
+}
+
+func peerLine(_ p: PeerRow) -> String {
+    let sync = p.lastSuccess.map { "last in sync \(Dates.format($0, timeZone: "UTC"))" } ?? "never synced"
+    let err = p.lastError.map { "; last error: \($0)" } ?? ""
+    return "\(p.address) (\(p.source)): \(sync)\(err)"
 }

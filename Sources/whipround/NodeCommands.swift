@@ -224,8 +224,12 @@ struct StatusCommand: ParsableCommand {
                 "campaigns": campaigns.count,
             ]
         }
+        let peers = try n.store.peers()
         if output.json {
-            printJSON(["node": ["id": n.memberID, "name": n.name, "data": n.dir.path], "communities": rows, "held_events": held])
+            printJSON([
+                "node": ["id": n.memberID, "name": n.name, "data": n.dir.path], "communities": rows, "held_events": held,
+                "peers": peers.map(peerJSON),
+            ])
         } else {
             print("Node '\(n.name)' \(n.memberID)")
             print("Data: \(n.dir.path)")
@@ -235,6 +239,7 @@ struct StatusCommand: ParsableCommand {
                 print("  events: \(r["events"]!)  campaigns: \(r["campaigns"]!)  digest: \(r["digest"]!)")
             }
             if held > 0 { print("\(held) event(s) held with timestamps ahead of this clock; they are retried automatically.") }
+            for p in peers { print("peer \(peerLine(p))") }
         }
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// Real `whipround serve` processes on loopback: they find each other, converge, and stop cleanly on SIGTERM.
+@Suite(.serialized) struct DaemonProcessTests {
+    final class LogBuffer: Sendable {
+        let text = Mutex("")
+        func append(_ s: String) { text.withLock { $0 += s } }
+        var value: String { text.withLock { $0 } }
+    }
+
+    final class Daemon {
+        let process: Process
+        let log = LogBuffer()
+
+        init(_ cli: CLI, _ args: [String]) throws {
+            process = Process()
+            process.executableURL = CLI.binary
+            process.arguments = ["serve", "--listen", "127.0.0.1:0", "--log-level", "info"] + args
+            process.currentDirectoryURL = cli.cwd
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle.nullDevice
+            let log = self.log
+            err.fileHandleForReading.readabilityHandler = { h in
+                let d = h.availableData
+                log.append(String(decoding: d, as: UTF8.self))
+            }
+            try process.run()
+        }
+
+        /// The port from the "ready" log line.
+        func port() async throws -> Int {
+            for _ in 0..<200 {
+                let text = log.value
+                if let r = text.range(of: "listen.port=") {
+                    let digits = text[r.upperBound...].prefix { $0.isNumber }
+                    if let p = Int(digits) { return p }
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw CancellationError()
+        }
+
+        func stop() -> Int32 {
+            process.terminate()  // SIGTERM
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    func digest(_ cli: CLI, _ node: String) throws -> String {
+        let s = try cli.json(["status", "--data", node])
+        return ((s["communities"] as? [[String: Any]])?.first?["digest"] as? String) ?? ""
+    }
+
+    @Test func daemonsConvergeAndStopCleanly() async throws {
+        let cli = try CLI()
+        try cli.run(["init", "--data", "hub", "--name", "Hub"])
+        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
+        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
+        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
+        try cli.run(["community", "join", "--data", "laptop", invite])
+        let laptop = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
+        try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptop])
+        let campaign = try #require(
+            try cli.json(["campaign", "create", "--data", "hub", "--title", "Lido", "--goal", "100", "--closes", "2030-01-01"])["id"] as? String)
+        try cli.run(["campaign", "publish", "--data", "hub", campaign])
+
+        let hub = try Daemon(cli, ["--data", "hub"])
+        let hubPort = try await hub.port()
+        // The laptop only knows the hub from `peer add`; its daemon syncs with it at start.
+        try cli.run(["peer", "add", "--data", "laptop", "127.0.0.1:\(hubPort)"])
+        let lap = try Daemon(cli, ["--data", "laptop"])
+        _ = try await lap.port()
+        var converged = false
+        for _ in 0..<100 where !converged {
+            try await Task.sleep(for: .milliseconds(100))
+            converged = try digest(cli, "hub") == digest(cli, "laptop") && !digest(cli, "hub").isEmpty
+        }
+        #expect(converged, "hub: \(hub.log.value)\nlaptop: \(lap.log.value)")
+        let peers = try cli.run(["peer", "list", "--data", "laptop", "--json"]).stdout
+        #expect(peers.contains("last_sync"))
+
+        // A one-shot sync against the running hub, from the CLI, after a pledge on the laptop.
+        try cli.run(["pledge", "add", "--data", "laptop", "--campaign", campaign, "--name", "Bob", "--amount", "5"])
+        let sync = try cli.json(["sync", "--data", "laptop", "127.0.0.1:\(hubPort)"])
+        let first = try #require((sync["communities"] as? [[String: Any]])?.first)
+        #expect(first["sent"] as? Int == 1 && first["peer_accepted"] as? Int == 1)
+        #expect(try digest(cli, "hub") == digest(cli, "laptop"))
+
+        #expect(lap.stop() == 0)
+        #expect(hub.stop() == 0)
+        #expect(hub.log.value.contains("whipround stopped"))
+    }
+
+    @Test func serveRefusesBadSettingsClearly() throws {
+        let cli = try CLI()
+        try cli.run(["init", "--data", "n", "--name", "N"])
+        let r = try cli.run(["serve", "--data", "n", "--listen", "nonsense"], expect: 2)
+        #expect(r.stderr.contains("not an address"))
+        let l = try cli.run(["serve", "--data", "n", "--log-level", "loud"], expect: 2)
+        #expect(l.stderr.contains("log level"))
+    }
+}
