@@ -18,6 +18,8 @@ public struct SessionSettings: Sendable {
     public var idleTimeout: Double = 120
     /// Payload budget of one `events` message (it must fit a Noise message with room for framing).
     public var eventsMessageBytes = 60_000
+    /// Events pulled from a peer are committed in batches of about this many.
+    public var commitBatch = 10_000
 
     /// Defaults.
     public init() {}
@@ -270,8 +272,10 @@ public enum PeerSession {
                 report.peerAccepted += accepted
                 progress("sent \(report.sent)/\(toSend.count)")
             }
-            // Pull what we lack.
+            // Pull what we lack, committing in import-sized batches: fewer, larger transactions, and events
+            // arrive in reconciliation order, which follows replay order, so campaigns resume rather than replay.
             var start = 0
+            var pending = [[UInt8]]()
             while start < need.count {
                 let ids = Array(need[start..<min(need.count, start + SessionMessage.maxIDs)])
                 start += ids.count
@@ -279,7 +283,11 @@ public enum PeerSession {
                 while true {
                     guard case .events(let wires) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
                     if wires.isEmpty { break }
-                    report.received.merge(try await replica.ingest(wires, community: community))
+                    pending += wires
+                }
+                if pending.count >= settings.commitBatch || start >= need.count {
+                    report.received.merge(try await replica.ingest(pending, community: community))
+                    pending = []
                 }
                 progress("received \(report.received.accepted)/\(need.count)")
             }

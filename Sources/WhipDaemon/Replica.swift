@@ -21,7 +21,7 @@ public actor Replica {
         self.logger = logger
         let (keys, last) = try node.store.eventKeys(after: 0)
         for (community, group) in Dictionary(grouping: keys, by: \.community) {
-            indexes[community] = MemorySyncStore(group.map { EventKey(timestamp: $0.wall, id: $0.id) })
+            indexes[community] = MemorySyncStore(group.map { Replica.key($0.hlc, $0.id) })
         }
         lastSeq = last
     }
@@ -29,8 +29,15 @@ public actor Replica {
     /// Adds events other processes (the CLI, an import) stored since the last look.
     private func refresh() throws(WhipError) {
         let (keys, last) = try node.store.eventKeys(after: lastSeq)
-        for k in keys { _ = indexes[k.community, default: MemorySyncStore()].insert(EventKey(timestamp: k.wall, id: k.id)) }
+        for k in keys { _ = indexes[k.community, default: MemorySyncStore()].insert(Replica.key(k.hlc, k.id)) }
         lastSeq = last
+    }
+
+    /// The reconciliation key of an event: timestamp = wall ms × 2^20 + min(counter, 2^20 − 1), so the
+    /// reconciliation order follows the replay order and pulled events mostly arrive in it (which lets the
+    /// store resume a campaign instead of replaying it).
+    public static func key(_ hlc: HLC, _ id: EventID) -> EventKey {
+        EventKey(timestamp: hlc.wall << 20 | UInt64(min(hlc.counter, (1 << 20) - 1)), id: id)
     }
 
     /// Communities and their network keys, for answering handshakes.

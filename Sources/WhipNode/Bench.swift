@@ -2,9 +2,9 @@ import Dispatch
 import Foundation
 import GRDB
 public import Logging
-import WhipCore
-import WhipCrypto
-import WhipStore
+public import WhipCore
+public import WhipCrypto
+public import WhipStore
 
 /// The benchmark behind `whipround bench`: each figure is printed beside a bound measured in the same run.
 public enum Bench {
@@ -17,7 +17,7 @@ public enum Bench {
         public init() {}
     }
 
-    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+    public static func seconds(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -34,7 +34,7 @@ public enum Bench {
     static func fmt(_ v: Double) -> String { String(format: "%.0f", v) }
 
     /// A node with a community, a live campaign, and this node as founder.
-    static func setUp(_ dir: String, logger: Logger) throws -> (Node, CommunityInfo, EventID) {
+    public static func setUp(_ dir: String, logger: Logger) throws -> (Node, CommunityInfo, EventID) {
         let node = try Node.initialise(dir: DataDir(path: dir), name: "bench", logger: logger)
         let c = try node.createCommunity(name: "Bench")
         let created = try node.emit(
@@ -48,7 +48,7 @@ public enum Bench {
     }
 
     /// `count` signed pledge events by `author`, made in parallel, stamped after `after`.
-    static func pledges(_ count: Int, community: PublicKey, campaign: EventID, author: SigningKey, start: UInt64) -> [[UInt8]] {
+    public static func pledges(_ count: Int, community: PublicKey, campaign: EventID, author: SigningKey, start: UInt64) -> [[UInt8]] {
         let out = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
         out.initialize(repeating: [])
         defer {

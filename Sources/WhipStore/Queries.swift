@@ -368,20 +368,6 @@ extension Store {
 }
 
 extension Store {
-    /// Every stored event of a community as (HLC wall ms, id), for the reconciliation index.
-    public func eventKeys(community: PublicKey) throws(WhipError) -> [(wall: UInt64, id: EventID)] {
-        try read { db in
-            var out = [(wall: UInt64, id: EventID)]()
-            let cursor = try Row.fetchCursor(
-                db, sql: "SELECT e.hlc_wall, e.id FROM events e JOIN communities c ON c.ref = e.community WHERE c.id = ?",
-                arguments: [Data(community.bytes)])
-            while let row = try cursor.next() {
-                out.append((UInt64(row[0] as Int64), EventID(bytes: [UInt8](row[1] as Data))!))
-            }
-            return out
-        }
-    }
-
     /// The wire bytes of the stored events among `ids` (of `community`), in the order asked; unknown ids are skipped.
     public func rawEvents(community: PublicKey, ids: [EventID]) throws(WhipError) -> [[UInt8]] {
         try read { db in
@@ -407,20 +393,23 @@ extension Store {
 extension Store {
     /// Events stored after local sequence number `seq`, as (community, HLC wall ms, id), and the newest seq.
     /// Lets a long-running index follow writes made by other processes (the CLI) without rescanning.
-    public func eventKeys(after seq: Int64) throws(WhipError) -> (keys: [(community: PublicKey, wall: UInt64, id: EventID)], last: Int64) {
+    public func eventKeys(after seq: Int64) throws(WhipError) -> (keys: [(community: PublicKey, hlc: HLC, id: EventID)], last: Int64) {
         try read { db in
-            var out = [(community: PublicKey, wall: UInt64, id: EventID)]()
+            var out = [(community: PublicKey, hlc: HLC, id: EventID)]()
             var last = seq
             let cursor = try Row.fetchCursor(
                 db,
-                sql:
-                    "SELECT e.seq, c.id AS community, e.hlc_wall, e.id FROM events e JOIN communities c ON c.ref = e.community WHERE e.seq > ? ORDER BY e.seq",
+                sql: """
+                    SELECT e.seq, c.id AS community, e.hlc_wall, e.hlc_counter, e.id FROM events e
+                    JOIN communities c ON c.ref = e.community WHERE e.seq > ? ORDER BY e.seq
+                    """,
                 arguments: [seq])
             while let row = try cursor.next() {
                 last = row["seq"]
                 out.append(
                     (
-                        PublicKey(bytes: [UInt8](row["community"] as Data))!, UInt64(row["hlc_wall"] as Int64),
+                        PublicKey(bytes: [UInt8](row["community"] as Data))!,
+                        HLC(wall: UInt64(row["hlc_wall"] as Int64), counter: UInt32(row["hlc_counter"] as Int64)),
                         EventID(bytes: [UInt8](row["id"] as Data))!
                     ))
             }

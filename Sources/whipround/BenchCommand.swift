@@ -1,7 +1,8 @@
 import ArgumentParser
+import WhipDaemon
 import WhipNode
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure bulk ingest, single-pledge latency, size per event and memory; prints each figure beside its bound.",
@@ -13,8 +14,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Also measure peak memory while ingesting this many events (e.g. 1000000), in a separate process run.")
     var memoryEvents: Int = 0
     @Flag(help: "Only the memory measurement (so its peak RSS is not the bulk run's).") var memoryOnly = false
+    @Flag(help: "Network figures instead: initial sync over loopback beside bulk ingest, and reconciliation of 1M-item sets.")
+    var network = false
+    @Option(help: "Items per side for the reconciliation figures (with --network; 0 skips them).") var reconcileItems: Int = 1_000_000
 
-    func run() throws {
+    func run() async throws {
+        if network {
+            try await NetBench.run(events: events, reconcileItems: reconcileItems, logger: node.logger()) { print($0) }
+            return
+        }
         var o = Bench.Options()
         o.events = events
         o.latencySamples = samples
