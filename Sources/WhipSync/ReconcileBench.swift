@@ -24,8 +24,8 @@ public enum ReconcileBench {
     }
 
     /// Builds a shared set of `items` keys and, for each entry of `differences`, two sets that each add
-    /// half of that many keys of their own (the initiator the odd one), then reconciles them and prints
-    /// one line per case. Timestamps are milliseconds with random gaps of 0-4999 ms (about a month for a
+    /// half of that many keys of their own (the initiator the odd one; a single difference is measured on
+    /// each side in turn), then reconciles them and prints one line per case, after a line of store timings. Timestamps are milliseconds with random gaps of 0-4999 ms (about a month for a
     /// million items); ids are random.
     @discardableResult
     public static func run(
@@ -48,29 +48,63 @@ public enum ReconcileBench {
             "reconcile: \(base.count) shared items built in \(ms(clock.now - t0)) ms; buckets ≤ \(parameters.maxBuckets), "
                 + "id lists ≤ \(parameters.idListThreshold) items, frames ≤ \(parameters.frameLimit) bytes"
                 + (parameters.compactReplies ? "" : ", full id-list replies") + (parameters.adaptiveSplit ? "" : ", fixed splits"))
+        print(storeFigures(base, span: span, rng: &rng))
         var figures = [Figure]()
         for d in differences {
-            var a = base
-            var b = base
-            var onlyA = Set<EventKey>()
-            var onlyB = Set<EventKey>()
-            for i in 0..<d {
-                let k = rng.key(timestamp: span.0 + rng.next() % (span.1 - span.0 + 1))
-                if i % 2 == 0 {
-                    if a.insert(k) { onlyA.insert(k) }
-                } else {
-                    if b.insert(k) { onlyB.insert(k) }
+            // One difference is measured both ways round: held by the initiator, then by the responder.
+            for mirrored in d == 1 ? [false, true] : [false] {
+                var a = base
+                var b = base
+                var onlyA = Set<EventKey>()
+                var onlyB = Set<EventKey>()
+                for i in 0..<d {
+                    let k = rng.key(timestamp: span.0 + rng.next() % (span.1 - span.0 + 1))
+                    if (i % 2 == 0) != mirrored {
+                        if a.insert(k) { onlyA.insert(k) }
+                    } else {
+                        if b.insert(k) { onlyB.insert(k) }
+                    }
                 }
+                let f = reconcile(a, b, parameters: parameters, differences: d, onlyA: onlyA, onlyB: onlyB)
+                figures.append(f)
+                let side = d == 1 ? (mirrored ? " (responder holds it)" : " (initiator holds it)") : ""
+                print(
+                    "reconcile \(f.initiatorItems) vs \(f.responderItems) items, \(d) difference\(d == 1 ? "" : "s")\(side): "
+                        + "\(f.roundTrips) round trip\(f.roundTrips == 1 ? "" : "s"), \(f.bytesSent) bytes sent, "
+                        + "\(f.bytesReceived) bytes received, largest message \(f.largestMessage) bytes, "
+                        + "\(tenths(f.seconds * 1_000)) ms" + (f.exact ? "" : "  RESULT WRONG"))
             }
-            let f = reconcile(a, b, parameters: parameters, differences: d, onlyA: onlyA, onlyB: onlyB)
-            figures.append(f)
-            print(
-                "reconcile \(f.initiatorItems) vs \(f.responderItems) items, \(d) difference\(d == 1 ? "" : "s"): "
-                    + "\(f.roundTrips) round trip\(f.roundTrips == 1 ? "" : "s"), \(f.bytesSent) bytes sent, "
-                    + "\(f.bytesReceived) bytes received, largest message \(f.largestMessage) bytes, "
-                    + "\(tenths(f.seconds * 1_000)) ms" + (f.exact ? "" : "  RESULT WRONG"))
         }
         return figures
+    }
+
+    /// The incremental cache at work: inserts into a copy of `base` (which copies only what they touch) at
+    /// random places and at the end, and fingerprints of random ranges.
+    static func storeFigures(_ base: MemorySyncStore, span: (UInt64, UInt64), rng: inout Generator) -> String {
+        let clock = ContinuousClock()
+        var store = base
+        let n = 10_000
+        var t = clock.now
+        for _ in 0..<n { store.insert(rng.key(timestamp: span.0 + rng.next() % (span.1 - span.0 + 1))) }
+        let random = seconds(clock.now - t) / Double(n)
+        t = clock.now
+        for i in 0..<n { store.insert(rng.key(timestamp: span.1 + UInt64(i))) }
+        let append = seconds(clock.now - t) / Double(n)
+        t = clock.now
+        var sink = 0
+        for _ in 0..<n {
+            let a = Int(rng.next() % UInt64(store.count))
+            let b = a + Int(rng.next() % UInt64(store.count - a + 1))
+            sink &+= Int(store.fingerprint(of: a..<b)[0])
+        }
+        let fingerprint = seconds(clock.now - t) / Double(n)
+        return "reconcile: store of \(store.count) items: insert \(tenths(random * 1e6)) µs at a random place, "
+            + "\(tenths(append * 1e6)) µs at the end; fingerprint of a random range \(tenths(fingerprint * 1e6)) µs"
+            + (sink == -1 ? "" : "")
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     static func reconcile(
@@ -104,8 +138,7 @@ public enum ReconcileBench {
         } catch {
             ok = false
         }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = seconds(clock.now - start)
         let exact =
             ok && have.count == onlyA.count && Set(have) == onlyA && need.count == onlyB.count && Set(need) == Set(onlyB.map(\.id))
         return Figure(

@@ -1,3 +1,4 @@
+import Foundation
 public import WhipCore
 
 /// The initiator of a reconciliation: it sends the first message and, at the end, knows the differences.
@@ -36,9 +37,10 @@ public struct SyncInitiator<Store: SyncStore> {
         return engine.initiate()
     }
 
-    /// Processes the responder's reply. `have`: ids we hold that the responder lacks; `need`: ids the
-    /// responder holds that we lack (learnt in this step only). `next` is the message to send, or nil when
-    /// the reconciliation is complete.
+    /// Processes the responder's reply. `have`: keys we hold that the responder lacks; `need`: ids the
+    /// responder holds that we lack (only timestamps of our own items are known). Both hold what this step
+    /// learnt, and no id is reported twice in a session. `next` is the message to send, or nil when the
+    /// reconciliation is complete.
     public mutating func reconcile(_ message: [UInt8]) throws(SyncError) -> (next: [UInt8]?, have: [EventKey], need: [EventID]) {
         guard state == .waiting else {
             throw SyncError(SyncError.state, state == .ready ? "reconcile(_:) before initiate()" : "the reconciliation is over")
@@ -80,9 +82,10 @@ extension SyncInitiator: Sendable where Store: Sendable {}
 extension SyncResponder: Sendable where Store: Sendable {}
 extension Engine: Sendable where Store: Sendable {}
 
-/// Both roles' message processing. Follows negentropy v1 (ranges of Skip / Fingerprint / IdList), with a
-/// compact reply to id lists (mode 3), planned fan-out, and frame-limit overflow that defers work at the
-/// level it reached instead of restarting from the top.
+/// Both roles' message processing. Follows negentropy v1 (ranges of Skip / Fingerprint / IdList) with these
+/// changes: a compact reply to id lists (mode 3); fan-out planned for the fewest messages, then bytes, and
+/// narrowed under frame pressure; and a Deferred mode (4) so that a side short of frame space postpones work
+/// at the level it reached instead of restarting the rest of the key space from the top.
 struct Engine<Store: SyncStore> {
     let store: Store
     let parameters: SyncParameters
@@ -91,15 +94,18 @@ struct Engine<Store: SyncStore> {
     let end: Int
     /// Initiator only: the id lists sent in the last message, by (lower bound, upper bound), awaiting mode 3 replies.
     var pending: [PendingKey: [EventKey]] = [:]
+    /// Initiator only: every id reported in `have` or `need` so far, so that none is reported twice (after a
+    /// restart, see `process`). About 64 bytes per reported id, for the session.
+    var reported = Set<RawID>()
 
     struct PendingKey: Hashable {
         let lower: EventKey
         let upper: EventKey
     }
 
-    /// Room kept free while filling a message so that a Skip and a final "rest of the key space"
-    /// fingerprint always fit: a skip range (bound ≤ 10 + 1 + 32 bytes, mode 1) and a fingerprint range to
-    /// infinity (bound 2, mode 1, fingerprint 16).
+    /// Room kept free while filling a message so that, if a side must give up part-way, a Skip and a final
+    /// "rest of the key space" fingerprint still fit: a skip range (bound ≤ 10 + 1 + 32 bytes, mode 1) and a
+    /// fingerprint range to infinity (bound 2, mode 1, fingerprint 16).
     static var reserve: Int { (10 + 1 + 32 + 1) + (2 + 1 + Sync.fingerprintSize) }
 
     init(store: Store, parameters: SyncParameters, isInitiator: Bool) {
@@ -129,98 +135,167 @@ struct Engine<Store: SyncStore> {
         var need: [RawID]
     }
 
-    /// Processes one message from the peer and builds the reply.
-    mutating func process(_ message: [UInt8]) throws(SyncError) -> Result {
+    /// One range of an incoming message, parsed and checked.
+    struct Incoming {
+        let lower: Bound
+        let upper: Bound
+        let payload: Payload
+        /// Our items in the range.
+        let items: Range<Int>
+        /// Bytes the range took in the message.
+        let size: Int
+        /// Whether it needs an answer from us (a range description), as opposed to settling silently.
+        let needy: Bool
+    }
+
+    enum Payload {
+        case skip
+        case fingerprint
+        case idList([RawID])
+        case idListReply(ids: [RawID], bits: [UInt8], ours: [EventKey])
+        case deferred
+    }
+
+    /// Parses and checks a whole message before acting on any of it.
+    func parse(_ message: [UInt8]) throws(SyncError) -> [Incoming]? {
         guard message.count <= max(Sync.maxMessageSize, limit) else {
             throw SyncError(SyncError.frameTooLarge, "message of \(message.count) bytes exceeds \(Sync.maxMessageSize)")
         }
         var r = Reader(message)
-        var result = Result(out: [Sync.version], ranges: 0, have: [], need: [])
         let v = try r.byte()
         guard Sync.versionFamily.contains(v) else { throw .malformed("not a reconciliation message (version byte \(hex(v)))") }
         if v != Sync.version {
             if isInitiator {
                 throw SyncError(SyncError.unsupportedVersion, "the peer speaks version \(hex(v)), we speak \(hex(Sync.version))")
             }
-            // A responder answers an unknown version with its own version and no ranges.
-            return result
+            return nil
         }
+        var ranges: [Incoming] = []
+        var lower = Bound.zero
+        var index = 0
+        while !r.atEnd {
+            let start = r.position
+            let upper = try r.bound()
+            guard lower < upper else { throw .malformed("range bounds do not ascend at byte \(start)") }
+            let modeValue = try r.varint()
+            guard let mode = Mode(rawValue: modeValue) else { throw .malformed("unknown mode \(modeValue) at byte \(start)") }
+            let items = index..<store.lowerBound(of: upper.key, in: index..<end)
+            let payload: Payload
+            var needy = false
+            switch mode {
+            case .skip:
+                payload = .skip
+            case .fingerprint:
+                let theirs = try r.take(Sync.fingerprintSize)
+                payload = .fingerprint
+                needy = store.fingerprint(of: items).elementsEqual(theirs) == false
+            case .idList:
+                let ids = try readIdList(&r)
+                payload = .idList(ids)
+                if !isInitiator {
+                    needy = !parameters.compactReplies || store.fingerprint(of: items) != Sync.fingerprint(sum: Self.sum(ids), count: ids.count)
+                }
+            case .idListReply:
+                guard isInitiator else { throw SyncError(SyncError.protocolViolation, "the responder was sent an id list reply (mode 3)") }
+                payload = try readReply(&r, lower: lower, upper: upper)
+            case .deferred:
+                payload = .deferred
+                needy = true
+            }
+            ranges.append(Incoming(lower: lower, upper: upper, payload: payload, items: items, size: r.position - start, needy: needy))
+            lower = upper
+            index = items.upperBound
+        }
+        return ranges
+    }
 
+    /// Processes one message from the peer and builds the reply.
+    ///
+    /// Frame budget. Any range that needs an answer can instead be answered with Deferred, which costs no
+    /// more than the range took in the incoming message (its bound and a mode byte, plus a Skip over the
+    /// silent ranges before it, whose bounds took at least as many bytes): `later[i]` sums that worst case
+    /// over ranges i and beyond. A range gets a real answer if the reply still has room to defer the later
+    /// ranges, counting at most half a frame for them, so that at least half of every frame does real work.
+    /// The first range that needs an answer always gets one if it fits at all, so every message makes
+    /// progress. When even Deferred no longer fits, the reply ends with one fingerprint from that range to
+    /// infinity (negentropy's behaviour); that restarts the rest of the key space, which can make the
+    /// initiator meet ranges it already settled, so the initiator drops ids it has already reported.
+    mutating func process(_ message: [UInt8]) throws(SyncError) -> Result {
+        var result = Result(out: [Sync.version], ranges: 0, have: [], need: [])
+        guard let ranges = try parse(message) else {
+            return result  // a responder answers an unknown version with its own version and no ranges
+        }
+        var later = [Int](repeating: 0, count: ranges.count + 1)
+        var run = 0
+        var costs = [Int](repeating: 0, count: ranges.count)
+        for (i, rg) in ranges.enumerated() {
+            if rg.needy {
+                costs[i] = rg.size + run
+                run = 0
+            } else {
+                run += rg.size
+            }
+        }
+        for i in stride(from: ranges.count - 1, through: 0, by: -1) { later[i] = later[i + 1] + costs[i] }
+
+        let breadth = ranges.count { $0.needy }
         var out = Writer()
         out.bytes.append(Sync.version)
         var newPending: [(PendingKey, [EventKey])] = []
-        var prevBound = Bound.zero
-        var prevIndex = 0
-        var skipping = false  // a Skip up to prevBound is owed before the next range we write
-        var stopped = false  // the reply has ended with a fingerprint to infinity; the rest is only parsed
+        var skipping = false  // a Skip up to the current range's lower bound is owed before the next range we write
+        var answeredAny = false
+        var stopped = false  // the reply has ended with a fingerprint to infinity: only settle what costs nothing
 
-        while !r.atEnd {
-            let bound = try r.bound()
-            guard prevBound < bound else { throw .malformed("range bounds do not ascend at byte \(r.position)") }
-            let modeValue = try r.varint()
-            guard let mode = Mode(rawValue: modeValue) else { throw .malformed("unknown mode \(modeValue)") }
-            let lower = prevBound
-            let range = stopped ? prevIndex..<prevIndex : prevIndex..<store.lowerBound(of: bound.key, in: prevIndex..<end)
-            prevIndex = range.upperBound
-            prevBound = bound
-
-            // What this range needs from us, written after what the reply holds so far.
-            let start = Writer(lastTimestamp: out.lastTimestamp)
-            var outcome = Outcome.none
-            var lists: [(PendingKey, [EventKey])] = []
-            switch mode {
-            case .skip:
+        for (i, rg) in ranges.enumerated() {
+            switch rg.payload {
+            case .idList(let ids) where isInitiator:
+                settle(rg.items, theirs: ids, into: &result)
+            case .idListReply(let ids, let bits, let ours):
+                for id in ids where reported.insert(id).inserted { result.need.append(id) }
+                for (j, key) in ours.enumerated() where bits.indices.contains(j >> 3) && bits[j >> 3] & (1 << UInt8(j & 7)) != 0 {
+                    if reported.insert(key.raw).inserted { result.have.append(key) }
+                }
+            default:
                 break
-            case .fingerprint:
-                let theirs = try r.take(Sync.fingerprintSize)
-                if !stopped && store.fingerprint(of: range) != Array(theirs) {
-                    var o = start
-                    if skipping { o.range(lower, .skip) }
-                    split(range, lower: lower, upper: bound, into: &o, lists: &lists)
-                    outcome = .write(o)
-                }
-            case .idList:
-                let theirs = try readIdList(&r)
-                if stopped { break }
-                if isInitiator {
-                    settle(range, theirs: theirs, into: &result)
-                } else {
-                    outcome = answer(range, theirs: theirs, lower: lower, upper: bound, skipping: skipping, from: start, used: out.count)
-                }
-            case .idListDiff:
-                guard isInitiator else { throw SyncError(SyncError.protocolViolation, "the responder was sent an id list reply (mode 3)") }
-                try applyDiff(&r, lower: lower, upper: bound, into: &result, apply: !stopped)
             }
-
-            switch outcome {
-            case .none:
-                if !stopped { skipping = true }
+            if stopped { continue }
+            guard rg.needy else {
+                skipping = true
                 continue
-            case .write(let o) where out.count + o.count + Self.reserve <= limit:
+            }
+            let budget = limit - Self.reserve - (answeredAny ? min(later[i + 1], limit * experimentReserve / 8) : 0)
+            let start = Writer(lastTimestamp: out.lastTimestamp)
+            var o = start
+            if skipping { o.range(rg.lower, .skip) }
+            var lists: [(PendingKey, [EventKey])] = []
+            var answered = false
+            switch rg.payload {
+            case .idList(let ids):
+                answered = answer(rg.items, theirs: ids, upper: rg.upper, into: &o, room: budget - out.count)
+            default:  // a fingerprint that differs, or a deferred range: describe our side of it
+                split(rg.items, lower: rg.lower, upper: rg.upper, into: &o, lists: &lists, breadth: breadth)
+                answered = out.count + o.count <= budget
+            }
+            if answered {
                 out.append(o)
                 newPending += lists
                 result.ranges += 1
                 skipping = false
+                answeredAny = true
                 continue
-            case .write, .deferRange:
-                break
             }
-            // Over the frame limit: defer this range at the level it reached by sending our own fingerprint of
-            // it; the peer sees the mismatch and splits the range again next round.
-            var e = start
-            if skipping { e.range(lower, .skip) }
-            e.range(bound, .fingerprint)
-            e.bytes += store.fingerprint(of: range)
-            if out.count + e.count + Self.reserve <= limit {
-                out.append(e)
+            var d = start
+            if skipping { d.range(rg.lower, .skip) }
+            d.range(rg.upper, .deferred)
+            if out.count + d.count <= limit - Self.reserve {
+                out.append(d)
                 result.ranges += 1
                 skipping = false
                 continue
             }
-            // Not even that: one fingerprint from here to infinity, and stop.
-            if skipping { out.range(lower, .skip) }
+            if skipping { out.range(rg.lower, .skip) }
             out.range(.infinity, .fingerprint)
-            out.bytes += store.fingerprint(of: range.lowerBound..<end)
+            out.bytes += store.fingerprint(of: rg.items.lowerBound..<end)
             result.ranges += 1
             stopped = true
         }
@@ -234,23 +309,19 @@ struct Engine<Store: SyncStore> {
 
     func hex(_ b: UInt8) -> String { "0x" + String(b, radix: 16) }
 
-    /// What one incoming range asks of us.
-    enum Outcome {
-        /// Nothing: the range is settled (it becomes part of a Skip).
-        case none
-        /// These bytes, if they fit in the frame.
-        case write(Writer)
-        /// More than fits: defer the range.
-        case deferRange
-    }
-
     // MARK: Splitting
 
     /// Describes our items in `range` (between `lower` and `upper`): an id list if few, else fingerprints of
     /// sub-ranges.
-    func split(_ range: Range<Int>, lower: Bound, upper: Bound, into w: inout Writer, lists: inout [(PendingKey, [EventKey])]) {
+    func split(
+        _ range: Range<Int>, lower: Bound, upper: Bound, into w: inout Writer, lists: inout [(PendingKey, [EventKey])], breadth: Int = 1
+    ) {
         let m = range.count
-        if m <= parameters.idListThreshold {
+        // Under frame pressure (many ranges to describe at once), bytes, not levels, decide the round
+        // trips: split fewer ways and list fewer ids, the cheapest way to pin down isolated differences.
+        let cap = max(2, (limit * experimentPressure / 8) / max(1, breadth * 22))
+        let pressed = parameters.adaptiveSplit && cap < parameters.maxBuckets
+        if m <= (pressed ? min(parameters.idListThreshold, 4) : parameters.idListThreshold) {
             w.range(upper, .idList)
             w.varint(UInt64(m))
             let keys = store.items(in: range)
@@ -258,7 +329,7 @@ struct Engine<Store: SyncStore> {
             if isInitiator { lists.append((PendingKey(lower: lower.key, upper: upper.key), keys)) }
             return
         }
-        let k = buckets(for: m)
+        let k = pressed ? min(cap, buckets(for: m)) : buckets(for: m)
         let per = m / k
         let extra = m % k
         var start = range.lowerBound
@@ -274,36 +345,41 @@ struct Engine<Store: SyncStore> {
 
     /// How many sub-ranges to split `m` items into (`m` > the id-list threshold).
     ///
-    /// Adaptive: find the fewest levels r of `maxBuckets`-way splits that bring the range down to id-list
-    /// size. The last id list is sent by whoever receives the r-th split; if that is the initiator, one
-    /// more message (the responder's reply) is needed, which also pays for one more level of splitting at
-    /// no cost in round trips, so use r + 1. Then split into the smallest k with k^r ≥ m / threshold.
+    /// Fixed (negentropy): `maxBuckets`. Adaptive: plan the fewest messages, then the fewest bytes. Let r be
+    /// the fewest levels of `maxBuckets`-way splits that bring the range down to the id-list threshold, less
+    /// an eighth for slack (the peer may hold a few more items in a bucket than we do). The last id list is
+    /// sent by whoever receives the r-th split. If that is the initiator, the responder must still reply,
+    /// so r + 1 levels, ending in the responder's list, take as many messages: both are candidates. For each
+    /// candidate level count and each bucket count k that reaches the target, estimate the bytes (22 per
+    /// fingerprint range, 32 per listed id) and take the cheapest k. The peer re-plans at the next level from
+    /// its own count, which lands on the same plan one level shorter.
     func buckets(for m: Int) -> Int {
         let b = parameters.maxBuckets
-        let t = parameters.idListThreshold
         guard parameters.adaptiveSplit else { return min(b, m) }
-        var r = 0
-        var reach = t  // items r levels of b-way splits bring down to t
-        while reach < m {
-            reach = reach.multipliedReportingOverflow(by: b).overflow ? Int.max : reach * b
-            r += 1
-        }
+        let t = parameters.idListThreshold
+        let target = max(1, t - max(1, t / 8))
+        var r = 1
+        while Self.leaf(m, b, r) > target { r += 1 }
         // r odd: the peer receives the last split and sends the id list; r even: we do.
         let listByInitiator = r % 2 == 1 ? !isInitiator : isInitiator
-        if listByInitiator { r += 1 }
-        var k = 2
-        while k < b && !Self.power(k, r, times: t, reaches: m) { k += 1 }
-        return min(k, m)
+        var best = (cost: Int.max, k: b)
+        for levels in listByInitiator ? [r, r + 1] : [r] {
+            for k in 2...b {
+                let leaf = Self.leaf(m, k, levels)
+                guard leaf <= target else { continue }
+                let reply = levels == r && listByInitiator ? 45 : 0  // the responder's answer to the initiator's list
+                let cost = levels * k * 22 + leaf * 32 + reply
+                if cost < best.cost { best = (cost, k) }
+            }
+        }
+        return min(best.k, m)
     }
 
-    /// Whether t · k^r ≥ m (without overflow).
-    static func power(_ k: Int, _ r: Int, times t: Int, reaches m: Int) -> Bool {
-        var v = t
-        for _ in 0..<r {
-            if v >= m { return true }
-            v *= k
-        }
-        return v >= m
+    /// The size of a bucket after `levels` splits of `m` items into `k`.
+    static func leaf(_ m: Int, _ k: Int, _ levels: Int) -> Int {
+        var x = m
+        for _ in 0..<levels { x = (x + k - 1) / k }
+        return x
     }
 
     // MARK: Id lists
@@ -317,70 +393,72 @@ struct Engine<Store: SyncStore> {
         return ids
     }
 
-    /// Initiator: the responder's complete id list for `range` settles it.
-    func settle(_ range: Range<Int>, theirs: [RawID], into result: inout Result) {
+    /// Initiator: the responder's complete id list for `range` settles it. Memory is proportional to the
+    /// list, not to the range (which may hold a million of our items if the responder has none there).
+    mutating func settle(_ range: Range<Int>, theirs: [RawID], into result: inout Result) {
         let theirSet = Set(theirs)
-        var ours = Set<RawID>()
-        ours.reserveCapacity(range.count)
+        var found = Set<RawID>()  // their ids that we hold too
         store.forEach(in: range) { k in
-            ours.insert(k.raw)
-            if !theirSet.contains(k.raw) { result.have.append(k) }
+            if theirSet.contains(k.raw) {
+                found.insert(k.raw)
+            } else if reported.insert(k.raw).inserted {
+                result.have.append(k)
+            }
         }
-        for id in theirs where !ours.contains(id) { result.need.append(id) }
+        for id in theirs where !found.contains(id) && reported.insert(id).inserted { result.need.append(id) }
     }
 
-    /// Responder: answers the initiator's id list for `range` (between `lower` and `upper`), writing into
-    /// a copy of `o`, when `used` bytes are already in the reply. `.none` when there is nothing to say: the
-    /// sets agree (compact replies only; the negentropy reference always sends its list).
-    func answer(_ range: Range<Int>, theirs: [RawID], lower: Bound, upper: Bound, skipping: Bool, from o: Writer, used: Int) -> Outcome {
-        let room = limit - Self.reserve - used
+    /// Responder: answers the initiator's id list for `range` (whose sets differ), appending to `o` at most
+    /// `room` bytes; false if not even part of an answer fits.
+    func answer(_ range: Range<Int>, theirs: [RawID], upper: Bound, into o: inout Writer, room: Int) -> Bool {
+        let base = o.count
         if parameters.compactReplies && range.count - theirs.count < room / Sync.idSize {
             let theirSet = Set(theirs)
-            var ours = Set<RawID>()
+            var found = Set<RawID>()  // their ids that we hold too
             var missing = [RawID]()  // ours, not theirs
             store.forEach(in: range) { k in
-                ours.insert(k.raw)
-                if !theirSet.contains(k.raw) { missing.append(k.raw) }
+                if theirSet.contains(k.raw) { found.insert(k.raw) } else { missing.append(k.raw) }
             }
             var bits = [UInt8](repeating: 0, count: (theirs.count + 7) / 8)
-            for (j, id) in theirs.enumerated() where !ours.contains(id) { bits[j >> 3] |= 1 << UInt8(j & 7) }
+            for (j, id) in theirs.enumerated() where !found.contains(id) { bits[j >> 3] |= 1 << UInt8(j & 7) }
             while bits.last == 0 { bits.removeLast() }
-            if missing.isEmpty && bits.isEmpty { return .none }
             var d = o
-            if skipping { d.range(lower, .skip) }
-            d.range(upper, .idListDiff)
+            d.range(upper, .idListReply)
             d.varint(UInt64(missing.count))
             for id in missing { d.id(id) }
             d.varint(UInt64(bits.count))
             d.bytes += bits
-            if d.count <= room { return .write(d) }
+            if d.count - base <= room {
+                o = d
+                return true
+            }
         }
-        // Our whole list for the range, cut short where the frame runs out; the rest of the range is then
-        // deferred with our fingerprint of it.
-        var d = o
-        if skipping { d.range(lower, .skip) }
-        let whole = d.count + d.boundSize(upper) + 1 + Varint.size(UInt64(range.count)) + range.count * Sync.idSize
-        if whole <= room {
-            d.range(upper, .idList)
-            d.varint(UInt64(range.count))
-            store.forEach(in: range) { d.id($0.raw) }
-            return .write(d)
+        // Our whole list for the range, cut short where the frame runs out, the rest of the range deferred.
+        if o.boundSize(upper) + 1 + Varint.size(UInt64(range.count)) + range.count * Sync.idSize <= room {
+            o.range(upper, .idList)
+            o.varint(UInt64(range.count))
+            store.forEach(in: range) { o.id($0.raw) }
+            return true
         }
-        // Worst cases: the cut bound (43), mode (1), count (3); the rest: bound (43), mode (1), fingerprint.
-        let fixed = d.count + 43 + 1 + 3 + 43 + 1 + Sync.fingerprintSize
-        let fit = min(range.count - 1, max(0, (room - fixed) / Sync.idSize))
-        guard fit > 0 else { return .deferRange }
+        // Worst cases: the cut bound (43), mode (1), count (3); the deferred rest: bound (43), mode (1).
+        let fit = min(range.count - 1, max(0, (room - (43 + 1 + 3 + 43 + 1)) / Sync.idSize))
+        guard fit > 0 else { return false }
         let cut = range.lowerBound + fit
-        d.range(Bound.between(store.item(at: cut - 1), store.item(at: cut)), .idList)
-        d.varint(UInt64(fit))
-        store.forEach(in: range.lowerBound..<cut) { d.id($0.raw) }
-        d.range(upper, .fingerprint)
-        d.bytes += store.fingerprint(of: cut..<range.upperBound)
-        return .write(d)
+        o.range(Bound.between(store.item(at: cut - 1), store.item(at: cut)), .idList)
+        o.varint(UInt64(fit))
+        store.forEach(in: range.lowerBound..<cut) { o.id($0.raw) }
+        o.range(upper, .deferred)
+        return true
     }
 
-    /// Initiator: reads a mode 3 reply to one of our id lists and records its differences.
-    func applyDiff(_ r: inout Reader, lower: Bound, upper: Bound, into result: inout Result, apply: Bool) throws(SyncError) {
+    static func sum(_ ids: [RawID]) -> IdSum {
+        var s = IdSum()
+        for id in ids { s.add(id.w0, id.w1, id.w2, id.w3) }
+        return s
+    }
+
+    /// Initiator: reads and checks a mode 3 reply to one of our id lists.
+    func readReply(_ r: inout Reader, lower: Bound, upper: Bound) throws(SyncError) -> Payload {
         guard let ours = pending[PendingKey(lower: lower.key, upper: upper.key)] else {
             throw SyncError(SyncError.protocolViolation, "an id list reply (mode 3) for a range we sent no id list for")
         }
@@ -393,22 +471,21 @@ struct Engine<Store: SyncStore> {
             throw .malformed("id list reply bitfield of \(length) bytes for \(ours.count) ids")
         }
         let bits = Array(try r.take(Int(length)))
-        if let last = bits.last, last == 0 { throw .malformed("id list reply bitfield ends in a zero byte") }
-        if !bits.isEmpty, ours.count % 8 != 0, bits.count == (ours.count + 7) / 8, bits[bits.count - 1] >> UInt8(ours.count % 8) != 0 {
-            throw .malformed("id list reply bitfield marks ids past the end of the list")
+        if let last = bits.last {
+            if last == 0 { throw .malformed("id list reply bitfield ends in a zero byte") }
+            if bits.count == (ours.count + 7) / 8 && ours.count % 8 != 0 && last >> UInt8(ours.count % 8) != 0 {
+                throw .malformed("id list reply bitfield marks ids past the end of the list")
+            }
         }
         let ourSet = Set(ours.map(\.raw))
         var seen = Set<RawID>()
         for id in theirs {
-            guard !ourSet.contains(id) else {
-                throw SyncError(SyncError.protocolViolation, "an id list reply offers an id we sent")
-            }
+            guard !ourSet.contains(id) else { throw SyncError(SyncError.protocolViolation, "an id list reply offers an id we sent") }
             guard seen.insert(id).inserted else { throw .malformed("an id list reply repeats an id") }
         }
-        guard apply else { return }
-        result.need += theirs
-        for (j, key) in ours.enumerated() where j >> 3 < bits.count && bits[j >> 3] & (1 << UInt8(j & 7)) != 0 {
-            result.have.append(key)
-        }
+        return .idListReply(ids: theirs, bits: bits, ours: ours)
     }
 }
+
+let experimentReserve = Int(ProcessInfo.processInfo.environment["XR"] ?? "4")!
+let experimentPressure = Int(ProcessInfo.processInfo.environment["XP"] ?? "4")!

@@ -1,6 +1,7 @@
 /// A sorted set of `EventKey`s that reconciliation reads by index.
 ///
-/// Indices run over the keys in ascending order. A reconciliation reads one store throughout, so the store
+/// Indices run over the keys in strictly ascending order (no duplicates); keys with the reserved timestamp
+/// `UInt64.max` are ignored by reconciliation. A reconciliation reads one store throughout, so the store
 /// must not change while a session uses it; `MemorySyncStore` is a value type, so a session's copy is a
 /// snapshot and inserting into the original copies only what it touches.
 public protocol SyncStore {

@@ -5,7 +5,7 @@ import WhipCrypto
 /// Two replicas each hold a set of `EventKey`s. The initiator and the responder exchange messages that
 /// describe ranges of the key space by fingerprint or by id list, splitting the ranges whose fingerprints
 /// differ, until the initiator knows which ids it has that the responder lacks and which it lacks.
-/// Everything here is pure: no sockets, no clock. The byte format is in `RECONCILIATION.md`.
+/// Everything here is pure: no sockets, no clock. The byte format is in `docs/RECONCILIATION.md`.
 public enum Sync {
     /// The protocol version byte that starts every message ("Whipround reconciliation v1").
     public static let version: UInt8 = 0x71
@@ -80,11 +80,11 @@ public struct SyncParameters: Sendable, Equatable {
     /// message, rather than always using `maxBuckets`.
     public let adaptiveSplit: Bool
 
-    /// The defaults: 16 buckets at most, id lists for ranges of up to 4 items, 65,000-byte frames,
+    /// The defaults: 16 buckets at most, id lists for ranges of up to 32 items, 65,000-byte frames,
     /// compact replies and adaptive splits.
     public init() {
         maxBuckets = 16
-        idListThreshold = 4
+        idListThreshold = 32
         frameLimit = Sync.maxMessageSize
         compactReplies = true
         adaptiveSplit = true
@@ -92,7 +92,7 @@ public struct SyncParameters: Sendable, Equatable {
 
     /// Custom parameters; throws `sync.parameters` when one is out of range.
     public init(
-        maxBuckets: Int = 16, idListThreshold: Int = 4, frameLimit: Int = Sync.maxMessageSize, compactReplies: Bool = true,
+        maxBuckets: Int = 16, idListThreshold: Int = 32, frameLimit: Int = Sync.maxMessageSize, compactReplies: Bool = true,
         adaptiveSplit: Bool = true
     ) throws(SyncError) {
         guard (2...64).contains(maxBuckets) else { throw SyncError(SyncError.parameters, "maxBuckets must be 2...64, not \(maxBuckets)") }

@@ -35,9 +35,12 @@ enum Mode: UInt64 {
     case fingerprint = 1
     /// Every id the sender holds in the range.
     case idList = 2
-    /// The responder's answer to the initiator's id list: the ids the initiator lacks and a bitfield of the
-    /// initiator's ids that the responder lacks.
-    case idListDiff = 3
+    /// Only from the responder, answering the initiator's id list for the same range: the ids the initiator
+    /// lacks, and a bitfield of the initiator's ids that the responder lacks.
+    case idListReply = 3
+    /// The sender did not get to this range within its frame limit: the receiver describes it again (as if
+    /// the fingerprints had differed) in its next message.
+    case deferred = 4
 }
 
 /// A range boundary: a timestamp and an id prefix (the rest of the id taken as zero bytes).

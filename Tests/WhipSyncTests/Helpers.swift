@@ -1,4 +1,5 @@
 import WhipCore
+import WhipCrypto
 import WhipSync
 import WhipTestSupport
 
@@ -79,7 +80,7 @@ struct Outcome {
 /// against the sender's frame limit and failing after `maxRounds`.
 func reconcile(
     _ a: MemorySyncStore, _ b: MemorySyncStore, initiator pa: SyncParameters = SyncParameters(),
-    responder pb: SyncParameters = SyncParameters(), maxRounds: Int = 100_000
+    responder pb: SyncParameters = SyncParameters(), maxRounds: Int = 2_000
 ) throws -> Outcome {
     var i = SyncInitiator(store: a, parameters: pa)
     var r = SyncResponder(store: b, parameters: pb)
@@ -105,9 +106,23 @@ func reconcile(
 }
 
 /// Whether `o` found exactly the differences of `pair`, each once.
-func isExact(_ o: Outcome, _ pair: SetPair) -> Bool {
-    o.have.count == pair.onlyA.count && Set(o.have) == pair.onlyA && o.need.count == pair.onlyB.count
-        && Set(o.need) == Set(pair.onlyB.map(\.id))
+func isExact(_ o: Outcome, _ pair: SetPair) -> Bool { mismatch(o, pair) == nil }
+
+/// What `o` got wrong about `pair`, briefly; nil when it is exact.
+func mismatch(_ o: Outcome, _ pair: SetPair) -> String? {
+    let have = Set(o.have)
+    let need = Set(o.need)
+    let wantNeed = Set(pair.onlyB.map(\.id))
+    var parts: [String] = []
+    if o.have.count != have.count { parts.append("have repeats \(o.have.count - have.count) ids") }
+    if o.need.count != need.count { parts.append("need repeats \(o.need.count - need.count) ids") }
+    if have != pair.onlyA {
+        parts.append("have: \(have.subtracting(pair.onlyA).count) extra, \(pair.onlyA.subtracting(have).count) missing of \(pair.onlyA.count)")
+    }
+    if need != wantNeed {
+        parts.append("need: \(need.subtracting(wantNeed).count) extra, \(wantNeed.subtracting(need).count) missing of \(wantNeed.count)")
+    }
+    return parts.isEmpty ? nil : parts.joined(separator: "; ")
 }
 
 /// Builds messages by hand, following RECONCILIATION.md, independently of the module's encoder.

@@ -19,7 +19,7 @@ import WhipTestSupport
         let pa = index % 3 == 0 ? SyncParameters() : rng.parameters()
         let pb = index % 3 == 0 ? SyncParameters() : rng.parameters()
         let o = try reconcile(pair.a, pair.b, initiator: pa, responder: pb)
-        #expect(isExact(o, pair), "seed \(seed): \(shape) shared \(shared) +\(onlyA)/+\(onlyB), \(pa) / \(pb)")
+        #expect(mismatch(o, pair) == nil, "seed \(seed): \(shape) shared \(shared) +\(onlyA)/+\(onlyB), \(pa) / \(pb)")
     }
 
     @Test func bothEmpty() throws {
@@ -44,11 +44,11 @@ import WhipTestSupport
         for n in [1, 5, 17, 5_000] {
             let full = SetPair(shared: 0, onlyA: n, onlyB: 0, rng: &rng)
             let o1 = try reconcile(full.a, full.b)
-            #expect(isExact(o1, full), "initiator holds \(n)")
+            #expect(mismatch(o1, full) == nil, "initiator holds \(n)")
             #expect(o1.roundTrips == 1, "an empty responder answers every range with an empty id list")
             let empty = SetPair(shared: 0, onlyA: 0, onlyB: n, rng: &rng)
             let o2 = try reconcile(empty.a, empty.b)
-            #expect(isExact(o2, empty), "responder holds \(n)")
+            #expect(mismatch(o2, empty) == nil, "responder holds \(n)")
         }
     }
 
@@ -57,7 +57,7 @@ import WhipTestSupport
         for shape in TimestampShape.allCases {
             let pair = SetPair(shared: 0, onlyA: 2_000, onlyB: 3_000, shape: shape, rng: &rng)
             let o = try reconcile(pair.a, pair.b)
-            #expect(isExact(o, pair), "\(shape)")
+            #expect(mismatch(o, pair) == nil, "\(shape)")
         }
     }
 
@@ -66,7 +66,7 @@ import WhipTestSupport
         var rng = SplitMix64(seed: 4)
         let pair = SetPair(shared: 0, onlyA: 0, onlyB: 100_000, rng: &rng)
         let o = try reconcile(pair.a, pair.b)
-        #expect(isExact(o, pair))
+        #expect(mismatch(o, pair) == nil)
         #expect(o.largest <= Sync.maxMessageSize)
         // 100,000 ids of 32 bytes is 3.2 MB: at least 50 frames of 65,000 bytes.
         #expect(o.roundTrips >= 50 && o.roundTrips <= 60, "\(o.roundTrips) round trips")
@@ -79,7 +79,7 @@ import WhipTestSupport
         var rng = SplitMix64(seed: initiatorHasIt ? 5 : 6)
         let pair = SetPair(shared: 100_000, onlyA: initiatorHasIt ? 1 : 0, onlyB: initiatorHasIt ? 0 : 1, rng: &rng)
         let o = try reconcile(pair.a, pair.b)
-        #expect(isExact(o, pair))
+        #expect(mismatch(o, pair) == nil)
         #expect(o.roundTrips <= 3)
         #expect(o.bytesSent < 2_000 && o.bytesReceived < 2_000, "\(o.bytesSent) / \(o.bytesReceived) bytes")
     }
@@ -91,7 +91,7 @@ import WhipTestSupport
         for d in [1, 10, 100] {
             let pair = SetPair(shared: 100_000, onlyA: (d + 1) / 2, onlyB: d / 2, rng: &rng)
             let o = try reconcile(pair.a, pair.b)
-            #expect(isExact(o, pair), "\(d) differences")
+            #expect(mismatch(o, pair) == nil, "\(d) differences")
             trips.append(o.roundTrips)
         }
         #expect(trips.allSatisfy { $0 <= 3 }, "\(trips)")
@@ -101,7 +101,7 @@ import WhipTestSupport
         var rng = SplitMix64(seed: 8)
         let pair = SetPair(shared: 100_000, onlyA: 500, onlyB: 500, rng: &rng)
         let o = try reconcile(pair.a, pair.b)
-        #expect(isExact(o, pair))
+        #expect(mismatch(o, pair) == nil)
         #expect(o.largest <= Sync.maxMessageSize)
     }
 
@@ -113,10 +113,10 @@ import WhipTestSupport
         let small = try SyncParameters(frameLimit: Sync.minFrameLimit)
         let pair = SetPair(shared: 20_000, onlyA: 700, onlyB: 900, shape: shape, rng: &rng)
         let o = try reconcile(pair.a, pair.b, initiator: small, responder: small)
-        #expect(isExact(o, pair))
+        #expect(mismatch(o, pair) == nil)
         #expect(o.largest <= Sync.minFrameLimit)
         let reference = try reconcile(pair.a, pair.b, initiator: .negentropy, responder: small)
-        #expect(isExact(reference, pair))
+        #expect(mismatch(reference, pair) == nil)
     }
 
     /// Sides with different parameters interoperate, including the negentropy reference choices.
@@ -130,20 +130,24 @@ import WhipTestSupport
         for pa in all {
             for pb in all {
                 let o = try reconcile(pair.a, pair.b, initiator: pa, responder: pb)
-                #expect(isExact(o, pair), "\(pa) / \(pb)")
+                #expect(mismatch(o, pair) == nil, "\(pa) / \(pb)")
             }
         }
     }
 
-    /// The defaults beat the negentropy reference choices on the same data.
-    @Test func defaultsSendLessThanTheReference() throws {
-        var rng = SplitMix64(seed: 11)
-        let pair = SetPair(shared: 100_000, onlyA: 1, onlyB: 0, rng: &rng)
+    /// The defaults never need more round trips than the negentropy reference choices on the same data,
+    /// and send fewer bytes where the two differ (at 100k both split 16 ways three times and the responder
+    /// lists the last 24 items, so they send the same bytes).
+    @Test(arguments: [(100_000, 1), (100_000, 10), (300_000, 1), (50_000, 200)])
+    func defaultsSendNoMoreThanTheReference(items: Int, differences: Int) throws {
+        var rng = SplitMix64(seed: 11 &+ UInt64(items) &+ UInt64(differences))
+        let pair = SetPair(shared: items, onlyA: (differences + 1) / 2, onlyB: differences / 2, rng: &rng)
         let ours = try reconcile(pair.a, pair.b)
         let reference = try reconcile(pair.a, pair.b, initiator: .negentropy, responder: .negentropy)
-        #expect(isExact(ours, pair) && isExact(reference, pair))
+        #expect(mismatch(ours, pair) == nil && mismatch(reference, pair) == nil)
         #expect(ours.roundTrips <= reference.roundTrips)
-        #expect(ours.bytesSent + ours.bytesReceived < reference.bytesSent + reference.bytesReceived)
+        let (a, b) = (ours.bytesSent + ours.bytesReceived, reference.bytesSent + reference.bytesReceived)
+        if items == 100_000 { #expect(a == b) } else { #expect(a < b, "\(a) vs \(b) bytes") }
     }
 
     /// Events arriving between reconciliations go into the store incrementally, and the next
@@ -165,7 +169,7 @@ import WhipTestSupport
             pair.onlyA = newA
             pair.onlyB = newB
             let o = try reconcile(pair.a, pair.b)
-            #expect(isExact(o, pair), "round \(round)")
+            #expect(mismatch(o, pair) == nil, "round \(round)")
             // Apply the result to both sides, as the daemon would.
             for k in o.have { pair.b.insert(k) }
             for k in newB { pair.a.insert(k) }
@@ -219,6 +223,6 @@ func reconcileBench() {
 @Test func benchSmoke() {
     var lines: [String] = []
     let figures = ReconcileBench.run(items: 5_000, differences: [1, 10], print: { lines.append($0) })
-    #expect(figures.count == 2 && figures.allSatisfy { $0.exact && $0.roundTrips <= 3 })
-    #expect(lines.count == 3)
+    #expect(figures.count == 3 && figures.allSatisfy { $0.exact && $0.roundTrips <= 3 })
+    #expect(lines.count == 5)
 }
