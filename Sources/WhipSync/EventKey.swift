@@ -1,12 +1,15 @@
 public import WhipCore
 
-/// The key an event is reconciled under: its HLC wall-clock milliseconds, then its 32-byte id.
+/// The key an event is reconciled under: a 64-bit timestamp, then its 32-byte id.
+///
+/// Whipround's timestamp is the event's HLC packed so that key order is replay order:
+/// `wall << 20 | min(counter, 2^20 − 1)` (`EventKey.timestamp(of:)`).
 ///
 /// Keys order by timestamp, then by id bytes compared lexicographically. The id is held as four
 /// 64-bit words (bytes 0-7, 8-15, 16-23, 24-31, each read little-endian), 40 bytes inline with no
 /// heap allocation, so a set of a million keys is one 40 MB array rather than a million arrays.
 public struct EventKey: Hashable, Comparable, Sendable, CustomStringConvertible {
-    /// Milliseconds since 1970 (an event's `hlc.wall`). `UInt64.max` is reserved by the protocol.
+    /// The timestamp; `UInt64.max` is reserved by the protocol.
     public let timestamp: UInt64
     let w0: UInt64
     let w1: UInt64
@@ -18,9 +21,16 @@ public struct EventKey: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.init(timestamp: timestamp, idBytes: id.bytes[...])!
     }
 
-    /// The key of an event: its wall-clock milliseconds and its id.
+    /// The key of an event: its packed HLC and its id.
     public init(event: Event) {
-        self.init(timestamp: event.hlc.wall, id: event.id)
+        self.init(timestamp: Self.timestamp(of: event.hlc), id: event.id)
+    }
+
+    /// An HLC packed into a timestamp that orders like it: `wall << 20 | min(counter, 2^20 − 1)` (walls
+    /// from 2^44 ms, in the year 2527, all map to the largest timestamp below the reserved one).
+    public static func timestamp(of hlc: HLC) -> UInt64 {
+        guard hlc.wall < 1 << 44 else { return Sync.infinity - 1 }
+        return hlc.wall << 20 | UInt64(min(hlc.counter, (1 << 20) - 1))
     }
 
     /// A key from a timestamp and exactly 32 id bytes; nil for any other length.

@@ -25,8 +25,9 @@ public enum ReconcileBench {
 
     /// Builds a shared set of `items` keys and, for each entry of `differences`, two sets that each add
     /// half of that many keys of their own (the initiator the odd one; a single difference is measured on
-    /// each side in turn), then reconciles them and prints one line per case, after a line of store timings. Timestamps are milliseconds with random gaps of 0-4999 ms (about a month for a
-    /// million items); ids are random.
+    /// each side in turn), then reconciles them and prints one line per case, after a line of store
+    /// timings. Timestamps are packed HLCs (`EventKey.timestamp(of:)`) whose walls advance by random gaps
+    /// of 0-4999 ms (about a month for a million items); ids are random.
     @discardableResult
     public static func run(
         items: Int = 1_000_000, differences: [Int] = [1, 10, 1_000], parameters: SyncParameters = SyncParameters(), seed: UInt64 = 1,
@@ -37,13 +38,13 @@ public enum ReconcileBench {
         let t0 = clock.now
         var keys = [EventKey]()
         keys.reserveCapacity(items)
-        var ts: UInt64 = 1_700_000_000_000
+        var wall: UInt64 = 1_700_000_000_000
         for _ in 0..<items {
-            ts += rng.next() % 5_000
-            keys.append(rng.key(timestamp: ts))
+            wall += rng.next() % 5_000
+            keys.append(rng.key(timestamp: EventKey.timestamp(of: HLC(wall: wall))))
         }
         let base = MemorySyncStore(keys)
-        let span: (UInt64, UInt64) = (1_700_000_000_000, ts)
+        let span: (UInt64, UInt64) = (1_700_000_000_000, wall)
         print(
             "reconcile: \(base.count) shared items built in \(ms(clock.now - t0)) ms; buckets ≤ \(parameters.maxBuckets), "
                 + "id lists ≤ \(parameters.idListThreshold) items, frames ≤ \(parameters.frameLimit) bytes"
@@ -58,7 +59,7 @@ public enum ReconcileBench {
                 var onlyA = Set<EventKey>()
                 var onlyB = Set<EventKey>()
                 for i in 0..<d {
-                    let k = rng.key(timestamp: span.0 + rng.next() % (span.1 - span.0 + 1))
+                    let k = rng.key(wallIn: span)
                     if (i % 2 == 0) != mirrored {
                         if a.insert(k) { onlyA.insert(k) }
                     } else {
@@ -81,14 +82,15 @@ public enum ReconcileBench {
     /// The incremental cache at work: inserts into a copy of `base` (which copies only what they touch) at
     /// random places and at the end, and fingerprints of random ranges.
     static func storeFigures(_ base: MemorySyncStore, span: (UInt64, UInt64), rng: inout Generator) -> String {
+        // `span`: the first and last wall-clock milliseconds of the base set.
         let clock = ContinuousClock()
         var store = base
         let n = 10_000
         var t = clock.now
-        for _ in 0..<n { store.insert(rng.key(timestamp: span.0 + rng.next() % (span.1 - span.0 + 1))) }
+        for _ in 0..<n { store.insert(rng.key(wallIn: span)) }
         let random = seconds(clock.now - t) / Double(n)
         t = clock.now
-        for i in 0..<n { store.insert(rng.key(timestamp: span.1 + UInt64(i))) }
+        for i in 0..<n { store.insert(rng.key(timestamp: EventKey.timestamp(of: HLC(wall: span.1 + UInt64(i))))) }
         let append = seconds(clock.now - t) / Double(n)
         t = clock.now
         var sink = 0
@@ -169,6 +171,10 @@ public enum ReconcileBench {
         }
         mutating func key(timestamp: UInt64) -> EventKey {
             EventKey(timestamp: timestamp, w0: next(), w1: next(), w2: next(), w3: next())
+        }
+        /// A key whose wall is uniform in `span` (counter 0).
+        mutating func key(wallIn span: (UInt64, UInt64)) -> EventKey {
+            key(timestamp: EventKey.timestamp(of: HLC(wall: span.0 + next() % (span.1 - span.0 + 1))))
         }
     }
 }

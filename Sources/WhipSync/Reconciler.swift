@@ -1,4 +1,3 @@
-import Foundation
 public import WhipCore
 
 /// The initiator of a reconciliation: it sends the first message and, at the end, knows the differences.
@@ -263,7 +262,7 @@ struct Engine<Store: SyncStore> {
                 skipping = true
                 continue
             }
-            let budget = limit - Self.reserve - (answeredAny ? min(later[i + 1], limit * experimentReserve / 8) : 0)
+            let budget = limit - Self.reserve - (answeredAny ? min(later[i + 1], limit / 2) : 0)
             let start = Writer(lastTimestamp: out.lastTimestamp)
             var o = start
             if skipping { o.range(rg.lower, .skip) }
@@ -317,9 +316,10 @@ struct Engine<Store: SyncStore> {
         _ range: Range<Int>, lower: Bound, upper: Bound, into w: inout Writer, lists: inout [(PendingKey, [EventKey])], breadth: Int = 1
     ) {
         let m = range.count
-        // Under frame pressure (many ranges to describe at once), bytes, not levels, decide the round
-        // trips: split fewer ways and list fewer ids, the cheapest way to pin down isolated differences.
-        let cap = max(2, (limit * experimentPressure / 8) / max(1, breadth * 22))
+        // Under frame pressure (more ranges to describe than `maxBuckets`-way splits of each would fit in a
+        // frame), bytes, not levels, decide the round trips: split fewer ways and list at most 4 ids, the
+        // cheapest way to pin down many isolated differences.
+        let cap = max(2, limit / max(1, breadth * 22))
         let pressed = parameters.adaptiveSplit && cap < parameters.maxBuckets
         if m <= (pressed ? min(parameters.idListThreshold, 4) : parameters.idListThreshold) {
             w.range(upper, .idList)
@@ -486,6 +486,3 @@ struct Engine<Store: SyncStore> {
         return .idListReply(ids: theirs, bits: bits, ours: ours)
     }
 }
-
-let experimentReserve = Int(ProcessInfo.processInfo.environment["XR"] ?? "4")!
-let experimentPressure = Int(ProcessInfo.processInfo.environment["XP"] ?? "4")!

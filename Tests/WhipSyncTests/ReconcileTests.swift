@@ -204,7 +204,11 @@ import WhipTestSupport
         var factory = EventFactory()
         let e = factory.make(FixedKeys.founder, .communityCreated(CommunityCreated(name: "Sync", founder: FixedKeys.founder.publicKey)))
         let k = EventKey(event: e)
-        #expect(k.timestamp == e.hlc.wall && k.id == e.id && k.idBytes == e.id.bytes)
+        #expect(k.timestamp == e.hlc.wall << 20 | UInt64(e.hlc.counter) && k.id == e.id && k.idBytes == e.id.bytes)
+        #expect(EventKey.timestamp(of: HLC(wall: 5, counter: 3)) == 5 << 20 | 3)
+        #expect(EventKey.timestamp(of: HLC(wall: 5, counter: UInt32.max)) == 5 << 20 | 0xFFFFF)
+        #expect(EventKey.timestamp(of: HLC(wall: 5, counter: 1)) < EventKey.timestamp(of: HLC(wall: 6, counter: 0)))
+        #expect(EventKey.timestamp(of: HLC(wall: UInt64.max)) == UInt64.max - 1)
         #expect(EventKey(timestamp: 1, idBytes: [1, 2, 3][...]) == nil)
     }
 }
@@ -215,7 +219,10 @@ import WhipTestSupport
 func reconcileBench() {
     let items = Int(ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_ITEMS"] ?? "") ?? 1_000_000
     for parameters in [SyncParameters(), .negentropy] {
-        let figures = ReconcileBench.run(items: items, parameters: parameters, print: { print($0) })
+        let differences = (ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_DIFFERENCES"] ?? "1,10,1000").split(separator: ",").map {
+            Int($0)!
+        }
+        let figures = ReconcileBench.run(items: items, differences: differences, parameters: parameters, print: { print($0) })
         #expect(figures.allSatisfy { $0.exact })
     }
 }
