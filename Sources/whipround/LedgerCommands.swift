@@ -99,10 +99,7 @@ struct CampaignCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
         @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
         func run() throws {
-            let n = try node.open()
-            let c = try n.campaign(campaign)
-            let e = try n.emit(c.community, .campaignPublished(CampaignRef(campaign: c.id)))
-            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "live"]) } else { print("'\(c.title)' is live.") }
+            try changePhase(node, output, campaign, to: .live) { .campaignPublished(CampaignRef(campaign: $0)) }
         }
     }
 
@@ -112,10 +109,7 @@ struct CampaignCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
         @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
         func run() throws {
-            let n = try node.open()
-            let c = try n.campaign(campaign)
-            let e = try n.emit(c.community, .campaignClosed(CampaignRef(campaign: c.id)))
-            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "closed"]) } else { print("'\(c.title)' is closed.") }
+            try changePhase(node, output, campaign, to: .closed) { .campaignClosed(CampaignRef(campaign: $0)) }
         }
     }
 
@@ -126,14 +120,7 @@ struct CampaignCommand: ParsableCommand {
         @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
         @Option(help: "Why, for backers.") var reason: String?
         func run() throws {
-            let n = try node.open()
-            let c = try n.campaign(campaign)
-            let e = try n.emit(c.community, .campaignCancelled(CampaignCancelled(campaign: c.id, reason: reason)))
-            if output.json {
-                printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": "cancelled"])
-            } else {
-                print("'\(c.title)' is cancelled.")
-            }
+            try changePhase(node, output, campaign, to: .cancelled) { .campaignCancelled(CampaignCancelled(campaign: $0, reason: reason)) }
         }
     }
 
@@ -258,5 +245,19 @@ struct TierCommand: ParsableCommand {
             let e = try n.emit(c.community, .tierUpdated(u))
             if output.json { printJSON(["event": e.id.hex, "tier": tid.hex]) } else { print("Updated tier.") }
         }
+    }
+}
+
+/// Publish, close and cancel: sign the phase change and report it.
+func changePhase(
+    _ node: NodeOptions, _ output: OutputOptions, _ campaign: String, to phase: CampaignPhase, _ body: (EventID) -> EventBody
+) throws {
+    let n = try node.open()
+    let c = try n.campaign(campaign)
+    let e = try n.emit(c.community, body(c.id))
+    if output.json {
+        printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": phase.rawValue])
+    } else {
+        print("'\(c.title)' is \(phase.rawValue).")
     }
 }
