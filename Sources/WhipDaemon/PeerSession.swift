@@ -61,36 +61,6 @@ public struct NodeCredentials: Sendable {
     }
 }
 
-typealias FramedChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
-
-/// Closes a channel when it has been idle (no read and no write) for the configured time.
-final class CloseOnIdle: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}
-
-enum Wire {
-    /// Frame codec, idle timeout, and the async wrapper.
-    static func configure(_ channel: any NIOCore.Channel, _ s: SessionSettings) -> EventLoopFuture<FramedChannel> {
-        channel.eventLoop.makeCompletedFuture {
-            let ops = channel.pipeline.syncOperations
-            try ops.addHandler(IdleStateHandler(allTimeout: .milliseconds(Int64(s.idleTimeout * 1000))))
-            try ops.addHandler(CloseOnIdle())
-            try ops.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: s.maxFrameBytes)))
-            try ops.addHandler(MessageToByteHandler(FrameEncoder()))
-            return try FramedChannel(wrappingChannelSynchronously: channel)
-        }
-    }
-}
-
 /// One framed, encrypted conversation.
 struct Conversation {
     var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
