@@ -66,6 +66,9 @@ public struct DaemonConfig: Sendable, Equatable {
         public var handshakeTimeout: Double = 10
         /// A connection with no frame in either direction for this long is closed.
         public var idleTimeout: Double = 120
+        /// A frame whose first byte has arrived must be complete within this, or the connection is closed
+        /// (a peer trickling bytes would otherwise keep the idle timer alive for ever).
+        public var frameTimeout: Double = 15
         /// A keep-alive is sent after this much silence.
         public var keepAlive: Double = 30
         /// Background reconciliation with a random connected peer, every this often.
@@ -135,6 +138,7 @@ public struct DaemonConfig: Sendable, Equatable {
         if var t = try r.table("timers") {
             c.timers.handshakeTimeout = try t.seconds("handshake_timeout_seconds") ?? c.timers.handshakeTimeout
             c.timers.idleTimeout = try t.seconds("idle_timeout_seconds") ?? c.timers.idleTimeout
+            c.timers.frameTimeout = try t.seconds("frame_timeout_seconds") ?? c.timers.frameTimeout
             c.timers.keepAlive = try t.seconds("keep_alive_seconds") ?? c.timers.keepAlive
             c.timers.reconcileInterval = try t.seconds("reconcile_interval_seconds") ?? c.timers.reconcileInterval
             c.timers.reconnectMin = try t.seconds("reconnect_min_seconds") ?? c.timers.reconnectMin

@@ -16,6 +16,8 @@ public struct SessionSettings: Sendable {
     public var handshakeTimeout: Double = 10
     /// A connection silent this long in both directions is closed.
     public var idleTimeout: Double = 120
+    /// A frame must be complete within this many seconds of its first byte.
+    public var frameTimeout: Double = 15
     /// Payload budget of one `events` message (it must fit a Noise message with room for framing).
     public var eventsMessageBytes = 60_000
     /// Events pulled from a peer are committed in batches of about this many.
@@ -29,6 +31,7 @@ public struct SessionSettings: Sendable {
         maxFrameBytes = c.limits.maxFrameBytes
         handshakeTimeout = c.timers.handshakeTimeout
         idleTimeout = c.timers.idleTimeout
+        frameTimeout = c.timers.frameTimeout
     }
 }
 

@@ -26,12 +26,15 @@ import WhipDaemon
                 max_connections = 8
                 [timers]
                 handshake_timeout_seconds = 2.5
+                frame_timeout_seconds = 4
                 """)
         #expect(c.dataDir == "/var/lib/whipround" && c.logLevel == "debug")
         #expect(c.listen == HostPort(host: "::1", port: 9000))
         #expect(c.peers == [HostPort(host: "hub.local", port: 7878), HostPort(host: "10.0.0.2", port: 7879)])
         #expect(c.metricsListen == nil)
         #expect(c.limits.maxConnections == 8 && c.timers.handshakeTimeout == 2.5)
+        #expect(c.timers.frameTimeout == 4 && DaemonConfig().timers.frameTimeout == 15)
+        #expect(SessionSettings(c).frameTimeout == 4)
     }
 
     @Test(arguments: [
@@ -43,6 +46,7 @@ import WhipDaemon
         ("[limits]\nmax_conections = 3", "unknown key limits.max_conections"),
         ("[timers]\nidle_timeout_seconds = -1", "timers.idle_timeout_seconds must be a number of seconds"),
         ("[timers]\nkeep_alive_seconds = 200", "keep_alive_seconds must be less than"),
+        ("[timers]\nframe_timeout_seconds = 0", "timers.frame_timeout_seconds must be a number of seconds"),
         ("log_level = \"loud\"", "log_level must be one of"),
         ("network = 3", "network must be a table"),
         ("[network\nlisten=", "config:"),

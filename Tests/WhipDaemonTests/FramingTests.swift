@@ -68,6 +68,122 @@ import WhipDaemon
     }
 }
 
+extension FramingTests {
+    /// The frame timeout: a frame must arrive whole within the timeout of its first byte, however the bytes are spread.
+    @Suite struct FrameTimeoutTests {
+        /// A connected channel with the frame timeout in front of the decoder, as `Wire.configure` builds it.
+        func channel(timeout seconds: Int64 = 15) throws -> EmbeddedChannel {
+            let c = EmbeddedChannel()
+            try c.pipeline.syncOperations.addHandler(FrameTimeout(timeout: .seconds(seconds)))
+            try c.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+            try c.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7878)).wait()
+            #expect(c.isActive)
+            return c
+        }
+
+        /// Delivers bytes as one socket read would: the read, its completion, then (auto-read) the next read request.
+        func feed(_ c: EmbeddedChannel, _ b: [UInt8]) throws {
+            try c.writeInbound(ByteBuffer(bytes: b))
+            c.read()
+        }
+
+        func frames(_ c: EmbeddedChannel) throws -> [[UInt8]] {
+            var out = [[UInt8]]()
+            while let f = try c.readInbound(as: ByteBuffer.self) { out.append(Array(f.readableBytesView)) }
+            return out
+        }
+
+        @Test func completeFramesNeverTripIt() throws {
+            let c = try channel()
+            // Whole frames, single and several per read, with long silences between them.
+            for _ in 0..<5 {
+                try feed(c, [0, 3, 1, 2, 3])
+                c.embeddedEventLoop.advanceTime(by: .seconds(60))
+                try feed(c, [0, 1, 7, 0, 2, 8, 8])
+                c.embeddedEventLoop.advanceTime(by: .seconds(60))
+            }
+            #expect(c.isActive)
+            #expect(try frames(c).count == 15)
+            _ = try c.finish()
+        }
+
+        @Test func frameSplitAcrossReadsWithinTheLimitIsFine() throws {
+            let c = try channel()
+            // Each frame takes 10 s of a 15 s limit; the clock restarts with every frame.
+            for _ in 0..<4 {
+                try feed(c, [0, 4, 1])
+                c.embeddedEventLoop.advanceTime(by: .seconds(5))
+                try feed(c, [2, 3])
+                c.embeddedEventLoop.advanceTime(by: .seconds(5))
+                try feed(c, [4])
+            }
+            c.embeddedEventLoop.advanceTime(by: .seconds(60))
+            #expect(c.isActive)
+            #expect(try frames(c) == Array(repeating: [1, 2, 3, 4], count: 4))
+            _ = try c.finish()
+        }
+
+        @Test func partialFramePendingTooLongClosesTheChannel() throws {
+            let c = try channel()
+            try feed(c, [0, 5, 1, 2])
+            c.embeddedEventLoop.advanceTime(by: .milliseconds(14_900))
+            #expect(c.isActive)
+            c.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+            #expect(!c.isActive)
+            #expect(try frames(c).isEmpty)
+            _ = try? c.finish()
+        }
+
+        @Test func halfALengthPrefixIsAStartedFrame() throws {
+            let c = try channel()
+            try feed(c, [0])
+            c.embeddedEventLoop.advanceTime(by: .seconds(16))
+            #expect(!c.isActive)
+            _ = try? c.finish()
+        }
+
+        @Test func frameStartedAfterACompleteOneInTheSameReadIsTimed() throws {
+            let c = try channel()
+            try feed(c, [0, 1, 9, 0, 3, 1])
+            #expect(try frames(c) == [[9]])
+            c.embeddedEventLoop.advanceTime(by: .seconds(16))
+            #expect(!c.isActive)
+            _ = try? c.finish()
+        }
+
+        @Test func tricklingSlowerThanTheLimitClosesTheChannel() throws {
+            let c = try channel()
+            // A 1,000-byte frame at a byte a second: never silent, but the frame is cut off at 15 s.
+            var seconds = 0
+            try feed(c, [0x03, 0xE8])
+            while c.isActive && seconds < 100 {
+                c.embeddedEventLoop.advanceTime(by: .seconds(1))
+                seconds += 1
+                if c.isActive { try feed(c, [0xAB]) }
+            }
+            #expect(seconds == 15)
+            #expect(!c.isActive)
+            #expect(try frames(c).isEmpty)
+            _ = try? c.finish()
+        }
+
+        @Test func clockPausesWhileTheSessionIsNotReading() throws {
+            let c = try channel(timeout: 2)
+            // The read completes but no further read is requested: the session is busy (backpressure).
+            try c.writeInbound(ByteBuffer(bytes: [0, 5, 1]))
+            c.embeddedEventLoop.advanceTime(by: .seconds(30))
+            #expect(c.isActive)
+            // Reading resumes: the frame gets a fresh timeout, and is cut off when that runs out.
+            c.read()
+            c.embeddedEventLoop.advanceTime(by: .milliseconds(1_900))
+            #expect(c.isActive)
+            c.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+            #expect(!c.isActive)
+            _ = try? c.finish()
+        }
+    }
+}
+
 @Suite struct ConnectionLimiterTests {
     @Test func totalAndPerAddressLimits() {
         let l = ConnectionLimiter(maxTotal: 3, maxPerAddress: 2)
