@@ -1,0 +1,93 @@
+import Prometheus
+
+/// The daemon's Prometheus metrics, in a registry of its own.
+///
+/// Deliberately not bootstrapped into the global `MetricsSystem`: several daemons may run in one process
+/// (tests do), and each must count only its own traffic. Thread-safe; every method is cheap (atomics, plus a
+/// lock for a rejection reason not seen before).
+public final class DaemonMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let peers: Gauge
+    let receivedAccepted: Counter
+    let receivedDuplicate: Counter
+    let receivedRejected: Counter
+    let eventsSent: Counter
+    let bytesReceived: Counter
+    let bytesSent: Counter
+    let reconcileRounds: Counter
+    let handshakesOK: Counter
+    let handshakesFailed: Counter
+
+    // Computed: `MetricNameDescriptor` is not `Sendable`, so it cannot be a stored static.
+    static var received: MetricNameDescriptor {
+        descriptor("events_received", "total", "Events received from peers, by what the store did with them.")
+    }
+    static var rejected: MetricNameDescriptor {
+        descriptor("events_rejected", "total", "Events received from peers and refused, by the store's reason code.")
+    }
+    static var handshakes: MetricNameDescriptor { descriptor("handshakes", "total", "Peer handshakes, by outcome.") }
+    static var refusals: MetricNameDescriptor {
+        descriptor("connections_refused", "total", "Incoming connections refused before a handshake, by reason.")
+    }
+
+    static func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "whipround", metricName: name, unitName: unit, helpText: help)
+    }
+
+    /// A fresh set of metrics, all at zero.
+    public init() {
+        let r = registry
+        peers = r.makeGauge(descriptor: Self.descriptor("peers", "", "Connected peer sessions."))
+        receivedAccepted = r.makeCounter(descriptor: Self.received, labels: [("result", "accepted")])
+        receivedDuplicate = r.makeCounter(descriptor: Self.received, labels: [("result", "duplicate")])
+        receivedRejected = r.makeCounter(descriptor: Self.received, labels: [("result", "rejected")])
+        eventsSent = r.makeCounter(descriptor: Self.descriptor("events_sent", "total", "Events sent to peers."))
+        bytesReceived = r.makeCounter(descriptor: Self.descriptor("bytes_received", "total", "Bytes received from peers."))
+        bytesSent = r.makeCounter(descriptor: Self.descriptor("bytes_sent", "total", "Bytes sent to peers."))
+        reconcileRounds = r.makeCounter(descriptor: Self.descriptor("reconcile_rounds", "total", "Set-reconciliation rounds with peers."))
+        handshakesOK = r.makeCounter(descriptor: Self.handshakes, labels: [("result", "ok")])
+        handshakesFailed = r.makeCounter(descriptor: Self.handshakes, labels: [("result", "failed")])
+    }
+
+    /// Counts a peer session that has just connected.
+    public func peerConnected() { peers.increment() }
+
+    /// Counts a peer session that has just ended.
+    public func peerDisconnected() { peers.decrement() }
+
+    /// Counts events received from a peer: stored, already held, and refused by reason code.
+    public func received(accepted: Int, duplicates: Int, rejected: [String: Int]) {
+        receivedAccepted.increment(by: Self.amount(accepted))
+        receivedDuplicate.increment(by: Self.amount(duplicates))
+        for (reason, count) in rejected where count > 0 {
+            receivedRejected.increment(by: Self.amount(count))
+            registry.makeCounter(descriptor: Self.rejected, labels: [("reason", reason)]).increment(by: Self.amount(count))
+        }
+    }
+
+    /// Counts events sent to a peer.
+    public func sent(events: Int) { eventsSent.increment(by: Self.amount(events)) }
+
+    /// Counts bytes received from peers.
+    public func bytes(received: Int) { bytesReceived.increment(by: Self.amount(received)) }
+
+    /// Counts bytes sent to peers.
+    public func bytes(sent: Int) { bytesSent.increment(by: Self.amount(sent)) }
+
+    /// Counts one set-reconciliation round.
+    public func reconcileRound() { reconcileRounds.increment() }
+
+    /// Counts a finished handshake, successful or not.
+    public func handshake(ok: Bool) { (ok ? handshakesOK : handshakesFailed).increment() }
+
+    /// Counts an incoming connection refused before its handshake, e.g. for a connection limit.
+    public func refused(reason: String) {
+        registry.makeCounter(descriptor: Self.refusals, labels: [("reason", reason)]).increment()
+    }
+
+    /// The metrics in the Prometheus text exposition format (version 0.0.4).
+    public func render() -> String { registry.emitToString() }
+
+    /// Counters only go up: a negative amount (a caller's bug) counts as zero rather than trapping.
+    static func amount(_ n: Int) -> Int64 { Int64(max(0, n)) }
+}

@@ -1,0 +1,109 @@
+public import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+public import ServiceLifecycle
+import WhipCore
+
+/// Serves `DaemonMetrics` to Prometheus: `GET /metrics` over plain HTTP/1.1, one request per connection.
+public struct MetricsServer: Service {
+    let listen: HostPort
+    let metrics: DaemonMetrics
+    let logger: Logger
+    let onBound: @Sendable (Int) -> Void
+
+    /// A connection that has not been answered within this long is closed.
+    static let connectionTimeout: Duration = .seconds(10)
+
+    /// A server on `listen`; `onBound` receives the bound port (useful with port 0).
+    public init(listen: HostPort, metrics: DaemonMetrics, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.listen = listen
+        self.metrics = metrics
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        typealias HTTPChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+        let server: NIOAsyncChannel<HTTPChannel, Never>
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 16)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: listen.host, port: listen.port) { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.configureHTTPServerPipeline()
+                        return try HTTPChannel(wrappingChannelSynchronously: ch)
+                    }
+                }
+        } catch {
+            throw WhipError(.io, "cannot serve metrics on \(listen): \(error)", cause: error)
+        }
+        let port = server.channel.localAddress?.port ?? listen.port
+        onBound(port)
+        logger.info("serving metrics", metadata: ["listen.address": "\(listen.host):\(port)"])
+        let metrics = self.metrics
+        let logger = self.logger
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask {
+                            // Whichever ends first: the answer, or the deadline (cancelling the answer).
+                            await withTaskGroup(of: Void.self) { race in
+                                race.addTask { await Self.answer(connection, metrics: metrics, logger: logger) }
+                                race.addTask { try? await Task.sleep(for: Self.connectionTimeout) }
+                                _ = await race.next()
+                                race.cancelAll()
+                            }
+                        }
+                    }
+                }
+                // No longer accepting: drop connections still open rather than wait for them.
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            logger.info("no longer serving metrics")
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// Reads one request and answers it, then closes the connection.
+    static func answer(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, metrics: DaemonMetrics, logger: Logger
+    ) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var request: HTTPRequestHead? = nil
+                for try await part in inbound {
+                    switch part {
+                    case .head(let head): request = head
+                    case .body: continue
+                    case .end:
+                        guard let head = request else { return }
+                        let (status, body) = response(to: head, metrics: metrics)
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: status == .ok ? "text/plain; version=0.0.4" : "text/plain")
+                        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+                        headers.add(name: "Connection", value: "close")
+                        if status == .methodNotAllowed { headers.add(name: "Allow", value: "GET") }
+                        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+                        try await outbound.write(.end(nil))
+                        return
+                    }
+                }
+            }
+        } catch {
+            logger.debug("metrics request failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The status and body for a request.
+    static func response(to head: HTTPRequestHead, metrics: DaemonMetrics) -> (HTTPResponseStatus, String) {
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard path == "/metrics" else { return (.notFound, "not found: try GET /metrics\n") }
+        guard head.method == .GET else { return (.methodNotAllowed, "method not allowed: use GET\n") }
+        return (.ok, metrics.render())
+    }
+}
