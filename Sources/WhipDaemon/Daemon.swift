@@ -20,18 +20,27 @@ public enum Daemon {
         }
     }
 
-    /// Runs until a shutdown signal; `onBound` receives the listening port.
-    public static func run(node: Node, config: DaemonConfig, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        let replica = try Replica(node: node, logger: logger)
+    /// Runs until a shutdown signal; `onBound` receives the listening port, `onMetricsBound` the metrics port.
+    public static func run(
+        node: Node, config: DaemonConfig, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in },
+        onMetricsBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws {
+        let metrics = DaemonMetrics()
+        let replica = try Replica(node: node, logger: logger, metrics: metrics)
         let creds = try credentials(for: node)
         let listener = PeerListener(config: config, replica: replica, credentials: creds, logger: logger, onBound: onBound)
         let dialer = PeerDialer(config: config, replica: replica, credentials: creds, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: listener),
+            .init(service: dialer, successTerminationBehavior: .ignore),
+            .init(service: LocalChanges(replica: replica), successTerminationBehavior: .ignore),
+        ]
+        if let address = config.metricsListen {
+            services.append(.init(service: MetricsServer(listen: address, metrics: metrics, logger: logger, onBound: onMetricsBound)))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: listener),
-                    .init(service: dialer, successTerminationBehavior: .ignore),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info(

@@ -64,3 +64,156 @@ public enum NetBench {
         }
     }
 }
+
+extension NetBench {
+    /// Propagation in a mesh of `nodes` daemons over loopback, each dialling `degree` random others: for each of
+    /// `events` new pledges, made on a random node, the time until every node has committed it; and the bytes
+    /// all nodes sent meanwhile, per event per node, beside the event's own size.
+    public static func mesh(
+        nodes count: Int, degree: Int, events: Int, logger: Logger, print out: @escaping @Sendable (String) -> Void
+    ) async throws {
+        precondition(count > degree && degree >= 1)
+        let base = NSTemporaryDirectory() + "whipround-mesh-\(getpid())"
+        try? FileManager.default.removeItem(atPath: base)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let (first, community, campaign) = try Bench.setUp(base + "/node0", logger: logger)
+        var nodes = [first]
+        for i in 1..<count {
+            let n = try Node.initialise(dir: DataDir(path: base + "/node\(i)"), name: "node\(i)", logger: logger)
+            _ = try n.join(first.invite(community))
+            _ = try first.grant(community, member: n.identity.publicKey, role: .collector, expires: nil)
+            nodes.append(n)
+        }
+        let replicas = try nodes.map { try Replica(node: $0, logger: logger) }
+
+        // Every node listens; then each dials `degree` others chosen at random.
+        var listeners: [ServiceGroup] = []
+        var ports: [Int] = []
+        var running: [Task<Void, any Error>] = []
+        for (i, r) in replicas.enumerated() {
+            var config = DaemonConfig()
+            config.listen = HostPort(host: "127.0.0.1", port: 0)
+            let port = Mutex(0)
+            let l = PeerListener(config: config, replica: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger) { p in
+                port.withLock { $0 = p }
+            }
+            let g = ServiceGroup(services: [l], logger: logger)
+            running.append(Task { try await g.run() })
+            listeners.append(g)
+            while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            ports.append(port.withLock { $0 })
+        }
+        var dialers: [ServiceGroup] = []
+        var rng = SystemRandomNumberGenerator()
+        for (i, r) in replicas.enumerated() {
+            var config = DaemonConfig()
+            config.timers.reconnectMin = 0.2
+            let others = Array((0..<count).filter { $0 != i }.shuffled(using: &rng).prefix(degree))
+            config.peers = others.map { HostPort(host: "127.0.0.1", port: ports[$0]) }
+            let g = ServiceGroup(
+                services: [PeerDialer(config: config, replica: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger)],
+                logger: logger)
+            running.append(Task { try await g.run() })
+            dialers.append(g)
+        }
+        defer {
+            for t in running { t.cancel() }
+        }
+
+        // Watch every node's commits through a session slot of its own.
+        final class Arrivals: Sendable {
+            let times = Mutex<[EventID: [ContinuousClock.Instant]]>([:])
+        }
+        let arrivals = Arrivals()
+        var watchers: [Task<Void, Never>] = []
+        for r in replicas {
+            let box = Mailbox(capacity: 1 << 20, maxPendingIDs: 1 << 20)
+            _ = r.sessions.register(box, community: community.id, outbound: false)
+            watchers.append(
+                Task {
+                    while !Task.isCancelled {
+                        guard case .local(let ids, _) = await box.next() else { continue }
+                        let t = ContinuousClock.now
+                        arrivals.times.withLock { a in for id in ids { a[id, default: []].append(t) } }
+                    }
+                })
+        }
+        defer {
+            for w in watchers { w.cancel() }
+        }
+
+        // Wait until every node holds the founder's events and every dialled session is live.
+        let setupEvents = try first.store.eventCount()
+        let clock = ContinuousClock()
+        let setupDeadline = clock.now + .seconds(60)
+        while clock.now < setupDeadline {
+            let counts = try nodes.map { try $0.store.eventCount() }
+            let live = replicas.reduce(0) { $0 + $1.sessions.count } - count  // minus the watchers
+            if counts.allSatisfy({ $0 == setupEvents }) && live >= count * degree { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let liveSessions = replicas.reduce(0) { $0 + $1.sessions.count } - count
+        out("mesh: \(count) nodes, each dialling \(degree) others: \(liveSessions) live session ends, \(setupEvents) events everywhere")
+
+        // Warm-up events let pushes settle onto a tree, as they do in a running network; they are not counted.
+        let gbp = Currency(code: "GBP")!
+        func pledge(_ i: Int, on n: Int) async throws -> (EventID, Int) {
+            let e = try nodes[n].emit(
+                community.id,
+                .pledgeMade(PledgeMade(campaign: campaign, backerName: "Mesh \(i)", anonymous: false, amount: 500, currency: gbp, channel: .inPerson))
+            )
+            try await replicas[n].poll()
+            return (e.id, e.wire.count)
+        }
+        func waitEverywhere(_ id: EventID, since t0: ContinuousClock.Instant) async throws -> Duration? {
+            let deadline = clock.now + .seconds(10)
+            while clock.now < deadline {
+                let times = arrivals.times.withLock { $0[id] ?? [] }
+                if times.count >= count { return times.max()! - t0 }
+                try await Task.sleep(for: .microseconds(200))
+            }
+            return nil
+        }
+        for i in 0..<20 {
+            let (id, _) = try await pledge(-i, on: Int.random(in: 0..<count))
+            _ = try await waitEverywhere(id, since: clock.now)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+
+        let bytesBefore = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) }
+        var latencies: [Double] = []
+        var sizes = 0
+        var lost = 0
+        for i in 0..<events {
+            let t0 = clock.now
+            let (id, size) = try await pledge(i, on: Int.random(in: 0..<count))
+            sizes += size
+            if let d = try await waitEverywhere(id, since: t0) {
+                latencies.append(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+            } else {
+                lost += 1
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(200))  // let the last acks land
+        let bytes = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) } - bytesBefore
+        latencies.sort()
+        func pct(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
+        let eventSize = Double(sizes) / Double(events)
+        let perNode = Double(bytes) / Double(events * count)
+        out(
+            String(
+                format:
+                    "mesh propagation of %d events to all %d nodes: p50 %.1f ms, p99 %.1f ms, max %.1f ms (goal p99 < 1000 ms); %d not everywhere within 10 s",
+                events, count, pct(0.5), pct(0.99), latencies.last.map { $0 * 1000 } ?? .nan, lost))
+        out(
+            String(
+                format:
+                    "mesh bytes sent per event per node: %.0f B = %.2fx the event's %.0f B (goal < 2x; frames, Noise tags, acks and ids included)",
+                perNode, perNode / eventSize, eventSize))
+
+        for g in dialers { await g.triggerGracefulShutdown() }
+        for g in listeners { await g.triggerGracefulShutdown() }
+        for t in running { _ = try? await t.value }
+    }
+}

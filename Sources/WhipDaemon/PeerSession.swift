@@ -22,6 +22,17 @@ public struct SessionSettings: Sendable {
     public var eventsMessageBytes = 60_000
     /// Events pulled from a peer are committed in batches of about this many.
     public var commitBatch = 10_000
+    /// Most bytes of an answer to one `want`; the asker asks again for the rest. Together with one
+    /// outstanding `want` per direction this bounds what either side can have in flight towards the other.
+    public var answerBytes = 256_000
+    /// Bytes of frames from one peer that may wait to be handled before we stop reading from it.
+    public var inboundQueueBytes = 1 << 20
+    /// A ping is sent this often on a live session, so a quiet link is not taken for a dead one.
+    public var keepAlive: Double = 30
+    /// Unacknowledged `events` messages to a peer beyond which new events are announced, not pushed.
+    public var maxUnackedPushes = 16
+    /// Refused events (forged, unauthorised, malformed) a peer may send before the session is closed.
+    public var maxRefusedEvents = 1_000
 
     /// Defaults.
     public init() {}
@@ -32,6 +43,7 @@ public struct SessionSettings: Sendable {
         handshakeTimeout = c.timers.handshakeTimeout
         idleTimeout = c.timers.idleTimeout
         frameTimeout = c.timers.frameTimeout
+        keepAlive = c.timers.keepAlive
     }
 }
 
@@ -64,30 +76,80 @@ public struct NodeCredentials: Sendable {
     }
 }
 
-/// One framed, encrypted conversation.
-struct Conversation {
-    var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+/// The session ended because this node is shutting down.
+struct ShuttingDown: Error {}
+
+/// One framed, encrypted conversation. A reader task moves frames from the socket into `mailbox`; the
+/// session task is the only one that decrypts, encrypts or writes.
+struct Link {
+    let mailbox: Mailbox
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     var transport: TransportState?
+    let replica: Replica
 
     static let closed = WhipError(.io, "the peer closed the connection")
 
+    /// The next frame, for the handshake and the initial sync (which handle nothing else); local
+    /// notifications stay queued for the live phase.
     mutating func readFrame() async throws -> [UInt8] {
-        guard let frame = try await inbound.next() else { throw Conversation.closed }
-        return Array(frame.readableBytesView)
+        switch await mailbox.nextFrame() {
+        case .frame(let f):
+            replica.metrics.bytes(received: f.readableBytes + 2)
+            return Array(f.readableBytesView)
+        case .ended(let e): throw e ?? Link.closed
+        default: throw ShuttingDown()
+        }
     }
 
     func writeFrame(_ bytes: [UInt8]) async throws {
         try await outbound.write(ByteBuffer(bytes: bytes))
+        replica.metrics.bytes(sent: bytes.count + 2)
+        replica.bytesSent.add(bytes.count + 2, ordering: .relaxed)
     }
 
     mutating func send(_ m: SessionMessage) async throws {
         try await writeFrame(try transport!.encrypt(m.encoded()))
     }
 
+    mutating func open(_ frame: ByteBuffer) throws -> SessionMessage {
+        replica.metrics.bytes(received: frame.readableBytes + 2)
+        return try SessionMessage.decode(try transport!.decrypt(Array(frame.readableBytesView)))
+    }
+
     mutating func receive() async throws -> SessionMessage {
         let frame = try await readFrame()
         return try SessionMessage.decode(try transport!.decrypt(frame))
+    }
+
+    /// Runs `body` with a link over `channel`, its reader and keep-alive tasks running alongside.
+    static func with<T: Sendable>(
+        _ channel: FramedChannel, replica: Replica, settings: SessionSettings, _ body: (inout Link) async throws -> T
+    ) async throws -> T {
+        try await channel.executeThenClose { inbound, outbound in
+            let mailbox = Mailbox(capacity: settings.inboundQueueBytes)
+            return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+                group.addTask {
+                    do {
+                        for try await frame in inbound { await mailbox.put(frame) }
+                        mailbox.finish(nil)
+                    } catch {
+                        mailbox.finish(error)
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(Int64(settings.keepAlive * 1000)))
+                        mailbox.requestKeepAlive()
+                    }
+                }
+                defer {
+                    mailbox.close()
+                    group.cancelAll()
+                }
+                var link = Link(mailbox: mailbox, outbound: outbound, replica: replica)
+                return try await body(&link)
+            }
+        }
     }
 }
 
@@ -112,7 +174,8 @@ func eventMessages(_ wires: [[UInt8]], budget: Int) -> [[[UInt8]]] {
 /// The session logic, for both sides. Protocol code is the pure `PeerHandshake`, `SyncInitiator`,
 /// `SyncResponder` and `SessionMessage`; this drives them over a channel.
 public enum PeerSession {
-    /// Answers one inbound connection until the peer says goodbye, goes idle or breaks the protocol.
+    /// Answers one inbound connection: the handshake, then a live session until the peer says goodbye, this
+    /// node shuts down, the link goes idle or the peer breaks the protocol.
     static func respond(
         _ channel: FramedChannel, replica: Replica, credentials: NodeCredentials, settings: SessionSettings, logger: Logger
     ) async {
@@ -123,8 +186,7 @@ public enum PeerSession {
             channel.channel.close(promise: nil)
         }
         do {
-            try await channel.executeThenClose { inbound, outbound in
-                var c = Conversation(inbound: inbound.makeAsyncIterator(), outbound: outbound)
+            try await Link.with(channel, replica: replica, settings: settings) { (c: inout Link) async throws in
                 let first = try await c.readFrame()
                 var (hs, reply) = try PeerHandshake.respond(
                     to: first, communities: try await replica.communities(), noiseKey: credentials.noiseKey, identity: credentials.identity)
@@ -133,6 +195,7 @@ public enum PeerSession {
                     throw WhipError(.rejected, "handshake did not complete")
                 }
                 deadline.cancel()
+                replica.metrics.handshake(ok: true)
                 c.transport = session.transport
                 logger[metadataKey: "peer.id"] = "\(KeyText.encode(session.peerIdentity, as: .member))"
                 logger[metadataKey: "community.id"] = "\(KeyText.encode(session.community, as: .community))"
@@ -142,35 +205,20 @@ public enum PeerSession {
                     return
                 }
                 logger.info("peer connected")
-                var responder: SyncResponder<MemorySyncStore>? = nil
-                while true {
-                    switch try await c.receive() {
-                    case .reconcile(let m):
-                        if responder == nil { responder = SyncResponder(store: try await replica.index(of: session.community)) }
-                        try await c.send(.reconcile(try responder!.reconcile(m)))
-                    case .want(let ids):
-                        let wires = try await replica.events(of: session.community, ids: ids)
-                        for batch in eventMessages(wires, budget: settings.eventsMessageBytes) { try await c.send(.events(batch)) }
-                        try await c.send(.events([]))  // end of the answer
-                    case .events(let wires):
-                        // Acknowledged only after the batch is durably committed.
-                        let r = try await replica.ingest(wires, community: session.community)
-                        try await c.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
-                    case .announce(let ids):
-                        let missing = try await replica.missing(ids)
-                        if !missing.isEmpty { try await c.send(.want(missing)) }
-                    case .ping:
-                        try await c.send(.pong)
-                    case .pong, .ack:
-                        continue
-                    case .goodbye(let reason):
-                        logger.info("peer said goodbye", metadata: ["peer.reason": "\(reason)"])
-                        return
-                    }
+                let id = replica.sessions.register(c.mailbox, community: session.community, outbound: false)
+                replica.metrics.peerConnected()
+                defer {
+                    replica.metrics.peerDisconnected()
+                    replica.sessions.unregister(id)
                 }
+                var live = LiveSession(
+                    id: id, isInitiator: false, community: session.community, replica: replica, settings: settings, logger: logger, link: c)
+                try await live.run()
+                logger.info("peer session ended")
             }
         } catch {
             deadline.cancel()
+            if error is HandshakeError { replica.metrics.handshake(ok: false) }
             logger.info("session ended", metadata: ["error": "\(error)"])
         }
     }
@@ -180,6 +228,18 @@ public enum PeerSession {
     public static func syncOnce(
         address: HostPort, community: PublicKey, replica: Replica, credentials: NodeCredentials, settings: SessionSettings,
         logger: Logger, progress: @Sendable (String) -> Void = { _ in }
+    ) async throws -> SyncReport {
+        try await connect(
+            address: address, community: community, replica: replica, credentials: credentials, settings: settings, logger: logger,
+            stayLive: false, progress: progress)
+    }
+
+    /// Connects to `address`, runs one full sync of `community`, then (when `stayLive`) keeps the session
+    /// open, pushing and pulling new events as they appear, until either side closes it. `onSynced` runs after
+    /// the first sync and after each backstop reconciliation.
+    public static func connect(
+        address: HostPort, community: PublicKey, replica: Replica, credentials: NodeCredentials, settings: SessionSettings,
+        logger: Logger, stayLive: Bool, progress: @Sendable (String) -> Void = { _ in }, onSynced: @escaping @Sendable (SyncReport) -> Void = { _ in }
     ) async throws -> SyncReport {
         guard let info = try await replica.communities().first(where: { $0.id == community }) else {
             throw WhipError(.notFound, "this node is not a member of that community")
@@ -195,8 +255,10 @@ public enum PeerSession {
         let deadline = channel.channel.eventLoop.scheduleTask(in: .milliseconds(Int64(settings.handshakeTimeout * 1000))) {
             channel.channel.close(promise: nil)
         }
-        return try await channel.executeThenClose { inbound, outbound in
-            var c = Conversation(inbound: inbound.makeAsyncIterator(), outbound: outbound)
+        var logger = logger
+        logger[metadataKey: "peer.address"] = "\(address)"
+        logger[metadataKey: "community.id"] = "\(KeyText.encode(community, as: .community))"
+        return try await Link.with(channel, replica: replica, settings: settings) { (c: inout Link) async throws -> SyncReport in
             var (hs, first) = try PeerHandshake.initiate(
                 community: community, networkKey: info.networkKey, noiseKey: credentials.noiseKey, identity: credentials.identity)
             try await c.writeFrame(first)
@@ -204,6 +266,7 @@ public enum PeerSession {
             do {
                 second = try await c.readFrame()
             } catch {
+                replica.metrics.handshake(ok: false)
                 throw WhipError(
                     .permissionDenied,
                     "\(address) closed the connection during the handshake: it is not a hub of this community, or our network key is wrong")
@@ -213,59 +276,337 @@ public enum PeerSession {
             }
             try await c.writeFrame(third)
             deadline.cancel()
+            replica.metrics.handshake(ok: true)
             c.transport = session.transport
+            logger[metadataKey: "peer.id"] = "\(KeyText.encode(session.peerIdentity, as: .member))"
             guard try await replica.isMember(session.peerIdentity, of: community) else {
                 try await c.send(.goodbye("you are not a member of this community"))
                 throw WhipError(.permissionDenied, "the peer at \(address) holds the network key but is not a member of the community")
             }
-            var report = SyncReport(community: community, peer: session.peerIdentity)
+            // Registered before the first sync, so events committed meanwhile wait in the mailbox to be offered.
+            let id = stayLive ? replica.sessions.register(c.mailbox, community: community, outbound: true) : nil
+            replica.metrics.peerConnected()
+            defer {
+                replica.metrics.peerDisconnected()
+                if let id { replica.sessions.unregister(id) }
+            }
             progress("connected to \(address); reconciling")
-
-            var initiator = SyncInitiator(store: try await replica.index(of: community))
-            var message: [UInt8]? = try initiator.initiate()
-            var have: [EventKey] = []
-            var need: [EventID] = []
-            while let m = message {
-                try await c.send(.reconcile(m))
-                report.reconcileMessages += 1
-                guard case .reconcile(let answer) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
-                let r = try initiator.reconcile(answer)
-                have += r.have
-                need += r.need
-                message = r.next
+            let report = try await initialSync(
+                &c, session: id, community: community, peer: session.peerIdentity, replica: replica, settings: settings, progress: progress)
+            onSynced(report)
+            guard let id else {
+                try await c.send(.goodbye("sync complete"))
+                return report
             }
-            progress("peer lacks \(have.count), we lack \(need.count)")
-
-            // Push what the peer lacks, each batch acknowledged only once the peer has committed it.
-            let toSend = try await replica.events(of: community, ids: have.map(\.id))
-            for batch in eventMessages(toSend, budget: settings.eventsMessageBytes) {
-                try await c.send(.events(batch))
-                guard case .ack(let accepted, _, _) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
-                report.sent += batch.count
-                report.peerAccepted += accepted
-                progress("sent \(report.sent)/\(toSend.count)")
-            }
-            // Pull what we lack, committing in import-sized batches: fewer, larger transactions, and events
-            // arrive in reconciliation order, which follows replay order, so campaigns resume rather than replay.
-            var start = 0
-            var pending = [[UInt8]]()
-            while start < need.count {
-                let ids = Array(need[start..<min(need.count, start + SessionMessage.maxIDs)])
-                start += ids.count
-                try await c.send(.want(ids))
-                while true {
-                    guard case .events(let wires) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
-                    if wires.isEmpty { break }
-                    pending += wires
-                }
-                if pending.count >= settings.commitBatch || start >= need.count {
-                    report.received.merge(try await replica.ingest(pending, community: community))
-                    pending = []
-                }
-                progress("received \(report.received.accepted)/\(need.count)")
-            }
-            try await c.send(.goodbye("sync complete"))
+            try await c.send(.live)
+            logger.info("peer connected", metadata: ["sync.sent": "\(report.sent)", "sync.received": "\(report.received.accepted)"])
+            var live = LiveSession(id: id, isInitiator: true, community: community, replica: replica, settings: settings, logger: logger, link: c)
+            live.peerLive = true
+            live.onReconciled = { onSynced(SyncReport(community: community, peer: session.peerIdentity)) }
+            try await live.run()
+            logger.info("peer session ended")
             return report
         }
+    }
+
+    /// The first sync of a connection, driven by the initiator: reconcile, push what the peer lacks (each
+    /// batch acknowledged only once the peer committed it), then pull what we lack.
+    static func initialSync(
+        _ c: inout Link, session: Int?, community: PublicKey, peer: PublicKey, replica: Replica, settings: SessionSettings,
+        progress: @Sendable (String) -> Void
+    ) async throws -> SyncReport {
+        var report = SyncReport(community: community, peer: peer)
+        var initiator = SyncInitiator(store: try await replica.index(of: community))
+        var message: [UInt8]? = try initiator.initiate()
+        var have: [EventKey] = []
+        var need: [EventID] = []
+        while let m = message {
+            try await c.send(.reconcile(m))
+            report.reconcileMessages += 1
+            replica.metrics.reconcileRound()
+            guard case .reconcile(let answer) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
+            let r = try initiator.reconcile(answer)
+            have += r.have
+            need += r.need
+            message = r.next
+        }
+        progress("peer lacks \(have.count), we lack \(need.count)")
+
+        let toSend = try await replica.events(of: community, ids: have.map(\.id))
+        for batch in eventMessages(toSend, budget: settings.eventsMessageBytes) {
+            try await c.send(.events(batch))
+            guard case .ack(let accepted, _, _) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
+            report.sent += batch.count
+            report.peerAccepted += accepted
+            replica.metrics.sent(events: batch.count)
+            progress("sent \(report.sent)/\(toSend.count)")
+        }
+        // Pull what we lack, committing in import-sized batches: fewer, larger transactions, and events arrive in
+        // reconciliation order, which follows replay order, so campaigns resume rather than replay. A peer
+        // answers each `want` with at most `answerBytes`; what it left out is asked for again.
+        var queue = need[...]
+        var pending = [[UInt8]]()
+        var total = need.count
+        while !queue.isEmpty {
+            let ids = Array(queue.prefix(SessionMessage.maxIDs))
+            queue = queue.dropFirst(ids.count)
+            try await c.send(.want(ids))
+            var got = 0
+            while true {
+                guard case .events(let wires) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
+                if wires.isEmpty { break }
+                got += wires.count
+                pending += wires
+            }
+            if got > 0 && got < ids.count {
+                // Answered in part: ask again for the rest (ids outside the answer keep their order).
+                let receivedIDs = Set(pending.suffix(got).compactMap { try? Event.decode(wire: $0).id })
+                let rest = ids.filter { !receivedIDs.contains($0) }
+                queue = rest[...] + queue
+                total = max(total, report.received.accepted + pending.count + queue.count)
+            }
+            if pending.count >= settings.commitBatch || queue.isEmpty {
+                let r = try await replica.ingest(pending, community: community, from: session)
+                report.received.merge(r)
+                pending = []
+                try await c.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
+            }
+            progress("received \(report.received.accepted + pending.count)/\(total)")
+        }
+        return report
+    }
+}
+
+/// A bounded set of recent ids, oldest forgotten first.
+struct RecentIDs {
+    let capacity: Int
+    private var set = Set<EventID>()
+    private var order: [EventID] = []
+    private var head = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func contains(_ id: EventID) -> Bool { set.contains(id) }
+
+    mutating func insert(_ ids: some Sequence<EventID>) {
+        for id in ids where set.insert(id).inserted {
+            if order.count < capacity {
+                order.append(id)
+            } else {
+                set.remove(order[head])
+                order[head] = id
+                head = (head + 1) % capacity
+            }
+        }
+    }
+}
+
+/// A session after the handshake (and, for the initiator, after the first sync): both sides push new events
+/// and answer each other, in the style of plumtree. New events go in full to an "eager" peer and as an
+/// `announce` of ids to a "lazy" one; a peer that answers a push with only duplicates becomes lazy, and one
+/// that asks for announced ids becomes eager again, so pushes settle onto a spanning tree and every other
+/// link carries only ids. Each side has at most one `want` outstanding, and answers are bounded, so neither
+/// can flood the other; the initiator runs periodic backstop reconciliations over the same session.
+struct LiveSession {
+    let id: Int
+    let isInitiator: Bool
+    let community: PublicKey
+    let replica: Replica
+    let settings: SessionSettings
+    let logger: Logger
+    var link: Link
+    /// The peer asked for pushes (sent `live`).
+    var peerLive = false
+    /// Push new events in full (true) or announce their ids (false).
+    var eager = true
+    var unacked = 0
+    var refused = 0
+    var peerHas = RecentIDs(capacity: 8_192)
+    /// Local events offered before the peer went live.
+    var held: [EventID] = []
+    var initiator: SyncInitiator<MemorySyncStore>?
+    var wantQueue: [EventID] = []
+    var asked: [EventID]?
+    var answered = 0
+    var onReconciled: @Sendable () -> Void = {}
+
+    init(id: Int, isInitiator: Bool, community: PublicKey, replica: Replica, settings: SessionSettings, logger: Logger, link: Link) {
+        self.id = id
+        self.isInitiator = isInitiator
+        self.community = community
+        self.replica = replica
+        self.settings = settings
+        self.logger = logger
+        self.link = link
+    }
+
+    /// Handles inputs until the session ends: normally on goodbye or shutdown, by throwing on a broken link.
+    mutating func run() async throws {
+        while true {
+            switch await link.mailbox.next() {
+            case .frame(let f):
+                if try await handle(try link.open(f)) { return }
+            case .ended(let e):
+                throw e ?? Link.closed
+            case .local(let ids, let c):
+                if c == community { try await offer(ids) }
+            case .overflow, .reconcile:
+                if isInitiator && initiator == nil { try await startReconcile() }
+            case .keepAlive:
+                try await link.send(.ping)
+            case .shutdown:
+                // Whatever was being committed is committed: inputs are handled one at a time.
+                try? await link.send(.goodbye("shutting down"))
+                return
+            }
+        }
+    }
+
+    /// Handles one message; true when the session is over.
+    mutating func handle(_ m: SessionMessage) async throws -> Bool {
+        switch m {
+        case .reconcile(let bytes):
+            if initiator != nil {
+                let r = try initiator!.reconcile(bytes)
+                wantQueue += r.need
+                try await announce(r.have.map(\.id))
+                if let next = r.next {
+                    try await link.send(.reconcile(next))
+                    replica.metrics.reconcileRound()
+                } else {
+                    initiator = nil
+                    onReconciled()
+                }
+                try await askNext()
+            } else {
+                var responder = SyncResponder(store: try await replica.index(of: community))
+                try await link.send(.reconcile(try responder.reconcile(bytes)))
+            }
+        case .want(let ids):
+            if peerLive { eager = true }  // it lacks what we announce: push to it again
+            try await answer(ids)
+        case .events(let wires):
+            if wires.isEmpty {
+                try await answerEnded()
+            } else {
+                let r = try await replica.ingest(wires, community: community, from: id)
+                try await link.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
+                answered += wires.count
+                if r.rejectedCount > 0 {
+                    refused += r.rejectedCount
+                    logger.notice(
+                        "peer sent events we refuse", metadata: ["events.refused": "\(r.rejected)", "events.example": "\(r.examples.first ?? "")"])
+                    if refused > settings.maxRefusedEvents {
+                        try? await link.send(.goodbye("too many refused events"))
+                        throw WhipError(.rejected, "peer sent \(refused) refused events, over the limit of \(settings.maxRefusedEvents)")
+                    }
+                }
+            }
+        case .ack(let accepted, let duplicates, let rejected):
+            unacked = max(0, unacked - 1)
+            if accepted == 0 && duplicates > 0 && rejected == 0 && eager {  // it had them all: prune
+                logger.debug("peer had what we pushed; announcing from now on")
+                eager = false
+            }
+        case .announce(let ids):
+            peerHas.insert(ids)
+            let missing = try await replica.missing(ids)
+            let claimed = await replica.claim(missing)
+            logger.debug("peer announced events", metadata: ["events.count": "\(ids.count)", "events.wanted": "\(claimed.count)"])
+            wantQueue += claimed
+            try await askNext()
+        case .live:
+            peerLive = true
+            unacked = 0
+            let waiting = held
+            held = []
+            try await offer(waiting)
+        case .ping:
+            try await link.send(.pong)
+        case .pong:
+            break
+        case .goodbye(let reason):
+            logger.info("peer said goodbye", metadata: ["peer.reason": "\(reason)"])
+            return true
+        }
+        return false
+    }
+
+    /// Offers newly committed events: in full when the link is eager, else by id.
+    mutating func offer(_ ids: [EventID]) async throws {
+        guard peerLive else {
+            if held.count + ids.count <= 4_096 { held += ids }  // beyond that, the backstop reconciles
+            return
+        }
+        let fresh = ids.filter { !peerHas.contains($0) }
+        guard !fresh.isEmpty else { return }
+        let push = eager && unacked < settings.maxUnackedPushes
+        logger.debug(push ? "pushing events" : "announcing events", metadata: ["events.count": "\(fresh.count)"])
+        if push {
+            let wires = try await replica.events(of: community, ids: fresh)
+            for batch in eventMessages(wires, budget: settings.eventsMessageBytes) {
+                try await link.send(.events(batch))
+                unacked += 1
+                replica.metrics.sent(events: batch.count)
+            }
+            peerHas.insert(fresh)
+        } else {
+            try await announce(fresh)
+        }
+    }
+
+    mutating func announce(_ ids: [EventID]) async throws {
+        var rest = ids[...]
+        while !rest.isEmpty {
+            try await link.send(.announce(Array(rest.prefix(SessionMessage.maxIDs))))
+            rest = rest.dropFirst(SessionMessage.maxIDs)
+        }
+    }
+
+    /// Answers a `want` with the events we hold, up to `answerBytes`, then an empty `events`.
+    mutating func answer(_ ids: [EventID]) async throws {
+        let wires = try await replica.events(of: community, ids: ids)
+        var budget = settings.answerBytes
+        var sent = 0
+        for w in wires {
+            budget -= w.count
+            if budget < 0 && sent > 0 { break }
+            sent += 1
+        }
+        for batch in eventMessages(Array(wires.prefix(sent)), budget: settings.eventsMessageBytes) {
+            try await link.send(.events(batch))
+            unacked += 1
+            replica.metrics.sent(events: batch.count)
+        }
+        peerHas.insert(ids)
+        try await link.send(.events([]))
+    }
+
+    /// The peer finished answering our `want`: ask again for what it left out, then for the next ids.
+    mutating func answerEnded() async throws {
+        guard let ids = asked else { return }
+        asked = nil
+        if answered > 0 {
+            wantQueue.insert(contentsOf: try await replica.missing(ids), at: 0)
+        }
+        answered = 0
+        try await askNext()
+    }
+
+    mutating func askNext() async throws {
+        guard asked == nil, !wantQueue.isEmpty else { return }
+        let ids = Array(wantQueue.prefix(SessionMessage.maxIDs))
+        wantQueue.removeFirst(ids.count)
+        asked = ids
+        answered = 0
+        try await link.send(.want(ids))
+    }
+
+    mutating func startReconcile() async throws {
+        var i = SyncInitiator(store: try await replica.index(of: community))
+        let first = try i.initiate()
+        initiator = i
+        try await link.send(.reconcile(first))
+        replica.metrics.reconcileRound()
     }
 }

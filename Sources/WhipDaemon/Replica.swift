@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 public import WhipCore
 public import WhipCrypto
 public import WhipNode
@@ -12,13 +13,24 @@ public actor Replica {
     /// The node.
     public let node: Node
     let logger: Logger
+    /// The daemon's counters.
+    public nonisolated let metrics: DaemonMetrics
+    /// Bytes this node has written to peers (frames with their length prefix), for benchmarks.
+    nonisolated let bytesSent = Atomic<Int>(0)
+    /// Live peer sessions, told about every newly committed event.
+    nonisolated let sessions = Sessions()
     private var indexes: [PublicKey: MemorySyncStore] = [:]
     private var lastSeq: Int64 = 0
+    /// Ids asked of some peer recently, so that announces from several peers fetch an event once.
+    private var requested: [EventID: ContinuousClock.Instant] = [:]
+    /// How long a `want` is trusted to bring its events before another peer may be asked.
+    static let wantPatience: Duration = .seconds(5)
 
     /// Loads the reconciliation index of every joined community.
-    public init(node: Node, logger: Logger) throws(WhipError) {
+    public init(node: Node, logger: Logger, metrics: DaemonMetrics = DaemonMetrics()) throws(WhipError) {
         self.node = node
         self.logger = logger
+        self.metrics = metrics
         let (keys, last) = try node.store.eventKeys(after: 0)
         for (community, group) in Dictionary(grouping: keys, by: \.community) {
             indexes[community] = MemorySyncStore(group.map { Replica.key($0.hlc, $0.id) })
@@ -26,11 +38,44 @@ public actor Replica {
         lastSeq = last
     }
 
-    /// Adds events other processes (the CLI, an import) stored since the last look.
-    private func refresh() throws(WhipError) {
+    /// Adds events stored since the last look (by a peer session, the CLI or an import) to the indexes, and
+    /// offers them to every live session of their community, except that events in `cameFrom.ids` are not
+    /// offered back to the session they came from.
+    private func refresh(cameFrom: (session: Int, ids: Set<EventID>)? = nil) throws(WhipError) {
         let (keys, last) = try node.store.eventKeys(after: lastSeq)
-        for k in keys { _ = indexes[k.community, default: MemorySyncStore()].insert(Replica.key(k.hlc, k.id)) }
+        guard !keys.isEmpty else { return }
+        var fresh: [PublicKey: (theirs: [EventID], others: [EventID])] = [:]
+        for k in keys {
+            _ = indexes[k.community, default: MemorySyncStore()].insert(Replica.key(k.hlc, k.id))
+            if let c = cameFrom, c.ids.contains(k.id) {
+                fresh[k.community, default: ([], [])].theirs.append(k.id)
+            } else {
+                fresh[k.community, default: ([], [])].others.append(k.id)
+            }
+            requested[k.id] = nil
+        }
         lastSeq = last
+        for (community, ids) in fresh {
+            sessions.offer(ids.others, community: community, except: nil)
+            sessions.offer(ids.theirs, community: community, except: cameFrom?.session)
+        }
+    }
+
+    /// Live peer sessions now, in both directions.
+    public nonisolated var liveSessions: Int { sessions.count }
+
+    /// Picks up events other processes stored (the CLI, an import) and offers them to peers.
+    public func poll() throws(WhipError) { try refresh() }
+
+    /// Of `ids`, those not asked of any peer within `wantPatience`; they are marked as asked now.
+    func claim(_ ids: [EventID]) -> [EventID] {
+        let now = ContinuousClock.now
+        if requested.count > 100_000 { requested = requested.filter { now - $0.value < Replica.wantPatience } }
+        return ids.filter { id in
+            if let t = requested[id], now - t < Replica.wantPatience { return false }
+            requested[id] = now
+            return true
+        }
     }
 
     /// The reconciliation key of an event: timestamp = wall ms × 2^20 + min(counter, 2^20 − 1), so the
@@ -63,7 +108,7 @@ public actor Replica {
 
     /// Verifies, validates and commits events a peer sent for `community`; events of any other community are
     /// refused (`wrong_community`), so a session for one community can never write into another.
-    public func ingest(_ wires: [[UInt8]], community: PublicKey) throws(WhipError) -> IngestReport {
+    public func ingest(_ wires: [[UInt8]], community: PublicKey, from session: Int? = nil) throws(WhipError) -> IngestReport {
         var mine = [[UInt8]]()
         var foreign = 0
         for w in wires {
@@ -75,7 +120,8 @@ public actor Replica {
         }
         var report = try node.store.ingest(mine, source: .peer, now: node.now)
         if foreign > 0 { report.rejected["wrong_community", default: 0] += foreign }
-        try refresh()
+        metrics.received(accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected)
+        try refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
         return report
     }
 
@@ -87,5 +133,61 @@ public actor Replica {
         if key == founder || key == community { return true }
         let now = node.now
         return try node.store.roles(community: community).contains { $0.member == key && $0.granted && ($0.expires.map { now < $0 } ?? true) }
+    }
+}
+
+/// The live sessions of a replica: whom to offer new events, whom to ask for a backstop reconciliation, and
+/// whom to say goodbye to at shutdown.
+final class Sessions: Sendable {
+    private struct Entry {
+        let mailbox: Mailbox
+        let community: PublicKey
+        let outbound: Bool
+    }
+    private struct State {
+        var entries: [Int: Entry] = [:]
+        var next = 0
+        var shuttingDown = false
+    }
+    private let state = Mutex(State())
+
+    /// Adds a session; after shutdown has begun it is told to shut down at once.
+    func register(_ mailbox: Mailbox, community: PublicKey, outbound: Bool) -> Int {
+        let (id, late) = state.withLock { s in
+            s.next += 1
+            s.entries[s.next] = Entry(mailbox: mailbox, community: community, outbound: outbound)
+            return (s.next, s.shuttingDown)
+        }
+        if late { mailbox.requestShutdown() }
+        return id
+    }
+
+    /// Removes a session.
+    func unregister(_ id: Int) { state.withLock { _ = $0.entries.removeValue(forKey: id) } }
+
+    /// Live sessions now.
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Offers new events of `community` to every session of it but `except`.
+    func offer(_ ids: [EventID], community: PublicKey, except: Int?) {
+        let targets = state.withLock { s in s.entries.filter { $0.key != except && $0.value.community == community }.map(\.value.mailbox) }
+        for m in targets { m.post(ids, community: community) }
+    }
+
+    /// Asks one random session this node opened to reconcile; false when there is none.
+    @discardableResult
+    func requestBackstop() -> Bool {
+        guard let m = state.withLock({ s in s.entries.values.filter(\.outbound).randomElement()?.mailbox }) else { return false }
+        m.requestReconcile()
+        return true
+    }
+
+    /// Tells every session to finish what it is doing, say goodbye and close; later sessions too.
+    func shutdownAll() {
+        let all = state.withLock { s in
+            s.shuttingDown = true
+            return s.entries.values.map(\.mailbox)
+        }
+        for m in all { m.requestShutdown() }
     }
 }

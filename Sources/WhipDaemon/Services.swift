@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 import WhipCore
 import WhipCrypto
 import WhipSync
@@ -15,6 +16,10 @@ public struct PeerListener: Service {
     let logger: Logger
     let limiter: ConnectionLimiter
     let onBound: @Sendable (Int) -> Void
+
+    /// How long sessions get, after shutdown begins, to finish their batch and say goodbye before their
+    /// connections are closed (connections still in the handshake are closed at once).
+    static let goodbyeGrace: TimeAmount = .seconds(3)
 
     /// A listener on `config.listen`; `onBound` receives the bound port (useful with port 0).
     public init(
@@ -46,6 +51,7 @@ public struct PeerListener: Service {
         let replica = self.replica
         let credentials = self.credentials
         let logger = self.logger
+        let open = OpenChannels()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
@@ -53,26 +59,56 @@ public struct PeerListener: Service {
                         let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
                         if let refusal = limiter.admit(address) {
                             logger.notice("connection refused", metadata: ["peer.address": "\(address)", "reason": "\(refusal.rawValue)"])
+                            replica.metrics.refused(reason: refusal.rawValue)
                             connection.channel.close(promise: nil)
                             continue
                         }
+                        let key = open.add(connection.channel)
                         group.addTask {
-                            defer { limiter.release(address) }
+                            defer {
+                                open.remove(key)
+                                limiter.release(address)
+                            }
                             await PeerSession.respond(connection, replica: replica, credentials: credentials, settings: settings, logger: logger)
                         }
                     }
                 }
             }
         } onGracefulShutdown: {
-            logger.info("no longer accepting peers")
+            logger.info("no longer accepting peers; saying goodbye to connected ones")
             server.channel.close(promise: nil)
+            replica.sessions.shutdownAll()
+            open.closeAll(after: PeerListener.goodbyeGrace)
         }
     }
 }
 
+/// The connections a listener has open, so shutdown can close the ones that do not end by themselves.
+final class OpenChannels: Sendable {
+    private let state = Mutex<(next: Int, channels: [Int: any NIOCore.Channel])>((0, [:]))
+
+    func add(_ channel: any NIOCore.Channel) -> Int {
+        state.withLock { s in
+            s.next += 1
+            s.channels[s.next] = channel
+            return s.next
+        }
+    }
+
+    func remove(_ key: Int) { state.withLock { _ = $0.channels.removeValue(forKey: key) } }
+
+    /// Closes every channel still open after `grace`.
+    func closeAll(after grace: TimeAmount) {
+        let all = state.withLock { Array($0.channels.values) }
+        for ch in all { ch.eventLoop.scheduleTask(in: grace) { ch.close(promise: nil) } }
+    }
+}
+
 /// Keeps peers in step: those in the config, those added with `whipround peer add` and the hubs named in
-/// invites. Syncs with each at start and then every reconcile interval, backing off exponentially (with
-/// jitter) while a peer is unreachable, and notices peers added or removed while running.
+/// invites. For each peer and community it opens a session, runs a full sync, and keeps the session live
+/// (new events pushed both ways); a lost session is reopened with exponential backoff and jitter. Every
+/// reconcile interval one random session it opened runs a backstop reconciliation. Peers added or removed
+/// while running are noticed.
 public struct PeerDialer: Service {
     let config: DaemonConfig
     let replica: Replica
@@ -93,63 +129,81 @@ public struct PeerDialer: Service {
     }
 
     public func run() async throws {
-        // Shutdown cancels the loops, which interrupts their sleeps at once.
-        await cancelWhenGracefulShutdown {
+        await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 var started = Set<String>()
-                while !Task.isCancelled {
-                    for address in wanted().subtracting(started) {
+                while !Task.isShuttingDownGracefully {
+                    let communities = (try? await replica.communities().map(\.id)) ?? []
+                    for address in wanted() {
                         guard let peer = try? HostPort(parsing: address) else { continue }
-                        started.insert(address)
-                        group.addTask { await self.keepInSync(with: peer) }
+                        for c in communities where !started.contains("\(address) \(c)") {
+                            started.insert("\(address) \(c)")
+                            group.addTask { await self.keepLive(with: peer, community: c) }
+                        }
                     }
-                    try? await Task.sleep(for: .milliseconds(Int64(config.timers.reconcileInterval * 1000)))
+                    replica.sessions.requestBackstop()
+                    try? await gracefulSleep(config.timers.reconcileInterval)
                 }
             }
+        } onGracefulShutdown: {
+            replica.sessions.shutdownAll()
         }
     }
 
-    func keepInSync(with peer: HostPort) async {
+    func keepLive(with peer: HostPort, community: PublicKey) async {
         var delay = config.timers.reconnectMin
         var logger = logger
         logger[metadataKey: "peer.address"] = "\(peer)"
+        logger[metadataKey: "community.id"] = "\(KeyText.encode(community, as: .community))"
         let store = replica.node.store
-        while !Task.isCancelled {
+        let replica = self.replica
+        let now: @Sendable () -> UInt64 = { replica.node.now }
+        while !Task.isShuttingDownGracefully {
             guard wanted().contains(peer.description) else { return }  // removed with `peer remove`
-            var failure: String? = nil
-            var peerID: PublicKey? = nil
+            var wait: Double
             do {
-                for c in try await replica.communities() {
-                    do {
-                        let r = try await PeerSession.syncOnce(
-                            address: peer, community: c.id, replica: replica, credentials: credentials, settings: SessionSettings(config),
-                            logger: logger)
-                        peerID = r.peer
-                        logger.info(
-                            "synced",
-                            metadata: [
-                                "community.id": "\(KeyText.encode(c.id, as: .community))", "sync.sent": "\(r.sent)",
-                                "sync.received": "\(r.received.accepted)",
-                            ])
-                    } catch let e as WhipError where e.code == .permissionDenied {
-                        // Not a hub of this community: fine, it may serve another of ours.
-                        logger.debug("peer does not serve this community", metadata: ["community.id": "\(KeyText.encode(c.id, as: .community))"])
-                    }
-                }
+                _ = try await PeerSession.connect(
+                    address: peer, community: community, replica: replica, credentials: credentials, settings: SessionSettings(config),
+                    logger: logger, stayLive: true,
+                    onSynced: { report in try? store.recordSync(peer.description, now: now(), peer: report.peer, error: nil) })
+                delay = config.timers.reconnectMin  // a clean end: the peer said goodbye, or we are stopping
+                wait = delay * Double.random(in: 0.5...1.0)
+            } catch let e as WhipError where e.code == .permissionDenied {
+                // Not a hub of this community: fine, it may serve another of ours. Look again now and then.
+                logger.debug("peer does not serve this community")
+                wait = config.timers.reconnectMax
             } catch {
-                failure = "\(error)"
-                logger.notice("sync failed; will retry", metadata: ["error": "\(error)", "retry.seconds": "\(Int(delay))"])
-            }
-            try? store.recordSync(peer.description, now: replica.node.now, peer: peerID, error: failure)
-            let wait: Double
-            if failure == nil {
-                delay = config.timers.reconnectMin
-                wait = config.timers.reconcileInterval
-            } else {
+                if Task.isShuttingDownGracefully { return }
+                try? store.recordSync(peer.description, now: now(), peer: nil, error: "\(error)")
+                logger.notice("session with peer failed; will retry", metadata: ["error": "\(error)", "retry.seconds": "\(Int(delay))"])
                 wait = delay * Double.random(in: 0.5...1.0)
                 delay = min(config.timers.reconnectMax, delay * 2)
             }
-            try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+            try? await gracefulSleep(wait)
         }
     }
+}
+
+/// Notices events other processes stored (the CLI writing to the same data dir) and offers them to peers.
+public struct LocalChanges: Service {
+    let replica: Replica
+    let interval: Double
+
+    /// Looks every `interval` seconds.
+    public init(replica: Replica, interval: Double = 0.5) {
+        self.replica = replica
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            try? await replica.poll()
+            try? await gracefulSleep(interval)
+        }
+    }
+}
+
+/// Sleeps, returning early when graceful shutdown begins.
+func gracefulSleep(_ seconds: Double) async throws {
+    try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
 }

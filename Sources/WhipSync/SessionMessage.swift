@@ -18,6 +18,8 @@ public enum SessionMessage: Equatable, Sendable {
     case ping, pong
     /// A clean close, with a reason; nothing may follow it.
     case goodbye(String)
+    /// The sender has finished its first sync and asks to be sent new events as they appear.
+    case live
 
     /// Most ids in one `want` or `announce`.
     public static let maxIDs = 1_024
@@ -32,6 +34,7 @@ public enum SessionMessage: Equatable, Sendable {
         case .ping: 6
         case .pong: 7
         case .goodbye: 8
+        case .live: 9
         }
     }
 
@@ -43,7 +46,7 @@ public enum SessionMessage: Equatable, Sendable {
         case .want(let ids), .announce(let ids): items.append(.array(ids.map { .bytes($0.bytes) }))
         case .events(let evs): items.append(.array(evs.map { .bytes($0) }))
         case .ack(let a, let d, let r): items += [.unsigned(UInt64(a)), .unsigned(UInt64(d)), .unsigned(UInt64(r))]
-        case .ping, .pong: break
+        case .ping, .pong, .live: break
         case .goodbye(let reason): items.append(.text(reason))
         }
         return CBOR.array(items).encoded()
@@ -91,6 +94,7 @@ public enum SessionMessage: Equatable, Sendable {
         case (5, 1): return .announce(try ids(rest[0]))
         case (6, 0): return .ping
         case (7, 0): return .pong
+        case (9, 0): return .live
         case (8, 1):
             guard case .text(let t) = rest[0], t.utf8.count <= 500 else { break }
             return .goodbye(t)

@@ -17,10 +17,21 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Network figures instead: initial sync over loopback beside bulk ingest, and reconciliation of 1M-item sets.")
     var network = false
     @Option(help: "Items per side for the reconciliation figures (with --network; 0 skips them).") var reconcileItems: Int = 1_000_000
+    @Option(help: "Nodes in the propagation mesh (with --network; 0 skips it).") var meshNodes: Int = 20
+    @Option(help: "Peers each mesh node dials.") var meshDegree: Int = 3
+    @Option(help: "New events timed across the mesh.") var meshEvents: Int = 100
 
     func run() async throws {
         if network {
-            try await NetBench.run(events: events, reconcileItems: reconcileItems, logger: node.logger()) { print($0) }
+            if events > 0 {
+                try await NetBench.run(events: events, reconcileItems: reconcileItems, logger: node.logger()) { print($0) }
+            }
+            if meshNodes > 0 {
+                guard meshNodes > meshDegree, meshDegree >= 1 else {
+                    throw ValidationError("--mesh-nodes must exceed --mesh-degree, which must be at least 1")
+                }
+                try await NetBench.mesh(nodes: meshNodes, degree: meshDegree, events: meshEvents, logger: node.logger()) { print($0) }
+            }
             return
         }
         var o = Bench.Options()

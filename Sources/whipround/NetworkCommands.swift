@@ -25,11 +25,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("peer"), help: "HOST:PORT of a peer to keep in sync with (repeatable; adds to network.peers).")
     var peers: [String] = []
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Option(help: "HOST:PORT for Prometheus metrics at /metrics, or 'off' (overrides metrics.listen; default 127.0.0.1:9478).")
+    var metrics: String?
 
     func run() async throws {
         var c = try config.map { (p: String) throws(WhipError) in try DaemonConfig.load(path: p) } ?? DaemonConfig()
         if let data { c.dataDir = data }
         if let listen { c.listen = try HostPort(parsing: listen, listening: true) }
+        if let metrics { c.metricsListen = metrics == "off" ? nil : try HostPort(parsing: metrics, listening: true) }
         c.peers += try peers.map { (p: String) throws(WhipError) in try HostPort(parsing: p) }
         if let logLevel {
             guard DaemonConfig.logLevels.contains(logLevel) else {
@@ -39,9 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = daemonLogger(level: c.logLevel)
         let node = try Node.open(dir: DataDir.resolve(flag: c.dataDir), logger: logger)
-        try await Daemon.run(node: node, config: c, logger: logger) { port in
-            logger.notice("ready", metadata: ["listen.port": "\(port)"])
-        }
+        try await Daemon.run(
+            node: node, config: c, logger: logger, onBound: { port in logger.notice("ready", metadata: ["listen.port": "\(port)"]) },
+            onMetricsBound: { port in logger.notice("metrics ready", metadata: ["metrics.port": "\(port)"]) })
     }
 }
 

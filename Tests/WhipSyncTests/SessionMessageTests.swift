@@ -9,14 +9,14 @@ import WhipTestSupport
     @Test func everyMessageRoundTrips() throws {
         let all: [SessionMessage] = [
             .reconcile([1, 2, 3]), .want([id, id]), .events([[0x82, 0x40], [1]]), .ack(accepted: 3, duplicates: 1, rejected: 0),
-            .announce([id]), .ping, .pong, .goodbye("shutting down"), .want([]), .events([]),
+            .announce([id]), .ping, .pong, .live, .goodbye("shutting down"), .want([]), .events([]),
         ]
         for m in all { #expect(try SessionMessage.decode(m.encoded()) == m) }
     }
 
     @Test func malformedMessagesAreErrorsNotCrashes() {
         let bad: [[UInt8]] = [
-            [], [0x80], [0x81, 0x09], [0x82, 0x01, 0x01], [0x82, 0x02, 0x81, 0x41, 0x00], [0x83, 0x04, 0x01, 0x01],
+            [], [0x80], [0x81, 0x0a], [0x82, 0x09, 0x00], [0x82, 0x01, 0x01], [0x82, 0x02, 0x81, 0x41, 0x00], [0x83, 0x04, 0x01, 0x01],
             [0x81, 0x06, 0x00], [0xa0], [0x82, 0x08, 0x01],
             CBOR.array([.unsigned(3), .array([.bytes([UInt8](repeating: 0, count: 9000))])]).encoded(),
         ]

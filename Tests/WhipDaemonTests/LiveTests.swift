@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import WhipCore
+import WhipCrypto
+import WhipDaemon
+import WhipNode
+import WhipStore
+
+/// Daemons on loopback keeping live sessions: pushes, several nodes converging, partition and heal, and a
+/// goodbye on shutdown.
+@Suite(.serialized) struct LiveTests {
+    static let logger: Logger = {
+        guard ProcessInfo.processInfo.environment["WHIP_TEST_LOG"] != nil else { return Logger(label: "test") { _ in SwiftLogNoOpLogHandler() } }
+        var l = Logger(label: "test") { StreamLogHandler.standardError(label: $0) }
+        l.logLevel = .debug
+        return l
+    }()
+    static let gbp = Currency(code: "GBP")!
+
+    /// A network of nodes in one community with a published campaign; node 0 founded it.
+    struct Network {
+        let nodes: [Node]
+        let community: CommunityInfo
+        let campaign: EventID
+
+        init(_ count: Int) throws {
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("whipround-live-\(UUID().uuidString)").path
+            var nodes = [try Node.initialise(dir: DataDir(path: base + "/n0"), name: "n0", logger: LiveTests.logger)]
+            community = try nodes[0].createCommunity(name: "Elm Street")
+            let created = try nodes[0].emit(
+                community.id,
+                .campaignCreated(
+                    CampaignCreated(
+                        title: "Lido", description: "", goal: 500_000, currency: LiveTests.gbp, model: .keepWhatYouRaise, opens: 0,
+                        closes: 4_000_000_000_000, timeZone: "UTC", organisers: [])))
+            try nodes[0].emit(community.id, .campaignPublished(CampaignRef(campaign: created.id)))
+            campaign = created.id
+            for i in 1..<count {
+                let n = try Node.initialise(dir: DataDir(path: base + "/n\(i)"), name: "n\(i)", logger: LiveTests.logger)
+                _ = try n.join(nodes[0].invite(community))
+                _ = try nodes[0].grant(community, member: n.identity.publicKey, role: .collector, expires: nil)
+                nodes.append(n)
+            }
+            self.nodes = nodes
+        }
+
+        @discardableResult
+        func pledge(on i: Int, _ name: String) throws -> EventID {
+            try nodes[i].emit(
+                community.id,
+                .pledgeMade(
+                    PledgeMade(campaign: campaign, backerName: name, anonymous: false, amount: 100, currency: LiveTests.gbp, channel: .inPerson))
+            ).id
+        }
+
+        func digest(_ i: Int) throws -> String { try nodes[i].store.communities().first { $0.id == community.id }!.digest }
+    }
+
+    /// One node's daemon (listener, dialer, local-change watcher), started and stopped by the test.
+    final class Running: Sendable {
+        let replica: Replica
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+        let port: Int
+
+        init(_ node: Node, port: Int = 0, peers: [Int], reconcileInterval: Double = 3_600) async throws {
+            var config = DaemonConfig()
+            config.listen = HostPort(host: "127.0.0.1", port: port)
+            config.metricsListen = nil
+            config.peers = peers.map { HostPort(host: "127.0.0.1", port: $0) }
+            config.timers.reconnectMin = 0.1
+            config.timers.reconnectMax = 0.5
+            config.timers.reconcileInterval = reconcileInterval
+            var logger = LiveTests.logger
+            logger[metadataKey: "node.dir"] = "\(node.dir.path.suffix(2))"
+            let replica = try Replica(node: node, logger: logger)
+            let creds = try Daemon.credentials(for: node)
+            let bound = Mutex(0)
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [
+                        .init(
+                            service: PeerListener(config: config, replica: replica, credentials: creds, logger: logger) { p in
+                                bound.withLock { $0 = p }
+                            }),
+                        .init(service: PeerDialer(config: config, replica: replica, credentials: creds, logger: logger)),
+                        .init(service: LocalChanges(replica: replica, interval: 0.05)),
+                    ],
+                    logger: LiveTests.logger))
+            self.replica = replica
+            self.group = group
+            task = Task { try await group.run() }
+            var waited = 0
+            while bound.withLock({ $0 }) == 0 {
+                waited += 1
+                if waited > 500 { throw WhipError(.io, "listener did not start") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            self.port = bound.withLock { $0 }
+        }
+
+        func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass.
+    func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try condition()
+    }
+
+    /// With reconciliation effectively off, a pledge made on either side of a live session reaches the other.
+    @Test func newEventsArePushedOverALiveSession() async throws {
+        let net = try Network(2)
+        let hub = try await Running(net.nodes[0], peers: [])
+        let laptop = try await Running(net.nodes[1], peers: [hub.port])
+        #expect(try await eventually { try net.digest(0) == net.digest(1) })
+        #expect(try await eventually { laptop.replica.liveSessions == 1 && hub.replica.liveSessions == 1 })
+
+        let a = try net.pledge(on: 0, "from the hub")
+        #expect(try await eventually(5) { try net.nodes[1].store.missing([a]).isEmpty })
+        let b = try net.pledge(on: 1, "from the laptop")
+        #expect(try await eventually(5) { try net.nodes[0].store.missing([b]).isEmpty })
+        #expect(try net.digest(0) == net.digest(1))
+        try await laptop.stop()
+        try await hub.stop()
+    }
+
+    /// Three nodes in a line (c → b → a) each record pledges; all three converge to one digest, events
+    /// crossing the middle node.
+    @Test func threeNodesConverge() async throws {
+        let net = try Network(3)
+        let a = try await Running(net.nodes[0], peers: [])
+        let b = try await Running(net.nodes[1], peers: [a.port])
+        let c = try await Running(net.nodes[2], peers: [b.port])
+        #expect(try await eventually { try net.digest(0) == net.digest(2) && net.digest(1) == net.digest(2) })
+        for i in 0..<10 {
+            try net.pledge(on: i % 3, "pledge \(i)")
+        }
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && net.digest(1) == net.digest(2) })
+        #expect(try net.nodes[2].store.campaign(net.campaign)?.backers == 10)
+        try await c.stop()
+        try await b.stop()
+        try await a.stop()
+    }
+
+    /// A node cut off (its daemon stopped) while both sides keep taking pledges catches up when it returns:
+    /// the first sync of the new session brings each side what the other missed.
+    @Test func partitionAndHealConverge() async throws {
+        let net = try Network(3)
+        let a = try await Running(net.nodes[0], peers: [])
+        let b = try await Running(net.nodes[1], peers: [a.port])
+        var c = try await Running(net.nodes[2], peers: [a.port])
+        #expect(try await eventually { try net.digest(0) == net.digest(2) && net.digest(1) == net.digest(2) })
+        try await c.stop()  // partition: c is alone
+        for i in 0..<5 { try net.pledge(on: 0, "hub \(i)") }
+        for i in 0..<7 { try net.pledge(on: 2, "fete \(i)") }
+        #expect(try await eventually { try net.digest(0) == net.digest(1) })
+        #expect(try net.digest(0) != net.digest(2))
+        c = try await Running(net.nodes[2], peers: [a.port])  // heal
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && net.digest(1) == net.digest(2) })
+        #expect(try net.nodes[1].store.campaign(net.campaign)?.backers == 12)
+        try await c.stop()
+        try await b.stop()
+        try await a.stop()
+    }
+
+    /// Stopping a daemon says goodbye on its live sessions: the peer sees a clean end, not a cut connection.
+    @Test func shutdownSaysGoodbye() async throws {
+        let net = try Network(2)
+        let hub = try await Running(net.nodes[0], peers: [])
+        let replica = try Replica(node: net.nodes[1], logger: Self.logger)
+        let session = Task {
+            try await PeerSession.connect(
+                address: HostPort(host: "127.0.0.1", port: hub.port), community: net.community.id, replica: replica,
+                credentials: try Daemon.credentials(for: net.nodes[1]), settings: SessionSettings(), logger: Self.logger, stayLive: true)
+        }
+        #expect(try await eventually { hub.replica.liveSessions == 1 })
+        try await hub.stop()
+        // A clean goodbye returns normally; a cut connection would throw.
+        let report = try await session.value
+        #expect(report.received.accepted == 4)
+    }
+}
