@@ -25,6 +25,8 @@ final class Mailbox: Sendable {
         case reconcile
         /// Time to check the peer is still there.
         case keepAlive
+        /// Time to send the announcements held back for a lazy peer.
+        case flushAnnouncements
         /// Say goodbye and close.
         case shutdown
     }
@@ -40,6 +42,7 @@ final class Mailbox: Sendable {
         var overflow = false
         var reconcile = false
         var keepAlive = false
+        var flush = false
         var shutdown = false
         var closed = false
         var consumer: CheckedContinuation<Void, Never>?
@@ -48,7 +51,7 @@ final class Mailbox: Sendable {
         var hasFrameWork: Bool { shutdown || head < frames.count || ended }
 
         var hasWork: Bool {
-            shutdown || head < frames.count || ended || !local.isEmpty || overflow || reconcile || keepAlive
+            shutdown || head < frames.count || ended || !local.isEmpty || overflow || reconcile || keepAlive || flush
         }
     }
 
@@ -120,6 +123,9 @@ final class Mailbox: Sendable {
     /// Asks for a keep-alive check.
     func requestKeepAlive() { set { $0.keepAlive = true } }
 
+    /// Asks for the held-back announcements to be sent.
+    func requestFlush() { set { $0.flush = true } }
+
     /// Asks the session to say goodbye and close.
     func requestShutdown() { set { $0.shutdown = true } }
 
@@ -189,6 +195,10 @@ final class Mailbox: Sendable {
             if s.ended {
                 // Stays ended: every later call sees the end too.
                 return (.ended(s.endError), nil)
+            }
+            if s.flush {
+                s.flush = false
+                return (.flushAnnouncements, nil)
             }
             if s.keepAlive {
                 s.keepAlive = false

@@ -93,6 +93,7 @@ extension NetBench {
         for (i, r) in replicas.enumerated() {
             var config = DaemonConfig()
             config.listen = HostPort(host: "127.0.0.1", port: 0)
+            config.limits.maxConnectionsPerAddress = count  // every node is 127.0.0.1 here
             let port = Mutex(0)
             let l = PeerListener(config: config, replica: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger) { p in
                 port.withLock { $0 = p }
@@ -174,11 +175,20 @@ extension NetBench {
             }
             return nil
         }
-        for i in 0..<20 {
-            let (id, _) = try await pledge(-i, on: Int.random(in: 0..<count))
+        let warmUp = 20
+        let warmBefore = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) }
+        var warmSizes = 0
+        for i in 0..<warmUp {
+            let (id, size) = try await pledge(-i, on: Int.random(in: 0..<count))
+            warmSizes += size
             _ = try await waitEverywhere(id, since: clock.now)
         }
         try await Task.sleep(for: .milliseconds(200))
+        let warmPerNode = Double(replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) } - warmBefore) / Double(warmUp * count)
+        out(
+            String(
+                format: "mesh warm-up (first %d events, links still settling onto the push tree): %.0f B per event per node = %.2fx the event",
+                warmUp, warmPerNode, warmPerNode / (Double(warmSizes) / Double(warmUp))))
 
         let bytesBefore = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) }
         var latencies: [Double] = []

@@ -29,6 +29,9 @@ public struct SessionSettings: Sendable {
     public var inboundQueueBytes = 1 << 20
     /// A ping is sent this often on a live session, so a quiet link is not taken for a dead one.
     public var keepAlive: Double = 30
+    /// New events for a lazy peer are announced after this many seconds, in one message: by then most peers
+    /// have them from the push tree and have said so with their own announcement, so fewer ids cross.
+    public var announceDelay: Double = 0.1
     /// Unacknowledged `events` messages to a peer beyond which new events are announced, not pushed.
     public var maxUnackedPushes = 16
     /// Refused events (forged, unauthorised, malformed) a peer may send before the session is closed.
@@ -424,6 +427,9 @@ struct LiveSession {
     var peerHas = RecentIDs(capacity: 8_192)
     /// Local events offered before the peer went live.
     var held: [EventID] = []
+    /// Ids to announce to a lazy peer at the next flush.
+    var toAnnounce: [EventID] = []
+    var flushScheduled = false
     var initiator: SyncInitiator<MemorySyncStore>?
     var wantQueue: [EventID] = []
     var asked: [EventID]?
@@ -452,6 +458,11 @@ struct LiveSession {
                 if c == community { try await offer(ids) }
             case .overflow, .reconcile:
                 if isInitiator && initiator == nil { try await startReconcile() }
+            case .flushAnnouncements:
+                flushScheduled = false
+                let ids = toAnnounce.filter { !peerHas.contains($0) }
+                toAnnounce = []
+                try await announce(ids)
             case .keepAlive:
                 try await link.send(.ping)
             case .shutdown:
@@ -492,6 +503,9 @@ struct LiveSession {
                 let r = try await replica.ingest(wires, community: community, from: id)
                 try await link.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
                 answered += wires.count
+                if asked == nil && r.accepted == 0 && r.duplicates > 0 && r.rejectedCount == 0 {
+                    eager = false  // a push of what we had: this link is off the tree both ways (the ack prunes theirs)
+                }
                 if r.rejectedCount > 0 {
                     refused += r.rejectedCount
                     logger.notice(
@@ -541,8 +555,8 @@ struct LiveSession {
         let fresh = ids.filter { !peerHas.contains($0) }
         guard !fresh.isEmpty else { return }
         let push = eager && unacked < settings.maxUnackedPushes
-        logger.debug(push ? "pushing events" : "announcing events", metadata: ["events.count": "\(fresh.count)"])
         if push {
+            logger.debug("pushing events", metadata: ["events.count": "\(fresh.count)"])
             let wires = try await replica.events(of: community, ids: fresh)
             for batch in eventMessages(wires, budget: settings.eventsMessageBytes) {
                 try await link.send(.events(batch))
@@ -551,11 +565,22 @@ struct LiveSession {
             }
             peerHas.insert(fresh)
         } else {
-            try await announce(fresh)
+            toAnnounce += fresh
+            if !flushScheduled {
+                flushScheduled = true
+                let mailbox = link.mailbox
+                let delay = settings.announceDelay
+                Task {
+                    try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+                    mailbox.requestFlush()
+                }
+            }
         }
     }
 
     mutating func announce(_ ids: [EventID]) async throws {
+        guard !ids.isEmpty else { return }
+        logger.debug("announcing events", metadata: ["events.count": "\(ids.count)"])
         var rest = ids[...]
         while !rest.isEmpty {
             try await link.send(.announce(Array(rest.prefix(SessionMessage.maxIDs))))
@@ -599,6 +624,7 @@ struct LiveSession {
         wantQueue.removeFirst(ids.count)
         asked = ids
         answered = 0
+        if peerLive { eager = true }  // the tree missed us here: graft this link both ways
         try await link.send(.want(ids))
     }
 

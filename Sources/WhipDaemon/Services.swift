@@ -60,7 +60,8 @@ public struct PeerListener: Service {
                         if let refusal = limiter.admit(address) {
                             logger.notice("connection refused", metadata: ["peer.address": "\(address)", "reason": "\(refusal.rawValue)"])
                             replica.metrics.refused(reason: refusal.rawValue)
-                            connection.channel.close(promise: nil)
+                            // Closed through the async wrapper: dropping it unfinished is a NIO precondition failure.
+                            try? await connection.executeThenClose { _, _ in }
                             continue
                         }
                         let key = open.add(connection.channel)
