@@ -342,6 +342,7 @@ public enum PeerSession {
             report.sent += batch.count
             report.peerAccepted += accepted
             replica.metrics.sent(events: batch.count)
+            replica.logger.debug("peer acknowledged a batch", metadata: ["sync.acked": "\(report.sent)", "sync.total": "\(toSend.count)"])
             progress("sent \(report.sent)/\(toSend.count)")
         }
         // Pull what we lack, committing in import-sized batches: fewer, larger transactions, and events arrive in
