@@ -65,6 +65,35 @@ public struct SyncReport: Sendable {
     public var received = IngestReport()
 }
 
+/// How far a sync has got, for a progress display.
+public struct SyncProgress: Sendable, Equatable {
+    /// What the sync is doing.
+    public enum Phase: String, Sendable {
+        case reconciling, sending, receiving
+    }
+    /// The phase.
+    public var phase: Phase
+    /// Events done in this phase, of `total` (both 0 while reconciling).
+    public var done: Int
+    public var total: Int
+
+    /// A progress report.
+    public init(_ phase: Phase, done: Int = 0, total: Int = 0) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+    }
+
+    /// One line for a terminal: `Elm Street  receiving [##########--------------]  42%  4200/10000`.
+    public func bar(_ name: String, width: Int = 24) -> String {
+        guard total > 0 else { return "\(name)  \(phase.rawValue)…" }
+        let fraction = min(1, Double(done) / Double(total))
+        let filled = Int((fraction * Double(width)).rounded(.down))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        return "\(name)  \(phase.rawValue) [\(bar)] \(String(format: "%3.0f", fraction * 100))%  \(done)/\(total)"
+    }
+}
+
 /// Who this node is on the wire.
 public struct NodeCredentials: Sendable {
     /// The member identity.
@@ -230,7 +259,7 @@ public enum PeerSession {
     /// says goodbye and returns what happened.
     public static func syncOnce(
         address: HostPort, community: PublicKey, replica: Replica, credentials: NodeCredentials, settings: SessionSettings,
-        logger: Logger, progress: @Sendable (String) -> Void = { _ in }
+        logger: Logger, progress: @Sendable (SyncProgress) -> Void = { _ in }
     ) async throws -> SyncReport {
         try await connect(
             address: address, community: community, replica: replica, credentials: credentials, settings: settings, logger: logger,
@@ -242,7 +271,8 @@ public enum PeerSession {
     /// the first sync and after each backstop reconciliation.
     public static func connect(
         address: HostPort, community: PublicKey, replica: Replica, credentials: NodeCredentials, settings: SessionSettings,
-        logger: Logger, stayLive: Bool, progress: @Sendable (String) -> Void = { _ in }, onSynced: @escaping @Sendable (SyncReport) -> Void = { _ in }
+        logger: Logger, stayLive: Bool, progress: @Sendable (SyncProgress) -> Void = { _ in },
+        onSynced: @escaping @Sendable (SyncReport) -> Void = { _ in }
     ) async throws -> SyncReport {
         guard let info = try await replica.communities().first(where: { $0.id == community }) else {
             throw WhipError(.notFound, "this node is not a member of that community")
@@ -293,7 +323,7 @@ public enum PeerSession {
                 replica.metrics.peerDisconnected()
                 if let id { replica.sessions.unregister(id) }
             }
-            progress("connected to \(address); reconciling")
+            progress(SyncProgress(.reconciling))
             let report = try await initialSync(
                 &c, session: id, community: community, peer: session.peerIdentity, replica: replica, settings: settings, progress: progress)
             onSynced(report)
@@ -316,7 +346,7 @@ public enum PeerSession {
     /// batch acknowledged only once the peer committed it), then pull what we lack.
     static func initialSync(
         _ c: inout Link, session: Int?, community: PublicKey, peer: PublicKey, replica: Replica, settings: SessionSettings,
-        progress: @Sendable (String) -> Void
+        progress: @Sendable (SyncProgress) -> Void
     ) async throws -> SyncReport {
         var report = SyncReport(community: community, peer: peer)
         var initiator = SyncInitiator(store: try await replica.index(of: community))
@@ -333,7 +363,7 @@ public enum PeerSession {
             need += r.need
             message = r.next
         }
-        progress("peer lacks \(have.count), we lack \(need.count)")
+        progress(SyncProgress(.sending, done: 0, total: have.count))
 
         let toSend = try await replica.events(of: community, ids: have.map(\.id))
         for batch in eventMessages(toSend, budget: settings.eventsMessageBytes) {
@@ -343,14 +373,14 @@ public enum PeerSession {
             report.peerAccepted += accepted
             replica.metrics.sent(events: batch.count)
             replica.logger.debug("peer acknowledged a batch", metadata: ["sync.acked": "\(report.sent)", "sync.total": "\(toSend.count)"])
-            progress("sent \(report.sent)/\(toSend.count)")
+            progress(SyncProgress(.sending, done: report.sent, total: toSend.count))
         }
         // Pull what we lack, committing in import-sized batches: fewer, larger transactions, and events arrive in
         // reconciliation order, which follows replay order, so campaigns resume rather than replay. A peer
         // answers each `want` with at most `answerBytes`; what it left out is asked for again.
         var queue = need[...]
         var pending = [[UInt8]]()
-        var total = need.count
+        let total = need.count
         while !queue.isEmpty {
             let ids = Array(queue.prefix(SessionMessage.maxIDs))
             queue = queue.dropFirst(ids.count)
@@ -367,7 +397,6 @@ public enum PeerSession {
                 let receivedIDs = Set(pending.suffix(got).compactMap { try? Event.decode(wire: $0).id })
                 let rest = ids.filter { !receivedIDs.contains($0) }
                 queue = rest[...] + queue
-                total = max(total, report.received.accepted + pending.count + queue.count)
             }
             if pending.count >= settings.commitBatch || queue.isEmpty {
                 let r = try await replica.ingest(pending, community: community, from: session)
@@ -375,7 +404,7 @@ public enum PeerSession {
                 pending = []
                 try await c.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
             }
-            progress("received \(report.received.accepted + pending.count)/\(total)")
+            progress(SyncProgress(.receiving, done: report.received.accepted + report.received.duplicates + pending.count, total: total))
         }
         return report
     }

@@ -426,6 +426,9 @@ public struct PeerRow: Sendable {
     public let lastSuccess: UInt64?
     public let lastError: String?
     public let lastPeerID: PublicKey?
+    /// Events this node stored after its last successful sync with the peer (all of them if it never synced):
+    /// the most the peer can be missing from us.
+    public let storedSinceSync: Int
 }
 
 extension Store {
@@ -448,26 +451,39 @@ extension Store {
     /// Every stored peer.
     public func peers() throws(WhipError) -> [PeerRow] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM peers ORDER BY address").map {
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT p.*, (SELECT COUNT(*) FROM events e WHERE e.seq > COALESCE(p.synced_seq, 0)) AS since
+                    FROM peers p ORDER BY p.address
+                    """
+            ).map {
                 PeerRow(
                     address: $0["address"], source: $0["source"], lastAttempt: ($0["last_attempt_ms"] as Int64?).map(UInt64.init),
                     lastSuccess: ($0["last_success_ms"] as Int64?).map(UInt64.init), lastError: $0["last_error"],
-                    lastPeerID: ($0["last_peer_id"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) })
+                    lastPeerID: ($0["last_peer_id"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) }, storedSinceSync: $0["since"])
             }
         }
     }
 
-    /// Records how a sync attempt with `address` went (creating the row for a configured peer).
-    public func recordSync(_ address: String, now: UInt64, peer: PublicKey?, error: String?) throws(WhipError) {
+    /// Records how a sync attempt with `address` went: creating the row for a configured peer when `create`,
+    /// else only updating a peer already listed (a one-off `whipround sync`).
+    public func recordSync(_ address: String, now: UInt64, peer: PublicKey?, error: String?, create: Bool = true) throws(WhipError) {
         try write { db in
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO peers (address, source, added_at) VALUES (?, 'config', ?)", arguments: [address, Int64(now)])
+            if create {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO peers (address, source, added_at) VALUES (?, 'config', ?)", arguments: [address, Int64(now)])
+            }
             if let error {
                 try db.execute(
                     sql: "UPDATE peers SET last_attempt_ms = ?, last_error = ? WHERE address = ?", arguments: [Int64(now), error, address])
             } else {
                 try db.execute(
-                    sql: "UPDATE peers SET last_attempt_ms = ?, last_success_ms = ?, last_error = NULL, last_peer_id = ? WHERE address = ?",
+                    sql: """
+                        UPDATE peers SET last_attempt_ms = ?, last_success_ms = ?, last_error = NULL, last_peer_id = ?,
+                            synced_seq = (SELECT COALESCE(MAX(seq), 0) FROM events)
+                        WHERE address = ?
+                        """,
                     arguments: [Int64(now), Int64(now), peer.map { Data($0.bytes) }, address])
             }
         }

@@ -226,6 +226,10 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v3-peer-synced-seq") { db in
+            // The highest local seq at the last successful sync: events after it are "stored since".
+            try db.execute(sql: "ALTER TABLE peers ADD COLUMN synced_seq INTEGER")
+        }
         return m
     }
 }

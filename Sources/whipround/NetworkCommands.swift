@@ -68,12 +68,20 @@ struct SyncCommand: AsyncParsableCommand {
         let tty = isatty(STDERR_FILENO) == 1 && !output.json
         var results: [[String: Any]] = []
         for c in targets {
-            let r = try await PeerSession.syncOnce(
-                address: address, community: c.id, replica: replica, credentials: credentials, settings: SessionSettings(), logger: logger
-            ) { line in
-                if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(c.name): \(line)".utf8)) }
+            let r: SyncReport
+            do {
+                r = try await PeerSession.syncOnce(
+                    address: address, community: c.id, replica: replica, credentials: credentials, settings: SessionSettings(), logger: logger
+                ) { p in
+                    if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(p.bar(c.name))".utf8)) }
+                }
+            } catch {
+                if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                try? n.store.recordSync(address.description, now: n.now, peer: nil, error: "\(error)", create: false)
+                throw error
             }
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            try n.store.recordSync(address.description, now: n.now, peer: r.peer, error: nil, create: false)
             let digest = try n.store.communities().first { $0.id == c.id }?.digest ?? ""
             results.append([
                 "community": KeyText.encode(c.id, as: .community), "name": c.name, "peer": KeyText.encode(r.peer, as: .member),
@@ -141,11 +149,13 @@ func peerJSON(_ p: PeerRow) -> [String: Any] {
     if let t = p.lastAttempt { d["last_attempt"] = Dates.format(t, timeZone: "UTC") }
     if let e = p.lastError { d["last_error"] = e }
     if let k = p.lastPeerID { d["peer_id"] = KeyText.encode(k, as: .member) }
+    d["events_since_sync"] = p.storedSinceSync
     return d
 }
 
 func peerLine(_ p: PeerRow) -> String {
     let sync = p.lastSuccess.map { "last in sync \(Dates.format($0, timeZone: "UTC"))" } ?? "never synced"
+    let since = p.lastSuccess == nil ? "\(p.storedSinceSync) event(s) here" : "\(p.storedSinceSync) event(s) stored since"
     let err = p.lastError.map { "; last error: \($0)" } ?? ""
-    return "\(p.address) (\(p.source)): \(sync)\(err)"
+    return "\(p.address) (\(p.source)): \(sync); \(since)\(err)"
 }

@@ -190,4 +190,10 @@ import WhipStore
         let report = try await session.value
         #expect(report.received.accepted == 4)
     }
+
+    @Test func progressBarShowsPhaseAndFraction() {
+        #expect(SyncProgress(.reconciling).bar("Elm") == "Elm  reconciling…")
+        #expect(SyncProgress(.receiving, done: 42, total: 100).bar("Elm", width: 10) == "Elm  receiving [####------]  42%  42/100")
+        #expect(SyncProgress(.sending, done: 7, total: 7).bar("Elm", width: 4) == "Elm  sending [####] 100%  7/7")
+    }
 }

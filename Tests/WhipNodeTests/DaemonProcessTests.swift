@@ -98,6 +98,9 @@ import Testing
         #expect(converged, "hub: \(hub.log.value)\nlaptop: \(lap.log.value)")
         let peers = try cli.run(["peer", "list", "--data", "laptop", "--json"]).stdout
         #expect(peers.contains("last_sync"))
+        #expect(peers.contains("events_since_sync"))
+        let statusText = try cli.run(["status", "--data", "laptop"]).stdout
+        #expect(statusText.contains("last in sync") && statusText.contains("stored since"), "\(statusText)")
 
         // A pledge recorded with the CLI on the laptop reaches the hub over the live session, with no sync run.
         try cli.run(["pledge", "add", "--data", "laptop", "--campaign", campaign, "--name", "Bob", "--amount", "5"])
