@@ -33,6 +33,8 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // glibc's malloc.h (malloc_trim), for handing start-up memory back to the system.
+        .systemLibrary(name: "CMalloc"),
         .target(name: "WhipCrypto", dependencies: ["CSodium"], swiftSettings: strict),
         .target(name: "WhipCore", dependencies: ["WhipCrypto"], swiftSettings: strict),
         .target(name: "WhipNoise", dependencies: ["CSodium", "WhipCrypto"], swiftSettings: strict),
@@ -58,7 +60,7 @@ let package = Package(
         .target(
             name: "WhipDaemon",
             dependencies: [
-                "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync",
+                "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

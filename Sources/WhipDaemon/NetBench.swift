@@ -227,3 +227,70 @@ extension NetBench {
         for t in running { _ = try? await t.value }
     }
 }
+
+extension NetBench {
+    /// Resident memory of an idle `whipround serve` holding `events` events, beside the same daemon on an empty
+    /// node, each measured in a fresh process (this binary, `executable`) once it has been idle for `settle` seconds.
+    public static func idleMemory(
+        events: Int, executable: String, settle: Double = 3, logger: Logger, print out: @escaping @Sendable (String) -> Void
+    ) async throws {
+        let base = NSTemporaryDirectory() + "whipround-idle-\(getpid())"
+        try? FileManager.default.removeItem(atPath: base)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let empty = try Node.initialise(dir: DataDir(path: base + "/empty"), name: "empty", logger: logger)
+        _ = try empty.createCommunity(name: "Empty")
+        let (full, community, campaign) = try Bench.setUp(base + "/full", logger: logger)
+        let now = Dates.nowMs()
+        var done = 0
+        while done < events {
+            let n = min(Node.importBatch, events - done)
+            let batch = Bench.pledges(n, community: community.id, campaign: campaign, author: full.identity, start: now + 1_000 + UInt64(done / 4))
+            let r = try full.store.ingest(batch, source: .bundle, now: now)
+            guard r.accepted == n else { throw WhipError(.internalError, "idle-memory set-up: \(r)") }
+            done += n
+        }
+        let baseline = try await daemonRSS(executable: executable, data: empty.dir.path, settle: settle)
+        let loaded = try await daemonRSS(executable: executable, data: full.dir.path, settle: settle)
+        out("bound: idle daemon on an empty node: RSS \(baseline.rss / 1_048_576) MB (peak \(baseline.peak / 1_048_576) MB)")
+        out(
+            "idle daemon holding \(try full.store.eventCount()) events: RSS \(loaded.rss / 1_048_576) MB (goal < 100 MB), "
+                + "peak \(loaded.peak / 1_048_576) MB while loading its reconciliation index, ready after \(String(format: "%.1f", loaded.ready)) s")
+    }
+
+    /// Starts `serve` on `data`, waits until it is ready and has been idle `settle` seconds, reads its memory, stops it.
+    static func daemonRSS(executable: String, data: String, settle: Double) async throws -> (rss: Int, peak: Int, ready: Double) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--metrics", "off", "--log-level", "notice"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        final class Text: Sendable { let value = Mutex("") }
+        let text = Text()
+        err.fileHandleForReading.readabilityHandler = { h in
+            let d = h.availableData
+            text.value.withLock { $0 += String(decoding: d, as: UTF8.self) }
+        }
+        let start = ContinuousClock.now
+        try p.run()
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            err.fileHandleForReading.readabilityHandler = nil
+        }
+        while !text.value.withLock({ $0.contains("listen.port=") }) {
+            guard p.isRunning, ContinuousClock.now - start < .seconds(600) else {
+                throw WhipError(.io, "the daemon did not start: \(text.value.withLock { $0 })")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let ready = ContinuousClock.now - start
+        try await Task.sleep(for: .milliseconds(Int64(settle * 1000)))
+        let status = try String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)
+        func kb(_ key: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(key) }.map { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) ?? 0 } ?? 0
+        }
+        p.terminate()
+        p.waitUntilExit()
+        return (kb("VmRSS:") * 1024, kb("VmHWM:") * 1024, Double(ready.components.seconds) + Double(ready.components.attoseconds) / 1e18)
+    }
+}

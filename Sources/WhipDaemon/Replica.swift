@@ -7,6 +7,10 @@ import WhipNoise
 public import WhipStore
 public import WhipSync
 
+#if canImport(CMalloc) && os(Linux)
+    import CMalloc
+#endif
+
 /// The node's replica as the network sees it: the store plus, per community, the reconciliation index kept
 /// in step with every commit, so a session never rescans the database.
 public actor Replica {
@@ -31,30 +35,44 @@ public actor Replica {
         self.node = node
         self.logger = logger
         self.metrics = metrics
-        let (keys, last) = try node.store.eventKeys(after: 0)
-        for (community, group) in Dictionary(grouping: keys, by: \.community) {
-            indexes[community] = MemorySyncStore(group.map { Replica.key($0.hlc, $0.id) })
+        var keys: [PublicKey: [EventKey]] = [:]
+        lastSeq = try node.store.forEachEventKey(after: 0) { community, hlc, id in
+            if let k = Replica.key(hlc, idBuffer: id) { keys[community, default: []].append(k) }
         }
-        lastSeq = last
+        for (community, list) in keys { indexes[community] = MemorySyncStore(list) }
+        keys = [:]
+        Replica.returnFreedMemory()
+    }
+
+    /// Gives the memory freed after loading the indexes back to the system: the load's temporaries would
+    /// otherwise stay in the allocator's heap for the daemon's whole life.
+    static func returnFreedMemory() {
+        #if canImport(CMalloc) && os(Linux)
+            malloc_trim(0)
+        #endif
     }
 
     /// Adds events stored since the last look (by a peer session, the CLI or an import) to the indexes, and
     /// offers them to every live session of their community, except that events in `cameFrom.ids` are not
     /// offered back to the session they came from.
     private func refresh(cameFrom: (session: Int, ids: Set<EventID>)? = nil) throws(WhipError) {
-        let (keys, last) = try node.store.eventKeys(after: lastSeq)
-        guard !keys.isEmpty else { return }
         var fresh: [PublicKey: (theirs: [EventID], others: [EventID])] = [:]
-        for k in keys {
-            _ = indexes[k.community, default: MemorySyncStore()].insert(Replica.key(k.hlc, k.id))
-            if let c = cameFrom, c.ids.contains(k.id) {
-                fresh[k.community, default: ([], [])].theirs.append(k.id)
-            } else {
-                fresh[k.community, default: ([], [])].others.append(k.id)
-            }
-            requested[k.id] = nil
+        var found: [(PublicKey, EventKey)] = []
+        let last = try node.store.forEachEventKey(after: lastSeq) { community, hlc, id in
+            if let k = Replica.key(hlc, idBuffer: id) { found.append((community, k)) }
         }
+        guard last != lastSeq else { return }
         lastSeq = last
+        for (community, k) in found {
+            _ = indexes[community, default: MemorySyncStore()].insert(k)
+            let id = k.id
+            if let c = cameFrom, c.ids.contains(id) {
+                fresh[community, default: ([], [])].theirs.append(id)
+            } else {
+                fresh[community, default: ([], [])].others.append(id)
+            }
+            requested[id] = nil
+        }
         for (community, ids) in fresh {
             sessions.offer(ids.others, community: community, except: nil)
             sessions.offer(ids.theirs, community: community, except: cameFrom?.session)
@@ -83,6 +101,11 @@ public actor Replica {
     /// store resume a campaign instead of replaying it).
     public static func key(_ hlc: HLC, _ id: EventID) -> EventKey {
         EventKey(timestamp: hlc.wall << 20 | UInt64(min(hlc.counter, (1 << 20) - 1)), id: id)
+    }
+
+    /// The reconciliation key from an id in a buffer.
+    static func key(_ hlc: HLC, idBuffer: UnsafeRawBufferPointer) -> EventKey? {
+        EventKey(timestamp: hlc.wall << 20 | UInt64(min(hlc.counter, (1 << 20) - 1)), idBuffer: idBuffer)
     }
 
     /// Communities and their network keys, for answering handshakes.

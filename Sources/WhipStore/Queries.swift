@@ -391,29 +391,27 @@ extension Store {
 }
 
 extension Store {
-    /// Events stored after local sequence number `seq`, as (community, HLC wall ms, id), and the newest seq.
-    /// Lets a long-running index follow writes made by other processes (the CLI) without rescanning.
-    public func eventKeys(after seq: Int64) throws(WhipError) -> (keys: [(community: PublicKey, hlc: HLC, id: EventID)], last: Int64) {
+    /// Calls `body` for every event stored after `seq`, in arrival order, with its community, HLC and id bytes
+    /// (the buffer is valid only during the call), and returns the last seq seen. Nothing is allocated per event,
+    /// so loading a million keys at start-up costs no more memory than the keys themselves.
+    public func forEachEventKey(
+        after seq: Int64, _ body: (_ community: PublicKey, _ hlc: HLC, _ id: UnsafeRawBufferPointer) -> Void
+    ) throws(WhipError) -> Int64 {
         try read { db in
-            var out = [(community: PublicKey, hlc: HLC, id: EventID)]()
+            var communities: [Int64: PublicKey] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT ref, id FROM communities") {
+                communities[row["ref"]] = PublicKey(bytes: [UInt8](row["id"] as Data))
+            }
             var last = seq
             let cursor = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT e.seq, c.id AS community, e.hlc_wall, e.hlc_counter, e.id FROM events e
-                    JOIN communities c ON c.ref = e.community WHERE e.seq > ? ORDER BY e.seq
-                    """,
-                arguments: [seq])
+                db, sql: "SELECT seq, community, hlc_wall, hlc_counter, id FROM events WHERE seq > ? ORDER BY seq", arguments: [seq])
             while let row = try cursor.next() {
-                last = row["seq"]
-                out.append(
-                    (
-                        PublicKey(bytes: [UInt8](row["community"] as Data))!,
-                        HLC(wall: UInt64(row["hlc_wall"] as Int64), counter: UInt32(row["hlc_counter"] as Int64)),
-                        EventID(bytes: [UInt8](row["id"] as Data))!
-                    ))
+                last = row[0]
+                guard let community = communities[row[1]] else { continue }
+                let hlc = HLC(wall: UInt64(row[2] as Int64), counter: UInt32(row[3] as Int64))
+                try row.withUnsafeData(atIndex: 4) { id in id?.withUnsafeBytes { body(community, hlc, $0) } }
             }
-            return (out, last)
+            return last
         }
     }
 }

@@ -42,6 +42,16 @@ public struct EventKey: Hashable, Comparable, Sendable, CustomStringConvertible 
             w3: Self.word(idBytes, s + 24))
     }
 
+    /// A key from a timestamp and exactly 32 id bytes in a buffer; nil for any other length.
+    public init?(timestamp: UInt64, idBuffer b: UnsafeRawBufferPointer) {
+        guard b.count == 32 else { return nil }
+        self.init(
+            timestamp: timestamp, w0: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+            w1: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+            w2: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+            w3: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+    }
+
     init(timestamp: UInt64, w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
         self.timestamp = timestamp
         self.w0 = w0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import WhipDaemon
 import WhipNode
 
@@ -20,6 +21,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Nodes in the propagation mesh (with --network; 0 skips it).") var meshNodes: Int = 20
     @Option(help: "Peers each mesh node dials.") var meshDegree: Int = 3
     @Option(help: "New events timed across the mesh.") var meshEvents: Int = 100
+    @Option(help: "With --network: measure an idle daemon's memory holding this many events (e.g. 1000000); 0 skips it.")
+    var idleEvents: Int = 0
 
     func run() async throws {
         if network {
@@ -31,6 +34,10 @@ struct BenchCommand: AsyncParsableCommand {
                     throw ValidationError("--mesh-nodes must exceed --mesh-degree, which must be at least 1")
                 }
                 try await NetBench.mesh(nodes: meshNodes, degree: meshDegree, events: meshEvents, logger: node.logger()) { print($0) }
+            }
+            if idleEvents > 0 {
+                let me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+                try await NetBench.idleMemory(events: idleEvents, executable: me, logger: node.logger()) { print($0) }
             }
             return
         }
