@@ -380,6 +380,83 @@ struct AdversaryTests {
         return session
     }
 
+    // MARK: Floods of valid and forged events
+
+    /// A member that sends the hub's own events back to it again and again gets an `ack` of duplicates for
+    /// each batch, changes nothing, and does not stop the hub serving others.
+    @Test func floodOfValidDuplicatesChangesNothing() async throws {
+        let hub = try makeHub(pledges: 50)
+        let c = hub.community.id
+        let client = try makeClient(hub)
+        let other = try makeClient(hub)
+        let all = try hub.node.store.exportEvents(community: c)
+        let before = try digest(hub.node, c)
+        try await serving(hub.node) { address in
+            try await withRawConnections { raw in
+                let conn = try await raw.open(address)
+                var session = try await handshake(conn, client: client, community: c)
+                for round in 0..<100 {
+                    try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events(all).encoded()))
+                    let reply = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5)))
+                    #expect(reply == .ack(accepted: 0, duplicates: all.count, rejected: 0), "round \(round)")
+                }
+                // Still a working session, and the hub still serves a second member.
+                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
+                #expect(try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) == .pong)
+                #expect(try digest(hub.node, c) == before)
+                _ = try await sync(other, address, c)
+                #expect(try digest(other, c) == digest(hub.node, c))
+            }
+        }
+    }
+
+    /// Forged events (broken signatures) are refused with their reason in each `ack`; past the session's
+    /// refusal limit the hub says goodbye and hangs up, and none of them is stored.
+    @Test func forgedEventsAreRefusedAndTheSenderCutOff() async throws {
+        let hub = try makeHub(pledges: 1)
+        let c = hub.community.id
+        let client = try makeClient(hub)
+        let count = try hub.node.store.eventCount()
+        let campaign = try #require(try hub.node.store.campaigns(community: c).first?.id)
+        let limit = SessionSettings().maxRefusedEvents
+        // Well-formed pledges whose last signature byte is flipped.
+        let forged = Bench.pledges(limit + 100, community: c, campaign: campaign, author: hub.node.identity, start: hub.node.now).map { w in
+            var w = w
+            w[w.count - 1] ^= 0x01
+            return w
+        }
+        try await serving(hub.node) { address in
+            try await withRawConnections { raw in
+                let conn = try await raw.open(address)
+                var session = try await handshake(conn, client: client, community: c)
+                var refused = 0
+                var farewell: String?
+                for batch in stride(from: 0, to: forged.count, by: 100).map({ Array(forged[$0..<min(forged.count, $0 + 100)]) }) {
+                    try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events(batch).encoded()))
+                    switch try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) {
+                    case .ack(let accepted, _, let rejected):
+                        #expect(accepted == 0)
+                        refused += rejected
+                    case .goodbye(let reason):
+                        farewell = reason
+                    default:
+                        Issue.record("unexpected reply")
+                    }
+                    if farewell != nil { break }
+                }
+                if farewell == nil,
+                    case .goodbye(let reason) = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5)))
+                {
+                    farewell = reason
+                }
+                #expect(refused > limit)
+                #expect(farewell == "too many refused events")
+                #expect(await conn.closed(within: 5))
+            }
+        }
+        #expect(try hub.node.store.eventCount() == count)
+    }
+
     // MARK: 3. Connection limits
 
     /// Two silent connections fill the per-address limit: a third is closed at once, while the two stay open
