@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "whipround",
             dependencies: [
-                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipDaemon",
+                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipDaemon", "WhipSync",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

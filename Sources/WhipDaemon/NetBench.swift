@@ -11,7 +11,7 @@ import WhipSync
 public enum NetBench {
     /// Initial sync of `events` events from one node to an empty one over loopback, beside the ledger's own
     /// bulk-ingest rate for the same events; then reconciliation figures over 1,000,000-item sets.
-    public static func run(events: Int, reconcileItems: Int, logger: Logger, print out: @escaping @Sendable (String) -> Void) async throws {
+    public static func run(events: Int, logger: Logger, print out: @escaping @Sendable (String) -> Void) async throws {
         let base = NSTemporaryDirectory() + "whipround-netbench-\(getpid())"
         try? FileManager.default.removeItem(atPath: base)
         defer { try? FileManager.default.removeItem(atPath: base) }
@@ -59,9 +59,6 @@ public enum NetBench {
                     "initial sync over loopback (handshake, reconcile, verify, durable commit): %d events in %.2f s = %.0f events/s = %.0f%% of bulk ingest (goal ≥ 80%%); digests %@",
                 report.received.accepted, seconds, rate, 100 * rate / ingestRate, same ? "equal" : "DIFFER"))
 
-        if reconcileItems > 0 {
-            ReconcileBench.run(items: reconcileItems, differences: [1, 10, 1_000]) { out("reconcile: \($0)") }
-        }
     }
 }
 

@@ -153,6 +153,23 @@ struct Link {
         return try SessionMessage.decode(try transport!.decrypt(frame))
     }
 
+    /// Sends a reconciliation message in as many frames as it needs.
+    mutating func sendReconcile(_ message: [UInt8]) async throws {
+        for m in SessionMessage.reconcileFrames(message) { try await send(m) }
+    }
+
+    /// Receives a whole reconciliation message (its parts, then its end); anything else breaks the protocol.
+    mutating func receiveReconcile() async throws -> [UInt8] {
+        var whole = ReconcileAssembly()
+        while true {
+            switch try await receive() {
+            case .reconcilePart(let part): try whole.add(part)
+            case .reconcile(let last): return try whole.finish(last)
+            default: throw WhipError(.rejected, "peer broke the protocol: expected a reconciliation message")
+            }
+        }
+    }
+
     /// Runs `body` with a link over `channel`, its reader and keep-alive tasks running alongside.
     static func with<T: Sendable>(
         _ channel: FramedChannel, replica: Replica, settings: SessionSettings, _ body: (inout Link) async throws -> T
@@ -182,6 +199,24 @@ struct Link {
                 return try await body(&link)
             }
         }
+    }
+}
+
+/// Joins the parts of a reconciliation message, refusing one longer than `Sync.maxMessageSize`.
+struct ReconcileAssembly {
+    var bytes: [UInt8] = []
+
+    mutating func add(_ part: [UInt8]) throws(WhipError) {
+        guard bytes.count + part.count <= Sync.maxMessageSize else {
+            throw WhipError(.rejected, "peer sent a reconciliation message over \(Sync.maxMessageSize) bytes")
+        }
+        bytes += part
+    }
+
+    mutating func finish(_ last: [UInt8]) throws(WhipError) -> [UInt8] {
+        try add(last)
+        defer { bytes = [] }
+        return bytes
     }
 }
 
@@ -354,11 +389,10 @@ public enum PeerSession {
         var have: [EventKey] = []
         var need: [EventID] = []
         while let m = message {
-            try await c.send(.reconcile(m))
+            try await c.sendReconcile(m)
             report.reconcileMessages += 1
             replica.metrics.reconcileRound()
-            guard case .reconcile(let answer) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
-            let r = try initiator.reconcile(answer)
+            let r = try initiator.reconcile(try await c.receiveReconcile())
             have += r.have
             need += r.need
             message = r.next
@@ -461,6 +495,7 @@ struct LiveSession {
     var toAnnounce: [EventID] = []
     var flushScheduled = false
     var initiator: SyncInitiator<MemorySyncStore>?
+    var assembly = ReconcileAssembly()
     var wantQueue: [EventID] = []
     var asked: [EventID]?
     var answered = 0
@@ -506,13 +541,16 @@ struct LiveSession {
     /// Handles one message; true when the session is over.
     mutating func handle(_ m: SessionMessage) async throws -> Bool {
         switch m {
-        case .reconcile(let bytes):
+        case .reconcilePart(let part):
+            try assembly.add(part)
+        case .reconcile(let last):
+            let bytes = try assembly.finish(last)
             if initiator != nil {
                 let r = try initiator!.reconcile(bytes)
                 wantQueue += r.need
                 try await announce(r.have.map(\.id))
                 if let next = r.next {
-                    try await link.send(.reconcile(next))
+                    try await link.sendReconcile(next)
                     replica.metrics.reconcileRound()
                 } else {
                     initiator = nil
@@ -521,7 +559,7 @@ struct LiveSession {
                 try await askNext()
             } else {
                 var responder = SyncResponder(store: try await replica.index(of: community))
-                try await link.send(.reconcile(try responder.reconcile(bytes)))
+                try await link.sendReconcile(try responder.reconcile(bytes))
             }
         case .want(let ids):
             if peerLive { eager = true }  // it lacks what we announce: push to it again
@@ -662,7 +700,7 @@ struct LiveSession {
         var i = SyncInitiator(store: try await replica.index(of: community))
         let first = try i.initiate()
         initiator = i
-        try await link.send(.reconcile(first))
+        try await link.sendReconcile(first)
         replica.metrics.reconcileRound()
     }
 }

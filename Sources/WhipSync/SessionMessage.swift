@@ -4,8 +4,10 @@ public import WhipCore
 ///
 /// Encoding: a canonical CBOR array whose first element is the message type (PROTOCOL.md, wire protocol).
 public enum SessionMessage: Equatable, Sendable {
-    /// A reconciliation message (the initiator's or the responder's next round).
+    /// A reconciliation message (the initiator's or the responder's next round), or its last part.
     case reconcile([UInt8])
+    /// A leading part of a reconciliation message too long for one frame; the rest follows, ending with `reconcile`.
+    case reconcilePart([UInt8])
     /// Please send these events.
     case want([EventID])
     /// Events, each in wire form; answered by `ack` once durably committed.
@@ -23,6 +25,20 @@ public enum SessionMessage: Equatable, Sendable {
 
     /// Most ids in one `want` or `announce`.
     public static let maxIDs = 1_024
+    /// Most bytes of a reconciliation message in one frame.
+    public static let reconcilePartBytes = 60_000
+
+    /// A reconciliation message as the frames that carry it: `reconcilePart`s, then a final `reconcile`.
+    public static func reconcileFrames(_ message: [UInt8]) -> [SessionMessage] {
+        var out = [SessionMessage]()
+        var start = 0
+        while message.count - start > reconcilePartBytes {
+            out.append(.reconcilePart(Array(message[start..<start + reconcilePartBytes])))
+            start += reconcilePartBytes
+        }
+        out.append(.reconcile(Array(message[start...])))
+        return out
+    }
 
     var type: UInt64 {
         switch self {
@@ -35,6 +51,7 @@ public enum SessionMessage: Equatable, Sendable {
         case .pong: 7
         case .goodbye: 8
         case .live: 9
+        case .reconcilePart: 10
         }
     }
 
@@ -42,7 +59,7 @@ public enum SessionMessage: Equatable, Sendable {
     public func encoded() -> [UInt8] {
         var items: [CBOR] = [.unsigned(type)]
         switch self {
-        case .reconcile(let m): items.append(.bytes(m))
+        case .reconcile(let m), .reconcilePart(let m): items.append(.bytes(m))
         case .want(let ids), .announce(let ids): items.append(.array(ids.map { .bytes($0.bytes) }))
         case .events(let evs): items.append(.array(evs.map { .bytes($0) }))
         case .ack(let a, let d, let r): items += [.unsigned(UInt64(a)), .unsigned(UInt64(d)), .unsigned(UInt64(r))]
@@ -95,6 +112,9 @@ public enum SessionMessage: Equatable, Sendable {
         case (6, 0): return .ping
         case (7, 0): return .pong
         case (9, 0): return .live
+        case (10, 1):
+            guard case .bytes(let m) = rest[0] else { break }
+            return .reconcilePart(m)
         case (8, 1):
             guard case .text(let t) = rest[0], t.utf8.count <= 500 else { break }
             return .goodbye(t)

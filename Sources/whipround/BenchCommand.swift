@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhipDaemon
 import WhipNode
+import WhipSync
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +19,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Network figures instead: initial sync over loopback beside bulk ingest, and reconciliation of 1M-item sets.")
     var network = false
     @Option(help: "Items per side for the reconciliation figures (with --network; 0 skips them).") var reconcileItems: Int = 1_000_000
+    @Option(help: "Largest logical reconciliation message, in bytes (sent in frames of at most 65,000).")
+    var reconcileFrame: Int = SyncParameters().frameLimit
     @Option(help: "Nodes in the propagation mesh (with --network; 0 skips it).") var meshNodes: Int = 20
     @Option(help: "Peers each mesh node dials.") var meshDegree: Int = 3
     @Option(help: "New events timed across the mesh.") var meshEvents: Int = 100
@@ -27,7 +30,11 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if network {
             if events > 0 {
-                try await NetBench.run(events: events, reconcileItems: reconcileItems, logger: node.logger()) { print($0) }
+                try await NetBench.run(events: events, logger: node.logger()) { print($0) }
+            }
+            if reconcileItems > 0 {
+                let parameters = try SyncParameters(frameLimit: reconcileFrame)
+                ReconcileBench.run(items: reconcileItems, differences: [1, 10, 1_000, 10_000], parameters: parameters) { print("reconcile: \($0)") }
             }
             if meshNodes > 0 {
                 guard meshNodes > meshDegree, meshDegree >= 1 else {

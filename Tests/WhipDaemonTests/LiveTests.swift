@@ -191,6 +191,25 @@ import WhipStore
         #expect(report.received.accepted == 4)
     }
 
+    /// Thousands of differences on each side: the reconciliation messages outgrow one frame and travel in
+    /// parts, and one sync still needs only a few rounds and leaves both sides equal.
+    @Test func largeDifferencesReconcileInFewRounds() async throws {
+        let net = try Network(2)
+        let c = net.community.id
+        for (i, n) in net.nodes.enumerated() {
+            let wires = Bench.pledges(3_000, community: c, campaign: net.campaign, author: n.identity, start: n.now + UInt64(i))
+            #expect(try n.store.ingest(wires, source: .bundle, now: n.now).accepted == 3_000)
+        }
+        let hub = try await Running(net.nodes[0], peers: [])
+        let report = try await PeerSession.syncOnce(
+            address: HostPort(host: "127.0.0.1", port: hub.port), community: c, replica: try Replica(node: net.nodes[1], logger: Self.logger),
+            credentials: try Daemon.credentials(for: net.nodes[1]), settings: SessionSettings(), logger: Self.logger)
+        #expect(report.sent == 3_000 && report.received.accepted >= 3_000)
+        #expect(report.reconcileMessages <= 3)
+        #expect(try net.digest(0) == net.digest(1))
+        try await hub.stop()
+    }
+
     @Test func progressBarShowsPhaseAndFraction() {
         #expect(SyncProgress(.reconciling).bar("Elm") == "Elm  reconciling…")
         #expect(SyncProgress(.receiving, done: 42, total: 100).bar("Elm", width: 10) == "Elm  receiving [####------]  42%  42/100")

@@ -9,7 +9,7 @@ import WhipTestSupport
     @Test func everyMessageRoundTrips() throws {
         let all: [SessionMessage] = [
             .reconcile([1, 2, 3]), .want([id, id]), .events([[0x82, 0x40], [1]]), .ack(accepted: 3, duplicates: 1, rejected: 0),
-            .announce([id]), .ping, .pong, .live, .goodbye("shutting down"), .want([]), .events([]),
+            .announce([id]), .ping, .pong, .live, .reconcilePart([9, 9]), .goodbye("shutting down"), .want([]), .events([]),
         ]
         for m in all { #expect(try SessionMessage.decode(m.encoded()) == m) }
     }
@@ -26,6 +26,26 @@ import WhipTestSupport
         for _ in 0..<20_000 {
             let b = (0..<rng.int(in: 0...12)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             _ = try? SessionMessage.decode(b)
+        }
+    }
+
+    /// A long reconciliation message travels as parts that each fit a frame, and joins back exactly.
+    @Test func longReconcileMessagesSplitIntoFrames() throws {
+        var rng = SplitMix64(seed: 5)
+        for size in [0, 1, SessionMessage.reconcilePartBytes, SessionMessage.reconcilePartBytes + 1, 250_001, Sync.maxMessageSize] {
+            let message = (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let frames = SessionMessage.reconcileFrames(message)
+            #expect(frames.count == max(1, (size + SessionMessage.reconcilePartBytes - 1) / SessionMessage.reconcilePartBytes))
+            var joined = [UInt8]()
+            for (i, f) in frames.enumerated() {
+                #expect(f.encoded().count <= 65_519 - 16)
+                switch f {
+                case .reconcilePart(let p): #expect(i < frames.count - 1); joined += p
+                case .reconcile(let p): #expect(i == frames.count - 1); joined += p
+                default: Issue.record("not a reconcile frame")
+                }
+            }
+            #expect(joined == message)
         }
     }
 
