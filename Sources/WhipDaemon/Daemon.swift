@@ -33,7 +33,7 @@ public enum Daemon {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: listener),
             .init(service: dialer, successTerminationBehavior: .ignore),
-            .init(service: LocalChanges(replica: replica), successTerminationBehavior: .ignore),
+            .init(service: LocalChanges(replica: replica, interval: config.timers.localPoll), successTerminationBehavior: .ignore),
         ]
         if let address = config.metricsListen {
             services.append(.init(service: MetricsServer(listen: address, metrics: metrics, logger: logger, onBound: onMetricsBound)))

@@ -52,10 +52,13 @@ public struct DaemonConfig: Sendable, Equatable {
         public var maxConnections = 64
         /// Open peer connections from one IP address.
         public var maxConnectionsPerAddress = 4
-        /// Events a peer may have queued for verification and commit before we stop reading from it.
-        public var inboundQueueEvents = 2_048
-        /// Events fetched and committed per batch.
-        public var batchEvents = 1_000
+        /// Bytes of frames from one peer waiting to be handled before we stop reading from it (TCP then
+        /// pushes back on the peer).
+        public var inboundQueueBytes = 1 << 20
+        /// Events pulled in a first sync are committed in batches of about this many.
+        public var batchEvents = 10_000
+        /// Refused events (forged, unauthorised, malformed) one session may send before it is closed.
+        public var maxRefusedEvents = 1_000
         /// Public default.
         public init() {}
     }
@@ -77,6 +80,10 @@ public struct DaemonConfig: Sendable, Equatable {
         public var reconnectMin: Double = 1
         /// Longest reconnect delay.
         public var reconnectMax: Double = 60
+        /// New events for a peer off the push tree are announced after this delay, together.
+        public var announceDelay: Double = 0.1
+        /// How often the daemon looks for events other processes (the CLI) stored.
+        public var localPoll: Double = 0.5
         /// Public default.
         public init() {}
     }
@@ -131,8 +138,9 @@ public struct DaemonConfig: Sendable, Equatable {
             c.limits.maxFrameBytes = try l.int("max_frame_bytes", in: 64...65_535) ?? c.limits.maxFrameBytes
             c.limits.maxConnections = try l.int("max_connections", in: 1...10_000) ?? c.limits.maxConnections
             c.limits.maxConnectionsPerAddress = try l.int("max_connections_per_address", in: 1...1_000) ?? c.limits.maxConnectionsPerAddress
-            c.limits.inboundQueueEvents = try l.int("inbound_queue_events", in: 16...1_000_000) ?? c.limits.inboundQueueEvents
+            c.limits.inboundQueueBytes = try l.int("inbound_queue_bytes", in: 65_536...1 << 30) ?? c.limits.inboundQueueBytes
             c.limits.batchEvents = try l.int("batch_events", in: 1...100_000) ?? c.limits.batchEvents
+            c.limits.maxRefusedEvents = try l.int("max_refused_events", in: 0...1_000_000) ?? c.limits.maxRefusedEvents
             try l.finish()
         }
         if var t = try r.table("timers") {
@@ -143,6 +151,8 @@ public struct DaemonConfig: Sendable, Equatable {
             c.timers.reconcileInterval = try t.seconds("reconcile_interval_seconds") ?? c.timers.reconcileInterval
             c.timers.reconnectMin = try t.seconds("reconnect_min_seconds") ?? c.timers.reconnectMin
             c.timers.reconnectMax = try t.seconds("reconnect_max_seconds") ?? c.timers.reconnectMax
+            c.timers.announceDelay = try t.seconds("announce_delay_seconds") ?? c.timers.announceDelay
+            c.timers.localPoll = try t.seconds("local_poll_seconds") ?? c.timers.localPoll
             try t.finish()
             guard c.timers.keepAlive < c.timers.idleTimeout else {
                 throw WhipError(.invalidArgument, "\(source): timers.keep_alive_seconds must be less than timers.idle_timeout_seconds")

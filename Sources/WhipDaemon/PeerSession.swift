@@ -47,6 +47,10 @@ public struct SessionSettings: Sendable {
         idleTimeout = c.timers.idleTimeout
         frameTimeout = c.timers.frameTimeout
         keepAlive = c.timers.keepAlive
+        inboundQueueBytes = c.limits.inboundQueueBytes
+        commitBatch = c.limits.batchEvents
+        maxRefusedEvents = c.limits.maxRefusedEvents
+        announceDelay = c.timers.announceDelay
     }
 }
 

@@ -24,9 +24,14 @@ import WhipDaemon
                 listen = ""
                 [limits]
                 max_connections = 8
+                inbound_queue_bytes = 262144
+                batch_events = 500
+                max_refused_events = 20
                 [timers]
                 handshake_timeout_seconds = 2.5
                 frame_timeout_seconds = 4
+                announce_delay_seconds = 0.25
+                local_poll_seconds = 2
                 """)
         #expect(c.dataDir == "/var/lib/whipround" && c.logLevel == "debug")
         #expect(c.listen == HostPort(host: "::1", port: 9000))
@@ -35,6 +40,9 @@ import WhipDaemon
         #expect(c.limits.maxConnections == 8 && c.timers.handshakeTimeout == 2.5)
         #expect(c.timers.frameTimeout == 4 && DaemonConfig().timers.frameTimeout == 15)
         #expect(SessionSettings(c).frameTimeout == 4)
+        let s = SessionSettings(c)
+        #expect(s.inboundQueueBytes == 262_144 && s.commitBatch == 500 && s.maxRefusedEvents == 20 && s.announceDelay == 0.25)
+        #expect(c.timers.localPoll == 2)
     }
 
     @Test(arguments: [
@@ -47,6 +55,8 @@ import WhipDaemon
         ("[timers]\nidle_timeout_seconds = -1", "timers.idle_timeout_seconds must be a number of seconds"),
         ("[timers]\nkeep_alive_seconds = 200", "keep_alive_seconds must be less than"),
         ("[timers]\nframe_timeout_seconds = 0", "timers.frame_timeout_seconds must be a number of seconds"),
+        ("[limits]\ninbound_queue_bytes = 1000", "limits.inbound_queue_bytes must be a whole number from 65536"),
+        ("[limits]\ninbound_queue_events = 2048", "unknown key limits.inbound_queue_events"),
         ("log_level = \"loud\"", "log_level must be one of"),
         ("network = 3", "network must be a table"),
         ("[network\nlisten=", "config:"),
