@@ -67,7 +67,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public struct Timers: Sendable, Equatable {
         /// A handshake must finish within this.
         public var handshakeTimeout: Double = 10
-        /// A connection with no frame in either direction for this long is closed.
+        /// A connection we have read nothing from for this long is closed (half-open connections included).
         public var idleTimeout: Double = 120
         /// A frame whose first byte has arrived must be complete within this, or the connection is closed
         /// (a peer trickling bytes would otherwise keep the idle timer alive for ever).

@@ -70,7 +70,7 @@ public struct FrameEncoder: MessageToByteEncoder {
 
 typealias FramedChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
-/// Closes a channel when it has been idle (no read and no write) for the configured time.
+/// Closes a channel when nothing has been read from it for the configured time.
 final class CloseOnIdle: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -200,7 +200,9 @@ enum Wire {
     static func configure(_ channel: any NIOCore.Channel, _ s: SessionSettings) -> EventLoopFuture<FramedChannel> {
         channel.eventLoop.makeCompletedFuture {
             let ops = channel.pipeline.syncOperations
-            try ops.addHandler(IdleStateHandler(allTimeout: .milliseconds(Int64(s.idleTimeout * 1000))))
+            // Read, not all: our own keep-alives must not keep a half-open connection (a peer that vanished
+            // without a FIN) alive. A live peer sends at least a ping every keep-alive interval.
+            try ops.addHandler(IdleStateHandler(readTimeout: .milliseconds(Int64(s.idleTimeout * 1000))))
             try ops.addHandler(CloseOnIdle())
             try ops.addHandler(FrameTimeout(timeout: .milliseconds(Int64(s.frameTimeout * 1000))))
             try ops.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: s.maxFrameBytes)))

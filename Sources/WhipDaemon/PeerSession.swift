@@ -14,7 +14,7 @@ public struct SessionSettings: Sendable {
     public var maxFrameBytes = 65_535
     /// The handshake must finish within this many seconds.
     public var handshakeTimeout: Double = 10
-    /// A connection silent this long in both directions is closed.
+    /// A connection we have read nothing from for this long is closed.
     public var idleTimeout: Double = 120
     /// A frame must be complete within this many seconds of its first byte.
     public var frameTimeout: Double = 15
@@ -533,7 +533,8 @@ struct LiveSession {
                 toAnnounce = []
                 try await announce(ids)
             case .keepAlive:
-                try await link.send(.ping)
+                // Not before `live`: during its first sync the initiator reads only answers.
+                if peerLive { try await link.send(.ping) }
             case .shutdown:
                 // Whatever was being committed is committed: inputs are handled one at a time.
                 try? await link.send(.goodbye("shutting down"))

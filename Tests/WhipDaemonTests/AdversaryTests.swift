@@ -517,6 +517,31 @@ struct AdversaryTests {
         }
     }
 
+    /// A peer that completes the handshake, asks for pushes with `live`, then falls silent (as one that
+    /// vanished without closing would): the hub keeps pinging it, but with nothing read back it closes the
+    /// connection after the idle timeout rather than holding the slot for ever.
+    @Test func halfOpenPeerIsDroppedAfterTheIdleTimeout() async throws {
+        let hub = try makeHub(pledges: 1)
+        var config = Self.hubConfig()
+        config.timers.keepAlive = 0.5
+        config.timers.idleTimeout = 2
+        config.timers.frameTimeout = 10
+        try await serving(hub.node, config: config) { address in
+            let client = try makeClient(hub)
+            try await withRawConnections { raw in
+                let conn = try await raw.open(address)
+                var session = try await handshake(conn, client: client, community: hub.community.id)
+                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.live.encoded()))
+                let start = ContinuousClock.now
+                // The hub pings while waiting; we never answer.
+                let ping = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 3)))
+                #expect(ping == .ping)
+                #expect(await conn.closed(within: 6))
+                #expect(ContinuousClock.now - start >= .milliseconds(1_500))
+            }
+        }
+    }
+
     /// The same after a completed handshake, where the handshake timer no longer runs: the session answers
     /// a ping, then a frame trickled a byte a second is cut off by the frame timeout.
     @Test func slowSenderIsCutOffAfterTheHandshake() async throws {
