@@ -517,6 +517,26 @@ struct AdversaryTests {
         }
     }
 
+    /// Nothing after a `goodbye` is read: events sent behind it are never stored, and the hub closes.
+    @Test func dataAfterGoodbyeIsIgnored() async throws {
+        let hub = try makeHub(pledges: 1)
+        let c = hub.community.id
+        let client = try makeClient(hub)
+        let count = try hub.node.store.eventCount()
+        let own = try client.store.exportEvents(community: c).filter { w in try hub.node.store.missing([Event.decode(wire: w).id]) != [] }
+        #expect(!own.isEmpty)
+        try await serving(hub.node) { address in
+            try await withRawConnections { raw in
+                let conn = try await raw.open(address)
+                var session = try await handshake(conn, client: client, community: c)
+                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.goodbye("done").encoded()))
+                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events(own).encoded()))
+                #expect(await conn.closed(within: 3))
+            }
+        }
+        #expect(try hub.node.store.eventCount() == count)
+    }
+
     /// A peer that completes the handshake, asks for pushes with `live`, then falls silent (as one that
     /// vanished without closing would): the hub keeps pinging it, but with nothing read back it closes the
     /// connection after the idle timeout rather than holding the slot for ever.
