@@ -188,6 +188,7 @@ extension NetBench {
                 warmUp, warmPerNode, warmPerNode / (Double(warmSizes) / Double(warmUp))))
 
         let bytesBefore = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) }
+        let typesBefore = replicas.map(\.traffic.snapshot)
         var latencies: [Double] = []
         var sizes = 0
         var lost = 0
@@ -204,6 +205,14 @@ extension NetBench {
         }
         try await Task.sleep(for: .milliseconds(200))  // let the last acks land
         let bytes = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) } - bytesBefore
+        var byType: [UInt64: Int] = [:]
+        for (r, before) in zip(replicas, typesBefore) {
+            for (t, n) in r.traffic.snapshot { byType[t, default: 0] += n - (before[t] ?? 0) }
+        }
+        let names: [UInt64: String] = [1: "reconcile", 2: "want", 3: "events", 4: "ack", 5: "announce", 6: "ping", 7: "pong", 10: "reconcile_part"]
+        let split = byType.filter { $0.value > 0 }.sorted { $0.value > $1.value }.map { t, n in
+            String(format: "%@ %.0f B", names[t] ?? "type \(t)", Double(n) / Double(events * count))
+        }
         latencies.sort()
         func pct(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
         let eventSize = Double(sizes) / Double(events)
@@ -218,6 +227,7 @@ extension NetBench {
                 format:
                     "mesh bytes sent per event per node: %.0f B = %.2fx the event's %.0f B (goal < 2x; frames, Noise tags, acks and ids included)",
                 perNode, perNode / eventSize, eventSize))
+        out("mesh bytes per event per node by message: " + split.joined(separator: ", "))
 
         for g in dialers { await g.triggerGracefulShutdown() }
         for g in listeners { await g.triggerGracefulShutdown() }

@@ -144,7 +144,9 @@ struct Link {
     }
 
     mutating func send(_ m: SessionMessage) async throws {
-        try await writeFrame(try transport!.encrypt(m.encoded()))
+        let frame = try transport!.encrypt(m.encoded())
+        try await writeFrame(frame)
+        replica.traffic.count(type: m.type, bytes: frame.count + 2)
     }
 
     mutating func open(_ frame: ByteBuffer) throws -> SessionMessage {
@@ -642,7 +644,9 @@ struct LiveSession {
             if !flushScheduled {
                 flushScheduled = true
                 let mailbox = link.mailbox
-                let delay = settings.announceDelay
+                // Jittered, so that of two lazy neighbours that both got an event from the tree, one usually
+                // announces first and the other, having heard it, stays quiet.
+                let delay = settings.announceDelay * Double.random(in: 1...3)
                 Task {
                     try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
                     mailbox.requestFlush()

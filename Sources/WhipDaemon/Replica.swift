@@ -21,6 +21,8 @@ public actor Replica {
     public nonisolated let metrics: DaemonMetrics
     /// Bytes this node has written to peers (frames with their length prefix), for benchmarks.
     nonisolated let bytesSent = Atomic<Int>(0)
+    /// Bytes sent, by session message type, for benchmarks.
+    nonisolated let traffic = Traffic()
     /// Live peer sessions, told about every newly committed event.
     nonisolated let sessions = Sessions()
     private var indexes: [PublicKey: MemorySyncStore] = [:]
@@ -213,4 +215,14 @@ final class Sessions: Sendable {
         }
         for m in all { m.requestShutdown() }
     }
+}
+
+/// Bytes sent per session message type (frames with their length prefix).
+final class Traffic: Sendable {
+    private let bytes = Mutex<[UInt64: Int]>([:])
+
+    func count(type: UInt64, bytes n: Int) { bytes.withLock { $0[type, default: 0] += n } }
+
+    /// A copy of the counts.
+    var snapshot: [UInt64: Int] { bytes.withLock { $0 } }
 }

@@ -40,7 +40,8 @@ public enum SessionMessage: Equatable, Sendable {
         return out
     }
 
-    var type: UInt64 {
+    /// The message's type number (its first CBOR element).
+    public var type: UInt64 {
         switch self {
         case .reconcile: 1
         case .want: 2
