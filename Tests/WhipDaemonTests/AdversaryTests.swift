@@ -49,33 +49,7 @@ struct AdversaryTests {
 
     /// Runs `node` as a listening daemon on an ephemeral loopback port for the duration of `body`.
     func serving(_ node: Node, config: DaemonConfig = AdversaryTests.hubConfig(), _ body: (HostPort) async throws -> Void) async throws {
-        var config = config
-        config.listen = HostPort(host: "127.0.0.1", port: 0)
-        config.metricsListen = nil
-        let port = Mutex<Int>(0)
-        let listener = PeerListener(
-            config: config, replica: try Replica(node: node, logger: Self.logger), credentials: try Daemon.credentials(for: node),
-            logger: Self.logger
-        ) { p in port.withLock { $0 = p } }
-        let group = ServiceGroup(services: [listener], logger: Self.logger)
-        let running = Task { try await group.run() }
-        let start = ContinuousClock.now
-        while port.withLock({ $0 }) == 0 {
-            guard ContinuousClock.now - start < .seconds(5) else {
-                await group.triggerGracefulShutdown()
-                throw TimedOut(what: "the listener to bind")
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        do {
-            try await body(HostPort(host: "127.0.0.1", port: port.withLock { $0 }))
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await within(10, "listener shutdown") { try await running.value }
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await within(10, "listener shutdown") { try await running.value }
+        try await serveForTest(node, config: config, logger: Self.logger, body)
     }
 
     func sync(_ from: Node, _ to: HostPort, _ community: PublicKey) async throws -> SyncReport {
@@ -666,40 +640,6 @@ struct AdversaryTests {
 }
 
 // MARK: - Timeouts
-
-struct TimedOut: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Resumes a continuation once, from whichever of the work and the timer finishes first.
-final class Once<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
-    init(_ c: CheckedContinuation<T, any Error>) { continuation = Mutex(c) }
-    @discardableResult func resume(_ r: Result<T, any Error>) -> Bool {
-        guard
-            let c = continuation.withLock({ c in
-                defer { c = nil }; return c
-            })
-        else { return false }
-        c.resume(with: r)
-        return true
-    }
-}
-
-/// Runs `op`, giving up after `seconds` (the work is cancelled, and the caller never waits for it).
-func within<T: Sendable>(_ seconds: Double, _ what: String, _ op: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-        let once = Once(c)
-        let work = Task {
-            do { once.resume(.success(try await op())) } catch { once.resume(.failure(error)) }
-        }
-        Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            if once.resume(.failure(TimedOut(what: what))) { work.cancel() }
-        }
-    }
-}
 
 // MARK: - Frames
 

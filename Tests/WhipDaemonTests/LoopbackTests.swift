@@ -19,28 +19,8 @@ import WhipStore
     }
 
     /// Runs `node` as a listening daemon on an ephemeral loopback port for the duration of `body`.
-    func serving<T>(_ node: Node, _ body: (HostPort) async throws -> T) async throws -> T {
-        var config = DaemonConfig()
-        config.listen = HostPort(host: "127.0.0.1", port: 0)
-        config.metricsListen = nil
-        let port = Mutex<Int>(0)
-        let listener = PeerListener(
-            config: config, replica: try Replica(node: node, logger: Self.logger), credentials: try Daemon.credentials(for: node),
-            logger: Self.logger
-        ) { p in port.withLock { $0 = p } }
-        let group = ServiceGroup(services: [listener], logger: Self.logger)
-        let running = Task { try await group.run() }
-        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
-        do {
-            let result = try await body(HostPort(host: "127.0.0.1", port: port.withLock { $0 }))
-            await group.triggerGracefulShutdown()
-            try await running.value
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
+    func serving<T: Sendable>(_ node: Node, _ body: (HostPort) async throws -> T) async throws -> T {
+        try await serveForTest(node, config: DaemonConfig(), logger: Self.logger, body)
     }
 
     func sync(_ from: Node, _ to: HostPort, _ community: PublicKey) async throws -> SyncReport {
