@@ -433,13 +433,17 @@ struct AdversaryTests {
 
     // MARK: 3. Connection limits
 
-    /// Two silent connections fill the per-address limit: a third is closed at once, while the two stay open
-    /// until the handshake timeout closes them; then a real sync gets through.
-    @Test func connectionLimitsAndSilentPeers() async throws {
+    /// Two silent connections fill the limit: a third is closed at once, while the two stay open until the
+    /// handshake timeout closes them; then a real sync gets through. Run once with the per-address limit at
+    /// 2, once with the total limit at 2 (all connections here come from 127.0.0.1, so the other limit is set
+    /// out of the way).
+    @Test(arguments: [true, false])
+    func connectionLimitsAndSilentPeers(perAddress: Bool) async throws {
         let hub = try makeHub(pledges: 5)
         let c = hub.community.id
         var config = Self.hubConfig()
-        config.limits.maxConnectionsPerAddress = 2
+        config.limits.maxConnectionsPerAddress = perAddress ? 2 : 100
+        config.limits.maxConnections = perAddress ? 100 : 2
         config.timers.handshakeTimeout = 3
         try await serving(hub.node, config: config) { address in
             let client = try makeClient(hub)
