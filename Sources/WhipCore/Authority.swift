@@ -1,20 +1,12 @@
 public import WhipCrypto
 
-/// Why an event was not applied. Codes are stable and appear in the rejection log.
-public struct RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable code, e.g. `unauthorised`.
-    public let code: String
-    /// Explanation for a person.
-    public let message: String
-
-    /// Creates a violation.
-    public init(_ code: String, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
+/// The family of `RuleViolation`.
+public enum RuleFailure: ErrorFamily {
+    public static let describesWithCode = true
 }
+
+/// Why an event was not applied. Codes are stable and appear in the rejection log.
+public typealias RuleViolation = CodedError<RuleFailure>
 
 /// Whether an event was applied to the derived state, and if not, why.
 public enum EventStatus: Hashable, Sendable {

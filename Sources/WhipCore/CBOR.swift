@@ -1,3 +1,5 @@
+public import WhipCrypto
+
 /// A value in Whipround's canonical subset of CBOR (RFC 8949, deterministic encoding, section 4.2.1).
 ///
 /// Allowed: unsigned and negative integers, byte strings, UTF-8 text strings, arrays, maps whose keys
@@ -26,21 +28,13 @@ public indirect enum CBOR: Equatable, Sendable {
     }
 }
 
-/// Why a byte string is not a valid canonical encoding.
-public struct DecodingError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable machine-readable reason, e.g. `decode.non_canonical`.
-    public let code: String
-    /// What is wrong, for a person.
-    public let message: String
-
-    /// Creates a decoding error.
-    public init(_ code: String, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The family of `DecodingError`.
+public enum DecodingFailure: ErrorFamily {
+    public static let describesWithCode = false
 }
+
+/// Why a byte string is not a valid canonical encoding.
+public typealias DecodingError = CodedError<DecodingFailure>
 
 extension CBOR {
     /// The canonical encoding of this value.

@@ -1,21 +1,5 @@
 import CSodium
 
-/// Errors raised by the libsodium wrapper.
-public struct CryptoError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A stable machine-readable code.
-    public let code: String
-    /// What went wrong, for a person.
-    public let message: String
-
-    /// Creates an error with a code and a message.
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-}
-
 /// One-time libsodium initialisation; every entry point calls `Sodium.ready()` first.
 public enum Sodium {
     private static let initResult: Int32 = sodium_init()

@@ -1,20 +1,14 @@
 public import NIOCore
+public import WhipCrypto
 
-/// Why a frame stream is broken. The connection is closed; nothing from a broken frame is used.
-public struct FrameError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// `frame.too_large`, `frame.empty` or `frame.truncated`.
-    public let code: String
-    /// What happened.
-    public let message: String
-
-    /// Creates a frame error.
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The family of `FrameError`.
+public enum FrameFailure: ErrorFamily {
+    public static let describesWithCode = false
 }
+
+/// Why a frame stream is broken (`frame.too_large`, `frame.empty` or `frame.truncated`). The connection is
+/// closed; nothing from a broken frame is used.
+public typealias FrameError = CodedError<FrameFailure>
 
 /// Splits a byte stream into frames: a 2-byte big-endian length (1...`maxFrameBytes`), then that many bytes.
 ///

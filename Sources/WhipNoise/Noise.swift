@@ -1,3 +1,5 @@
+public import WhipCrypto
+
 /// Noise Protocol Framework (revision 34) with DH 25519, ChaChaPoly and BLAKE2b, on libsodium.
 ///
 /// A pure state machine: no sockets, no clock. `HandshakeState` turns payloads into handshake
@@ -26,48 +28,17 @@ public enum NoiseRole: String, Sendable, Equatable {
     case responder
 }
 
-/// An error from the Noise layer, with a stable machine-readable `code`.
-public struct NoiseError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A stable machine-readable code, such as `noise.decrypt_failed`.
-    public let code: String
-    /// What went wrong, for a person.
-    public let message: String
+/// The family of `NoiseError`.
+public enum NoiseFailure: ErrorFamily {
+    public static let describesWithCode = true
+}
 
-    /// Creates an error with a code and a message.
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
+/// An error from the Noise layer, with a stable machine-readable `code` (`NoiseError.Code`).
+public typealias NoiseError = CodedError<NoiseFailure>
 
-    public var description: String { "\(code): \(message)" }
-
+extension CodedError where Family == NoiseFailure {
     /// The stable error codes.
-    public enum Code {
-        /// Authentication of a ciphertext failed (wrong key or PSK, or tampered bytes).
-        public static let decryptFailed = "noise.decrypt_failed"
-        /// A DH produced the all-zero output, or a peer sent a low-order public key.
-        public static let badDH = "noise.bad_dh"
-        /// A message (or the message a payload would produce) exceeds 65,535 bytes.
-        public static let messageTooLong = "noise.message_too_long"
-        /// A message is shorter than its pattern requires.
-        public static let messageTooShort = "noise.message_too_short"
-        /// The nonce reached 2^64-1; the session must end (or rekey and restart).
-        public static let nonceExhausted = "noise.nonce_exhausted"
-        /// A method was called when the state machine expects another one.
-        public static let outOfOrder = "noise.out_of_order"
-        /// The handshake already failed; the state must be discarded.
-        public static let handshakeFailed = "noise.handshake_failed"
-        /// The protocol name, pattern, modifier or algorithm is not supported.
-        public static let unsupportedProtocol = "noise.unsupported_protocol"
-        /// A key the pattern needs (local static or remote static) was not supplied.
-        public static let missingKey = "noise.missing_key"
-        /// A key has the wrong length.
-        public static let badKey = "noise.bad_key"
-        /// The pre-shared keys do not match the pattern's psk tokens in number or length.
-        public static let badPSK = "noise.bad_psk"
-        /// A transport direction is not available (the receiving side of a one-way pattern).
-        public static let oneWay = "noise.one_way"
-    }
+    public typealias Code = NoiseErrorCode
 
     static func decryptFailed(_ message: String = "authentication failed") -> NoiseError {
         NoiseError(code: Code.decryptFailed, message: message)
@@ -87,15 +58,17 @@ public struct NoiseError: Error, Sendable, Equatable, CustomStringConvertible {
         NoiseError(code: Code.messageTooShort, message: message)
     }
 
-    static let nonceExhausted = NoiseError(
-        code: Code.nonceExhausted, message: "the cipher nonce is exhausted (2^64-1 is reserved); start a new session")
+    static var nonceExhausted: NoiseError {
+        NoiseError(code: Code.nonceExhausted, message: "the cipher nonce is exhausted (2^64-1 is reserved); start a new session")
+    }
 
     static func outOfOrder(_ message: String) -> NoiseError {
         NoiseError(code: Code.outOfOrder, message: message)
     }
 
-    static let handshakeFailed = NoiseError(
-        code: Code.handshakeFailed, message: "the handshake already failed; discard this state")
+    static var handshakeFailed: NoiseError {
+        NoiseError(code: Code.handshakeFailed, message: "the handshake already failed; discard this state")
+    }
 
     static func unsupported(_ message: String) -> NoiseError {
         NoiseError(code: Code.unsupportedProtocol, message: message)
@@ -112,4 +85,32 @@ public struct NoiseError: Error, Sendable, Equatable, CustomStringConvertible {
     static func badPSK(_ message: String) -> NoiseError {
         NoiseError(code: Code.badPSK, message: message)
     }
+}
+
+/// The stable codes of `NoiseError`.
+public enum NoiseErrorCode {
+    /// Authentication of a ciphertext failed (wrong key or PSK, or tampered bytes).
+    public static let decryptFailed = "noise.decrypt_failed"
+    /// A DH produced the all-zero output, or a peer sent a low-order public key.
+    public static let badDH = "noise.bad_dh"
+    /// A message (or the message a payload would produce) exceeds 65,535 bytes.
+    public static let messageTooLong = "noise.message_too_long"
+    /// A message is shorter than its pattern requires.
+    public static let messageTooShort = "noise.message_too_short"
+    /// The nonce reached 2^64-1; the session must end (or rekey and restart).
+    public static let nonceExhausted = "noise.nonce_exhausted"
+    /// A method was called when the state machine expects another one.
+    public static let outOfOrder = "noise.out_of_order"
+    /// The handshake already failed; the state must be discarded.
+    public static let handshakeFailed = "noise.handshake_failed"
+    /// The protocol name, pattern, modifier or algorithm is not supported.
+    public static let unsupportedProtocol = "noise.unsupported_protocol"
+    /// A key the pattern needs (local static or remote static) was not supplied.
+    public static let missingKey = "noise.missing_key"
+    /// A key has the wrong length.
+    public static let badKey = "noise.bad_key"
+    /// The pre-shared keys do not match the pattern's psk tokens in number or length.
+    public static let badPSK = "noise.bad_psk"
+    /// A transport direction is not available (the receiving side of a one-way pattern).
+    public static let oneWay = "noise.one_way"
 }

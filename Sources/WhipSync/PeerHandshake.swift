@@ -2,21 +2,14 @@ import WhipCore
 public import WhipCrypto
 public import WhipNoise
 
-/// Why a peer handshake failed. The connection is closed; no application data was exchanged.
-public struct HandshakeError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable code: `handshake.not_member_of_any`, `handshake.noise`, `handshake.bad_proof`, `handshake.out_of_order`.
-    public let code: String
-    /// What happened.
-    public let message: String
-
-    /// Creates an error.
-    public init(_ code: String, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
+/// The family of `HandshakeError`.
+public enum HandshakeFailure: ErrorFamily {
+    public static let describesWithCode = true
 }
+
+/// Why a peer handshake failed (`handshake.not_member_of_any`, `handshake.noise`, `handshake.bad_proof`,
+/// `handshake.out_of_order`). The connection is closed; no application data was exchanged.
+public typealias HandshakeError = CodedError<HandshakeFailure>
 
 /// The result of a completed handshake: who the peer is, for which community, and the session keys.
 public struct EstablishedSession: Sendable {

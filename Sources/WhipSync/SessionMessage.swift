@@ -1,4 +1,5 @@
 public import WhipCore
+public import WhipCrypto
 
 /// One application message inside a Noise transport frame, after the handshake.
 ///
@@ -126,18 +127,10 @@ public enum SessionMessage: Equatable, Sendable {
     }
 }
 
-/// Why a session broke.
-public struct SessionError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable code, e.g. `session.malformed`.
-    public let code: String
-    /// What happened.
-    public let message: String
-
-    /// Creates an error.
-    public init(_ code: String, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
+/// The family of `SessionError`.
+public enum SessionFailure: ErrorFamily {
+    public static let describesWithCode = true
 }
+
+/// Why a session broke (`session.malformed`, `session.unknown_type`).
+public typealias SessionError = CodedError<SessionFailure>

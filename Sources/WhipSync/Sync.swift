@@ -1,4 +1,4 @@
-import WhipCrypto
+public import WhipCrypto
 
 /// Range-based set reconciliation (in the style of negentropy) and its wire format.
 ///
@@ -33,35 +33,29 @@ public enum Sync {
     }
 }
 
-/// Why a message could not be processed, with a stable machine-readable `code`.
-public struct SyncError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable code: one of the `static let` codes below.
-    public let code: String
-    /// What is wrong, for a person.
-    public let message: String
+/// The family of `SyncError`.
+public enum SyncFailure: ErrorFamily {
+    public static let describesWithCode = true
+}
 
-    /// Creates an error.
-    public init(_ code: String, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+/// Why a message could not be processed, with a stable machine-readable `code` (one of the codes below).
+public typealias SyncError = CodedError<SyncFailure>
 
+extension CodedError where Family == SyncFailure {
     /// The bytes do not parse as a message: truncated, bad varint, unknown mode, bounds out of order, ...
-    public static let malformed = "sync.malformed"
+    public static var malformed: String { "sync.malformed" }
     /// A message is longer than `Sync.maxMessageSize`.
-    public static let frameTooLarge = "sync.frame_too_large"
+    public static var frameTooLarge: String { "sync.frame_too_large" }
     /// The peer speaks a version of this protocol we do not.
-    public static let unsupportedVersion = "sync.unsupported_version"
+    public static var unsupportedVersion: String { "sync.unsupported_version" }
     /// The message parses but breaks the protocol: a mode this role may not receive, a reply to an id list never sent.
-    public static let protocolViolation = "sync.protocol"
+    public static var protocolViolation: String { "sync.protocol" }
     /// The state machine was driven out of order (for example `reconcile` before `initiate`, or after it finished).
-    public static let state = "sync.state"
+    public static var state: String { "sync.state" }
     /// Parameters out of their allowed ranges.
-    public static let parameters = "sync.parameters"
+    public static var parameters: String { "sync.parameters" }
 
     static func malformed(_ m: String) -> SyncError { SyncError(malformed, m) }
-
-    public var description: String { "\(code): \(message)" }
 }
 
 /// How a side splits ranges and sizes its messages. Any two parameter sets interoperate: they only change
