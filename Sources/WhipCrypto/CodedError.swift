@@ -5,10 +5,18 @@ public protocol ErrorFamily: Sendable {
     static var describesWithCode: Bool { get }
 }
 
+/// Any error that carries a stable machine-readable code, whatever its family.
+public protocol ErrorWithCode: Error {
+    /// Stable code, e.g. `sync.malformed`.
+    var code: String { get }
+    /// What happened, for a person.
+    var message: String { get }
+}
+
 /// An error with a stable machine-readable `code`, a `message` for a person, and the lower-level error that
 /// caused it, if any. Each layer names its own family (`CryptoError`, `DecodingError`, `SyncError`, ...);
 /// equality and hashing look at the code and message only.
-public struct CodedError<Family: ErrorFamily>: Error, Sendable, Hashable, CustomStringConvertible {
+public struct CodedError<Family: ErrorFamily>: ErrorWithCode, Sendable, Hashable, CustomStringConvertible {
     /// Stable code, e.g. `sync.malformed`.
     public let code: String
     /// What happened, for a person.

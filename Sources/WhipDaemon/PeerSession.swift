@@ -332,9 +332,32 @@ public enum PeerSession {
         var logger = logger
         logger[metadataKey: "peer.address"] = "\(address)"
         logger[metadataKey: "community.id"] = "\(KeyText.encode(community, as: .community))"
+        do {
+            return try await session(
+                channel, address: address, community: community, networkKey: info.networkKey, replica: replica, credentials: credentials,
+                settings: settings, logger: logger, stayLive: stayLive, deadline: deadline, progress: progress, onSynced: onSynced)
+        } catch let e as WhipError {
+            throw e
+        } catch let e as any ErrorWithCode {
+            // Tampered bytes, a broken or hostile peer: the session cannot be trusted further.
+            throw WhipError(.rejected, "the session with \(address) broke: \(e.code): \(e.message)", cause: e)
+        } catch is ShuttingDown {
+            throw WhipError(.io, "the session with \(address) ended: this node is shutting down")
+        } catch {
+            throw WhipError(.io, "the connection to \(address) broke: \(error)", cause: error)
+        }
+    }
+
+    /// The initiator's side of a connected session: handshake, first sync, and (when `stayLive`) the live phase.
+    static func session(
+        _ channel: FramedChannel, address: HostPort, community: PublicKey, networkKey: [UInt8], replica: Replica,
+        credentials: NodeCredentials, settings: SessionSettings, logger: Logger, stayLive: Bool, deadline: Scheduled<Void>,
+        progress: @Sendable (SyncProgress) -> Void, onSynced: @escaping @Sendable (SyncReport) -> Void
+    ) async throws -> SyncReport {
+        var logger = logger
         return try await Link.with(channel, replica: replica, settings: settings) { (c: inout Link) async throws -> SyncReport in
             var (hs, first) = try PeerHandshake.initiate(
-                community: community, networkKey: info.networkKey, noiseKey: credentials.noiseKey, identity: credentials.identity)
+                community: community, networkKey: networkKey, noiseKey: credentials.noiseKey, identity: credentials.identity)
             try await c.writeFrame(first)
             let second: [UInt8]
             do {

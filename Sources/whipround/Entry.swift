@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WhipCore
+import WhipCrypto
 
 @main
 struct Main {
@@ -17,7 +18,16 @@ struct Main {
         } catch let error as WhipError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             exit(ExitCodes.code(for: error.code))
+        } catch let error as any ErrorWithCode {
+            // A lower layer's error that no command wrapped: still one line and a documented code.
+            FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))
+            exit(70)
         } catch {
+            if Whipround.exitCode(for: error) == .failure && !(error is ValidationError) {
+                // Not the argument parser's (those keep its own message and code): an unexpected error.
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                exit(70)
+            }
             Whipround.exit(withError: error)
         }
     }

@@ -128,6 +128,24 @@ import Testing
         #expect(lap.stop() == 0)
     }
 
+    /// A sync that cannot happen fails with one line and a documented exit code, never a stack trace:
+    /// nothing listening (74, I/O), and a daemon that is not a hub of our community (4, refused).
+    @Test func failedSyncsExitWithADocumentedCode() async throws {
+        let cli = try CLI()
+        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
+        try cli.run(["community", "create", "--data", "laptop", "Elm Street"])
+        let nobody = try cli.run(["sync", "--data", "laptop", "127.0.0.1:1"], expect: 74)
+        #expect(nobody.stderr.hasPrefix("error: cannot connect to 127.0.0.1:1"), "\(nobody.stderr)")
+        try cli.run(["init", "--data", "other", "--name", "Other"])
+        try cli.run(["community", "create", "--data", "other", "Oak Road"])
+        let other = try Daemon(cli, ["--data", "other"])
+        let port = try await other.port()
+        let stranger = try cli.run(["sync", "--data", "laptop", "127.0.0.1:\(port)"], expect: 4)
+        #expect(stranger.stderr.hasPrefix("error: ") && stranger.stderr.contains("during the handshake"), "\(stranger.stderr)")
+        #expect(!stranger.stderr.contains("Fatal") && stranger.stderr.split(separator: "\n").count == 1)
+        #expect(other.stop() == 0)
+    }
+
     @Test func serveRefusesBadSettingsClearly() throws {
         let cli = try CLI()
         try cli.run(["init", "--data", "n", "--name", "N"])
