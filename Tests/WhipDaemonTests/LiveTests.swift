@@ -96,7 +96,7 @@ import WhipStore
             var waited = 0
             while bound.withLock({ $0 }) == 0 {
                 waited += 1
-                if waited > 500 { throw WhipError(.io, "listener did not start") }
+                if waited > 6_000 { throw WhipError(.io, "listener did not start") }
                 try await Task.sleep(for: .milliseconds(10))
             }
             self.port = bound.withLock { $0 }
@@ -109,7 +109,7 @@ import WhipStore
     }
 
     /// Polls `condition` until it holds or `seconds` pass.
-    func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) async throws -> Bool {
+    func eventually(_ seconds: Double = 30, _ condition: () throws -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         while ContinuousClock.now < deadline {
             if try condition() { return true }
@@ -127,9 +127,9 @@ import WhipStore
         #expect(try await eventually { laptop.replica.liveSessions == 1 && hub.replica.liveSessions == 1 })
 
         let a = try net.pledge(on: 0, "from the hub")
-        #expect(try await eventually(5) { try net.nodes[1].store.missing([a]).isEmpty })
+        #expect(try await eventually { try net.nodes[1].store.missing([a]).isEmpty })
         let b = try net.pledge(on: 1, "from the laptop")
-        #expect(try await eventually(5) { try net.nodes[0].store.missing([b]).isEmpty })
+        #expect(try await eventually { try net.nodes[0].store.missing([b]).isEmpty })
         #expect(try net.digest(0) == net.digest(1))
         try await laptop.stop()
         try await hub.stop()
