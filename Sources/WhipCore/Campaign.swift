@@ -269,9 +269,14 @@ public struct CampaignLedger {
                 timeZone: b.timeZone, organisers: Array(Set(b.organisers + [e.author])).sorted())
             return
         }
-        guard e.body.referencedCampaign == id, var c = state else {
+        guard e.body.referencedCampaign == id, state != nil else {
             throw fail("unknown_campaign", "no campaign \(id.hex.prefix(12)) is ordered before this event")
         }
+        // Taken, not copied: `c` is then the only reference to the campaign's pledges, so changing one pledge
+        // does not copy them all (a copy per event made replaying a campaign quadratic). Every case below
+        // throws, if it does, before it changes `c`, so an event refused half-way leaves no trace.
+        var c = state.take()!
+        defer { state = c }
         let at = e.orderKey
         let wall = e.hlc.wall
         switch e.body {
@@ -358,11 +363,13 @@ public struct CampaignLedger {
                 amount: b.amount, tier: b.tier, channel: b.channel, status: late ? .late : .active,
                 contact: b.contact)
             if !late {
-                c.pledged = try checkedAdd(c.pledged, b.amount)
+                let pledged = try checkedAdd(c.pledged, b.amount)
+                let collected = b.paid == nil ? c.collected : try checkedAdd(c.collected, b.amount)
+                c.pledged = pledged
+                c.collected = collected
                 c.backers += 1
                 count(&c, from: nil, to: b.tier)
                 if let method = b.paid {
-                    c.collected = try checkedAdd(c.collected, b.amount)
                     p.collected = b.amount
                     p.collectedBy = e.author
                     p.collectedMethod = method
@@ -441,9 +448,6 @@ public struct CampaignLedger {
             p.rejectReason = r.reason
             c.pledges[r.pledge] = p
         }
-        // Only once every check has passed: an event rejected half-way (say, on an overflow after the
-        // pledged total was already updated) must leave no trace.
-        state = c
     }
 
     /// Decides limited tiers: the earliest active pledges (timestamp, then id) win; the rest wait.
