@@ -12,6 +12,11 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// Hashes the 32 bytes in one call (the synthesised hash feeds the array to the hasher a byte at a time).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// Parses 64 hex characters.
     public init?(hex: String) {
         guard let b = Hex.decode(hex), b.count == 32 else { return nil }

@@ -11,6 +11,11 @@ public struct PublicKey: Hashable, Sendable, Comparable {
         self.bytes = bytes
     }
 
+    /// Hashes the 32 bytes in one call (the synthesised hash feeds the array to the hasher a byte at a time).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// Checks an Ed25519 signature over `message` (libsodium's strict verification).
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
         Sodium.ready()
