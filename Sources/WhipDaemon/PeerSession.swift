@@ -247,6 +247,8 @@ func eventMessages(_ wires: [[UInt8]], budget: Int) -> [[[UInt8]]] {
 /// The session logic, for both sides. Protocol code is the pure `PeerHandshake`, `SyncInitiator`,
 /// `SyncResponder` and `SessionMessage`; this drives them over a channel.
 public enum PeerSession {
+    /// `want`s the initiator of a first sync keeps outstanding (the live phase allows one).
+    static let firstSyncWants = 4
     /// Answers one inbound connection: the handshake, then a live session until the peer says goodbye, this
     /// node shuts down, the link goes idle or the peer breaks the protocol.
     static func respond(
@@ -440,14 +442,28 @@ public enum PeerSession {
         }
         // Pull what we lack, committing in import-sized batches: fewer, larger transactions, and events arrive in
         // reconciliation order, which follows replay order, so campaigns resume rather than replay. A peer
-        // answers each `want` with at most `answerBytes`; what it left out is asked for again.
+        // answers each `want` with at most `answerBytes`; what it left out is asked for again. Up to
+        // `firstSyncWants` wants are outstanding and each batch commits while the next is fetched, so neither
+        // the round trips nor the commits leave the link idle.
         var queue = need[...]
+        var asked: [[EventID]] = []
         var pending = [[UInt8]]()
+        var committing: Task<IngestReport, any Error>?
         let total = need.count
-        while !queue.isEmpty {
-            let ids = Array(queue.prefix(SessionMessage.maxIDs))
-            queue = queue.dropFirst(ids.count)
-            try await c.send(.want(ids))
+        var received = 0
+        func acknowledge(_ commit: Task<IngestReport, any Error>, _ c: inout Link) async throws {
+            let r = try await commit.value
+            report.received.merge(r)
+            try await c.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
+        }
+        while !queue.isEmpty || !asked.isEmpty {
+            while asked.count < PeerSession.firstSyncWants && !queue.isEmpty {
+                let ids = Array(queue.prefix(SessionMessage.maxIDs))
+                queue = queue.dropFirst(ids.count)
+                try await c.send(.want(ids))
+                asked.append(ids)
+            }
+            let ids = asked.removeFirst()
             var got = 0
             while true {
                 guard case .events(let wires) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
@@ -455,20 +471,29 @@ public enum PeerSession {
                 got += wires.count
                 pending += wires
             }
+            received += got
             if got > 0 && got < ids.count {
                 // Answered in part: ask again for the rest (ids outside the answer keep their order).
                 let receivedIDs = Set(pending.suffix(got).compactMap { try? Event.decode(wire: $0).id })
                 let rest = ids.filter { !receivedIDs.contains($0) }
                 queue = rest[...] + queue
             }
-            if pending.count >= settings.commitBatch || queue.isEmpty {
-                let r = try await replica.ingest(pending, community: community, from: session)
-                report.received.merge(r)
+            if pending.count >= settings.commitBatch || (queue.isEmpty && asked.isEmpty) {
+                // Verify this batch (on every core, off the replica's actor) while the previous one commits;
+                // commits stay in order.
+                let previous = committing
+                let batch = pending
                 pending = []
-                try await c.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
+                committing = Task {
+                    let results = Verifier.check(batch, community: community)
+                    if let previous { _ = try? await previous.value }
+                    return try await replica.ingest(verified: batch, results: results, from: session)
+                }
+                if let previous { try await acknowledge(previous, &c) }
             }
-            progress(SyncProgress(.receiving, done: report.received.accepted + report.received.duplicates + pending.count, total: total))
+            progress(SyncProgress(.receiving, done: received, total: total))
         }
+        if let last = committing { try await acknowledge(last, &c) }
         return report
     }
 }

@@ -134,17 +134,16 @@ public actor Replica {
     /// Verifies, validates and commits events a peer sent for `community`; events of any other community are
     /// refused (`wrong_community`), so a session for one community can never write into another.
     public func ingest(_ wires: [[UInt8]], community: PublicKey, from session: Int? = nil) throws(WhipError) -> IngestReport {
-        var mine = [[UInt8]]()
-        var foreign = 0
-        for w in wires {
-            if let e = try? Event.decode(wire: w), e.community != community {
-                foreign += 1
-            } else {
-                mine.append(w)
-            }
-        }
-        var report = try node.store.ingest(mine, source: .peer, now: node.now)
-        if foreign > 0 { report.rejected["wrong_community", default: 0] += foreign }
+        let report = try node.store.ingest(wires, source: .peer, now: node.now, community: community)
+        metrics.received(accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected)
+        try refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
+        return report
+    }
+
+    /// Commits a batch a session already verified (with `Verifier.check(_:community:)`) off the actor, so
+    /// that the next batch's signatures are checked while this one commits.
+    func ingest(verified wires: [[UInt8]], results: [Result<Event, Admission>], from session: Int?) throws(WhipError) -> IngestReport {
+        let report = try node.store.ingest(checked: wires, results: results, source: .peer, now: node.now)
         metrics.received(accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected)
         try refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
         return report

@@ -121,12 +121,27 @@ public final class Store: Sendable {
     /// Verifies (in parallel), validates and stores a batch in one transaction; idempotent on duplicates.
     ///
     /// With `requireApplied`, the whole batch is rolled back unless every new event is applied by the rules;
-    /// local commands use this so a user is told at once that they lack a role.
+    /// local commands use this so a user is told at once that they lack a role. With `community`, events of
+    /// any other community are refused as `wrong_community` (a peer session is for one community).
     @discardableResult
-    public func ingest(_ wires: [[UInt8]], source: EventSource, now: UInt64, requireApplied: Bool = false) throws(WhipError) -> IngestReport {
-        let checked = Verifier.check(wires)
+    public func ingest(
+        _ wires: [[UInt8]], source: EventSource, now: UInt64, requireApplied: Bool = false, community: PublicKey? = nil
+    ) throws(WhipError) -> IngestReport {
+        let checked = Verifier.check(wires, community: community)
         return try write { db in
             try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, source: source, now: now, requireApplied: requireApplied)
+        }
+    }
+
+    /// Stores a batch already decoded and verified by `Verifier.check` (the two in the same order), in one
+    /// transaction: for callers that verify the next batch while this one commits.
+    @discardableResult
+    public func ingest(
+        checked: [[UInt8]], results: [Result<Event, Admission>], source: EventSource, now: UInt64
+    ) throws(WhipError) -> IngestReport {
+        precondition(checked.count == results.count)
+        return try write { db in
+            try self.admit(db, checked: zip(checked, results).map { ($0, $1) }, source: source, now: now, requireApplied: false)
         }
     }
 

@@ -1,5 +1,6 @@
 import Dispatch
 public import WhipCore
+public import WhipCrypto
 
 /// Why an event was refused before it reached the store.
 public struct Admission: Error, Sendable, Equatable {
@@ -12,7 +13,11 @@ public struct Admission: Error, Sendable, Equatable {
 /// Decodes and signature-checks raw events in parallel across cores.
 public enum Verifier {
     /// Decodes and verifies each wire event; the result is in input order.
-    public static func check(_ wires: [[UInt8]], parallelism: Int = System.coreCount) -> [Result<Event, Admission>] {
+    /// With `community`, events of any other community are refused (`wrong_community`) before their
+    /// signature is checked.
+    public static func check(
+        _ wires: [[UInt8]], community: PublicKey? = nil, parallelism: Int = System.coreCount
+    ) -> [Result<Event, Admission>] {
         let n = wires.count
         guard n > 0 else { return [] }
         let out = UnsafeMutableBufferPointer<Result<Event, Admission>>.allocate(capacity: n)
@@ -24,7 +29,7 @@ public enum Verifier {
             let lo = c * chunk
             let hi = min(n, lo + chunk)
             for i in lo..<hi {
-                (box.value.baseAddress! + i).initialize(to: checkOne(wires[i]))
+                (box.value.baseAddress! + i).initialize(to: checkOne(wires[i], community: community))
             }
         }
         if parallelism <= 1 || chunks == 1 {
@@ -37,10 +42,13 @@ public enum Verifier {
         return result
     }
 
-    /// Decodes and verifies one wire event.
-    public static func checkOne(_ wire: [UInt8]) -> Result<Event, Admission> {
+    /// Decodes and verifies one wire event (refusing it as `wrong_community` if it is not of `community`).
+    public static func checkOne(_ wire: [UInt8], community: PublicKey? = nil) -> Result<Event, Admission> {
         do {
             let e = try Event.decode(wire: wire)
+            if let community, e.community != community {
+                return .failure(Admission(code: "wrong_community", message: "the event belongs to another community than this session's"))
+            }
             guard e.verifySignature() else {
                 return .failure(Admission(code: "bad_signature", message: "the signature does not match the event (forged or corrupted)"))
             }
