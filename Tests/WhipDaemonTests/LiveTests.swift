@@ -66,7 +66,7 @@ import WhipStore
         let task: Task<Void, any Error>
         let port: Int
 
-        init(_ node: Node, port: Int = 0, peers: [Int], reconcileInterval: Double = 3_600) async throws {
+        init(_ node: Node, port: Int = 0, peers: [Int], reconcileInterval: Double = 3_600, localPoll: Double = 0.05) async throws {
             var config = DaemonConfig()
             config.listen = HostPort(host: "127.0.0.1", port: port)
             config.metricsListen = nil
@@ -87,7 +87,7 @@ import WhipStore
                                 bound.withLock { $0 = p }
                             }),
                         .init(service: PeerDialer(config: config, replica: replica, credentials: creds, logger: logger)),
-                        .init(service: LocalChanges(replica: replica, interval: 0.05)),
+                        .init(service: LocalChanges(replica: replica, interval: localPoll)),
                     ],
                     logger: LiveTests.logger))
             self.replica = replica
@@ -130,6 +130,21 @@ import WhipStore
         #expect(try await eventually { try net.nodes[1].store.missing([a]).isEmpty })
         let b = try net.pledge(on: 1, "from the laptop")
         #expect(try await eventually { try net.nodes[0].store.missing([b]).isEmpty })
+        #expect(try net.digest(0) == net.digest(1))
+        try await laptop.stop()
+        try await hub.stop()
+    }
+
+    /// With pushes starved (nothing polls for the pledges the test writes straight into each store), the
+    /// periodic backstop reconciliation on the session still brings both sides together.
+    @Test func backstopReconciliationCatchesWhatPushMissed() async throws {
+        let net = try Network(2)
+        let hub = try await Running(net.nodes[0], peers: [], localPoll: 3_600)
+        let laptop = try await Running(net.nodes[1], peers: [hub.port], reconcileInterval: 0.5, localPoll: 3_600)
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && laptop.replica.liveSessions == 1 })
+        let a = try net.pledge(on: 0, "hub, unannounced")
+        let b = try net.pledge(on: 1, "laptop, unannounced")
+        #expect(try await eventually { try net.nodes[1].store.missing([a]).isEmpty && net.nodes[0].store.missing([b]).isEmpty })
         #expect(try net.digest(0) == net.digest(1))
         try await laptop.stop()
         try await hub.stop()
