@@ -146,11 +146,11 @@ extension NetBench {
         let setupDeadline = clock.now + .seconds(60)
         while clock.now < setupDeadline {
             let counts = try nodes.map { try $0.store.eventCount() }
-            let live = replicas.reduce(0) { $0 + $1.sessions.count } - count  // minus the watchers
+            let live = replicas.reduce(0) { $0 + $1.liveSessions }
             if counts.allSatisfy({ $0 == setupEvents }) && live >= count * degree { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let liveSessions = replicas.reduce(0) { $0 + $1.sessions.count } - count
+        let liveSessions = replicas.reduce(0) { $0 + $1.liveSessions }
         out("mesh: \(count) nodes, each dialling \(degree) others: \(liveSessions) live session ends, \(setupEvents) events everywhere")
 
         // Warm-up events let pushes settle onto a tree, as they do in a running network; they are not counted.

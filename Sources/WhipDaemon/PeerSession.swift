@@ -115,6 +115,12 @@ public struct NodeCredentials: Sendable {
 /// The session ended because this node is shutting down.
 struct ShuttingDown: Error {}
 
+/// The peer said goodbye before the exchange was over; `refused` when it did so instead of its first answer.
+struct PeerLeft: Error {
+    let reason: String
+    var refused = false
+}
+
 /// One framed, encrypted conversation. A reader task moves frames from the socket into `mailbox`; the
 /// session task is the only one that decrypts, encrypts or writes.
 struct Link {
@@ -154,9 +160,12 @@ struct Link {
         return try SessionMessage.decode(try transport!.decrypt(Array(frame.readableBytesView)))
     }
 
+    /// The next message of a sequential phase (the first sync); a `goodbye` ends it with `PeerLeft`.
     mutating func receive() async throws -> SessionMessage {
         let frame = try await readFrame()
-        return try SessionMessage.decode(try transport!.decrypt(frame))
+        let m = try SessionMessage.decode(try transport!.decrypt(frame))
+        if case .goodbye(let reason) = m { throw PeerLeft(reason: reason) }
+        return m
     }
 
     /// Sends a reconciliation message in as many frames as it needs.
@@ -345,6 +354,10 @@ public enum PeerSession {
             throw WhipError(.rejected, "the session with \(address) broke: \(e.code): \(e.message)", cause: e)
         } catch is ShuttingDown {
             throw WhipError(.io, "the session with \(address) ended: this node is shutting down")
+        } catch let e as PeerLeft where e.refused {
+            throw WhipError(.permissionDenied, "\(address) refused this node: \(e.reason)", cause: e)
+        } catch let e as PeerLeft {
+            throw WhipError(.io, "\(address) ended the session before the sync was complete: \(e.reason)", cause: e)
         } catch {
             throw WhipError(.io, "the connection to \(address) broke: \(error)", cause: error)
         }
@@ -398,6 +411,7 @@ public enum PeerSession {
                 return report
             }
             try await c.send(.live)
+            replica.sessions.markLive(id)
             logger.info("peer connected", metadata: ["sync.sent": "\(report.sent)", "sync.received": "\(report.received.accepted)"])
             var live = LiveSession(id: id, isInitiator: true, community: community, replica: replica, settings: settings, logger: logger, link: c)
             live.peerLive = true
@@ -423,7 +437,13 @@ public enum PeerSession {
             try await c.sendReconcile(m)
             report.reconcileMessages += 1
             replica.metrics.reconcileRound()
-            let r = try initiator.reconcile(try await c.receiveReconcile())
+            let answer: [UInt8]
+            do {
+                answer = try await c.receiveReconcile()
+            } catch let e as PeerLeft where report.reconcileMessages == 1 {
+                throw PeerLeft(reason: e.reason, refused: true)
+            }
+            let r = try initiator.reconcile(answer)
             have += r.have
             need += r.need
             message = r.next
@@ -655,6 +675,7 @@ struct LiveSession {
         case .live:
             peerLive = true
             unacked = 0
+            replica.sessions.markLive(id)
             let waiting = held
             held = []
             try await offer(waiting)

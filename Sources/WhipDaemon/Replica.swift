@@ -81,8 +81,8 @@ public actor Replica {
         }
     }
 
-    /// Live peer sessions now, in both directions.
-    public nonisolated var liveSessions: Int { sessions.count }
+    /// Peer sessions past their first sync now, in both directions.
+    public nonisolated var liveSessions: Int { sessions.live }
 
     /// Picks up events other processes stored (the CLI, an import) and offers them to peers.
     public func poll() throws(WhipError) { try refresh() }
@@ -167,6 +167,8 @@ final class Sessions: Sendable {
         let mailbox: Mailbox
         let community: PublicKey
         let outbound: Bool
+        /// Past the first sync (`live` sent or received).
+        var live = false
     }
     private struct State {
         var entries: [Int: Entry] = [:]
@@ -189,7 +191,13 @@ final class Sessions: Sendable {
     /// Removes a session.
     func unregister(_ id: Int) { state.withLock { _ = $0.entries.removeValue(forKey: id) } }
 
-    /// Live sessions now.
+    /// Marks a session as past its first sync.
+    func markLive(_ id: Int) { state.withLock { $0.entries[id]?.live = true } }
+
+    /// Sessions past their first sync now.
+    var live: Int { state.withLock { $0.entries.values.filter(\.live).count } }
+
+    /// Sessions registered now, live or still in their first sync.
     var count: Int { state.withLock { $0.entries.count } }
 
     /// Offers new events of `community` to every session of it but `except`.
@@ -201,7 +209,9 @@ final class Sessions: Sendable {
     /// Asks one random session this node opened to reconcile; false when there is none.
     @discardableResult
     func requestBackstop() -> Bool {
-        guard let m = state.withLock({ s in s.entries.values.filter(\.outbound).randomElement()?.mailbox }) else { return false }
+        guard let m = state.withLock({ s in s.entries.values.filter { $0.outbound && $0.live }.randomElement()?.mailbox }) else {
+            return false
+        }
         m.requestReconcile()
         return true
     }

@@ -507,8 +507,10 @@ struct AdversaryTests {
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
                 var session = try await handshake(conn, client: client, community: c)
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.goodbye("done").encoded()))
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events(own).encoded()))
+                // Both in one write, so the events are on the wire before the hub can hang up.
+                let bye = Frames.frame(try session.transport.encrypt(SessionMessage.goodbye("done").encoded()))
+                let after = Frames.frame(try session.transport.encrypt(SessionMessage.events(own).encoded()))
+                try await conn.send(bye + after)
                 #expect(await conn.closed(within: 3))
             }
         }
