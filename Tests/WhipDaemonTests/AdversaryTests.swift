@@ -495,6 +495,34 @@ struct AdversaryTests {
         }
     }
 
+    /// An event stamped an hour ahead of the hub's clock, sent by a member over a session, is neither applied
+    /// nor lost: the hub holds it to retry later, stores nothing yet, and the session goes on.
+    @Test func farFutureEventsAreHeldNotApplied() async throws {
+        let hub = try makeHub(pledges: 1)
+        let c = hub.community.id
+        let client = try makeClient(hub)
+        let count = try hub.node.store.eventCount()
+        let campaign = try #require(try hub.node.store.campaigns(community: c).first?.id)
+        let ahead = Event.sign(
+            community: c, author: client.identity, hlc: HLC(wall: hub.node.now + 3_600_000),
+            body: .pledgeMade(
+                PledgeMade(
+                    campaign: campaign, backerName: "Tomorrow", anonymous: false, amount: 100, currency: Currency(code: "GBP")!, channel: .inPerson)))
+        try await serving(hub.node) { address in
+            try await withRawConnections { raw in
+                let conn = try await raw.open(address)
+                var session = try await handshake(conn, client: client, community: c)
+                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events([ahead.wire]).encoded()))
+                let reply = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5)))
+                #expect(reply == .ack(accepted: 0, duplicates: 0, rejected: 0))
+                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
+                #expect(try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) == .pong)
+            }
+        }
+        #expect(try hub.node.store.eventCount() == count)
+        #expect(try hub.node.store.heldCount() == 1)
+    }
+
     /// Nothing after a `goodbye` is read: events sent behind it are never stored, and the hub closes.
     @Test func dataAfterGoodbyeIsIgnored() async throws {
         let hub = try makeHub(pledges: 1)
