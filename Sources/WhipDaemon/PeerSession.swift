@@ -296,7 +296,8 @@ public enum PeerSession {
                     replica.sessions.unregister(id)
                 }
                 var live = LiveSession(
-                    id: id, isInitiator: false, community: session.community, replica: replica, settings: settings, logger: logger, link: c)
+                    id: id, isInitiator: false, community: session.community, peer: session.peerIdentity, replica: replica, settings: settings,
+                    logger: logger, link: c)
                 try await live.run()
                 logger.info("peer session ended")
             }
@@ -413,7 +414,9 @@ public enum PeerSession {
             try await c.send(.live)
             replica.sessions.markLive(id)
             logger.info("peer connected", metadata: ["sync.sent": "\(report.sent)", "sync.received": "\(report.received.accepted)"])
-            var live = LiveSession(id: id, isInitiator: true, community: community, replica: replica, settings: settings, logger: logger, link: c)
+            var live = LiveSession(
+                id: id, isInitiator: true, community: community, peer: session.peerIdentity, replica: replica, settings: settings, logger: logger,
+                link: c)
             live.peerLive = true
             live.onReconciled = { onSynced(SyncReport(community: community, peer: session.peerIdentity)) }
             try await live.run()
@@ -552,6 +555,8 @@ struct LiveSession {
     let id: Int
     let isInitiator: Bool
     let community: PublicKey
+    /// The peer's member identity, checked again at every keep-alive.
+    let peer: PublicKey
     let replica: Replica
     let settings: SessionSettings
     let logger: Logger
@@ -575,10 +580,14 @@ struct LiveSession {
     var answered = 0
     var onReconciled: @Sendable () -> Void = {}
 
-    init(id: Int, isInitiator: Bool, community: PublicKey, replica: Replica, settings: SessionSettings, logger: Logger, link: Link) {
+    init(
+        id: Int, isInitiator: Bool, community: PublicKey, peer: PublicKey, replica: Replica, settings: SessionSettings, logger: Logger,
+        link: Link
+    ) {
         self.id = id
         self.isInitiator = isInitiator
         self.community = community
+        self.peer = peer
         self.replica = replica
         self.settings = settings
         self.logger = logger
@@ -603,6 +612,12 @@ struct LiveSession {
                 toAnnounce = []
                 try await announce(ids)
             case .keepAlive:
+                // A peer whose role was revoked since the handshake is let go.
+                guard try await replica.isMember(peer, of: community) else {
+                    logger.notice("peer is no longer a member; closing its session")
+                    try? await link.send(.goodbye("no longer a member of this community"))
+                    return
+                }
                 // Not before `live`: during its first sync the initiator reads only answers.
                 if peerLive { try await link.send(.ping) }
             case .shutdown:

@@ -66,7 +66,9 @@ import WhipStore
         let task: Task<Void, any Error>
         let port: Int
 
-        init(_ node: Node, port: Int = 0, peers: [Int], reconcileInterval: Double = 3_600, localPoll: Double = 0.05) async throws {
+        init(
+            _ node: Node, port: Int = 0, peers: [Int], reconcileInterval: Double = 3_600, localPoll: Double = 0.05, keepAlive: Double = 30
+        ) async throws {
             var config = DaemonConfig()
             config.listen = HostPort(host: "127.0.0.1", port: port)
             config.metricsListen = nil
@@ -74,6 +76,8 @@ import WhipStore
             config.timers.reconnectMin = 0.1
             config.timers.reconnectMax = 0.5
             config.timers.reconcileInterval = reconcileInterval
+            config.timers.keepAlive = keepAlive
+            config.timers.reconnectMax = max(config.timers.reconnectMax, 0.5)
             var logger = LiveTests.logger
             logger[metadataKey: "node.dir"] = "\(node.dir.path.suffix(2))"
             let replica = try Replica(node: node, logger: logger)
@@ -146,6 +150,23 @@ import WhipStore
         let b = try net.pledge(on: 1, "laptop, unannounced")
         #expect(try await eventually { try net.nodes[1].store.missing([a]).isEmpty && net.nodes[0].store.missing([b]).isEmpty })
         #expect(try net.digest(0) == net.digest(1))
+        try await laptop.stop()
+        try await hub.stop()
+    }
+
+    /// A member whose role is revoked while its session is live is let go at the next keep-alive, and is not
+    /// let back in: the hub's later pledges do not reach it.
+    @Test func revokedMemberIsLetGo() async throws {
+        let net = try Network(2)
+        let hub = try await Running(net.nodes[0], peers: [], keepAlive: 0.3)
+        let laptop = try await Running(net.nodes[1], peers: [hub.port], keepAlive: 0.3)
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && hub.replica.liveSessions == 1 })
+        _ = try net.nodes[0].revoke(net.community, member: net.nodes[1].identity.publicKey, role: .collector)
+        #expect(try await eventually { hub.replica.liveSessions == 0 && laptop.replica.liveSessions == 0 })
+        let later = try net.pledge(on: 0, "after the revocation")
+        try await Task.sleep(for: .seconds(1))
+        #expect(try net.nodes[1].store.missing([later]) == [later])
+        #expect(hub.replica.liveSessions == 0)
         try await laptop.stop()
         try await hub.stop()
     }
