@@ -41,9 +41,10 @@ public struct HandshakePattern: Sendable, Equatable, CustomStringConvertible {
     /// Whether `role` must hold a static key pair.
     public func needsLocalStatic(_ role: NoiseRole) -> Bool {
         let premessage = role == .initiator ? initiatorPremessage : responderPremessage
-        return premessage.contains(.s) || messages.indices.contains { i in
-            (i % 2 == 0) == (role == .initiator) && messages[i].contains(.s)
-        }
+        return premessage.contains(.s)
+            || messages.indices.contains { i in
+                (i % 2 == 0) == (role == .initiator) && messages[i].contains(.s)
+            }
     }
 
     /// Whether `role` must know the peer's static public key before the handshake.

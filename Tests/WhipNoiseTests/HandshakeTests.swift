@@ -77,7 +77,8 @@ struct HandshakeTests {
                 var (i, r) = try Self.complete(&p)
                 #expect(i.handshakeHash == r.handshakeHash, "\(variant)")
                 #expect(i.handshakeHash.count == 64)
-                let responderSendsStatic = pattern.responderPremessage.contains(.s)
+                let responderSendsStatic =
+                    pattern.responderPremessage.contains(.s)
                     || pattern.messages.indices.contains { $0 % 2 == 1 && pattern.messages[$0].contains(.s) }
                 let initiatorSendsStatic = pattern.needsLocalStatic(.initiator)
                 #expect(i.remoteStaticKey == (responderSendsStatic ? p.responderStatic.publicKey : nil), "\(variant)")
