@@ -20,6 +20,7 @@ run: release
 	.build/release/whipround status
 
 test: deps
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 	scripts/check-vectors.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
@@ -31,7 +32,7 @@ format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
 
 lint:
-	$(SWIFT) format lint --recursive Package.swift Sources Tests
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 
 clean:
 	rm -rf .build
