@@ -41,8 +41,10 @@ public actor Replica {
         lastSeq = try node.store.forEachEventKey(after: 0) { community, hlc, id in
             if let k = Replica.key(hlc, idBuffer: id) { keys[community, default: []].append(k) }
         }
-        for (community, list) in keys { indexes[community] = MemorySyncStore(list) }
-        keys = [:]
+        for community in Array(keys.keys) {
+            // Taken out of the dictionary so the store sorts the only copy in place.
+            indexes[community] = MemorySyncStore(consuming: keys.removeValue(forKey: community)!)
+        }
         Replica.returnFreedMemory()
     }
 

@@ -81,12 +81,24 @@ public struct MemorySyncStore: SyncStore, Sendable {
 
     /// A store holding `keys` (any order; duplicates and keys with the reserved timestamp `UInt64.max` are dropped).
     public init(_ keys: some Sequence<EventKey>) {
-        var all = keys.filter { $0.timestamp != Sync.infinity }
+        self.init(consuming: Array(keys))
+    }
+
+    /// A store holding `keys` (any order), sorted and de-duplicated in place: no copy of the list is made, so
+    /// building an index of a million keys costs the list and the store, not four lists.
+    public init(consuming keys: consuming [EventKey]) {
+        var all = consume keys
         all.sort()
-        var unique = [EventKey]()
-        unique.reserveCapacity(all.count)
-        for k in all where unique.last != k { unique.append(k) }
-        self.init(sortedUnique: unique)
+        var kept = 0
+        for i in all.indices {
+            let k = all[i]
+            if k.timestamp == Sync.infinity { break }  // the reserved timestamp sorts last
+            if kept > 0 && all[kept - 1] == k { continue }
+            all[kept] = k
+            kept += 1
+        }
+        all.removeLast(all.count - kept)
+        self.init(sortedUnique: all)
     }
 
     /// A store from keys already sorted ascending without duplicates (not checked).
