@@ -637,7 +637,7 @@ struct LiveSession {
             let bytes = try assembly.finish(last)
             if initiator != nil {
                 let r = try initiator!.reconcile(bytes)
-                wantQueue += r.need
+                queueWants(r.need)
                 try await announce(r.have.map(\.id))
                 if let next = r.next {
                     try await link.sendReconcile(next)
@@ -685,7 +685,7 @@ struct LiveSession {
             let missing = try await replica.missing(ids)
             let claimed = await replica.claim(missing)
             logger.debug("peer announced events", metadata: ["events.count": "\(ids.count)", "events.wanted": "\(claimed.count)"])
-            wantQueue += claimed
+            queueWants(claimed)
             try await askNext()
         case .live:
             peerLive = true
@@ -778,6 +778,19 @@ struct LiveSession {
         answered = 0
         try await askNext()
     }
+
+    /// Queues ids to ask for, up to `maxQueuedWants`: a peer announcing ids faster than it answers for them
+    /// cannot grow the queue without bound; what is dropped is left to the next reconciliation.
+    mutating func queueWants(_ ids: [EventID]) {
+        let room = max(0, LiveSession.maxQueuedWants - wantQueue.count)
+        if ids.count > room {
+            logger.notice("want queue full; leaving the rest to reconciliation", metadata: ["events.dropped": "\(ids.count - room)"])
+        }
+        wantQueue += ids.prefix(room)
+    }
+
+    /// Most ids waiting to be asked for on one session.
+    static let maxQueuedWants = 16_384
 
     mutating func askNext() async throws {
         guard asked == nil, !wantQueue.isEmpty else { return }

@@ -384,6 +384,42 @@ struct AdversaryTests {
         }
     }
 
+    /// A member announcing far more (made-up) ids than it ever delivers: the hub asks for them one `want` at
+    /// a time, never more than its per-session queue holds, and goes on answering pings.
+    @Test func announceFloodIsBounded() async throws {
+        let hub = try makeHub(pledges: 1)
+        let c = hub.community.id
+        let client = try makeClient(hub)
+        try await serving(hub.node) { address in
+            try await withRawConnections { raw in
+                let conn = try await raw.open(address)
+                var session = try await handshake(conn, client: client, community: c)
+                var rng = SystemRandomNumberGenerator()
+                let announced = 30 * SessionMessage.maxIDs
+                var frames: [UInt8] = []
+                for _ in 0..<30 {
+                    let ids = (0..<SessionMessage.maxIDs).map { _ in EventID(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })! }
+                    frames += Frames.frame(try session.transport.encrypt(SessionMessage.announce(ids).encoded()))
+                }
+                try await conn.send(frames)
+                var wanted = 0
+                while true {
+                    guard let frame = try? await conn.readFrame(within: 2) else { break }
+                    guard case .want(let ids) = try SessionMessage.decode(try session.transport.decrypt(frame)) else {
+                        Issue.record("expected only wants")
+                        break
+                    }
+                    wanted += ids.count
+                    try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events([]).encoded()))  // we have none
+                }
+                #expect(wanted > 0 && wanted < announced, "\(wanted) of \(announced) ids asked for")
+                #expect(wanted <= 16_384 + SessionMessage.maxIDs)
+                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
+                #expect(try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) == .pong)
+            }
+        }
+    }
+
     /// Forged events (broken signatures) are refused with their reason in each `ack`; past the session's
     /// refusal limit the hub says goodbye and hangs up, and none of them is stored.
     @Test func forgedEventsAreRefusedAndTheSenderCutOff() async throws {
