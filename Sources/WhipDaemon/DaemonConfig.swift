@@ -57,7 +57,8 @@ public struct DaemonConfig: Sendable, Equatable {
         public var inboundQueueBytes = 1 << 20
         /// Events pulled in a first sync are committed in batches of about this many.
         public var batchEvents = 10_000
-        /// Refused events (forged, unauthorised, malformed) one session may send before it is closed.
+        /// Refused events (forged, unauthorised, malformed) one member may send within an hour, over all its
+        /// sessions, before it is disconnected and turned away for the rest of the hour.
         public var maxRefusedEvents = 1_000
         /// Public default.
         public init() {}

@@ -34,7 +34,7 @@ public struct SessionSettings: Sendable {
     public var announceDelay: Double = 0.1
     /// Unacknowledged `events` messages to a peer beyond which new events are announced, not pushed.
     public var maxUnackedPushes = 16
-    /// Refused events (forged, unauthorised, malformed) a peer may send before the session is closed.
+    /// Refused events (forged, unauthorised, malformed) a member may send within an hour before it is cut off.
     public var maxRefusedEvents = 1_000
 
     /// Defaults.
@@ -286,6 +286,11 @@ public enum PeerSession {
                 guard try await replica.isMember(session.peerIdentity, of: session.community) else {
                     logger.notice("refused a peer that holds the network key but no role")
                     try await c.send(.goodbye("not a member of this community"))
+                    return
+                }
+                guard await !replica.isCutOff(session.peerIdentity, limit: settings.maxRefusedEvents) else {
+                    logger.notice("refused a peer that sent too many refused events within the hour")
+                    try await c.send(.goodbye("too many refused events; try again later"))
                     return
                 }
                 logger.info("peer connected")
@@ -566,7 +571,6 @@ struct LiveSession {
     /// Push new events in full (true) or announce their ids (false).
     var eager = true
     var unacked = 0
-    var refused = 0
     var peerHas = RecentIDs(capacity: 8_192)
     /// Local events offered before the peer went live.
     var held: [EventID] = []
@@ -665,12 +669,11 @@ struct LiveSession {
                     eager = false  // a push of what we had: this link is off the tree both ways (the ack prunes theirs)
                 }
                 if r.rejectedCount > 0 {
-                    refused += r.rejectedCount
                     logger.notice(
                         "peer sent events we refuse", metadata: ["events.refused": "\(r.rejected)", "events.example": "\(r.examples.first ?? "")"])
-                    if refused > settings.maxRefusedEvents {
+                    if await replica.recordRefusals(r.rejectedCount, from: peer, limit: settings.maxRefusedEvents) {
                         try? await link.send(.goodbye("too many refused events"))
-                        throw WhipError(.rejected, "peer sent \(refused) refused events, over the limit of \(settings.maxRefusedEvents)")
+                        throw WhipError(.rejected, "peer sent more refused events than the limit of \(settings.maxRefusedEvents) an hour")
                     }
                 }
             }

@@ -31,6 +31,10 @@ public actor Replica {
     private var requested: [EventID: ContinuousClock.Instant] = [:]
     /// How long a `want` is trusted to bring its events before another peer may be asked.
     static let wantPatience: Duration = .seconds(5)
+    /// Refused events per peer identity, across its sessions.
+    private var refusals: [PublicKey: (count: Int, since: ContinuousClock.Instant)] = [:]
+    /// How long a peer's refused events count against it.
+    static let refusalWindow: Duration = .seconds(3_600)
 
     /// Loads the reconciliation index of every joined community.
     public init(node: Node, logger: Logger, metrics: DaemonMetrics = DaemonMetrics()) throws(WhipError) {
@@ -149,6 +153,22 @@ public actor Replica {
         metrics.received(accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected)
         try refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
         return report
+    }
+
+    /// Adds `count` refused events to `peer`'s tally (kept for `refusalWindow` from its first refusal) and
+    /// says whether the tally is now over `limit`, so that a peer cannot reset it by reconnecting.
+    func recordRefusals(_ count: Int, from peer: PublicKey, limit: Int) -> Bool {
+        let now = ContinuousClock.now
+        var entry = refusals[peer].flatMap { now - $0.since < Replica.refusalWindow ? $0 : nil } ?? (count: 0, since: now)
+        entry.count += count
+        refusals[peer] = entry
+        return entry.count > limit
+    }
+
+    /// Whether `peer` has had more than `limit` events refused within `refusalWindow`.
+    func isCutOff(_ peer: PublicKey, limit: Int) -> Bool {
+        guard let e = refusals[peer], ContinuousClock.now - e.since < Replica.refusalWindow else { return false }
+        return e.count > limit
     }
 
     /// Whether `key` may sync `community`: its founder or root key, or a member holding a role. A community

@@ -420,8 +420,8 @@ struct AdversaryTests {
         }
     }
 
-    /// Forged events (broken signatures) are refused with their reason in each `ack`; past the session's
-    /// refusal limit the hub says goodbye and hangs up, and none of them is stored.
+    /// Forged events (broken signatures) are refused with their reason in each `ack`; past the refusal limit
+    /// the hub says goodbye and hangs up, turns the same member away when it reconnects, and stores none.
     @Test func forgedEventsAreRefusedAndTheSenderCutOff() async throws {
         let hub = try makeHub(pledges: 1)
         let c = hub.community.id
@@ -462,6 +462,12 @@ struct AdversaryTests {
                 #expect(refused > limit)
                 #expect(farewell == "too many refused events")
                 #expect(await conn.closed(within: 5))
+                // Reconnecting does not reset the count: the next session is turned away at once.
+                let again = try await raw.open(address)
+                var second = try await handshake(again, client: client, community: c)
+                let first = try SessionMessage.decode(try second.transport.decrypt(try await again.readFrame(within: 5)))
+                #expect(first == .goodbye("too many refused events; try again later"))
+                #expect(await again.closed(within: 5))
             }
         }
         #expect(try hub.node.store.eventCount() == count)
