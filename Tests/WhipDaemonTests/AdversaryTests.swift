@@ -327,9 +327,9 @@ struct AdversaryTests {
 
                 // Control: the same client finishing its own handshake gets transport frames back.
                 let e = try await raw.open(address)
-                var session = try await handshake(e, client: client, community: c)
-                try await e.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
-                let reply = try SessionMessage.decode(try session.transport.decrypt(try await e.readFrame(within: 2)))
+                var session = try await rawSession(e, client: client, community: c)
+                try await session.send(.ping)
+                let reply = try await session.receive(within: 2)
                 #expect(reply == .pong)
             }
             #expect(try ids(hub.node, c) == hubEvents)
@@ -354,6 +354,11 @@ struct AdversaryTests {
         return session
     }
 
+    /// A real handshake over a raw connection, then session messages sealed and opened by hand.
+    func rawSession(_ conn: RawConnection, client: Node, community: PublicKey) async throws -> RawSession {
+        RawSession(conn: conn, transport: try await handshake(conn, client: client, community: community).transport)
+    }
+
     // MARK: Floods of valid and forged events
 
     /// A member that sends the hub's own events back to it again and again gets an `ack` of duplicates for
@@ -368,15 +373,15 @@ struct AdversaryTests {
         try await serving(hub.node) { address in
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
-                var session = try await handshake(conn, client: client, community: c)
+                var session = try await rawSession(conn, client: client, community: c)
                 for round in 0..<100 {
-                    try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events(all).encoded()))
-                    let reply = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5)))
+                    try await session.send(.events(all))
+                    let reply = try await session.receive(within: 5)
                     #expect(reply == .ack(accepted: 0, duplicates: all.count, rejected: 0), "round \(round)")
                 }
                 // Still a working session, and the hub still serves a second member.
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
-                #expect(try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) == .pong)
+                try await session.send(.ping)
+                #expect(try await session.receive(within: 5) == .pong)
                 #expect(try digest(hub.node, c) == before)
                 _ = try await sync(other, address, c)
                 #expect(try digest(other, c) == digest(hub.node, c))
@@ -393,29 +398,29 @@ struct AdversaryTests {
         try await serving(hub.node) { address in
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
-                var session = try await handshake(conn, client: client, community: c)
+                var session = try await rawSession(conn, client: client, community: c)
                 var rng = SystemRandomNumberGenerator()
                 let announced = 30 * SessionMessage.maxIDs
                 var frames: [UInt8] = []
                 for _ in 0..<30 {
                     let ids = (0..<SessionMessage.maxIDs).map { _ in EventID(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })! }
-                    frames += Frames.frame(try session.transport.encrypt(SessionMessage.announce(ids).encoded()))
+                    frames += Frames.frame(try session.sealed(.announce(ids)))
                 }
                 try await conn.send(frames)
                 var wanted = 0
                 while true {
                     guard let frame = try? await conn.readFrame(within: 2) else { break }
-                    guard case .want(let ids) = try SessionMessage.decode(try session.transport.decrypt(frame)) else {
+                    guard case .want(let ids) = try session.open(frame) else {
                         Issue.record("expected only wants")
                         break
                     }
                     wanted += ids.count
-                    try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events([]).encoded()))  // we have none
+                    try await session.send(.events([]))  // we have none
                 }
                 #expect(wanted > 0 && wanted < announced, "\(wanted) of \(announced) ids asked for")
                 #expect(wanted <= 16_384 + SessionMessage.maxIDs)
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
-                #expect(try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) == .pong)
+                try await session.send(.ping)
+                #expect(try await session.receive(within: 5) == .pong)
             }
         }
     }
@@ -438,12 +443,12 @@ struct AdversaryTests {
         try await serving(hub.node) { address in
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
-                var session = try await handshake(conn, client: client, community: c)
+                var session = try await rawSession(conn, client: client, community: c)
                 var refused = 0
                 var farewell: String?
                 for batch in stride(from: 0, to: forged.count, by: 100).map({ Array(forged[$0..<min(forged.count, $0 + 100)]) }) {
-                    try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events(batch).encoded()))
-                    switch try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) {
+                    try await session.send(.events(batch))
+                    switch try await session.receive(within: 5) {
                     case .ack(let accepted, _, let rejected):
                         #expect(accepted == 0)
                         refused += rejected
@@ -455,7 +460,7 @@ struct AdversaryTests {
                     if farewell != nil { break }
                 }
                 if farewell == nil,
-                    case .goodbye(let reason) = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5)))
+                    case .goodbye(let reason) = try await session.receive(within: 5)
                 {
                     farewell = reason
                 }
@@ -464,8 +469,8 @@ struct AdversaryTests {
                 #expect(await conn.closed(within: 5))
                 // Reconnecting does not reset the count: the next session is turned away at once.
                 let again = try await raw.open(address)
-                var second = try await handshake(again, client: client, community: c)
-                let first = try SessionMessage.decode(try second.transport.decrypt(try await again.readFrame(within: 5)))
+                var second = try await rawSession(again, client: client, community: c)
+                let first = try await second.receive(within: 5)
                 #expect(first == .goodbye("too many refused events; try again later"))
                 #expect(await again.closed(within: 5))
             }
@@ -553,12 +558,12 @@ struct AdversaryTests {
         try await serving(hub.node) { address in
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
-                var session = try await handshake(conn, client: client, community: c)
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.events([ahead.wire]).encoded()))
-                let reply = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5)))
+                var session = try await rawSession(conn, client: client, community: c)
+                try await session.send(.events([ahead.wire]))
+                let reply = try await session.receive(within: 5)
                 #expect(reply == .ack(accepted: 0, duplicates: 0, rejected: 0))
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
-                #expect(try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 5))) == .pong)
+                try await session.send(.ping)
+                #expect(try await session.receive(within: 5) == .pong)
             }
         }
         #expect(try hub.node.store.eventCount() == count)
@@ -576,10 +581,10 @@ struct AdversaryTests {
         try await serving(hub.node) { address in
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
-                var session = try await handshake(conn, client: client, community: c)
+                var session = try await rawSession(conn, client: client, community: c)
                 // Both in one write, so the events are on the wire before the hub can hang up.
-                let bye = Frames.frame(try session.transport.encrypt(SessionMessage.goodbye("done").encoded()))
-                let after = Frames.frame(try session.transport.encrypt(SessionMessage.events(own).encoded()))
+                let bye = Frames.frame(try session.sealed(.goodbye("done")))
+                let after = Frames.frame(try session.sealed(.events(own)))
                 try await conn.send(bye + after)
                 #expect(await conn.closed(within: 3))
             }
@@ -600,11 +605,11 @@ struct AdversaryTests {
             let client = try makeClient(hub)
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
-                var session = try await handshake(conn, client: client, community: hub.community.id)
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.live.encoded()))
+                var session = try await rawSession(conn, client: client, community: hub.community.id)
+                try await session.send(.live)
                 let start = ContinuousClock.now
                 // The hub pings while waiting; we never answer.
-                let ping = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 3)))
+                let ping = try await session.receive(within: 3)
                 #expect(ping == .ping)
                 #expect(await conn.closed(within: 6))
                 #expect(ContinuousClock.now - start >= .milliseconds(1_500))
@@ -624,9 +629,9 @@ struct AdversaryTests {
             let client = try makeClient(hub)
             try await withRawConnections { raw in
                 let conn = try await raw.open(address)
-                var session = try await handshake(conn, client: client, community: hub.community.id)
-                try await conn.sendFrame(try session.transport.encrypt(SessionMessage.ping.encoded()))
-                let reply = try SessionMessage.decode(try session.transport.decrypt(try await conn.readFrame(within: 2)))
+                var session = try await rawSession(conn, client: client, community: hub.community.id)
+                try await session.send(.ping)
+                let reply = try await session.receive(within: 2)
                 #expect(reply == .pong)
                 let elapsed = try await trickle(conn, announcing: 1_000)
                 #expect(elapsed >= .milliseconds(1_500))
@@ -1067,4 +1072,18 @@ final class Proxy: Sendable {
     }
 
     var fired: Bool { shared.state.withLock { $0.fired } }
+}
+
+/// A raw connection past a real handshake: session messages sealed and opened by hand.
+struct RawSession {
+    let conn: RawConnection
+    var transport: TransportState
+
+    mutating func sealed(_ m: SessionMessage) throws -> [UInt8] { try transport.encrypt(m.encoded()) }
+
+    mutating func send(_ m: SessionMessage) async throws { try await conn.sendFrame(try sealed(m)) }
+
+    mutating func open(_ frame: [UInt8]) throws -> SessionMessage { try SessionMessage.decode(try transport.decrypt(frame)) }
+
+    mutating func receive(within seconds: Double) async throws -> SessionMessage { try open(try await conn.readFrame(within: seconds)) }
 }
