@@ -140,10 +140,7 @@ public actor Replica {
     /// Verifies, validates and commits events a peer sent for `community`; events of any other community are
     /// refused (`wrong_community`), so a session for one community can never write into another.
     public func ingest(_ wires: [[UInt8]], community: PublicKey, from session: Int? = nil) throws(WhipError) -> IngestReport {
-        let report = try node.store.ingest(wires, source: .peer, now: node.now, community: community)
-        metrics.received(accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected)
-        try refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
-        return report
+        try ingest(verified: wires, results: Verifier.check(wires, community: community), from: session)
     }
 
     /// Commits a batch a session already verified (with `Verifier.check(_:community:)`) off the actor, so

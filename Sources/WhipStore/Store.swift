@@ -121,13 +121,12 @@ public final class Store: Sendable {
     /// Verifies (in parallel), validates and stores a batch in one transaction; idempotent on duplicates.
     ///
     /// With `requireApplied`, the whole batch is rolled back unless every new event is applied by the rules;
-    /// local commands use this so a user is told at once that they lack a role. With `community`, events of
-    /// any other community are refused as `wrong_community` (a peer session is for one community).
+    /// local commands use this so a user is told at once that they lack a role.
     @discardableResult
     public func ingest(
-        _ wires: [[UInt8]], source: EventSource, now: UInt64, requireApplied: Bool = false, community: PublicKey? = nil
+        _ wires: [[UInt8]], source: EventSource, now: UInt64, requireApplied: Bool = false
     ) throws(WhipError) -> IngestReport {
-        let checked = Verifier.check(wires, community: community)
+        let checked = Verifier.check(wires)
         return try write { db in
             try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, source: source, now: now, requireApplied: requireApplied)
         }
