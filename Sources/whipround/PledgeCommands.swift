@@ -188,6 +188,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Write to this file instead of standard output.") var out: String?
 
     func run() throws {
+        if let out { try AtomicFile.checkTarget(out) }
         let n = try node.open()
         let c = try n.campaign(campaign)
         if organiser && !c.organisers.contains(n.identity.publicKey) {
@@ -214,6 +215,7 @@ struct BundleCommand: ParsableCommand {
         @Option(help: "The bundle file to write.") var out: String
         @Option(help: "Only this community (name or wrc1… id).") var community: String?
         func run() throws {
+            try AtomicFile.checkTarget(out)
             let n = try node.open()
             let cid = try community.map { (s: String) throws(WhipError) in try n.community(s).id }
             let (bytes, count) = try n.exportBundle(community: cid)

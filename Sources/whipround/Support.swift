@@ -66,18 +66,8 @@ func readFile(_ path: String) throws(WhipError) -> [UInt8] {
     return [UInt8](d)
 }
 
-func writeFile(_ path: String, _ bytes: [UInt8]) throws(WhipError) {
-    let tmp = path + ".partial"
-    guard FileManager.default.createFile(atPath: tmp, contents: Data(bytes)) else {
-        throw WhipError(.io, "cannot write \(path)")
-    }
-    do {
-        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-        try FileManager.default.moveItem(atPath: tmp, toPath: path)
-    } catch {
-        throw WhipError(.io, "cannot write \(path): \(error.localizedDescription)", cause: error)
-    }
-}
+/// Writes an output file atomically (see `AtomicFile`): a directory or anything but a regular file is refused.
+func writeFile(_ path: String, _ bytes: [UInt8]) throws(WhipError) { try AtomicFile.write(bytes, to: path) }
 
 extension CampaignRow {
     func json(now: UInt64) -> [String: Any] {
