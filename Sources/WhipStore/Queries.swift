@@ -258,14 +258,21 @@ extension Store {
         try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM rejections WHERE retry_at IS NOT NULL") ?? 0 }
     }
 
-    /// Wire bytes of stored events, in arrival order, optionally of one community.
+    /// Wire bytes of stored events in replay order per community, optionally of one community.
     public func exportEvents(community: PublicKey? = nil) throws(WhipError) -> [[UInt8]] {
         try read { db in
+            // Replay order (PROTOCOL.md §7.2) within each community, as §12 asks of writers, so a reader that
+            // applies events as they come never sees an event before the ones it depends on.
+            let order = "ORDER BY e.community, e.hlc_wall, e.hlc_counter, m.key, e.id"
             let rows =
                 community == nil
-                ? try Data.fetchAll(db, sql: "SELECT raw FROM events ORDER BY seq")
+                ? try Data.fetchAll(db, sql: "SELECT e.raw FROM events e JOIN members m ON m.ref = e.author \(order)")
                 : try Data.fetchAll(
-                    db, sql: "SELECT e.raw FROM events e JOIN communities c ON c.ref = e.community WHERE c.id = ? ORDER BY e.seq",
+                    db,
+                    sql: """
+                        SELECT e.raw FROM events e JOIN members m ON m.ref = e.author JOIN communities c ON c.ref = e.community
+                        WHERE c.id = ? \(order)
+                        """,
                     arguments: [Data(community!.bytes)])
             return rows.map { [UInt8]($0) }
         }

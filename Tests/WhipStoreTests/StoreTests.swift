@@ -194,6 +194,24 @@ func pureDigest(_ events: [Event]) -> String {
         #expect(throws: WhipError.self) { try EventBundle.decode(Array("not a bundle".utf8)) }
     }
 
+    /// Bundles list events in replay order (PROTOCOL.md §12), not in the order they arrived.
+    @Test func exportListsEventsInReplayOrder() throws {
+        var s = Scenario()
+        for i in 0..<30 {
+            s.factory.tick(1)
+            s.events.append(s.factory.make(i % 2 == 0 ? FixedKeys.collectorA : FixedKeys.collectorB, s.pledge("R\(i)", 500 + Int64(i))))
+        }
+        let store = try tempStore()
+        var rng = SeededRandom(seed: 9)
+        var shuffled = s.events
+        for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        #expect(shuffled.map(\.id) != s.events.map(\.id), "the arrival order must differ from replay order for this test to mean anything")
+        for e in shuffled { _ = try store.ingest([e.wire], source: .bundle, now: now) }
+        let exported = try store.exportEvents(community: FixedKeys.community.publicKey).map { try Event.decode(wire: $0) }
+        #expect(exported.map(\.id) == s.events.sorted { $0.orderKey < $1.orderKey }.map(\.id))
+        #expect(try store.exportEvents().map { try Event.decode(wire: $0).id } == exported.map(\.id))
+    }
+
     func stream(_ bytes: [UInt8], batch: Int) throws(WhipError) -> [[UInt8]] {
         var r = EventBundle.StreamReader(size: bytes.count) { at, n in Array(bytes[at..<min(bytes.count, at + n)]) }
         try r.verify()
