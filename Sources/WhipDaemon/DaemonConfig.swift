@@ -1,6 +1,7 @@
 import Foundation
 import TOMLKit
 public import WhipCore
+import WhipSync
 
 /// A `host:port` address.
 public struct HostPort: Sendable, Hashable, CustomStringConvertible {
@@ -46,7 +47,8 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
 public struct DaemonConfig: Sendable, Equatable {
     /// Named limits; each is enforced and tested.
     public struct Limits: Sendable, Equatable {
-        /// Largest frame on the wire, length prefix excluded (Noise's own limit).
+        /// Largest frame accepted, length prefix excluded: Noise's own limit by default, never below the
+        /// protocol's floor (`SessionMessage.frameFloorBytes`), since peers may send frames that long.
         public var maxFrameBytes = 65_535
         /// Open peer connections in total.
         public var maxConnections = 64
@@ -136,7 +138,7 @@ public struct DaemonConfig: Sendable, Equatable {
             try m.finish()
         }
         if var l = try r.table("limits") {
-            c.limits.maxFrameBytes = try l.int("max_frame_bytes", in: 64...65_535) ?? c.limits.maxFrameBytes
+            c.limits.maxFrameBytes = try l.int("max_frame_bytes", in: SessionMessage.frameFloorBytes...65_535) ?? c.limits.maxFrameBytes
             c.limits.maxConnections = try l.int("max_connections", in: 1...10_000) ?? c.limits.maxConnections
             c.limits.maxConnectionsPerAddress = try l.int("max_connections_per_address", in: 1...1_000) ?? c.limits.maxConnectionsPerAddress
             c.limits.inboundQueueBytes = try l.int("inbound_queue_bytes", in: 65_536...1 << 30) ?? c.limits.inboundQueueBytes

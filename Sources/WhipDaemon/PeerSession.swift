@@ -19,7 +19,7 @@ public struct SessionSettings: Sendable {
     /// A frame must be complete within this many seconds of its first byte.
     public var frameTimeout: Double = 15
     /// Payload budget of one `events` message (it must fit a Noise message with room for framing).
-    public var eventsMessageBytes = 60_000
+    public var eventsMessageBytes = SessionMessage.eventsBudgetBytes
     /// Events pulled from a peer are committed in batches of about this many.
     public var commitBatch = 10_000
     /// Most bytes of an answer to one `want`; the asker asks again for the rest. Together with one

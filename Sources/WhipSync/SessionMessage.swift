@@ -28,6 +28,11 @@ public enum SessionMessage: Equatable, Sendable {
     public static let maxIDs = 1_024
     /// Most bytes of a reconciliation message in one frame.
     public static let reconcilePartBytes = 60_000
+    /// Senders keep the sum of (length + 4) over the events of one `events` message within this budget.
+    public static let eventsBudgetBytes = 60_000
+    /// Every receiver accepts frames up to at least this many bytes (PROTOCOL.md §14); no message a
+    /// conforming sender builds needs more, so `limits.max_frame_bytes` may not go below it.
+    public static let frameFloorBytes = 61_440
 
     /// A reconciliation message as the frames that carry it: `reconcilePart`s, then a final `reconcile`.
     public static func reconcileFrames(_ message: [UInt8]) -> [SessionMessage] {

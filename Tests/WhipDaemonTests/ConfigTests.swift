@@ -50,7 +50,9 @@ import WhipDaemon
         ("[network]\nlisten = 7878", "network.listen must be a string"),
         ("[network]\nlisten = \"nohost\"", "not an address"),
         ("[network]\npeers = [\"a:0\"]", "not an address"),
-        ("[limits]\nmax_frame_bytes = 70000", "limits.max_frame_bytes must be a whole number from 64 to 65535"),
+        ("[limits]\nmax_frame_bytes = 70000", "limits.max_frame_bytes must be a whole number from 61440 to 65535"),
+        // Below the protocol's floor a legal peer's reconciliation or events frame would be refused.
+        ("[limits]\nmax_frame_bytes = 4096", "limits.max_frame_bytes must be a whole number from 61440 to 65535"),
         ("[limits]\nmax_conections = 3", "unknown key limits.max_conections"),
         ("[timers]\nidle_timeout_seconds = -1", "timers.idle_timeout_seconds must be a number of seconds"),
         ("[timers]\nkeep_alive_seconds = 200", "keep_alive_seconds must be less than"),
