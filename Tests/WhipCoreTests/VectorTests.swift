@@ -11,6 +11,24 @@ struct VectorTests {
         let events: [Valid]
         let invalid: [Invalid]
         let digest: Digest
+        let invites: [InviteVector]
+    }
+
+    struct InviteVector: Decodable {
+        let `case`: String
+        let community: String
+        let networkKey: String
+        let communityName: String
+        let hubs: [String]
+        let map: String
+        let checksum: String
+        let text: String
+
+        enum CodingKeys: String, CodingKey {
+            case `case`, community, hubs, map, checksum, text
+            case networkKey = "network_key"
+            case communityName = "community_name"
+        }
     }
 
     struct Key: Decodable {
@@ -186,5 +204,34 @@ struct VectorTests {
         var rng = SystemRandomNumberGenerator()
         let shuffled = (events + events.prefix(5)).shuffled(using: &rng)
         #expect(CommunityState(community: community, events: shuffled).digest == state.digest)
+    }
+
+    /// Invites (PROTOCOL.md §9.1): the independent implementation's text is what we print and parse, and
+    /// the document quotes it byte for byte.
+    @Test func invitesMatchTheIndependentImplementation() throws {
+        let file = try Self.load()
+        #expect(file.invites.count >= 2)
+        let doc = try ProtocolDocument.text()
+        for v in file.invites {
+            let community = try #require(PublicKey(bytes: try Self.raw(v.community)))
+            let invite = Invite(community: community, networkKey: try Self.raw(v.networkKey), name: v.communityName, hubs: v.hubs)
+            #expect(invite.text == v.text, "\(v.case): text")
+            let parsed = try Invite(text: v.text)
+            #expect(parsed == invite, "\(v.case): parsed back")
+            let body = try #require(KeyText.unbase32(String(v.text.dropFirst(4))))
+            #expect(Hex.encode(Array(body.dropLast(4))) == v.map, "\(v.case): the CBOR map")
+            #expect(Hex.encode(Array(body.suffix(4))) == v.checksum, "\(v.case): the checksum")
+            #expect(doc.contains(v.text), "\(v.case): PROTOCOL.md §9.1 must quote this invite")
+            #expect(doc.contains(v.map), "\(v.case): PROTOCOL.md §9.1 must show the map bytes")
+        }
+    }
+}
+
+/// The protocol document, read from the repository so its examples are checked against the code.
+enum ProtocolDocument {
+    static func text() throws -> String {
+        // Tests/WhipCoreTests/VectorTests.swift → the package root.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
     }
 }

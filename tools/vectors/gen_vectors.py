@@ -489,6 +489,61 @@ bundle_events = events[:2]
 bundle_hex = bundle([e.wire for e in bundle_events]).hex()
 
 # ---------------------------------------------------------------------------------------------------------
+# Invites (section 9.1)
+
+NETWORK_KEY = bytes(range(0x40, 0x60))
+
+
+def invite(community_pk, network_key, name, hubs):
+    body = {0: community_pk, 1: network_key, 2: name}
+    if hubs:
+        body[3] = list(hubs)
+    m = enc(body)
+    check = blake2b(b"wri1" + m, 16)[:4]
+    text = "wri1" + base64.b32encode(m + check).decode("ascii").lower().rstrip("=")
+    return {
+        "community": community_pk.hex(),
+        "network_key": network_key.hex(),
+        "community_name": name,
+        "hubs": list(hubs),
+        "map": m.hex(),
+        "checksum": check.hex(),
+        "text": text,
+    }
+
+
+invites = [
+    {"case": "with a hub", **invite(C, NETWORK_KEY, "Elm Street", ["hub.local:7878"])},
+    {"case": "no hubs", **invite(C, NETWORK_KEY, "Elm Street", [])},
+]
+
+# ---------------------------------------------------------------------------------------------------------
+# Session messages (section 16): a canonical CBOR array whose first item is the type.
+
+ID_A = bytes(range(0x00, 0x20))
+ID_B = bytes(range(0x20, 0x40))
+
+
+def session_message(name, value, fields):
+    return {"name": name, "fields": fields, "hex": enc(value).hex()}
+
+
+session_messages = [
+    session_message("reconcile", [1, bytes([0x61, 0x00])], {"message": "6100"}),
+    session_message("reconcile_part", [10, bytes([0x61, 0x00])], {"part": "6100"}),
+    session_message("want", [2, [ID_A, ID_B]], {"ids": [ID_A.hex(), ID_B.hex()]}),
+    session_message("want, no ids", [2, []], {"ids": []}),
+    session_message("events", [3, [events[0].wire]], {"events": [events[0].wire.hex()]}),
+    session_message("events, the end of an answer", [3, []], {"events": []}),
+    session_message("ack", [4, 3, 1, 0], {"accepted": 3, "duplicates": 1, "rejected": 0}),
+    session_message("announce", [5, [ID_A]], {"ids": [ID_A.hex()]}),
+    session_message("ping", [6], {}),
+    session_message("pong", [7], {}),
+    session_message("goodbye", [8, "bye"], {"reason": "bye"}),
+    session_message("live", [9], {}),
+]
+
+# ---------------------------------------------------------------------------------------------------------
 # State digest (section 11) of the whole valid event set. Every vector event is valid and applied, so this
 # replays only their effects, in replay order.
 
@@ -678,6 +733,8 @@ doc = {
         "checksum": bundle_hex[-64:],
     },
     "digest": digest,
+    "invites": invites,
+    "session_messages": session_messages,
 }
 
 
@@ -696,7 +753,7 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"wrote {args.out}: {len(doc['keys'])} keys, {len(doc['events'])} events, {len(doc['invalid'])} invalid, 1 bundle, 1 digest")
+    print(f"wrote {args.out}: {len(doc['keys'])} keys, {len(doc['events'])} events, {len(doc['invalid'])} invalid, 1 bundle, 1 digest, {len(invites)} invites, {len(session_messages)} session messages")
 
 
 if __name__ == "__main__":
