@@ -50,8 +50,11 @@ public struct DaemonConfig: Sendable, Equatable {
         /// Largest frame accepted, length prefix excluded: Noise's own limit by default, never below the
         /// protocol's floor (`SessionMessage.frameFloorBytes`), since peers may send frames that long.
         public var maxFrameBytes = 65_535
-        /// Open peer connections in total.
+        /// Peer sessions past the handshake (members) open at once; one more is told the hub is busy.
         public var maxConnections = 64
+        /// Connections still in their handshake (not yet proved members) at once; when full, a new connection
+        /// evicts the oldest of them, so idle strangers cannot keep members out.
+        public var maxHandshakes = 32
         /// Open peer connections from one IP address.
         public var maxConnectionsPerAddress = 4
         /// Bytes of frames from one peer waiting to be handled before we stop reading from it (TCP then
@@ -98,7 +101,12 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Peers to keep connected to, besides hubs named in invites and `whipround peer add`.
     public var peers: [HostPort] = []
     /// Prometheus text metrics on this address (HTTP GET /metrics); nil disables.
-    public var metricsListen: HostPort? = HostPort(host: "127.0.0.1", port: 9478)
+    public var metricsListen: HostPort? = DaemonConfig.defaultMetricsListen
+    /// True while `metricsListen` is the default nobody asked for: if that port is taken, the daemon warns and
+    /// runs without metrics (so a second daemon on one host still starts); an address someone set must bind.
+    public var metricsListenIsDefault = true
+    /// Where metrics are served unless configured otherwise.
+    public static let defaultMetricsListen = HostPort(host: "127.0.0.1", port: 9478)
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel = "info"
     /// Limits.
@@ -134,12 +142,16 @@ public struct DaemonConfig: Sendable, Equatable {
             try n.finish()
         }
         if var m = try r.table("metrics") {
-            if let l = try m.string("listen") { c.metricsListen = l.isEmpty ? nil : try m.address("listen", l) }
+            if let l = try m.string("listen") {
+                c.metricsListen = l.isEmpty ? nil : try m.address("listen", l)
+                c.metricsListenIsDefault = false
+            }
             try m.finish()
         }
         if var l = try r.table("limits") {
             c.limits.maxFrameBytes = try l.int("max_frame_bytes", in: SessionMessage.frameFloorBytes...65_535) ?? c.limits.maxFrameBytes
             c.limits.maxConnections = try l.int("max_connections", in: 1...10_000) ?? c.limits.maxConnections
+            c.limits.maxHandshakes = try l.int("max_handshakes", in: 1...10_000) ?? c.limits.maxHandshakes
             c.limits.maxConnectionsPerAddress = try l.int("max_connections_per_address", in: 1...1_000) ?? c.limits.maxConnectionsPerAddress
             c.limits.inboundQueueBytes = try l.int("inbound_queue_bytes", in: 65_536...1 << 30) ?? c.limits.inboundQueueBytes
             c.limits.batchEvents = try l.int("batch_events", in: 1...100_000) ?? c.limits.batchEvents

@@ -17,6 +17,9 @@ public final class DaemonMetrics: Sendable {
     let reconcileRounds: Counter
     let handshakesOK: Counter
     let handshakesFailed: Counter
+    let eventsStored: Gauge
+    let eventsHeld: Gauge
+    let peersConnected: Gauge
 
     // Computed: `MetricNameDescriptor` is not `Sendable`, so it cannot be a stored static.
     static var received: MetricNameDescriptor {
@@ -26,6 +29,9 @@ public final class DaemonMetrics: Sendable {
         descriptor("events_rejected", "total", "Events received from peers and refused, by the store's reason code.")
     }
     static var handshakes: MetricNameDescriptor { descriptor("handshakes", "total", "Peer handshakes, by outcome.") }
+    static var rejections: MetricNameDescriptor {
+        descriptor("rejections", "", "Refused events on record in the replica (from peers, bundles and this node), by reason code.")
+    }
     static var refusals: MetricNameDescriptor {
         descriptor("connections_refused", "total", "Incoming connections refused before a handshake, by reason.")
     }
@@ -47,6 +53,21 @@ public final class DaemonMetrics: Sendable {
         reconcileRounds = r.makeCounter(descriptor: Self.descriptor("reconcile_rounds", "total", "Set-reconciliation rounds with peers."))
         handshakesOK = r.makeCounter(descriptor: Self.handshakes, labels: [("result", "ok")])
         handshakesFailed = r.makeCounter(descriptor: Self.handshakes, labels: [("result", "failed")])
+        eventsStored = r.makeGauge(descriptor: Self.descriptor("events_stored", "", "Events stored in the replica, over every community."))
+        eventsHeld = r.makeGauge(
+            descriptor: Self.descriptor("events_held", "", "Events held because they are stamped too far ahead; admitted when their time comes."))
+        peersConnected = r.makeGauge(descriptor: Self.descriptor("peers_connected", "", "Distinct peer members with a session now."))
+    }
+
+    /// Sets what is read from the replica at scrape time: events stored and held, refusals on record by
+    /// reason code, and distinct peers connected.
+    public func sample(stored: Int, held: Int, rejections: [String: Int], connectedPeers: Int) {
+        eventsStored.set(Int64(stored))
+        eventsHeld.set(Int64(held))
+        peersConnected.set(Int64(connectedPeers))
+        for (reason, count) in rejections {
+            registry.makeGauge(descriptor: Self.rejections, labels: [("reason", reason)]).set(Int64(count))
+        }
     }
 
     /// Counts a peer session that has just connected.

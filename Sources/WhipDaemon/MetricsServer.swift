@@ -3,31 +3,20 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 public import ServiceLifecycle
-import WhipCore
+public import WhipCore
 
-/// Serves `DaemonMetrics` to Prometheus: `GET /metrics` over plain HTTP/1.1, one request per connection.
-public struct MetricsServer: Service {
-    let listen: HostPort
-    let metrics: DaemonMetrics
-    let logger: Logger
-    let onBound: @Sendable (Int) -> Void
+typealias HTTPChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
-    /// A connection that has not been answered within this long is closed.
-    static let connectionTimeout: Duration = .seconds(10)
+/// The metrics socket, bound before any service starts.
+public struct BoundMetrics: Sendable {
+    let server: NIOAsyncChannel<HTTPChannel, Never>
+    /// The port bound (the one chosen, for port 0).
+    public let port: Int
 
-    /// A server on `listen`; `onBound` receives the bound port (useful with port 0).
-    public init(listen: HostPort, metrics: DaemonMetrics, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
-        self.listen = listen
-        self.metrics = metrics
-        self.logger = logger
-        self.onBound = onBound
-    }
-
-    public func run() async throws {
-        typealias HTTPChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-        let server: NIOAsyncChannel<HTTPChannel, Never>
+    /// Binds `listen`; an address in use, not on this host or not allowed is an `.io` error that says so.
+    public static func bind(_ listen: HostPort) async throws(WhipError) -> BoundMetrics {
         do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 16)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: listen.host, port: listen.port) { ch in
@@ -36,13 +25,48 @@ public struct MetricsServer: Service {
                         return try HTTPChannel(wrappingChannelSynchronously: ch)
                     }
                 }
+            return BoundMetrics(server: server, port: server.channel.localAddress?.port ?? listen.port)
         } catch {
-            throw WhipError(.io, "cannot serve metrics on \(listen): \(error)", cause: error)
+            throw BindFailure.error(error, address: listen, what: " for metrics")
         }
-        let port = server.channel.localAddress?.port ?? listen.port
+    }
+}
+
+/// Serves `DaemonMetrics` to Prometheus: `GET /metrics` over plain HTTP/1.1, one request per connection.
+public struct MetricsServer: Service {
+    let listen: HostPort
+    let metrics: DaemonMetrics
+    let logger: Logger
+    let bound: BoundMetrics?
+    let sample: @Sendable () async -> Void
+    let onBound: @Sendable (Int) -> Void
+
+    /// A connection that has not been answered within this long is closed.
+    static let connectionTimeout: Duration = .seconds(10)
+
+    /// A server on `listen` (or on `bound`, a socket bound beforehand); `sample` runs before each answer (to
+    /// read gauges from the store); `onBound` receives the bound port.
+    public init(
+        listen: HostPort, metrics: DaemonMetrics, logger: Logger, bound: BoundMetrics? = nil, onBound: @escaping @Sendable (Int) -> Void = { _ in },
+        sample: @escaping @Sendable () async -> Void = {}
+    ) {
+        self.listen = listen
+        self.metrics = metrics
+        self.logger = logger
+        self.bound = bound
+        self.sample = sample
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let bound: BoundMetrics
+        if let b = self.bound { bound = b } else { bound = try await BoundMetrics.bind(listen) }
+        let server = bound.server
+        let port = bound.port
         onBound(port)
         logger.info("serving metrics", metadata: ["listen.address": "\(listen.host):\(port)"])
         let metrics = self.metrics
+        let sample = self.sample
         let logger = self.logger
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -51,7 +75,7 @@ public struct MetricsServer: Service {
                         group.addTask {
                             // Whichever ends first: the answer, or the deadline (cancelling the answer).
                             await withTaskGroup(of: Void.self) { race in
-                                race.addTask { await Self.answer(connection, metrics: metrics, logger: logger) }
+                                race.addTask { await Self.answer(connection, metrics: metrics, logger: logger, sample: sample) }
                                 race.addTask { try? await Task.sleep(for: Self.connectionTimeout) }
                                 _ = await race.next()
                                 race.cancelAll()
@@ -70,7 +94,8 @@ public struct MetricsServer: Service {
 
     /// Reads one request and answers it, then closes the connection.
     static func answer(
-        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, metrics: DaemonMetrics, logger: Logger
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, metrics: DaemonMetrics, logger: Logger,
+        sample: @Sendable () async -> Void = {}
     ) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
@@ -81,6 +106,7 @@ public struct MetricsServer: Service {
                     case .body: continue
                     case .end:
                         guard let head = request else { return }
+                        await sample()
                         let (status, body) = response(to: head, metrics: metrics)
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: status == .ok ? "text/plain; version=0.0.4" : "text/plain")

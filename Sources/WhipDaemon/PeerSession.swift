@@ -151,8 +151,33 @@ struct Link {
 
     mutating func send(_ m: SessionMessage) async throws {
         let frame = try transport!.encrypt(m.encoded())
-        try await writeFrame(frame)
+        do {
+            try await writeFrame(frame)
+        } catch {
+            // The peer may have said why before it closed: its goodbye is then still queued, unread.
+            if let reason = await queuedGoodbye() { throw PeerLeft(reason: reason) }
+            throw error
+        }
         replica.traffic.count(type: m.type, bytes: frame.count + 2)
+    }
+
+    /// After a failed write: the reason of a `goodbye` among the frames still queued, if there is one. The
+    /// connection is closed by then, so the queue ends.
+    mutating func queuedGoodbye() async -> String? {
+        while case .frame(let f) = await mailbox.nextFrame() {
+            guard let m = try? SessionMessage.decode(try transport!.decrypt(Array(f.readableBytesView))) else { return nil }
+            if case .goodbye(let reason) = m { return reason }
+        }
+        return nil
+    }
+
+    /// After a refusing `goodbye`: reads and drops what the peer still sends until it closes the connection or
+    /// `seconds` pass. Closing at once would cut the connection with the peer's next message unread (a reset,
+    /// or an end the peer notices before it reads the goodbye), and the peer would never learn why.
+    mutating func linger(_ seconds: Double, on channel: any NIOCore.Channel) async {
+        let timer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(seconds * 1000))) { channel.close(promise: nil) }
+        defer { timer.cancel() }
+        while case .frame = await mailbox.nextFrame() {}
     }
 
     mutating func open(_ frame: ByteBuffer) throws -> SessionMessage {
@@ -258,10 +283,22 @@ func eventMessages(_ wires: [[UInt8]], budget: Int) -> [[[UInt8]]] {
 public enum PeerSession {
     /// `want`s the initiator of a first sync keeps outstanding (the live phase allows one).
     static let firstSyncWants = 4
+    /// How long a responder that refused a peer with `goodbye` keeps reading, so the peer reads the reason.
+    static let lingerSeconds = 2.0
+
+    /// The `goodbye` reasons a responder refuses a peer with right after the handshake (PROTOCOL §16).
+    enum Refusal {
+        static let notMember = "not a member of this community"
+        static let tooManyRefused = "too many refused events; try again later"
+        static let busy = "busy: too many connections; try again later"
+    }
+
     /// Answers one inbound connection: the handshake, then a live session until the peer says goodbye, this
-    /// node shuts down, the link goes idle or the peer breaks the protocol.
+    /// node shuts down, the link goes idle or the peer breaks the protocol. `admit` runs once the peer has
+    /// proved itself a member: false (every session slot taken) sends it away with a `busy` goodbye.
     static func respond(
-        _ channel: FramedChannel, replica: Replica, credentials: NodeCredentials, settings: SessionSettings, logger: Logger
+        _ channel: FramedChannel, replica: Replica, credentials: NodeCredentials, settings: SessionSettings, logger: Logger,
+        admit: @Sendable () -> Bool = { true }
     ) async {
         var logger = logger
         logger[metadataKey: "peer.address"] = "\(channel.channel.remoteAddress?.description ?? "?")"
@@ -285,16 +322,24 @@ public enum PeerSession {
                 logger[metadataKey: "community.id"] = "\(KeyText.encode(session.community, as: .community))"
                 guard try await replica.isMember(session.peerIdentity, of: session.community) else {
                     logger.notice("refused a peer that holds the network key but no role")
-                    try await c.send(.goodbye("not a member of this community"))
+                    try await c.send(.goodbye(Refusal.notMember))
+                    await c.linger(lingerSeconds, on: channel.channel)
                     return
                 }
                 guard await !replica.isCutOff(session.peerIdentity, limit: settings.maxRefusedEvents) else {
                     logger.notice("refused a peer that sent too many refused events within the hour")
-                    try await c.send(.goodbye("too many refused events; try again later"))
+                    try await c.send(.goodbye(Refusal.tooManyRefused))
+                    await c.linger(lingerSeconds, on: channel.channel)
+                    return
+                }
+                guard admit() else {
+                    logger.notice("refused a member: every session slot is taken")
+                    try await c.send(.goodbye(Refusal.busy))
+                    await c.linger(lingerSeconds, on: channel.channel)
                     return
                 }
                 logger.info("peer connected")
-                let id = replica.sessions.register(c.mailbox, community: session.community, outbound: false)
+                let id = replica.sessions.register(c.mailbox, community: session.community, peer: session.peerIdentity, outbound: false)
                 replica.metrics.peerConnected()
                 defer {
                     replica.metrics.peerDisconnected()
@@ -303,7 +348,19 @@ public enum PeerSession {
                 var live = LiveSession(
                     id: id, isInitiator: false, community: session.community, peer: session.peerIdentity, replica: replica, settings: settings,
                     logger: logger, link: c)
-                try await live.run()
+                // The member is listed (by its member id) in this node's peers, with when it was last in sync.
+                let from = channel.channel.remoteAddress?.ipAddress ?? "?"
+                let record: @Sendable () -> Void = {
+                    try? replica.node.store.recordInbound(session.peerIdentity, from: from, now: replica.node.now)
+                }
+                live.onLive = record
+                do {
+                    try await live.run()
+                } catch {
+                    if live.synced { record() }
+                    throw error
+                }
+                if live.synced { record() }
                 logger.info("peer session ended")
             }
         } catch {
@@ -341,7 +398,7 @@ public enum PeerSession {
                 .connectTimeout(.milliseconds(Int64(settings.handshakeTimeout * 1000)))
                 .connect(host: address.host, port: address.port) { ch in Wire.configure(ch, settings) }
         } catch {
-            throw WhipError(.io, "cannot connect to \(address): \(error)", cause: error)
+            throw WhipError(.io, "cannot connect to \(address): \(ConnectFailure.reason(error))", cause: error)
         }
         let deadline = channel.channel.eventLoop.scheduleTask(in: .milliseconds(Int64(settings.handshakeTimeout * 1000))) {
             channel.channel.close(promise: nil)
@@ -360,6 +417,8 @@ public enum PeerSession {
             throw WhipError(.rejected, "the session with \(address) broke: \(e.code): \(e.message)", cause: e)
         } catch is ShuttingDown {
             throw WhipError(.io, "the session with \(address) ended: this node is shutting down")
+        } catch let e as PeerLeft where e.refused && e.reason.hasPrefix("busy") {
+            throw WhipError(.io, "\(address) is busy (every connection slot is taken); try again later", cause: e)
         } catch let e as PeerLeft where e.refused {
             throw WhipError(.permissionDenied, "\(address) refused this node: \(e.reason)", cause: e)
         } catch let e as PeerLeft {
@@ -385,9 +444,12 @@ public enum PeerSession {
                 second = try await c.readFrame()
             } catch {
                 replica.metrics.handshake(ok: false)
+                // Before the handshake completes a responder cannot say why without telling strangers what it
+                // serves (PROTOCOL §15), so every cause is named.
                 throw WhipError(
                     .permissionDenied,
-                    "\(address) closed the connection during the handshake: it is not a hub of this community, or our network key is wrong")
+                    "\(address) closed the connection during the handshake: our network key is wrong, it is not a hub of this community, "
+                        + "or it is busy (try again later)")
             }
             guard case .sendAndEstablish(let third, let session) = try hs.receive(second) else {
                 throw WhipError(.rejected, "handshake did not complete")
@@ -402,7 +464,7 @@ public enum PeerSession {
                 throw WhipError(.permissionDenied, "the peer at \(address) holds the network key but is not a member of the community")
             }
             // Registered before the first sync, so events committed meanwhile wait in the mailbox to be offered.
-            let id = stayLive ? replica.sessions.register(c.mailbox, community: community, outbound: true) : nil
+            let id = stayLive ? replica.sessions.register(c.mailbox, community: community, peer: session.peerIdentity, outbound: true) : nil
             replica.metrics.peerConnected()
             defer {
                 replica.metrics.peerDisconnected()
@@ -442,13 +504,14 @@ public enum PeerSession {
         var have: [EventKey] = []
         var need: [EventID] = []
         while let m = message {
-            try await c.sendReconcile(m)
-            report.reconcileMessages += 1
-            replica.metrics.reconcileRound()
             let answer: [UInt8]
             do {
+                try await c.sendReconcile(m)
+                report.reconcileMessages += 1
+                replica.metrics.reconcileRound()
                 answer = try await c.receiveReconcile()
-            } catch let e as PeerLeft where report.reconcileMessages == 1 {
+            } catch let e as PeerLeft where report.reconcileMessages <= 1 {
+                // A goodbye instead of the first answer: the responder refused this node, and says why.
                 throw PeerLeft(reason: e.reason, refused: true)
             }
             let r = try initiator.reconcile(answer)
@@ -583,6 +646,15 @@ struct LiveSession {
     var asked: [EventID]?
     var answered = 0
     var onReconciled: @Sendable () -> Void = {}
+    /// Runs when the peer sends `live` (it finished its first sync with us).
+    var onLive: @Sendable () -> Void = {}
+    /// This side answered a reconciliation from the peer.
+    var answeredReconcile = false
+    /// The peer said goodbye.
+    var peerSaidGoodbye = false
+    /// The peer completed a sync with this side: it went live, or it reconciled and then said goodbye (a
+    /// one-off sync).
+    var synced: Bool { peerLive || (answeredReconcile && peerSaidGoodbye) }
 
     init(
         id: Int, isInitiator: Bool, community: PublicKey, peer: PublicKey, replica: Replica, settings: SessionSettings, logger: Logger,
@@ -654,6 +726,7 @@ struct LiveSession {
             } else {
                 var responder = SyncResponder(store: try await replica.index(of: community))
                 try await link.sendReconcile(try responder.reconcile(bytes))
+                answeredReconcile = true
             }
         case .want(let ids):
             if peerLive { eager = true }  // it lacks what we announce: push to it again
@@ -694,6 +767,7 @@ struct LiveSession {
             peerLive = true
             unacked = 0
             replica.sessions.markLive(id)
+            onLive()
             let waiting = held
             held = []
             try await offer(waiting)
@@ -703,6 +777,7 @@ struct LiveSession {
             break
         case .goodbye(let reason):
             logger.info("peer said goodbye", metadata: ["peer.reason": "\(reason)"])
+            peerSaidGoodbye = true
             return true
         }
         return false

@@ -93,6 +93,27 @@ public actor Replica {
     /// Picks up events other processes stored (the CLI, an import) and offers them to peers.
     public func poll() throws(WhipError) { try refresh() }
 
+    /// Admits held events (stamped too far ahead when they arrived) whose time has come, and offers those
+    /// admitted to peers. Cheap when nothing is due: one indexed read.
+    @discardableResult
+    public func admitHeld() throws(WhipError) -> IngestReport {
+        guard let due = try node.store.nextHeldRetry(), due <= node.now else { return IngestReport() }
+        let report = try node.store.retryHeld(now: node.now)
+        if report.accepted > 0 {
+            logger.info("admitted held events whose time has come", metadata: ["events.count": "\(report.accepted)"])
+        }
+        try refresh()
+        return report
+    }
+
+    /// Sets the metrics read from the store (events stored and held, refusals by reason) and the connected
+    /// peers; run before each scrape.
+    public func sampleMetrics() throws(WhipError) {
+        metrics.sample(
+            stored: try node.store.storedEventCount(), held: try node.store.heldCount(), rejections: try node.store.rejectionCounts(),
+            connectedPeers: sessions.connectedPeers)
+    }
+
     /// Of `ids`, those not asked of any peer within `wantPatience`; they are marked as asked now.
     func claim(_ ids: [EventID]) -> [EventID] {
         let now = ContinuousClock.now
@@ -185,6 +206,7 @@ final class Sessions: Sendable {
     private struct Entry {
         let mailbox: Mailbox
         let community: PublicKey
+        let peer: PublicKey?
         let outbound: Bool
         /// Past the first sync (`live` sent or received).
         var live = false
@@ -197,10 +219,10 @@ final class Sessions: Sendable {
     private let state = Mutex(State())
 
     /// Adds a session; after shutdown has begun it is told to shut down at once.
-    func register(_ mailbox: Mailbox, community: PublicKey, outbound: Bool) -> Int {
+    func register(_ mailbox: Mailbox, community: PublicKey, peer: PublicKey? = nil, outbound: Bool) -> Int {
         let (id, late) = state.withLock { s in
             s.next += 1
-            s.entries[s.next] = Entry(mailbox: mailbox, community: community, outbound: outbound)
+            s.entries[s.next] = Entry(mailbox: mailbox, community: community, peer: peer, outbound: outbound)
             return (s.next, s.shuttingDown)
         }
         if late { mailbox.requestShutdown() }
@@ -215,6 +237,9 @@ final class Sessions: Sendable {
 
     /// Sessions past their first sync now.
     var live: Int { state.withLock { $0.entries.values.filter(\.live).count } }
+
+    /// Distinct peer identities with a session now.
+    var connectedPeers: Int { state.withLock { Set($0.entries.values.compactMap(\.peer)).count } }
 
     /// Sessions registered now, live or still in their first sync.
     var count: Int { state.withLock { $0.entries.count } }

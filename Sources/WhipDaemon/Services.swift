@@ -4,9 +4,31 @@ import NIOCore
 import NIOPosix
 public import ServiceLifecycle
 import Synchronization
-import WhipCore
+public import WhipCore
 import WhipCrypto
 import WhipSync
+
+/// The peers' listening socket, bound before any service starts, so that an address that cannot be used
+/// ends the daemon at once with one clear line.
+public struct BoundListener: Sendable {
+    let server: NIOAsyncChannel<FramedChannel, Never>
+    /// The port bound (the one chosen, for port 0).
+    public let port: Int
+
+    /// Binds `config.listen`; an address in use, not on this host or not allowed is an `.io` error that says so.
+    public static func bind(_ config: DaemonConfig) async throws(WhipError) -> BoundListener {
+        let settings = SessionSettings(config)
+        do {
+            let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: config.listen.host, port: config.listen.port) { ch in Wire.configure(ch, settings) }
+            return BoundListener(server: server, port: server.channel.localAddress?.port ?? config.listen.port)
+        } catch {
+            throw BindFailure.error(error, address: config.listen)
+        }
+    }
+}
 
 /// Accepts peers, admits them within the connection limits, and answers each in its own task.
 public struct PeerListener: Service {
@@ -15,38 +37,37 @@ public struct PeerListener: Service {
     let credentials: NodeCredentials
     let logger: Logger
     let limiter: ConnectionLimiter
+    let bound: BoundListener?
     let onBound: @Sendable (Int) -> Void
 
     /// How long sessions get, after shutdown begins, to finish their batch and say goodbye before their
     /// connections are closed (connections still in the handshake are closed at once).
     static let goodbyeGrace: TimeAmount = .seconds(3)
 
-    /// A listener on `config.listen`; `onBound` receives the bound port (useful with port 0).
+    /// A listener on `config.listen` (or on `bound`, a socket bound beforehand); `onBound` receives the bound
+    /// port (useful with port 0).
     public init(
-        config: DaemonConfig, replica: Replica, credentials: NodeCredentials, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }
+        config: DaemonConfig, replica: Replica, credentials: NodeCredentials, logger: Logger, bound: BoundListener? = nil,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.config = config
         self.replica = replica
         self.credentials = credentials
         self.logger = logger
-        self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerAddress)
+        self.limiter = ConnectionLimiter(
+            maxSessions: config.limits.maxConnections, maxHandshakes: config.limits.maxHandshakes,
+            maxPerAddress: config.limits.maxConnectionsPerAddress)
+        self.bound = bound
         self.onBound = onBound
     }
 
     public func run() async throws {
         let settings = SessionSettings(config)
-        let server: NIOAsyncChannel<FramedChannel, Never>
-        do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: config.listen.host, port: config.listen.port) { ch in Wire.configure(ch, settings) }
-        } catch {
-            throw WhipError(.io, "cannot listen on \(config.listen): \(error)", cause: error)
-        }
-        let port = server.channel.localAddress?.port ?? config.listen.port
-        onBound(port)
-        logger.info("listening for peers", metadata: ["listen.address": "\(config.listen.host):\(port)"])
+        let bound: BoundListener
+        if let b = self.bound { bound = b } else { bound = try await BoundListener.bind(config) }
+        let server = bound.server
+        onBound(bound.port)
+        logger.info("listening for peers", metadata: ["listen.address": "\(config.listen.host):\(bound.port)"])
         let limiter = self.limiter
         let replica = self.replica
         let credentials = self.credentials
@@ -57,9 +78,17 @@ public struct PeerListener: Service {
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
                         let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-                        if let refusal = limiter.admit(address) {
-                            logger.notice("connection refused", metadata: ["peer.address": "\(address)", "reason": "\(refusal.rawValue)"])
-                            replica.metrics.refused(reason: refusal.rawValue)
+                        let channel = connection.channel
+                        let admission = limiter.admit(address) {
+                            logger.notice("closed the oldest connection still in its handshake to make room for a new one")
+                            replica.metrics.refused(reason: ConnectionLimiter.Refusal.evicted.rawValue)
+                            channel.close(promise: nil)
+                        }
+                        guard case .admitted(let ticket, _) = admission else {
+                            if case .refused(let refusal) = admission {
+                                logger.notice("connection refused", metadata: ["peer.address": "\(address)", "reason": "\(refusal.rawValue)"])
+                                replica.metrics.refused(reason: refusal.rawValue)
+                            }
                             // Closed through the async wrapper: dropping it unfinished is a NIO precondition failure.
                             try? await connection.executeThenClose { _, _ in }
                             continue
@@ -68,9 +97,17 @@ public struct PeerListener: Service {
                         group.addTask {
                             defer {
                                 open.remove(key)
-                                limiter.release(address)
+                                limiter.release(ticket)
                             }
-                            await PeerSession.respond(connection, replica: replica, credentials: credentials, settings: settings, logger: logger)
+                            await PeerSession.respond(
+                                connection, replica: replica, credentials: credentials, settings: settings, logger: logger,
+                                admit: {
+                                    guard limiter.promote(ticket) else {
+                                        replica.metrics.refused(reason: ConnectionLimiter.Refusal.sessions.rawValue)
+                                        return false
+                                    }
+                                    return true
+                                })
                         }
                     }
                 }
@@ -124,8 +161,10 @@ public struct PeerDialer: Service {
         self.logger = logger
     }
 
+    /// Peers to dial: configured ones and stored ones, but not those only recorded by a one-off `sync` or
+    /// as an inbound member (they are shown by `status`, not dialled).
     func wanted() -> Set<String> {
-        let stored = (try? replica.node.store.peers().map(\.address)) ?? []
+        let stored = (try? replica.node.store.peers().filter(\.dialled).map(\.address)) ?? []
         return Set(config.peers.map(\.description) + stored)
     }
 
@@ -133,7 +172,7 @@ public struct PeerDialer: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 var started = Set<String>()
-                while !Task.isShuttingDownGracefully {
+                while !isStopping {
                     let communities = (try? await replica.communities().map(\.id)) ?? []
                     for address in wanted() {
                         guard let peer = try? HostPort(parsing: address) else { continue }
@@ -143,7 +182,7 @@ public struct PeerDialer: Service {
                         }
                     }
                     replica.sessions.requestBackstop()
-                    try? await gracefulSleep(config.timers.reconcileInterval)
+                    await pause(config.timers.reconcileInterval)
                 }
             }
         } onGracefulShutdown: {
@@ -159,33 +198,49 @@ public struct PeerDialer: Service {
         let store = replica.node.store
         let replica = self.replica
         let now: @Sendable () -> UInt64 = { replica.node.now }
-        while !Task.isShuttingDownGracefully {
+        // The failure last written to the peer's row: a peer that keeps failing the same way costs no disk
+        // write per attempt, only when its state changes.
+        var recordedFailure: String? = nil
+        while !isStopping {
             guard wanted().contains(peer.description) else { return }  // removed with `peer remove`
             var wait: Double
             do {
-                _ = try await PeerSession.connect(
-                    address: peer, community: community, replica: replica, credentials: credentials, settings: SessionSettings(config),
-                    logger: logger, stayLive: true,
-                    onSynced: { report in try? store.recordSync(peer.description, now: now(), peer: report.peer, error: nil) })
+                let settings = SessionSettings(config)
+                let credentials = self.credentials
+                let attemptLogger = logger
+                // A connect to an unreachable host can hang for the whole handshake timeout; it must not hold up a
+                // stop. A session that is running gets the goodbye grace to finish, then it too is left behind.
+                _ = try await untilStopped(grace: .seconds(Int64(PeerListener.goodbyeGrace.nanoseconds / 1_000_000_000)) + .milliseconds(500)) {
+                    try await PeerSession.connect(
+                        address: peer, community: community, replica: replica, credentials: credentials, settings: settings,
+                        logger: attemptLogger, stayLive: true,
+                        onSynced: { report in try? store.recordSync(peer.description, now: now(), peer: report.peer, error: nil) })
+                }
+                recordedFailure = nil
                 delay = config.timers.reconnectMin  // a clean end: the peer said goodbye, or we are stopping
                 wait = delay * Double.random(in: 0.5...1.0)
             } catch let e as WhipError where e.code == .permissionDenied {
                 // Not a hub of this community: fine, it may serve another of ours. Look again now and then.
-                logger.debug("peer does not serve this community")
+                logger.debug("peer does not serve this community", metadata: ["error": "\(e.message)"])
                 wait = config.timers.reconnectMax
             } catch {
-                if Task.isShuttingDownGracefully { return }
-                try? store.recordSync(peer.description, now: now(), peer: nil, error: "\(error)")
-                logger.notice("session with peer failed; will retry", metadata: ["error": "\(error)", "retry.seconds": "\(Int(delay))"])
+                if isStopping { return }
+                let message = (error as? WhipError)?.message ?? "\(error)"
+                if message != recordedFailure {
+                    try? store.recordSync(peer.description, now: now(), peer: nil, error: message)
+                    recordedFailure = message
+                }
+                logger.notice("session with peer failed; will retry", metadata: ["error": "\(message)", "retry.seconds": "\(Int(delay))"])
                 wait = delay * Double.random(in: 0.5...1.0)
                 delay = min(config.timers.reconnectMax, delay * 2)
             }
-            try? await gracefulSleep(wait)
+            await pause(wait)
         }
     }
 }
 
-/// Notices events other processes stored (the CLI writing to the same data dir) and offers them to peers.
+/// Notices events other processes stored (the CLI writing to the same data dir) and offers them to peers, and
+/// admits held events (stamped too far ahead when they arrived) once their time has come.
 public struct LocalChanges: Service {
     let replica: Replica
     let interval: Double
@@ -197,14 +252,77 @@ public struct LocalChanges: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !isStopping {
             try? await replica.poll()
-            try? await gracefulSleep(interval)
+            _ = try? await replica.admitHeld()
+            await pause(interval)
         }
     }
 }
 
-/// Sleeps, returning early when graceful shutdown begins.
-func gracefulSleep(_ seconds: Double) async throws {
-    try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+/// Whether a service loop should end: graceful shutdown has begun, or its task was cancelled (as the service
+/// group does to the others when one service fails). Testing only the first made every loop spin once a
+/// sibling failed, because every sleep then returns at once.
+var isStopping: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
+
+/// Sleeps, returning early when graceful shutdown begins or the task is cancelled.
+func pause(_ seconds: Double) async {
+    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+}
+
+/// Runs `op` in a task of its own and returns its result, or nil once the service is stopping and `op` has
+/// not finished within `grace` of that (cancellation gives up at once). `op` is cancelled and left to end by
+/// itself, so that nothing it waits on (a TCP connect to a host that never answers) holds up a stop.
+func untilStopped<T: Sendable>(grace: Duration, _ op: @escaping @Sendable () async throws -> T) async throws -> T? {
+    let work = Task { try await op() }
+    typealias Outcome = Result<T, any Error>?
+    // Whichever comes first (the work's end, the grace after a stop, cancellation) settles it; one that comes
+    // before the continuation is stored is kept until then.
+    let state = Mutex<(continuation: CheckedContinuation<Outcome, Never>?, early: Outcome?, settled: Bool)>((nil, nil, false))
+    let resume: @Sendable (Outcome) -> Void = { r in
+        let c = state.withLock { s -> CheckedContinuation<Outcome, Never>? in
+            guard !s.settled else { return nil }
+            guard let c = s.continuation else {
+                if s.early == nil { s.early = .some(r) }
+                return nil
+            }
+            s.settled = true
+            s.continuation = nil
+            return c
+        }
+        c?.resume(returning: r)
+    }
+    let result = await withTaskCancellationHandler {
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Outcome, Never>) in
+                let early = state.withLock { s -> Outcome? in
+                    if let e = s.early {
+                        s.settled = true
+                        return e
+                    }
+                    s.continuation = c
+                    return nil
+                }
+                if let early {
+                    c.resume(returning: early)
+                    return
+                }
+                Task {
+                    let r: Result<T, any Error>
+                    do { r = .success(try await work.value) } catch { r = .failure(error) }
+                    resume(r)
+                }
+            }
+        } onGracefulShutdown: {
+            Task {
+                try? await Task.sleep(for: grace)
+                work.cancel()
+                resume(nil)
+            }
+        }
+    } onCancel: {
+        work.cancel()
+        resume(nil)
+    }
+    return try result?.get()
 }

@@ -279,6 +279,22 @@ extension Store {
     }
 
     /// Number of stored events.
+    /// Stored events over every community, from the per-community counts (no scan).
+    public func storedEventCount() throws(WhipError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(event_count), 0) FROM communities") ?? 0 }
+    }
+
+    /// Refused events on record (held ones excluded), by reason code.
+    public func rejectionCounts() throws(WhipError) -> [String: Int] {
+        try read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT code, count(*) AS n FROM rejections WHERE retry_at IS NULL GROUP BY code") {
+                out[row["code"]] = row["n"]
+            }
+            return out
+        }
+    }
+
     public func eventCount() throws(WhipError) -> Int {
         try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
     }
@@ -434,14 +450,51 @@ public struct PeerRow: Sendable {
     /// Events this node stored after its last successful sync with the peer (all of them if it never synced):
     /// the most the peer can be missing from us.
     public let storedSinceSync: Int
+
+    /// Whether the daemon keeps this peer connected: not one only recorded by a one-off `whipround sync`
+    /// (`sync`) or a member that connected to this node (`inbound`, its address being its member id).
+    public var dialled: Bool { source != "sync" && source != "inbound" }
 }
 
 extension Store {
-    /// Adds a peer (idempotent); `source` is `cli` or `invite`.
+    /// Adds a peer (idempotent); `source` is `cli` or `invite`. A peer so far only recorded by a one-off
+    /// `sync` becomes one the daemon dials.
     public func addPeer(_ address: String, source: String, now: UInt64) throws(WhipError) {
         try write { db in
             try db.execute(
-                sql: "INSERT OR IGNORE INTO peers (address, source, added_at) VALUES (?, ?, ?)", arguments: [address, source, Int64(now)])
+                sql: """
+                    INSERT INTO peers (address, source, added_at) VALUES (?, ?, ?)
+                    ON CONFLICT(address) DO UPDATE SET source = excluded.source WHERE source = 'sync'
+                    """,
+                arguments: [address, source, Int64(now)])
+        }
+    }
+
+    /// Records that the member `peer` (connecting from `from`) synced with this node: its row, keyed by its
+    /// member id with source `inbound`, says when, so `status` on a hub lists the members it serves.
+    public func recordInbound(_ peer: PublicKey, from: String, now: UInt64) throws(WhipError) {
+        let id = KeyText.encode(peer, as: .member)
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO peers (address, source, added_at) VALUES (?, 'inbound', ?)
+                    ON CONFLICT(address) DO NOTHING
+                    """,
+                arguments: [id, Int64(now)])
+            try db.execute(
+                sql: """
+                    UPDATE peers SET last_attempt_ms = ?, last_success_ms = ?, last_error = NULL, last_peer_id = ?,
+                        synced_seq = (SELECT COALESCE(MAX(seq), 0) FROM events)
+                    WHERE address = ?
+                    """,
+                arguments: [Int64(now), Int64(now), Data(peer.bytes), id])
+        }
+    }
+
+    /// When the earliest held event may be admitted (its `retry_at`), or nil when none is held.
+    public func nextHeldRetry() throws(WhipError) -> UInt64? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(retry_at) FROM rejections WHERE retry_at IS NOT NULL").map { UInt64(max(0, $0)) }
         }
     }
 
@@ -471,14 +524,12 @@ extension Store {
         }
     }
 
-    /// Records how a sync attempt with `address` went: creating the row for a configured peer when `create`,
-    /// else only updating a peer already listed (a one-off `whipround sync`).
-    public func recordSync(_ address: String, now: UInt64, peer: PublicKey?, error: String?, create: Bool = true) throws(WhipError) {
+    /// Records how a sync attempt with `address` went, creating the peer's row with `source` if it has none
+    /// (`config` for a configured peer the daemon dials, `sync` for a one-off `whipround sync`).
+    public func recordSync(_ address: String, now: UInt64, peer: PublicKey?, error: String?, source: String = "config") throws(WhipError) {
         try write { db in
-            if create {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO peers (address, source, added_at) VALUES (?, 'config', ?)", arguments: [address, Int64(now)])
-            }
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO peers (address, source, added_at) VALUES (?, ?, ?)", arguments: [address, source, Int64(now)])
             if let error {
                 try db.execute(
                     sql: "UPDATE peers SET last_attempt_ms = ?, last_error = ? WHERE address = ?", arguments: [Int64(now), error, address])

@@ -32,7 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
         var c = try config.map { (p: String) throws(WhipError) in try DaemonConfig.load(path: p) } ?? DaemonConfig()
         if let data { c.dataDir = data }
         if let listen { c.listen = try HostPort(parsing: listen, listening: true) }
-        if let metrics { c.metricsListen = metrics == "off" ? nil : try HostPort(parsing: metrics, listening: true) }
+        if let metrics {
+            c.metricsListen = metrics == "off" ? nil : try HostPort(parsing: metrics, listening: true)
+            c.metricsListenIsDefault = false
+        }
         c.peers += try peers.map { (p: String) throws(WhipError) in try HostPort(parsing: p) }
         if let logLevel {
             guard DaemonConfig.logLevels.contains(logLevel) else {
@@ -77,11 +80,16 @@ struct SyncCommand: AsyncParsableCommand {
                 }
             } catch {
                 if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                try? n.store.recordSync(address.description, now: n.now, peer: nil, error: "\(error)", create: false)
+                // A failure is noted only on a peer already listed: a mistyped address does not become one.
+                if (try? n.store.peers().contains { $0.address == address.description }) == true {
+                    let message = (error as? WhipError)?.message ?? "\(error)"
+                    try? n.store.recordSync(address.description, now: n.now, peer: nil, error: message, source: "sync")
+                }
                 throw error
             }
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            try n.store.recordSync(address.description, now: n.now, peer: r.peer, error: nil, create: false)
+            // Listed from now on (source `sync`: shown by `status` and `peer list`, not dialled by `serve`).
+            try n.store.recordSync(address.description, now: n.now, peer: r.peer, error: nil, source: "sync")
             let digest = try n.store.communities().first { $0.id == c.id }?.digest ?? ""
             results.append([
                 "community": KeyText.encode(c.id, as: .community), "name": c.name, "peer": KeyText.encode(r.peer, as: .member),

@@ -480,17 +480,14 @@ struct AdversaryTests {
 
     // MARK: 3. Connection limits
 
-    /// Two silent connections fill the limit: a third is closed at once, while the two stay open until the
-    /// handshake timeout closes them; then a real sync gets through. Run once with the per-address limit at
-    /// 2, once with the total limit at 2 (all connections here come from 127.0.0.1, so the other limit is set
-    /// out of the way).
-    @Test(arguments: [true, false])
-    func connectionLimitsAndSilentPeers(perAddress: Bool) async throws {
+    /// Two silent connections from one address fill its limit: a third is closed at once, while the two stay
+    /// open until the handshake timeout closes them; a real client from that address is refused meanwhile,
+    /// and gets through once they are gone.
+    @Test func perAddressLimitAndSilentPeers() async throws {
         let hub = try makeHub(pledges: 5)
         let c = hub.community.id
         var config = Self.hubConfig()
-        config.limits.maxConnectionsPerAddress = perAddress ? 2 : 100
-        config.limits.maxConnections = perAddress ? 100 : 2
+        config.limits.maxConnectionsPerAddress = 2
         config.timers.handshakeTimeout = 3
         try await serving(hub.node, config: config) { address in
             let client = try makeClient(hub)
@@ -504,7 +501,7 @@ struct AdversaryTests {
                 // Well before the handshake timeout, the first two are still open.
                 #expect(ContinuousClock.now - opened < .milliseconds(2_500))
                 #expect(!a.isClosed && !b.isClosed)
-                // So is a real client, while the slots are taken.
+                // So is a real client from the same address, while its slots are taken.
                 await #expect(throws: (any Error).self) { _ = try await sync(client, address, c) }
                 #expect(!a.isClosed && !b.isClosed)
                 // The handshake timeout then closes the silent ones.
@@ -516,6 +513,58 @@ struct AdversaryTests {
             try await Task.sleep(for: .milliseconds(300))  // the sessions give back their slots
             _ = try await sync(client, address, c)
             #expect(try digest(client, c) == digest(hub.node, c))
+        }
+    }
+
+    /// Idle strangers from 16 addresses, 4 each (64 connections, all the slots there used to be), cannot lock
+    /// a member out: the handshake pool (32) closes its oldest connection to make room for each newcomer, so
+    /// the member's sync gets through at once, long before any handshake timeout.
+    @Test func idleStrangersCannotLockMembersOut() async throws {
+        let hub = try makeHub(pledges: 5)
+        let c = hub.community.id
+        var config = Self.hubConfig()
+        config.timers.handshakeTimeout = 30
+        try await serving(hub.node, config: config) { address in
+            let client = try makeClient(hub)
+            try await withRawConnections { raw in
+                var idle: [RawConnection] = []
+                for i in 0..<16 {
+                    for _ in 0..<4 { idle.append(try await raw.open(address, from: "127.0.0.\(i + 2)")) }
+                }
+                let evicted = { idle.filter(\.isClosed).count }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while evicted() < 32 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(evicted() == 32, "the oldest 32 make room for the newest 32")
+                let started = ContinuousClock.now
+                _ = try await sync(client, address, c)
+                #expect(try digest(client, c) == digest(hub.node, c))
+                #expect(ContinuousClock.now - started < .seconds(5), "not after a handshake timeout")
+            }
+        }
+    }
+
+    /// A peer that holds the network key but no role is told so by the hub (not a broken connection), and a
+    /// member arriving when every session slot is taken is told the hub is busy.
+    @Test func refusedPeersAreToldWhy() async throws {
+        let hub = try makeHub(pledges: 1)
+        let c = hub.community.id
+        let stranger = try node("stranger")
+        _ = try stranger.join(hub.node.invite(hub.community))  // the invite only: no role
+        var config = Self.hubConfig()
+        config.limits.maxConnections = 1
+        try await serving(hub.node, config: config) { address in
+            let refused = await #expect(throws: WhipError.self) { _ = try await sync(stranger, address, c) }
+            #expect(refused?.code == .permissionDenied, "\(String(describing: refused))")
+            #expect(refused?.message.contains("not a member of this community") == true, "\(String(describing: refused))")
+            let holder = try makeClient(hub)
+            try await withRawConnections { raw in
+                // One member holds the only session slot (a raw session past the handshake).
+                _ = try await rawSession(try await raw.open(address), client: holder, community: c)
+                try await Task.sleep(for: .milliseconds(200))
+                let late = try makeClient(hub)
+                let busy = await #expect(throws: WhipError.self) { _ = try await sync(late, address, c) }
+                #expect(busy?.code == .io && busy?.message.contains("busy") == true, "\(String(describing: busy))")
+            }
         }
     }
 
@@ -784,9 +833,13 @@ final class RawConnection: Sendable {
         self.inbox = inbox
     }
 
-    static func open(_ address: HostPort) async throws -> RawConnection {
+    /// Connects to `address`, from the local address `from` if given (any 127.x.y.z works on Linux loopback).
+    static func open(_ address: HostPort, from: String? = nil) async throws -> RawConnection {
         let inbox = Inbox()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let from { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: from, port: 0)) }
+        let channel =
+            try await bootstrap
             .connectTimeout(.seconds(2))
             .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(InboxHandler(inbox)) } }
             .connect(host: address.host, port: address.port).get()
@@ -848,8 +901,8 @@ func withRawConnections(_ body: (RawConnections) async throws -> Void) async thr
 final class RawConnections: Sendable {
     private let all = Mutex<[RawConnection]>([])
 
-    func open(_ address: HostPort) async throws -> RawConnection {
-        let c = try await RawConnection.open(address)
+    func open(_ address: HostPort, from: String? = nil) async throws -> RawConnection {
+        let c = try await RawConnection.open(address, from: from)
         all.withLock { $0.append(c) }
         return c
     }

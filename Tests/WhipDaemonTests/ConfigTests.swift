@@ -24,6 +24,7 @@ import WhipDaemon
                 listen = ""
                 [limits]
                 max_connections = 8
+                max_handshakes = 5
                 inbound_queue_bytes = 262144
                 batch_events = 500
                 max_refused_events = 20
@@ -37,6 +38,9 @@ import WhipDaemon
         #expect(c.listen == HostPort(host: "::1", port: 9000))
         #expect(c.peers == [HostPort(host: "hub.local", port: 7878), HostPort(host: "10.0.0.2", port: 7879)])
         #expect(c.metricsListen == nil)
+        // A metrics address set in the file (even "" for off) is the user's: it must bind. The default need not.
+        #expect(!c.metricsListenIsDefault && DaemonConfig().metricsListenIsDefault)
+        #expect(c.limits.maxHandshakes == 5 && DaemonConfig().limits.maxHandshakes == 32)
         #expect(c.limits.maxConnections == 8 && c.timers.handshakeTimeout == 2.5)
         #expect(c.timers.frameTimeout == 4 && DaemonConfig().timers.frameTimeout == 15)
         #expect(SessionSettings(c).frameTimeout == 4)

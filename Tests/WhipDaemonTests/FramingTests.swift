@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 import WhipDaemon
 
@@ -185,17 +186,39 @@ extension FramingTests {
 }
 
 @Suite struct ConnectionLimiterTests {
-    @Test func totalAndPerAddressLimits() {
-        let l = ConnectionLimiter(maxTotal: 3, maxPerAddress: 2)
-        #expect(l.admit("10.0.0.1") == nil)
-        #expect(l.admit("10.0.0.1") == nil)
-        #expect(l.admit("10.0.0.1") == .perAddress)
-        #expect(l.admit("10.0.0.2") == nil)
-        #expect(l.admit("10.0.0.3") == .total)
-        l.release("10.0.0.1")
-        #expect(l.open == 2)
-        #expect(l.admit("10.0.0.3") == nil)
-        l.release("unknown")
-        #expect(l.open == 3)
+    final class Evictions: Sendable {
+        let count = Mutex(0)
+        func note() { count.withLock { $0 += 1 } }
+    }
+
+    func ticket(_ a: ConnectionLimiter.Admission) -> Int? {
+        if case .admitted(let t, _) = a { return t }
+        return nil
+    }
+
+    /// Per address: both pools together. Handshakes: a full pool evicts its oldest, so a newcomer always gets
+    /// in. Sessions: a member past the handshake is promoted while there is a session slot, else refused.
+    @Test func handshakePoolEvictsOldestAndSessionsHaveTheirOwnSlots() throws {
+        let l = ConnectionLimiter(maxSessions: 1, maxHandshakes: 2, maxPerAddress: 2)
+        let evicted = Evictions()
+        let a = try #require(ticket(l.admit("10.0.0.1") { evicted.note() }))
+        _ = try #require(ticket(l.admit("10.0.0.1") {}))
+        #expect(l.admit("10.0.0.1") {} == .refused(.perAddress))
+        // The pool is full: the next newcomer evicts the oldest (a), whose slot is given back at once.
+        let c = try #require(ticket(l.admit("10.0.0.2") {}))
+        #expect(evicted.count.withLock { $0 } == 1)
+        #expect(l.handshaking == 2 && l.open == 2)
+        #expect(!l.promote(a), "an evicted connection cannot become a session")
+        l.release(a)
+        #expect(l.open == 2, "releasing an evicted ticket changes nothing")
+        // c proves itself a member and moves to the session pool, freeing its handshake slot.
+        #expect(l.promote(c))
+        #expect(l.sessions == 1 && l.handshaking == 1)
+        let d = try #require(ticket(l.admit("10.0.0.3") {}))
+        #expect(!l.promote(d), "every session slot is taken")
+        l.release(c)
+        #expect(l.promote(d))
+        l.release(d)
+        #expect(l.sessions == 0)
     }
 }

@@ -139,6 +139,36 @@ import WhipStore
         try await hub.stop()
     }
 
+    /// An event stamped an hour ahead is held; when the clock reaches it, the running daemon admits it (no
+    /// restart, no CLI command) and offers it to its connected peer. Both nodes' clocks are injected.
+    @Test func heldEventsAreAdmittedWhenTheirTimeComes() async throws {
+        let net = try Network(2)
+        let offset = Mutex<UInt64>(0)
+        let clock: @Sendable () -> UInt64 = { Dates.nowMs() + offset.withLock { $0 } }
+        let hubNode = try Node.open(dir: net.nodes[0].dir, logger: LiveTests.logger, clock: clock)
+        let laptopNode = try Node.open(dir: net.nodes[1].dir, logger: LiveTests.logger, clock: clock)
+        let hub = try await Running(hubNode, peers: [])
+        let laptop = try await Running(laptopNode, peers: [hub.port])
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && laptop.replica.liveSessions == 1 })
+
+        let ahead = Event.sign(
+            community: net.community.id, author: net.nodes[1].identity, hlc: HLC(wall: Dates.nowMs() + 3_600_000),
+            body: .pledgeMade(
+                PledgeMade(campaign: net.campaign, backerName: "Tomorrow", anonymous: false, amount: 100, currency: LiveTests.gbp, channel: .inPerson)
+            ))
+        let held = try hubNode.store.ingest([ahead.wire], source: .peer, now: hubNode.now)
+        #expect(held.held == 1 && held.accepted == 0)
+        try await Task.sleep(for: .milliseconds(300))  // several polls: not yet its time
+        #expect(try hubNode.store.missing([ahead.id]) == [ahead.id])
+
+        offset.withLock { $0 = 3_600_000 }
+        #expect(try await eventually(10) { try hubNode.store.missing([ahead.id]).isEmpty }, "admitted by the running daemon")
+        #expect(try hubNode.store.heldCount() == 0)
+        #expect(try await eventually(10) { try laptopNode.store.missing([ahead.id]).isEmpty }, "and offered to the peer")
+        try await laptop.stop()
+        try await hub.stop()
+    }
+
     /// With pushes starved (nothing polls for the pledges the test writes straight into each store), the
     /// periodic backstop reconciliation on the session still brings both sides together.
     @Test func backstopReconciliationCatchesWhatPushMissed() async throws {

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 import WhipCore
 import WhipDaemon
+import WhipNode
 
 #if canImport(Glibc)
     import Glibc
@@ -115,6 +116,38 @@ import WhipDaemon
         return (group, running, port.withLock { $0 })
     }
 
+    /// Each scrape reads from the replica: events stored, events held for a future timestamp, refused events
+    /// on record by reason, and distinct peers connected.
+    @Test func scrapeShowsStoredHeldRejectedAndConnected() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("whipround-metrics-\(UUID().uuidString)").path
+        let node = try Node.initialise(dir: DataDir(path: dir), name: "n", logger: Self.logger)
+        let c = try node.createCommunity(name: "Elm Street")
+        let ahead = Event.sign(
+            community: c.id, author: node.identity, hlc: HLC(wall: node.now + 3_600_000),
+            body: .roleRevoked(RoleRevoked(member: node.identity.publicKey, role: .collector)))
+        let r = try node.store.ingest([ahead.wire, [0x01, 0x02]], source: .peer, now: node.now)
+        #expect(r.held == 1 && r.rejectedCount == 1)
+        let metrics = DaemonMetrics()
+        let replica = try Replica(node: node, logger: Self.logger, metrics: metrics)
+        let port = Mutex<Int>(0)
+        let server = MetricsServer(
+            listen: HostPort(host: "127.0.0.1", port: 0), metrics: metrics, logger: Self.logger, onBound: { p in port.withLock { $0 = p } },
+            sample: { try? await replica.sampleMetrics() })
+        let group = ServiceGroup(services: [server], logger: Self.logger)
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while port.withLock({ $0 }) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let ok = try await RawHTTP.fetch(port: port.withLock { $0 }, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let s = Self.samples(ok.body)
+        #expect(s["whipround_events_stored"] == Double(try node.store.eventCount()), "\(ok.body)")
+        #expect(s["whipround_events_held"] == 1)
+        #expect(s["whipround_peers_connected"] == 0)
+        let refused = s.filter { $0.key.hasPrefix("whipround_rejections{reason=") }
+        #expect(refused.count == 1 && refused.values.first == 1, "\(refused)")
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
     @Test func serverAnswersMetricsAndRefusesTheRest() async throws {
         let metrics = DaemonMetrics()
         metrics.sent(events: 42)
@@ -164,7 +197,7 @@ import WhipDaemon
             Issue.record("a second server bound a port already in use")
         } catch let e as WhipError {
             #expect(e.code == .io)
-            #expect(e.message.hasPrefix("cannot serve metrics on 127.0.0.1:\(port):"))
+            #expect(e.message == "cannot listen on 127.0.0.1:\(port) for metrics: address already in use")
         }
         await group.triggerGracefulShutdown()
         try await running.value

@@ -18,10 +18,11 @@ import Testing
         let process: Process
         let log = LogBuffer()
 
-        init(_ cli: CLI, _ args: [String]) throws {
+        /// `serve` with `args`; unless `own` is set, on an ephemeral loopback port with metrics on another.
+        init(_ cli: CLI, _ args: [String], own: Bool = false) throws {
             process = Process()
             process.executableURL = CLI.binary
-            process.arguments = ["serve", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info"] + args
+            process.arguments = ["serve"] + (own ? [] : ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]) + ["--log-level", "info"] + args
             process.currentDirectoryURL = cli.cwd
             let err = Pipe()
             process.standardError = err
@@ -64,6 +65,94 @@ import Testing
             process.waitUntilExit()
             return process.terminationStatus
         }
+
+        /// Whether the process ends within `seconds`; if not, it is killed.
+        func ends(within seconds: Double) async -> Bool {
+            let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return false
+            }
+            process.waitUntilExit()
+            return true
+        }
+
+        /// SIGTERM; whether it then ends within `seconds`, and its exit status.
+        func stop(within seconds: Double) async -> (ended: Bool, status: Int32) {
+            process.terminate()
+            let ended = await ends(within: seconds)
+            return (ended, process.terminationStatus)
+        }
+
+        /// Waits until the log contains `text` `times` times, for at most `seconds`.
+        func logged(_ text: String, times: Int = 1, within seconds: Double) async -> Bool {
+            let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+            while ContinuousClock.now < deadline {
+                if log.value.components(separatedBy: text).count - 1 >= times { return true }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return log.value.components(separatedBy: text).count - 1 >= times
+        }
+    }
+
+    /// A loopback TCP listener that counts the connections it gets and closes each at once: a hub that hangs up.
+    final class HangUp: Sendable {
+        let fd: Int32
+        let port: Int
+        let count = Mutex(0)
+
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.fd = fd
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bind(fd, sa, len) == 0 && listen(fd, 64) == 0 && getsockname(fd, sa, &len) == 0
+                }
+            }
+            guard ok else { throw CancellationError() }
+            port = Int(UInt16(bigEndian: addr.sin_port))
+        }
+
+        /// Starts accepting (and hanging up) on a thread of its own.
+        func start() -> HangUp {
+            Thread { [self] in
+                while true {
+                    let c = accept(fd, nil, nil)
+                    if c < 0 { return }
+                    count.withLock { $0 += 1 }
+                    close(c)
+                }
+            }.start()
+            return self
+        }
+
+        var connections: Int { count.withLock { $0 } }
+
+        func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    }
+
+    /// Binds a loopback TCP port and holds it (no listen queue needed): returns the fd, or nil if taken.
+    static func hold(port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let ok = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard ok, listen(fd, 1) == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     func digest(_ cli: CLI, _ node: String) throws -> String {
@@ -118,6 +207,8 @@ import Testing
         // The hub's metrics endpoint counts the laptop's session and the pledge it pushed.
         let metrics = try await hub.metrics()
         #expect(metrics.contains("whipround_peers 1"), "\(metrics)")
+        #expect(metrics.contains("whipround_peers_connected 1"), "\(metrics)")
+        #expect(metrics.contains("whipround_events_stored "), "\(metrics)")
         #expect(metrics.contains("whipround_events_received_total{result=\"accepted\"} 1"), "\(metrics)")
 
         // Stopping the hub says goodbye to the laptop's session: a clean end, not a cut connection.
@@ -144,6 +235,168 @@ import Testing
         #expect(stranger.stderr.hasPrefix("error: ") && stranger.stderr.contains("during the handshake"), "\(stranger.stderr)")
         #expect(!stranger.stderr.contains("Fatal") && stranger.stderr.split(separator: "\n").count == 1)
         #expect(other.stop() == 0)
+    }
+
+    /// A node with a community, for daemons that need one.
+    func founder(_ cli: CLI, _ name: String) throws {
+        try cli.run(["init", "--data", name, "--name", name])
+        try cli.run(["community", "create", "--data", name, "Elm Street \(name)"])
+    }
+
+    /// An address that cannot be used ends `serve` within 2 s with one line and exit 74: the listen port in
+    /// use, an explicitly asked-for metrics port in use, an address that is not on this host.
+    @Test func unusableAddressesEndServeAtOnce() async throws {
+        let cli = try CLI()
+        try founder(cli, "a")
+        try founder(cli, "b")
+        let a = try Daemon(cli, ["--data", "a"])
+        let port = try await a.port()
+        #expect(await a.logged("metrics.port=", within: 10))
+        let metricsPort = try #require(Int(a.log.value.components(separatedBy: "metrics.port=").dropFirst().first?.prefix { $0.isNumber } ?? ""))
+        let cases: [([String], String)] = [
+            (["--listen", "127.0.0.1:\(port)", "--metrics", "off"], "error: cannot listen on 127.0.0.1:\(port): address already in use"),
+            (
+                ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:\(metricsPort)"],
+                "error: cannot listen on 127.0.0.1:\(metricsPort) for metrics: address already in use"
+            ),
+            (["--listen", "192.0.2.1:7878", "--metrics", "off"], "error: cannot listen on 192.0.2.1:7878: that address is not on this host"),
+        ]
+        for (args, line) in cases {
+            let b = try Daemon(cli, ["--data", "b"] + args, own: true)
+            let started = ContinuousClock.now
+            #expect(await b.ends(within: 2), "serve \(args) still running after 2 s: \(b.log.value)")
+            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(b.process.terminationStatus == 74, "\(args): \(b.log.value)")
+            #expect(b.log.value == line + "\n", "\(args)")
+        }
+        #expect(a.stop() == 0)
+    }
+
+    /// Two daemons on one host exactly as the README starts them (the default metrics address for both): the
+    /// second warns that the default metrics port is taken and runs without metrics; they converge; SIGTERM
+    /// ends each within its goodbye grace (3 s) plus 2 s, the one in that failed-bind state included.
+    @Test func twoDaemonsOnOneHostAsTheReadmeShows() async throws {
+        let cli = try CLI()
+        try cli.run(["init", "--data", "hub", "--name", "Hub"])
+        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
+        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
+        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
+        try cli.run(["community", "join", "--data", "laptop", invite])
+        let laptopID = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
+        try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptopID])
+        // Whoever holds the default metrics port (the hub, or something else on this host), the laptop cannot.
+        let holder = Self.hold(port: 9478)
+        defer { if let holder { close(holder) } }
+        let hub = try Daemon(cli, ["--data", "hub", "--listen", "127.0.0.1:0"], own: true)
+        let hubPort = try await hub.port()
+        let lap = try Daemon(cli, ["--data", "laptop", "--listen", "127.0.0.1:0", "--peer", "127.0.0.1:\(hubPort)"], own: true)
+        _ = try await lap.port()
+        #expect(lap.log.value.contains("running without metrics"), "\(lap.log.value)")
+        var converged = false
+        for _ in 0..<100 where !converged {
+            try await Task.sleep(for: .milliseconds(100))
+            converged = try digest(cli, "hub") == digest(cli, "laptop") && !digest(cli, "hub").isEmpty
+        }
+        #expect(converged, "hub: \(hub.log.value)\nlaptop: \(lap.log.value)")
+        let l = await lap.stop(within: 5)
+        #expect(l.ended && l.status == 0, "\(lap.log.value)")
+        let h = await hub.stop(within: 5)
+        #expect(h.ended && h.status == 0, "\(hub.log.value)")
+    }
+
+    /// A peer that fails costs one connection attempt per backoff interval (here 0.2 s doubling to 0.8 s) and no
+    /// disk write per attempt, also with the default metrics port taken (which used to leave every loop
+    /// spinning); SIGTERM in that reconnect loop ends the daemon within the grace plus 2 s.
+    @Test func failingPeersBackOffAndSigtermEndsTheLoop() async throws {
+        let cli = try CLI()
+        try founder(cli, "n")
+        let hangUp = try HangUp().start()
+        defer { hangUp.stop() }
+        let dead = try HangUp()  // a port that refuses: bound, then closed
+        dead.stop()
+        let holder = Self.hold(port: 9478)
+        defer { if let holder { close(holder) } }
+        try """
+        [timers]
+        reconnect_min_seconds = 0.2
+        reconnect_max_seconds = 0.8
+        """.write(toFile: cli.path("fast.toml"), atomically: true, encoding: .utf8)
+        let d = try Daemon(
+            cli,
+            [
+                "--data", "n", "--listen", "127.0.0.1:0", "--config", cli.path("fast.toml"), "--peer", "127.0.0.1:\(hangUp.port)", "--peer",
+                "127.0.0.1:\(dead.port)",
+            ], own: true)
+        _ = try await d.port()
+        let deadPeer = "127.0.0.1:\(dead.port)"
+        func lastAttempt() throws -> String? {
+            let rows =
+                try JSONSerialization.jsonObject(with: Data(cli.run(["peer", "list", "--data", "n", "--json"]).stdout.utf8)) as? [[String: Any]]
+            return rows?.first { $0["address"] as? String == deadPeer }?["last_attempt"] as? String
+        }
+        #expect(await d.logged("will retry", times: 2, within: 5), "\(d.log.value)")
+        let first = try lastAttempt()
+        #expect(first != nil)
+        let window = ContinuousClock.now
+        let before = hangUp.connections
+        try await Task.sleep(for: .seconds(3))
+        let attempts = hangUp.connections - before
+        let elapsed = ContinuousClock.now - window
+        // A hub that hangs up in the handshake is retried every reconnect_max (0.8 s): at most 5 in about 3 s.
+        #expect(attempts <= 5, "\(attempts) attempts in \(elapsed)")
+        #expect(attempts >= 1)
+        #expect(await d.logged("will retry", times: 6, within: 5))
+        #expect(try lastAttempt() == first, "a failure that repeats is not written again")
+        let stopped = await d.stop(within: 5)
+        #expect(stopped.ended && stopped.status == 0, "\(d.log.value)")
+    }
+
+    /// A second `serve` on one data directory is refused (exit 6) while the first runs; the lock dies with its
+    /// holder, even one killed with SIGKILL.
+    @Test func oneServePerDataDirectory() async throws {
+        let cli = try CLI()
+        try founder(cli, "n")
+        let first = try Daemon(cli, ["--data", "n"])
+        _ = try await first.port()
+        let second = try Daemon(cli, ["--data", "n"])
+        #expect(await second.ends(within: 5))
+        #expect(second.process.terminationStatus == 6)
+        #expect(second.log.value.hasPrefix("error: another `whipround serve` is already running on "), "\(second.log.value)")
+        #expect(second.log.value.split(separator: "\n").count == 1)
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        let again = try Daemon(cli, ["--data", "n"])
+        _ = try await again.port()
+        #expect(again.stop() == 0)
+    }
+
+    /// A plain `sync` lists the hub among the laptop's peers (not dialled by `serve`), and the hub lists the
+    /// laptop, by member id, as an inbound peer: `status` shows when each was last in sync.
+    @Test func syncedPeersShowInStatusOnBothSides() async throws {
+        let cli = try CLI()
+        try cli.run(["init", "--data", "hub", "--name", "Hub"])
+        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
+        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
+        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
+        try cli.run(["community", "join", "--data", "laptop", invite])
+        let laptopID = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
+        try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptopID])
+        let hub = try Daemon(cli, ["--data", "hub"])
+        let port = try await hub.port()
+        try cli.run(["sync", "--data", "laptop", "127.0.0.1:\(port)"])
+        let mine = try #require(try cli.json(["status", "--data", "laptop"])["peers"] as? [[String: Any]])
+        let hubRow = try #require(mine.first { $0["address"] as? String == "127.0.0.1:\(port)" }, "\(mine)")
+        #expect(hubRow["last_sync"] != nil && hubRow["source"] as? String == "sync")
+        var theirs: [[String: Any]] = []
+        for _ in 0..<50 where theirs.isEmpty {
+            theirs = try #require(try cli.json(["status", "--data", "hub"])["peers"] as? [[String: Any]])
+            if theirs.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let lapRow = try #require(theirs.first { $0["address"] as? String == laptopID }, "\(theirs)")
+        #expect(lapRow["last_sync"] != nil && lapRow["source"] as? String == "inbound" && lapRow["peer_id"] as? String == laptopID)
+        let text = try cli.run(["status", "--data", "hub"]).stdout
+        #expect(text.contains("peer \(laptopID) (inbound): last in sync"), "\(text)")
+        #expect(hub.stop() == 0)
     }
 
     @Test func serveRefusesBadSettingsClearly() throws {
