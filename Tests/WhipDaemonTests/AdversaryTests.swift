@@ -524,6 +524,7 @@ struct AdversaryTests {
         let c = hub.community.id
         var config = Self.hubConfig()
         config.timers.handshakeTimeout = 30
+        config.timers.idleTimeout = 60  // only eviction closes the idle ones here
         try await serving(hub.node, config: config) { address in
             let client = try makeClient(hub)
             try await withRawConnections { raw in
@@ -552,6 +553,7 @@ struct AdversaryTests {
         _ = try stranger.join(hub.node.invite(hub.community))  // the invite only: no role
         var config = Self.hubConfig()
         config.limits.maxConnections = 1
+        config.timers.idleTimeout = 30  // the raw session holding the slot stays while the test needs it
         try await serving(hub.node, config: config) { address in
             let refused = await #expect(throws: WhipError.self) { _ = try await sync(stranger, address, c) }
             #expect(refused?.code == .permissionDenied, "\(String(describing: refused))")
@@ -564,6 +566,28 @@ struct AdversaryTests {
                 let late = try makeClient(hub)
                 let busy = await #expect(throws: WhipError.self) { _ = try await sync(late, address, c) }
                 #expect(busy?.code == .io && busy?.message.contains("busy") == true, "\(String(describing: busy))")
+            }
+        }
+    }
+
+    /// After refusing a peer with `goodbye`, the hub keeps reading (and dropping) what the peer sends until the
+    /// peer closes, instead of closing at once: closing with the peer's next message unread resets the
+    /// connection, and a peer that had not yet read the goodbye lost it (it saw "I/O on closed channel", not
+    /// the reason).
+    @Test func refusingHubLingersSoItsGoodbyeIsRead() async throws {
+        let hub = try makeHub(pledges: 1)
+        let c = hub.community.id
+        let stranger = try node("stranger")
+        _ = try stranger.join(hub.node.invite(hub.community))  // no role
+        try await serving(hub.node) { address in
+            try await withRawConnections { raw in
+                let conn = try await raw.open(address)
+                var session = try await rawSession(conn, client: stranger, community: c)
+                #expect(try await session.receive(within: 3) == .goodbye("not a member of this community"))
+                try await session.send(.ping)  // what a sync sends next (its first reconcile) arrives after the goodbye
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(!conn.isClosed, "the hub is still reading: nothing it sent is lost to a reset")
+                await conn.close()
             }
         }
     }

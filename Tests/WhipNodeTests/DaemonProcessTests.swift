@@ -401,6 +401,24 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// A member whose role is missing is told so by the hub, in one line with exit 4, not "I/O on closed
+    /// channel"; run a few times, since what used to decide it was a race between the hub's goodbye and close.
+    @Test func memberWithoutARoleIsToldWhy() async throws {
+        let cli = try CLI()
+        try cli.run(["init", "--data", "hub", "--name", "Hub"])
+        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
+        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
+        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
+        try cli.run(["community", "join", "--data", "laptop", invite])  // joined, but never granted a role
+        let hub = try Daemon(cli, ["--data", "hub"])
+        let port = try await hub.port()
+        for _ in 0..<5 {
+            let r = try cli.run(["sync", "--data", "laptop", "127.0.0.1:\(port)"], expect: 4)
+            #expect(r.stderr == "error: 127.0.0.1:\(port) refused this node: not a member of this community\n", "\(r.stderr)")
+        }
+        #expect(hub.stop() == 0)
+    }
+
     @Test func serveRefusesBadSettingsClearly() throws {
         let cli = try CLI()
         try cli.run(["init", "--data", "n", "--name", "N"])
