@@ -135,6 +135,9 @@ final class Mailbox: Sendable {
     /// The next frame, end or shutdown; other inputs stay queued for later.
     func nextFrame() async -> Item { await next(framesOnly: true) }
 
+    /// The next frame, end or shutdown if one is queued now; nil (without waiting) otherwise.
+    func queuedFrame() -> Item? { take(framesOnly: true) }
+
     private func next(framesOnly: Bool) async -> Item {
         while true {
             if let item = take(framesOnly: framesOnly) { return item }

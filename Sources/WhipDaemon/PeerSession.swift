@@ -161,12 +161,20 @@ struct Link {
         replica.traffic.count(type: m.type, bytes: frame.count + 2)
     }
 
-    /// After a failed write: the reason of a `goodbye` among the frames still queued, if there is one. The
-    /// connection is closed by then, so the queue ends.
-    mutating func queuedGoodbye() async -> String? {
-        while case .frame(let f) = await mailbox.nextFrame() {
-            guard let m = try? SessionMessage.decode(try transport!.decrypt(Array(f.readableBytesView))) else { return nil }
-            if case .goodbye(let reason) = m { return reason }
+    /// After a failed write: the reason of a `goodbye` among the frames the peer sent before it closed, if
+    /// there is one. Waits at most `patience` for them to arrive, and never for a peer that is still sending.
+    mutating func queuedGoodbye(patience: Duration = .milliseconds(500)) async -> String? {
+        let deadline = ContinuousClock.now + patience
+        while ContinuousClock.now < deadline {
+            switch mailbox.queuedFrame() {
+            case .frame(let f):
+                guard let m = try? SessionMessage.decode(try transport!.decrypt(Array(f.readableBytesView))) else { return nil }
+                if case .goodbye(let reason) = m { return reason }
+            case nil:
+                try? await Task.sleep(for: .milliseconds(10))
+            default:
+                return nil  // the connection ended (or this node is stopping) with no goodbye queued
+            }
         }
         return nil
     }
@@ -438,9 +446,11 @@ public enum PeerSession {
         return try await Link.with(channel, replica: replica, settings: settings) { (c: inout Link) async throws -> SyncReport in
             var (hs, first) = try PeerHandshake.initiate(
                 community: community, networkKey: networkKey, noiseKey: credentials.noiseKey, identity: credentials.identity)
-            try await c.writeFrame(first)
             let second: [UInt8]
             do {
+                // A responder that turns the connection away at once (a connection limit) may have closed it
+                // before message 1 is even written.
+                try await c.writeFrame(first)
                 second = try await c.readFrame()
             } catch {
                 replica.metrics.handshake(ok: false)
