@@ -23,9 +23,9 @@ enum Materializer {
                     db, sql: "SELECT ref, fingerprint, max_wall, max_counter, event_count, authority_digest FROM communities WHERE id = ?",
                     arguments: [Data(community.bytes)])
             else { continue }
-            let cref: Int64 = row["ref"]
-            var fp = EventSetFingerprint(bytes: [UInt8](row["fingerprint"] as Data)) ?? EventSetFingerprint()
-            var maxHLC = HLC(wall: UInt64(row["max_wall"] as Int64), counter: UInt32(row["max_counter"] as Int64))
+            let cref: Int64 = try row.value("ref")
+            var fp = EventSetFingerprint(bytes: try row.bytes("fingerprint")) ?? EventSetFingerprint()
+            var maxHLC = HLC(wall: try row.unsigned("max_wall"), counter: try row.counter("max_counter"))
             for e in events {
                 fp.add(e.id)
                 maxHLC = max(maxHLC, e.hlc)
@@ -37,7 +37,7 @@ enum Materializer {
             var byPartition = Dictionary(grouping: events.filter { $0.campaign != nil }, by: { $0.campaign! })
             if authorityChanged {
                 for p in try Data.fetchAll(db, sql: "SELECT campaign FROM partitions WHERE community = ?", arguments: [cref]) {
-                    byPartition[EventID(bytes: [UInt8](p))!, default: []] += []
+                    byPartition[try Store.eventID(p, "campaign"), default: []] += []
                 }
                 try writeAuthority(db, authority, cref, authoritySeqs)
                 statuses.merge(authority.statuses) { $1 }
@@ -46,16 +46,16 @@ enum Materializer {
                 statuses.merge(try derivePartition(db, p, pevents, seqs: seqs, authority: authority, full: authorityChanged, cref)) { $1 }
             }
             let authorityDigest: [UInt8] =
-                if authorityChanged || row["authority_digest"] == nil {
-                    StateDigest.authority(authority)
+                if !authorityChanged, let stored = try row.value("authority_digest", as: Data?.self) {
+                    [UInt8](stored)
                 } else {
-                    [UInt8](row["authority_digest"] as Data)
+                    StateDigest.authority(authority)
                 }
             let parts = try Row.fetchAll(
                 db, sql: "SELECT campaign, digest FROM partitions WHERE community = ? AND digest IS NOT NULL", arguments: [cref]
             )
-            .map { (EventID(bytes: [UInt8]($0[0] as Data))!, [UInt8]($0[1] as Data)) }
-            let count = (row["event_count"] as Int) + events.count
+            .map { r throws in (try r.eventID("campaign"), try r.bytes("digest")) }
+            let count = (try row.value("event_count", as: Int.self)) + events.count
             let digest = StateDigest.community(community, authority: authorityDigest, partitions: parts, eventCount: count, fingerprint: fp)
             try db.execute(
                 sql: """
@@ -99,9 +99,10 @@ enum Materializer {
         let cursor = try Row.fetchCursor(db, sql: sql, arguments: [arg])
         while let row = try cursor.next() {
             // Stored events were verified on entry; decoding re-checks their form and recomputes the id.
-            let e = try Event.decode(wire: [UInt8](row["raw"] as Data))
+            let e: Event
+            do { e = try Event.decode(wire: try row.bytes("raw")) } catch { throw DamagedData("a stored event cannot be decoded: \(error)") }
             out.append(e)
-            seqs[e.id] = row["seq"]
+            seqs[e.id] = try row.value("seq")
         }
         return (out, seqs)
     }
@@ -140,14 +141,14 @@ enum Materializer {
     static func partition(_ db: Database, _ p: EventID, _ cref: Int64) throws -> PartitionRow {
         if let r = try Row.fetchOne(db, sql: "SELECT * FROM partitions WHERE campaign = ?", arguments: [Data(p.bytes)]) {
             var sums = PartitionSums()
-            sums.pledges = Sum256(bytes: [UInt8](r["pledge_sum"] as Data)) ?? Sum256()
-            sums.statuses = Sum256(bytes: [UInt8](r["status_sum"] as Data)) ?? Sum256()
-            sums.pledgeCount = r["pledge_count"]
-            sums.statusCount = r["status_count"]
+            sums.pledges = Sum256(bytes: try r.bytes("pledge_sum")) ?? Sum256()
+            sums.statuses = Sum256(bytes: try r.bytes("status_sum")) ?? Sum256()
+            sums.pledgeCount = try r.value("pledge_count")
+            sums.statusCount = try r.value("status_count")
             let key = OrderKey(
-                hlc: HLC(wall: UInt64(r["max_wall"] as Int64), counter: UInt32(r["max_counter"] as Int64)),
-                author: [UInt8](r["max_author"] as Data), id: [UInt8](r["max_id"] as Data))
-            return PartitionRow(ref: r["ref"], derived: r["digest"] != nil, maxKey: key, sums: sums)
+                hlc: HLC(wall: try r.unsigned("max_wall"), counter: try r.counter("max_counter")),
+                author: try r.bytes("max_author"), id: try r.bytes("max_id"))
+            return PartitionRow(ref: try r.value("ref"), derived: try r.value("digest", as: Data?.self) != nil, maxKey: key, sums: sums)
         }
         try db.execute(sql: "INSERT INTO partitions (campaign, community) VALUES (?, ?)", arguments: [Data(p.bytes), cref])
         return PartitionRow(
@@ -221,7 +222,7 @@ enum Materializer {
             try writeCampaign(db, c, stored.ref, cref, seqs)
             campaign = c  // with the tier places just allocated
         }
-        let maxKey = max(stored.maxKey, newEvents.map(\.orderKey).max()!)
+        let maxKey = newEvents.map(\.orderKey).reduce(stored.maxKey, max)
         try writePartitionRow(db, stored.ref, campaign, sums, maxKey)
         return result.statuses
     }
@@ -243,7 +244,7 @@ enum Materializer {
         let update = try db.cachedStatement(sql: "UPDATE pledges SET waitlisted = ? WHERE seq = ?")
         for (i, r) in rows.enumerated() {
             let want = i >= limit
-            if (r["waitlisted"] as Bool) != want { try update.execute(arguments: [want, r["seq"] as Int64]) }
+            if try r.value("waitlisted", as: Bool.self) != want { try update.execute(arguments: [want, try r.value("seq", as: Int64.self)]) }
         }
         tier.claimed = min(rows.count, limit)
         tier.waitlisted = max(0, rows.count - limit)
@@ -307,6 +308,28 @@ enum Materializer {
 
     static let statuses: [PledgeStatus] = [.active, .late, .withdrawn, .rejected]
 
+    /// A pledge row's status.
+    static func status(_ r: Row) throws -> PledgeStatus {
+        let code = try r.value("status", as: Int.self)
+        guard statuses.indices.contains(code) else { throw DamagedData("a pledge status is not one this version knows") }
+        return statuses[code]
+    }
+
+    /// A pledge row's channel.
+    static func channel(_ r: Row) throws -> Channel {
+        guard let c = Channel(rawValue: try r.unsigned("channel")) else { throw DamagedData("a pledge channel is not one this version knows") }
+        return c
+    }
+
+    /// A pledge row's payment method, if collected.
+    static func method(_ r: Row) throws -> PaymentMethod? {
+        guard let code = try r.value("collected_method", as: Int64?.self) else { return nil }
+        guard code >= 0, let m = PaymentMethod(rawValue: UInt64(code)) else {
+            throw DamagedData("a payment method is not one this version knows")
+        }
+        return m
+    }
+
     static func writePledge(_ db: Database, _ p: PledgeState, _ pref: Int64, _ seqs: Seqs) throws {
         guard let seq = seqs[p.id] else { return }
         let contact: Data? =
@@ -326,33 +349,37 @@ enum Materializer {
         ])
     }
 
-    static func key(_ d: Data) -> PublicKey { PublicKey(bytes: [UInt8](d))! }
-
     /// The stored campaign and its tiers (whose seqs go into `seqs`), without pledges.
     static func loadCampaign(_ db: Database, _ id: EventID, _ pref: Int64, _ seqs: inout Seqs) throws -> CampaignState? {
         guard let r = try Row.fetchOne(db, sql: "SELECT * FROM campaigns WHERE partition = ?", arguments: [pref]) else { return nil }
-        let org = [UInt8](r["organisers"] as Data)
+        guard let model = FundingModel(name: try r.value("model")), let phase = CampaignPhase(rawValue: try r.value("phase")) else {
+            throw DamagedData("a campaign's model or phase is not one this version knows")
+        }
         var c = CampaignState(
-            id: id, createdBy: key(r["created_by"]),
-            createdAt: HLC(wall: UInt64(r["created_ms"] as Int64), counter: UInt32(r["created_counter"] as Int64)),
-            title: r["title"], description: r["description"], goal: r["goal_minor"], currency: Currency(code: r["currency"])!,
-            model: FundingModel(name: r["model"])!, opens: UInt64(r["opens_ms"] as Int64), closes: UInt64(r["closes_ms"] as Int64),
-            timeZone: r["time_zone"], organisers: stride(from: 0, to: org.count, by: 32).map { PublicKey(bytes: Array(org[$0..<$0 + 32]))! })
-        c.phase = CampaignPhase(rawValue: r["phase"])!
-        c.cancelReason = r["cancel_reason"]
-        c.pledged = r["pledged_minor"]
-        c.collected = r["collected_minor"]
-        c.backers = r["backers"]
-        c.hasPledges = r["has_pledges"]
+            id: id, createdBy: try r.key("created_by"),
+            createdAt: HLC(wall: try r.unsigned("created_ms"), counter: try r.counter("created_counter")),
+            title: try r.value("title"), description: try r.value("description"), goal: try r.value("goal_minor"),
+            currency: try Store.currency(try r.value("currency")), model: model, opens: try r.unsigned("opens_ms"),
+            closes: try r.unsigned("closes_ms"), timeZone: try r.value("time_zone"),
+            organisers: try Store.keys(try r.value("organisers"), "organisers"))
+        c.phase = phase
+        c.cancelReason = try r.value("cancel_reason")
+        c.pledged = try r.value("pledged_minor")
+        c.collected = try r.value("collected_minor")
+        c.backers = try r.value("backers")
+        c.hasPledges = try r.value("has_pledges")
         for t in try Row.fetchAll(db, sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ?", arguments: [pref]) {
-            let tid = EventID(bytes: [UInt8](t["id"] as Data))!
-            seqs[tid] = t["seq"]
+            let tid = try t.eventID("id")
+            seqs[tid] = try t.value("seq")
             var tier = TierState(
-                id: tid, title: t["title"], description: t["description"], minimum: t["minimum_minor"],
-                limit: (t["quantity_limit"] as Int64?).map { UInt32($0) })
-            tier.active = t["active"]
-            tier.claimed = t["claimed"]
-            tier.waitlisted = t["waitlisted"]
+                id: tid, title: try t.value("title"), description: try t.value("description"), minimum: try t.value("minimum_minor"),
+                limit: try t.value("quantity_limit", as: Int64?.self).map { v throws in
+                    guard let l = UInt32(exactly: v) else { throw DamagedData("a tier limit is out of range") }
+                    return l
+                })
+            tier.active = try t.value("active")
+            tier.claimed = try t.value("claimed")
+            tier.waitlisted = try t.value("waitlisted")
             c.tiers[tid] = tier
         }
         return c
@@ -369,18 +396,18 @@ enum Materializer {
                     WHERE e.id = ? AND p.partition = ?
                     """, arguments: [Data(id.bytes), pref])
         else { return nil }
-        seqs[id] = r["seq"]
+        seqs[id] = try r.value("seq")
         let tierBySeq = Dictionary(tiers.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
         var p = PledgeState(
-            id: id, author: key(r["author_key"]), madeAt: HLC(wall: UInt64(r["made_ms"] as Int64), counter: UInt32(r["made_counter"] as Int64)),
-            backerName: r["backer_name"], anonymous: r["anonymous"], amount: r["amount_minor"],
-            tier: (r["tier"] as Int64?).flatMap { tierBySeq[$0] }, channel: Channel(rawValue: UInt64(r["channel"] as Int64))!,
-            status: statuses[r["status"] as Int], contact: decodeContact(r["contact"]))
-        p.waitlisted = r["waitlisted"]
-        p.collected = r["collected_minor"]
-        p.collectedBy = (r["collector_key"] as Data?).map(key)
-        p.collectedMethod = (r["collected_method"] as Int64?).flatMap { PaymentMethod(rawValue: UInt64($0)) }
-        p.rejectReason = r["reject_reason"]
+            id: id, author: try r.key("author_key"), madeAt: HLC(wall: try r.unsigned("made_ms"), counter: try r.counter("made_counter")),
+            backerName: try r.value("backer_name"), anonymous: try r.value("anonymous"), amount: try r.value("amount_minor"),
+            tier: try r.value("tier", as: Int64?.self).flatMap { tierBySeq[$0] }, channel: try channel(r), status: try status(r),
+            contact: decodeContact(try r.value("contact")))
+        p.waitlisted = try r.value("waitlisted")
+        p.collected = try r.value("collected_minor")
+        p.collectedBy = try r.optionalKey("collector_key")
+        p.collectedMethod = try method(r)
+        p.rejectReason = try r.value("reject_reason")
         return p
     }
 

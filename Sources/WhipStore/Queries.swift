@@ -91,14 +91,16 @@ public struct RoleRow: Sendable {
 extension Store {
     /// Records membership of a community (its events arrive by bundle or sync).
     public func joinCommunity(id: PublicKey, name: String, networkKey: [UInt8], hubs: [String], now: UInt64) throws(WhipError) {
-        try write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM communities WHERE id = ?", arguments: [Data(id.bytes)]) ?? false {
-                throw WhipError(.alreadyExists, "this node is already a member of '\(name)'")
-            }
-            try db.execute(
-                sql: "INSERT INTO communities (id, id_text, name, network_key, hubs, joined_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [Data(id.bytes), KeyText.encode(id, as: .community), name, Data(networkKey), hubs.joined(separator: ","), Int64(now)])
+        try write { db in try Store.insertCommunity(db, id: id, name: name, networkKey: networkKey, hubs: hubs, now: now) }
+    }
+
+    static func insertCommunity(_ db: Database, id: PublicKey, name: String, networkKey: [UInt8], hubs: [String], now: UInt64) throws {
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM communities WHERE id = ?", arguments: [Data(id.bytes)]) ?? false {
+            throw WhipError(.alreadyExists, "this node is already a member of '\(name)'")
         }
+        try db.execute(
+            sql: "INSERT INTO communities (id, id_text, name, network_key, hubs, joined_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [Data(id.bytes), KeyText.encode(id, as: .community), name, Data(networkKey), hubs.joined(separator: ","), Int64(now)])
     }
 
     /// Every joined community.
@@ -108,17 +110,15 @@ extension Store {
         }
     }
 
-    static func community(_ r: Row) -> CommunityInfo {
-        let hubs = (r["hubs"] as String).split(separator: ",").map(String.init)
+    static func community(_ r: Row) throws -> CommunityInfo {
+        let hubs = try r.value("hubs", as: String.self).split(separator: ",").map(String.init)
         return CommunityInfo(
-            id: PublicKey(bytes: [UInt8](r["id"] as Data))!, name: r["name"], networkKey: [UInt8](r["network_key"] as Data), hubs: hubs,
-            eventCount: r["event_count"], digest: (r["digest"] as Data?).map { Hex.encode([UInt8]($0)) } ?? "",
-            founder: (r["founder"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) })
+            id: try r.key("id"), name: try r.value("name"), networkKey: try r.bytes("network_key"), hubs: hubs,
+            eventCount: try r.value("event_count"), digest: try r.value("digest", as: Data?.self).map { Hex.encode([UInt8]($0)) } ?? "",
+            founder: try r.optionalKey("founder"))
     }
 
-    static func money(_ minor: Int64, _ code: String) -> Money {
-        Money(minor: minor, currency: Currency(code: code) ?? Currency(code: "XXX") ?? Currency(code: "GBP")!)
-    }
+    static func money(_ minor: Int64, _ code: String) throws -> Money { Money(minor: minor, currency: try currency(code)) }
 
     /// Campaign columns with the campaign id and community id joined in.
     static let campaignSelect = """
@@ -126,17 +126,19 @@ extension Store {
         JOIN partitions p ON p.ref = c.partition JOIN communities cm ON cm.ref = c.community
         """
 
-    static func campaign(_ r: Row) -> CampaignRow {
-        let cur: String = r["currency"]
-        let org = [UInt8](r["organisers"] as Data)
+    static func campaign(_ r: Row) throws -> CampaignRow {
+        let cur = try currency(try r.value("currency"))
+        guard let model = FundingModel(name: try r.value("model")), let phase = CampaignPhase(rawValue: try r.value("phase")) else {
+            throw DamagedData("a campaign's model or phase is not one this version knows")
+        }
         return CampaignRow(
-            id: EventID(bytes: [UInt8](r["id"] as Data))!, community: PublicKey(bytes: [UInt8](r["community_id"] as Data))!,
-            title: r["title"], description: r["description"], goal: money(r["goal_minor"], cur),
-            model: FundingModel(name: r["model"]) ?? .allOrNothing, opens: UInt64(r["opens_ms"] as Int64), closes: UInt64(r["closes_ms"] as Int64),
-            timeZone: r["time_zone"], phase: CampaignPhase(rawValue: r["phase"]) ?? .draft, cancelReason: r["cancel_reason"],
-            pledged: money(r["pledged_minor"], cur), collected: money(r["collected_minor"], cur), backers: r["backers"],
-            createdBy: PublicKey(bytes: [UInt8](r["created_by"] as Data))!,
-            organisers: stride(from: 0, to: org.count, by: 32).map { PublicKey(bytes: Array(org[$0..<$0 + 32]))! })
+            id: try r.eventID("id"), community: try r.key("community_id"),
+            title: try r.value("title"), description: try r.value("description"), goal: Money(minor: try r.value("goal_minor"), currency: cur),
+            model: model, opens: try r.unsigned("opens_ms"), closes: try r.unsigned("closes_ms"),
+            timeZone: try r.value("time_zone"), phase: phase, cancelReason: try r.value("cancel_reason"),
+            pledged: Money(minor: try r.value("pledged_minor"), currency: cur),
+            collected: Money(minor: try r.value("collected_minor"), currency: cur),
+            backers: try r.value("backers"), createdBy: try r.key("created_by"), organisers: try keys(try r.value("organisers"), "organisers"))
     }
 
     /// Campaigns, optionally of one community, newest first.
@@ -162,7 +164,7 @@ extension Store {
         try Row.fetchOne(
             db, sql: "SELECT p.ref, c.currency FROM partitions p JOIN campaigns c ON c.partition = p.ref WHERE p.campaign = ?",
             arguments: [Data(campaign.bytes)]
-        ).map { ($0["ref"], $0["currency"]) }
+        ).map { r throws in (try r.value("ref"), try r.value("currency")) }
     }
 
     /// Tiers of a campaign, cheapest first.
@@ -172,10 +174,12 @@ extension Store {
             return try Row.fetchAll(
                 db, sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ? ORDER BY t.minimum_minor, e.id",
                 arguments: [pref]
-            ).map {
+            ).map { r throws in
                 TierRow(
-                    id: EventID(bytes: [UInt8]($0["id"] as Data))!, title: $0["title"], description: $0["description"],
-                    minimum: Store.money($0["minimum_minor"], cur), limit: $0["quantity_limit"], claimed: $0["claimed"], waitlisted: $0["waitlisted"])
+                    id: try r.eventID("id"), title: try r.value("title"), description: try r.value("description"),
+                    minimum: try Store.money(try r.value("minimum_minor"), cur), limit: try r.value("quantity_limit"),
+                    claimed: try r.value("claimed"),
+                    waitlisted: try r.value("waitlisted"))
             }
         }
     }
@@ -193,17 +197,16 @@ extension Store {
                     WHERE p.partition = ? ORDER BY p.made_ms, p.made_counter, e.id
                     """,
                 arguments: [pref]
-            ).map { r in
+            ).map { r throws in
                 PledgeRow(
-                    id: EventID(bytes: [UInt8](r["id"] as Data))!, campaign: campaign, author: PublicKey(bytes: [UInt8](r["author_key"] as Data))!,
-                    madeAt: UInt64(r["made_ms"] as Int64), backerName: r["backer_name"], anonymous: r["anonymous"],
-                    amount: Store.money(r["amount_minor"], cur), tier: (r["tier_id"] as Data?).flatMap { EventID(bytes: [UInt8]($0)) },
-                    channel: (Channel(rawValue: UInt64(r["channel"] as Int64)) ?? .inPerson).name,
-                    status: Materializer.statuses[r["status"] as Int].rawValue, waitlisted: r["waitlisted"],
-                    collected: Store.money(r["collected_minor"], cur),
-                    collectedBy: (r["collector_key"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) },
-                    collectedMethod: (r["collected_method"] as Int64?).flatMap { PaymentMethod(rawValue: UInt64($0))?.name },
-                    rejectReason: r["reject_reason"], contact: Materializer.decodeContact(r["contact"]))
+                    id: try r.eventID("id"), campaign: campaign, author: try r.key("author_key"),
+                    madeAt: try r.unsigned("made_ms"), backerName: try r.value("backer_name"), anonymous: try r.value("anonymous"),
+                    amount: try Store.money(try r.value("amount_minor"), cur),
+                    tier: try r.value("tier_id", as: Data?.self).map { d throws in try Store.eventID(d, "tier_id") },
+                    channel: try Materializer.channel(r).name, status: try Materializer.status(r).rawValue, waitlisted: try r.value("waitlisted"),
+                    collected: try Store.money(try r.value("collected_minor"), cur), collectedBy: try r.optionalKey("collector_key"),
+                    collectedMethod: try Materializer.method(r)?.name, rejectReason: try r.value("reject_reason"),
+                    contact: Materializer.decodeContact(try r.value("contact")))
             }
         }
     }
@@ -227,7 +230,7 @@ extension Store {
             throw WhipError(.notFound, "no \(what) with an id starting '\(text)'; list them with `whipround \(what) list`")
         }
         guard matches.count == 1 else { throw WhipError(.invalidArgument, "'\(text)' matches several \(what)s; type more of the id") }
-        return EventID(bytes: [UInt8](first))!
+        do { return try Store.eventID(first, what) } catch { throw wrap(error) }
     }
 
     /// Roles in a community as they stand.
@@ -236,10 +239,11 @@ extension Store {
             try Row.fetchAll(
                 db, sql: "SELECT r.* FROM roles r JOIN communities c ON c.ref = r.community WHERE c.id = ? ORDER BY r.member, r.role",
                 arguments: [Data(community.bytes)]
-            ).map {
-                RoleRow(
-                    member: PublicKey(bytes: [UInt8]($0["member"] as Data))!, role: Role(name: $0["role"]) ?? .collector,
-                    granted: $0["granted"], expires: ($0["expires_ms"] as Int64?).map(UInt64.init))
+            ).map { r throws in
+                guard let role = Role(name: try r.value("role")) else { throw DamagedData("a role is not one this version knows") }
+                return RoleRow(
+                    member: try r.key("member"), role: role, granted: try r.value("granted"),
+                    expires: try r.value("expires_ms", as: Int64?.self).map { UInt64(clamping: $0) })
             }
         }
     }
@@ -247,8 +251,8 @@ extension Store {
     /// The rejection log, newest admission refusals last.
     public func rejections(limit: Int = 100) throws(WhipError) -> [RejectionRow] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM rejection_log LIMIT ?", arguments: [limit]).map {
-                RejectionRow(eventID: $0["event"], code: $0["code"], message: $0["message"], stage: $0["stage"])
+            try Row.fetchAll(db, sql: "SELECT * FROM rejection_log LIMIT ?", arguments: [limit]).map { r throws in
+                RejectionRow(eventID: try r.value("event"), code: try r.value("code"), message: try r.value("message"), stage: try r.value("stage"))
             }
         }
     }
@@ -356,9 +360,7 @@ extension Store {
                 db,
                 sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?",
                 arguments: [Data(id.bytes)]
-            ).flatMap {
-                EventID(bytes: [UInt8]($0))
-            }
+            ).map { d throws in try Store.eventID(d, "campaign") }
         }
     }
 }
@@ -371,7 +373,7 @@ extension Store {
                 db,
                 sql: "SELECT pt.campaign FROM events e JOIN tiers t ON t.seq = e.seq JOIN partitions pt ON pt.ref = t.partition WHERE e.id = ?",
                 arguments: [Data(id.bytes)]
-            ).flatMap { EventID(bytes: [UInt8]($0)) }
+            ).map { d throws in try Store.eventID(d, "campaign") }
         }
     }
 }
@@ -385,7 +387,7 @@ extension Store {
                 return try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") ?? 0
             }
         } catch {
-            throw Store.wrap(error)
+            throw wrap(error)
         }
     }
 }
@@ -423,15 +425,15 @@ extension Store {
         try read { db in
             var communities: [Int64: PublicKey] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT ref, id FROM communities") {
-                communities[row["ref"]] = PublicKey(bytes: [UInt8](row["id"] as Data))
+                communities[try row.value("ref", as: Int64.self)] = try row.key("id")
             }
             var last = seq
             let cursor = try Row.fetchCursor(
                 db, sql: "SELECT seq, community, hlc_wall, hlc_counter, id FROM events WHERE seq > ? ORDER BY seq", arguments: [seq])
             while let row = try cursor.next() {
-                last = row[0]
-                guard let community = communities[row[1]] else { continue }
-                let hlc = HLC(wall: UInt64(row[2] as Int64), counter: UInt32(row[3] as Int64))
+                last = try row.value(at: 0)
+                guard let community = communities[try row.value(at: 1, as: Int64.self)] else { continue }
+                let hlc = HLC(wall: try row.unsigned("hlc_wall"), counter: try row.counter("hlc_counter"))
                 try row.withUnsafeData(atIndex: 4) { id in id?.withUnsafeBytes { body(community, hlc, $0) } }
             }
             return last
@@ -515,11 +517,12 @@ extension Store {
                     SELECT p.*, (SELECT COUNT(*) FROM events e WHERE e.seq > COALESCE(p.synced_seq, 0)) AS since
                     FROM peers p ORDER BY p.address
                     """
-            ).map {
+            ).map { r throws in
                 PeerRow(
-                    address: $0["address"], source: $0["source"], lastAttempt: ($0["last_attempt_ms"] as Int64?).map(UInt64.init),
-                    lastSuccess: ($0["last_success_ms"] as Int64?).map(UInt64.init), lastError: $0["last_error"],
-                    lastPeerID: ($0["last_peer_id"] as Data?).flatMap { PublicKey(bytes: [UInt8]($0)) }, storedSinceSync: $0["since"])
+                    address: try r.value("address"), source: try r.value("source"),
+                    lastAttempt: try r.value("last_attempt_ms", as: Int64?.self).map { UInt64(clamping: $0) },
+                    lastSuccess: try r.value("last_success_ms", as: Int64?.self).map { UInt64(clamping: $0) }, lastError: try r.value("last_error"),
+                    lastPeerID: try r.optionalKey("last_peer_id"), storedSinceSync: try r.value("since"))
             }
         }
     }

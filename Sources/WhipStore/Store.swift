@@ -68,29 +68,60 @@ public final class Store: Sendable {
 
     /// The database file.
     public let path: String
+    /// Opened read-only (a copy on read-only media, or a file this user may not change): writes fail.
+    public let readOnly: Bool
     let pool: DatabasePool
     let logger: Logger
 
     /// Opens (creating and migrating if needed) the database at `path`, in WAL mode with `synchronous=FULL`.
-    public init(path: String, logger: Logger) throws(WhipError) {
+    ///
+    /// With `readOnly`, nothing is created, migrated or written: the file must exist and be current.
+    public init(path: String, logger: Logger, readOnly: Bool = false) throws(WhipError) {
         self.path = path
         self.logger = logger
+        self.readOnly = readOnly
         do {
             var config = Configuration()
             config.busyMode = .timeout(10)
+            config.readonly = readOnly
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA foreign_keys = ON")
             }
-            pool = try DatabasePool(path: path, configuration: config)
-            // DatabasePool switches to synchronous=NORMAL when it enables WAL, after prepareDatabase.
-            // An acknowledged pledge must survive power loss, so set FULL on the writer afterwards.
-            try pool.barrierWriteWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
+            pool = try DatabasePool(path: readOnly ? Store.readOnlyLocation(path) : path, configuration: config)
+            if readOnly {
+                guard try pool.read({ try Schema.migrator().hasCompletedMigrations($0) }) else {
+                    throw WhipError(
+                        .storage,
+                        "the replica \(path) needs upgrading, which cannot be done while it is read-only; open it once where it can be written")
+                }
+            } else {
+                // DatabasePool switches to synchronous=NORMAL when it enables WAL, after prepareDatabase.
+                // An acknowledged pledge must survive power loss, so set FULL on the writer afterwards.
+                try pool.barrierWriteWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                }
+                try Schema.migrator().migrate(pool)
             }
-            try Schema.migrator().migrate(pool)
         } catch {
-            throw WhipError(.storage, "cannot open the database at \(path): \(error)", cause: error)
+            throw Store.explain(error, path: path, logger: logger)
         }
+    }
+
+    /// Where SQLite should open a replica read-only. A WAL-mode file with no `-shm` beside it, in a directory this
+    /// user cannot write (a backup on read-only media), can only be read as `immutable`; with a `-shm` there
+    /// (another process has it open), a plain read-only open shares it safely instead.
+    static func readOnlyLocation(_ path: String) -> String {
+        guard !FileManager.default.fileExists(atPath: path + "-shm"), !FileManager.default.fileExists(atPath: path + "-wal") else { return path }
+        var escaped = ""
+        for ch in path.unicodeScalars {
+            switch ch {
+            case "%": escaped += "%25"
+            case "?": escaped += "%3F"
+            case "#": escaped += "%23"
+            default: escaped.unicodeScalars.append(ch)
+            }
+        }
+        return "file:" + escaped + "?immutable=1"
     }
 
     /// The value of `PRAGMA synchronous` on the writer connection (2 = FULL).
@@ -104,16 +135,51 @@ public final class Store: Sendable {
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(WhipError) -> T {
-        do { return try pool.read(body) } catch { throw Store.wrap(error) }
+        do { return try pool.read(body) } catch { throw wrap(error) }
     }
 
     func write<T>(_ body: (Database) throws -> T) throws(WhipError) -> T {
-        do { return try pool.write(body) } catch { throw Store.wrap(error) }
+        do { return try pool.write(body) } catch { throw wrap(error) }
     }
 
-    static func wrap(_ error: any Error) -> WhipError {
+    func wrap(_ error: any Error) -> WhipError { Store.explain(error, path: path, logger: logger) }
+
+    /// What to do after a database failure, in one line for a person: the SQL and library details go to the
+    /// log (`--verbose`), never into the message. A `WhipError` thrown inside a transaction passes unchanged.
+    static func explain(_ error: any Error, path: String, logger: Logger) -> WhipError {
         if let w = error as? WhipError { return w }
-        return WhipError(.storage, "database error: \(error)", cause: error)
+        logger.info("database error", metadata: ["db.path": "\(path)", "error": "\(error)"])
+        let damaged = WhipError(
+            .storage,
+            "the database \(path) is damaged; restore it from a backup, or rebuild it from a peer or a bundle (README: Damaged or lost data)",
+            cause: error)
+        if error is DamagedData || error is RowDecodingError { return damaged }
+        guard let db = error as? DatabaseError else {
+            return WhipError(.storage, "cannot use the database \(path); run with --verbose for details", cause: error)
+        }
+        switch db.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FORMAT, .SQLITE_SCHEMA, .SQLITE_ERROR, .SQLITE_MISMATCH, .SQLITE_RANGE:
+            // Our statements are fixed: one failing to prepare or bind means the file is not what we made.
+            return damaged
+        case .SQLITE_READONLY:
+            return WhipError(.io, "cannot change \(path): the replica is read-only here (permission denied or read-only media)", cause: error)
+        case .SQLITE_PERM, .SQLITE_AUTH:
+            return WhipError(.io, "cannot use the database \(path): permission denied", cause: error)
+        case .SQLITE_CANTOPEN:
+            let dir = (path as NSString).deletingLastPathComponent
+            if access(path, R_OK) != 0 && errno == EACCES || access(dir, W_OK | X_OK) != 0 && errno == EACCES {
+                return WhipError(.io, "cannot open the database \(path): permission denied", cause: error)
+            }
+            return WhipError(.io, "cannot open the database \(path)", cause: error)
+        case .SQLITE_FULL:
+            return WhipError(.io, "the disk holding \(path) is full; free some space and try again (nothing was changed)", cause: error)
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return WhipError(.io, "the database \(path) is busy (another whipround process is writing); try again", cause: error)
+        case .SQLITE_IOERR:
+            return WhipError(.io, "input/output error on \(path); check the disk, then run `whipround doctor`", cause: error)
+        default:
+            return WhipError(.storage, "cannot use the database \(path); run with --verbose for details", cause: error)
+        }
     }
 
     // MARK: Ingest
@@ -165,18 +231,30 @@ public final class Store: Sendable {
     /// Signs and stores one local event at the next hybrid logical timestamp, all in one transaction.
     /// Throws (and stores nothing) if the rules would not apply it.
     public func appendLocal(community: PublicKey, now: UInt64, make: (HLC) -> Event) throws(WhipError) -> Event {
+        try write { db in try self.appendLocal(db, community: community, now: now, make: make) }
+    }
+
+    /// Joins a new community and stores its first local event (its genesis) in one transaction: both or neither.
+    public func createCommunity(
+        id: PublicKey, name: String, networkKey: [UInt8], now: UInt64, genesis make: (HLC) -> Event
+    ) throws(WhipError) -> Event {
         try write { db in
-            let hlc = try self.nextHLC(db, community: community, now: now)
-            let event = make(hlc)
-            // Local events pass the same decode and signature checks as everyone else's, so a node never
-            // stores (and later hands out) an event its peers would refuse.
-            let checked = Verifier.checkOne(event.wire)
-            if case .failure(let a) = checked { throw WhipError(.invalidArgument, "\(event.kind.name) is not valid: \(a.message)") }
-            let report = try self.admit(db, checked: [(event.wire, checked)], source: .local, now: now, requireApplied: true)
-            if report.duplicates == 1 { throw WhipError(.alreadyExists, "this event is already stored") }
-            if report.accepted != 1 { throw WhipError(.rejected, report.examples.first ?? "the event was refused") }
-            return event
+            try Store.insertCommunity(db, id: id, name: name, networkKey: networkKey, hubs: [], now: now)
+            return try self.appendLocal(db, community: id, now: now, make: make)
         }
+    }
+
+    private func appendLocal(_ db: Database, community: PublicKey, now: UInt64, make: (HLC) -> Event) throws -> Event {
+        let hlc = try self.nextHLC(db, community: community, now: now)
+        let event = make(hlc)
+        // Local events pass the same decode and signature checks as everyone else's, so a node never
+        // stores (and later hands out) an event its peers would refuse.
+        let checked = Verifier.checkOne(event.wire)
+        if case .failure(let a) = checked { throw WhipError(.invalidArgument, "cannot \(event.kind.userAction): \(a.message)") }
+        let report = try self.admit(db, checked: [(event.wire, checked)], source: .local, now: now, requireApplied: true)
+        if report.duplicates == 1 { throw WhipError(.alreadyExists, "this change is already stored") }
+        if report.accepted != 1 { throw WhipError(.rejected, "cannot \(event.kind.userAction): the change was refused") }
+        return event
     }
 
     /// Retries held events whose time has come.
@@ -187,7 +265,7 @@ public final class Store: Sendable {
                 db, sql: "SELECT seq, raw FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
             guard !rows.isEmpty else { return IngestReport() }
             try db.execute(sql: "DELETE FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
-            let wires = rows.map { [UInt8]($0["raw"] as Data) }
+            let wires = try rows.map { r throws in try r.bytes("raw") }
             let checked = Verifier.check(wires)
             return try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, source: .retry, now: now, requireApplied: false)
         }
@@ -198,7 +276,7 @@ public final class Store: Sendable {
     ) throws -> IngestReport {
         var report = IngestReport()
         let joined = Dictionary(
-            try Row.fetchAll(db, sql: "SELECT id, ref FROM communities").map { ([UInt8]($0["id"] as Data), $0["ref"] as Int64) },
+            try Row.fetchAll(db, sql: "SELECT id, ref FROM communities").map { r throws in (try r.bytes("id"), try r.value("ref", as: Int64.self)) },
             uniquingKeysWith: { a, _ in a })
         var partitions = [EventID: Int64]()
         var members = [PublicKey: Int64]()
@@ -270,7 +348,7 @@ public final class Store: Sendable {
                 if case .rejected(let v) = statuses[e.id] ?? .applied {
                     report.notApplied[v.code, default: 0] += 1
                     if requireApplied {
-                        throw WhipError(.rejected, "\(e.kind.name) was not accepted: \(v.message)")
+                        throw WhipError(.rejected, "cannot \(e.kind.userAction): \(v.message)")
                     }
                 }
             }
@@ -296,7 +374,7 @@ public final class Store: Sendable {
             db, sql: "SELECT max_wall, max_counter FROM communities WHERE id = ?",
             arguments: [Data(community.bytes)])
         {
-            let seen = HLC(wall: UInt64(row[0] as Int64), counter: UInt32(row[1] as Int64))
+            let seen = HLC(wall: try row.unsigned("max_wall"), counter: try row.counter("max_counter"))
             if last == nil || seen > last! { last = seen }
         }
         let next = HLC.next(after: last, now: now)

@@ -1,0 +1,22 @@
+extension EventKind {
+    /// What a person asked for, in their words, for messages: "record the pledge", never `pledge.made`.
+    public var userAction: String {
+        switch self {
+        case .communityCreated: "create the community"
+        case .roleGranted: "grant the role"
+        case .roleRevoked: "revoke the role"
+        case .campaignCreated: "create the campaign"
+        case .campaignUpdated: "update the campaign"
+        case .campaignPublished: "publish the campaign"
+        case .campaignClosed: "close the campaign"
+        case .campaignCancelled: "cancel the campaign"
+        case .tierAdded: "add the tier"
+        case .tierUpdated: "update the tier"
+        case .pledgeMade: "record the pledge"
+        case .pledgeRevised: "revise the pledge"
+        case .pledgeWithdrawn: "withdraw the pledge"
+        case .pledgeCollected: "record the collection"
+        case .pledgeRejected: "reject the pledge"
+        }
+    }
+}
