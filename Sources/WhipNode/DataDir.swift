@@ -1,5 +1,5 @@
 public import Foundation
-import WhipCore
+public import WhipCore
 import WhipCrypto
 
 /// The node's data directory: identity key, community keys and the SQLite replica.
@@ -14,7 +14,8 @@ public struct DataDir: Sendable {
 
     /// `--data DIR`, else `WHIPROUND_DATA`, else `$XDG_DATA_HOME/whipround`, else `~/.local/share/whipround`.
     public static func resolve(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> DataDir {
-        if let flag, !flag.isEmpty { return DataDir(path: absolute(flag)) }
+        // `--data ""` stays empty, so opening it is a clear error rather than a quiet fall-back to the default.
+        if let flag { return DataDir(path: flag.isEmpty ? "" : absolute(flag)) }
         if let env = environment["WHIPROUND_DATA"], !env.isEmpty { return DataDir(path: absolute(env)) }
         if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty { return DataDir(path: absolute(xdg) + "/whipround") }
         let home = environment["HOME"] ?? NSHomeDirectory()
@@ -34,6 +35,38 @@ public struct DataDir: Sendable {
 
     /// Whether `init` has run here.
     public var isInitialised: Bool { FileManager.default.fileExists(atPath: identityFile) }
+
+    /// What is at a path: its stat(2) mode bits, nil if nothing is there; a permission problem is an error.
+    static func fileType(_ file: String) throws(WhipError) -> (type: mode_t, size: Int64)? {
+        var st = stat()
+        if stat(file, &st) == 0 { return (st.st_mode & S_IFMT, Int64(st.st_size)) }
+        switch errno {
+        case ENOENT: return nil
+        case EACCES: throw WhipError(.io, "cannot reach \(file): permission denied")
+        case ENOTDIR: throw WhipError(.invalidArgument, "\(file): part of this path is a file, not a directory")
+        default: throw WhipError(.io, "cannot reach \(file): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Checks the path can be a data directory: not empty, and a directory (or nothing yet). Returns whether it exists.
+    @discardableResult
+    public func check() throws(WhipError) -> Bool {
+        guard !path.isEmpty else {
+            throw WhipError(.invalidArgument, "the data directory is empty: give --data DIR, or leave --data out for the default")
+        }
+        guard let kind = try DataDir.fileType(path) else { return false }
+        guard kind.type == S_IFDIR else {
+            throw WhipError(.invalidArgument, "\(path) is a file, not a data directory: give --data a directory")
+        }
+        guard access(path, R_OK | X_OK) == 0 else { throw WhipError(.io, "cannot read the data directory \(path): permission denied") }
+        return true
+    }
+
+    /// Whether this user may change the directory and its database; if not, the node opens read-only.
+    public var isWritable: Bool {
+        let files: [String] = [databaseFile, databaseFile + "-wal", databaseFile + "-shm"]
+        return access(path, W_OK) == 0 && files.allSatisfy { access($0, F_OK) != 0 || access($0, W_OK) == 0 }
+    }
 
     /// Creates the directory (0700) if needed.
     func create() throws(WhipError) {
@@ -67,7 +100,8 @@ public struct DataDir: Sendable {
     /// Reads a key seed written by `writeSecret`, warning-free only if the file is private.
     func readSecret(_ file: String) throws(WhipError) -> SigningKey {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw WhipError(.notFound, "cannot read \(file)")
+            if access(file, F_OK) == 0 { throw WhipError(.io, "cannot read \(file): permission denied") }
+            throw WhipError(.notFound, "cannot read \(file): no such file")
         }
         var st = stat()
         if stat(file, &st) == 0, st.st_mode & 0o077 != 0 {

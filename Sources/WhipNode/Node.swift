@@ -46,15 +46,44 @@ public final class Node: Sendable {
     }
 
     /// Creates a node in `dir`: a new identity (0600) and an empty replica.
+    ///
+    /// With `newReplica`, keeps the identity already in `dir` and creates only an empty replica, in place of a
+    /// `whipround.sqlite` that was lost; nothing else ever creates a replica.
     public static func initialise(
-        dir: DataDir, name: String, logger: Logger, clock: @escaping @Sendable () -> UInt64 = Dates.nowMs
+        dir: DataDir, name: String, newReplica: Bool = false, logger: Logger, clock: @escaping @Sendable () -> UInt64 = Dates.nowMs
     ) throws(WhipError) -> Node {
-        if dir.isInitialised {
-            throw WhipError(.alreadyExists, "\(dir.path) already holds a node; use it as it is, or choose another --data directory")
-        }
+        let exists = try dir.check()
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.utf8.count <= Limits.maxNameBytes else {
             throw WhipError(.invalidArgument, "the node name must be 1 to \(Limits.maxNameBytes) bytes")
+        }
+        try SafeText.checkName(trimmed, what: "the node name")
+        let identity = exists ? try DataDir.fileType(dir.identityFile) : nil
+        let database = exists ? try DataDir.fileType(dir.databaseFile) : nil
+        let hasReplica = (database?.size ?? 0) > 0
+        if newReplica {
+            guard identity != nil else {
+                throw WhipError(
+                    .notFound, "\(dir.path) holds no identity.key to keep; restore it from your backup, or run `whipround init` without --new-replica"
+                )
+            }
+            if hasReplica {
+                throw WhipError(.alreadyExists, "\(dir.databaseFile) is still there; --new-replica only replaces a lost or empty one")
+            }
+            let key = try dir.readSecret(dir.identityFile)
+            let store = try Store(path: dir.databaseFile, logger: logger)
+            try store.setMeta("name", trimmed)
+            logger.info("empty replica created", metadata: ["node.dir": "\(dir.path)"])
+            return Node(dir: dir, identity: key, store: store, logger: logger, clock: clock)
+        }
+        if identity != nil {
+            throw WhipError(.alreadyExists, "\(dir.path) already holds a node; use it as it is, or choose another --data directory")
+        }
+        if hasReplica {
+            throw WhipError(
+                .alreadyExists,
+                "\(dir.path) holds a replica but its identity.key is missing: restore identity.key from your backup (the node's roles belong to it), or choose another --data directory for a new node"
+            )
         }
         try dir.create()
         let key = SigningKey.generate()
@@ -65,15 +94,32 @@ public final class Node: Sendable {
         return Node(dir: dir, identity: key, store: store, logger: logger, clock: clock)
     }
 
-    /// Opens an existing node.
+    /// Opens an existing node; read-only (reading commands only) when this user may not change its data.
+    ///
+    /// Never creates anything: a missing or empty replica is an error that says how to restore or rebuild it.
     public static func open(dir: DataDir, logger: Logger, clock: @escaping @Sendable () -> UInt64 = Dates.nowMs) throws(WhipError) -> Node {
-        guard dir.isInitialised else {
-            throw WhipError(.notFound, "no node in \(dir.path); create one with `whipround init --data \(dir.path) --name \"My Hub\"`")
+        let create = "create one with `whipround init --data \(dir.path) --name \"My Hub\"`"
+        guard try dir.check() else { throw WhipError(.notFound, "no node in \(dir.path) (no such directory); \(create)") }
+        let database = try DataDir.fileType(dir.databaseFile)
+        guard try DataDir.fileType(dir.identityFile) != nil else {
+            if database != nil {
+                throw WhipError(
+                    .notFound,
+                    "\(dir.identityFile) is missing but the replica is there: restore identity.key from your backup (the node's roles belong to it)")
+            }
+            throw WhipError(.notFound, "no node in \(dir.path); \(create)")
         }
+        let rebuild =
+            "restore it from your backup, or start an empty one with `whipround init --data \(dir.path) --new-replica` and rebuild it from a peer (`whipround sync`) or a bundle (`whipround bundle import`)"
+        guard let database else { throw WhipError(.storage, "the replica \(dir.databaseFile) is missing: \(rebuild)") }
+        guard database.type == S_IFREG else { throw WhipError(.storage, "\(dir.databaseFile) is not a file: \(rebuild)") }
+        guard database.size > 0 else { throw WhipError(.storage, "the replica \(dir.databaseFile) is empty (0 bytes): \(rebuild)") }
         let key = try dir.readSecret(dir.identityFile)
-        let store = try Store(path: dir.databaseFile, logger: logger)
+        let readOnly = !dir.isWritable
+        if readOnly { logger.info("data directory is not writable; opening the replica read-only", metadata: ["node.dir": "\(dir.path)"]) }
+        let store = try Store(path: dir.databaseFile, logger: logger, readOnly: readOnly)
         let node = Node(dir: dir, identity: key, store: store, logger: logger, clock: clock)
-        try store.retryHeld(now: clock())
+        if !readOnly { try store.retryHeld(now: clock()) }
         return node
     }
 
@@ -104,18 +150,29 @@ public final class Node: Sendable {
     }
 
     /// Creates a community with its own root key and network key; this node is its founder.
+    ///
+    /// All or nothing: the name is checked before anything is written, the membership row and the genesis event
+    /// are one transaction, and the root key file (written first, so a stored community never lacks its key)
+    /// is removed again if that transaction fails.
     public func createCommunity(name: String) throws(WhipError) -> CommunityInfo {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.utf8.count <= Limits.maxNameBytes else {
             throw WhipError(.invalidArgument, "a community name must be 1 to \(Limits.maxNameBytes) bytes")
         }
+        try SafeText.checkName(trimmed, what: "the community name")
         let root = SigningKey.generate()
-        try dir.writeSecret(root.seed, to: dir.communityKeyFile(root.publicKey))
-        try store.joinCommunity(id: root.publicKey, name: trimmed, networkKey: Sodium.randomBytes(32), hubs: [], now: clock())
-        _ = try store.appendLocal(community: root.publicKey, now: clock()) { hlc in
-            Event.sign(
-                community: root.publicKey, author: root, hlc: hlc,
-                body: .communityCreated(CommunityCreated(name: trimmed, founder: identity.publicKey)))
+        let keyFile = dir.communityKeyFile(root.publicKey)
+        try dir.writeSecret(root.seed, to: keyFile)
+        do {
+            _ = try store.createCommunity(id: root.publicKey, name: trimmed, networkKey: Sodium.randomBytes(32), now: clock()) { hlc in
+                Event.sign(
+                    community: root.publicKey, author: root, hlc: hlc,
+                    body: .communityCreated(CommunityCreated(name: trimmed, founder: identity.publicKey)))
+            }
+        } catch {
+            // The key was made a moment ago for this community alone, which was not stored: nothing refers to it.
+            unlink(keyFile)
+            throw error
         }
         logger.info("community created", metadata: ["community.id": "\(KeyText.encode(root.publicKey, as: .community))"])
         return try community(KeyText.encode(root.publicKey, as: .community))

@@ -12,9 +12,21 @@ struct InitCommand: ParsableCommand {
     @OptionGroup var node: NodeOptions
     @OptionGroup var output: OutputOptions
     @Option(help: "A name for this node, e.g. \"Elm Street Hub\".") var name: String = "Whipround node"
+    @Flag(help: "Keep this node's identity.key and create only an empty replica, in place of a lost or empty whipround.sqlite.")
+    var newReplica = false
 
     func run() throws {
-        let n = try Node.initialise(dir: node.dataDir, name: name, logger: node.logger())
+        let n = try Node.initialise(dir: node.dataDir, name: name, newReplica: newReplica, logger: node.logger())
+        if newReplica {
+            if output.json {
+                printJSON(["id": n.memberID, "name": n.name, "data": n.dir.path, "new_replica": true])
+            } else {
+                print("Created an empty replica for node \(n.memberID) in \(n.dir.path).")
+                print("Join your communities again (`whipround community join INVITE`), then fetch their events with")
+                print("`whipround sync HOST:PORT` or `whipround bundle import FILE`.")
+            }
+            return
+        }
         if output.json {
             printJSON(["id": n.memberID, "name": n.name, "data": n.dir.path])
         } else {
@@ -246,26 +258,61 @@ struct StatusCommand: ParsableCommand {
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "doctor", abstract: "Rebuild the derived tables from the events and check they were identical.")
+        commandName: "doctor",
+        abstract: "Check the database file, rebuild the derived tables from the events and check they were identical.",
+        discussion: """
+            First SQLite's integrity check of the whole file; then, with --verify, every stored event's id and signature             again; then (unless the replica is read-only) a rebuild of each community's derived tables. Exits 74 if the             file or an event is damaged, 5 if derived tables differed (they are rebuilt).
+            """)
     @OptionGroup var node: NodeOptions
     @OptionGroup var output: OutputOptions
+    @Flag(help: "Also re-check every stored event's id and signature (slower: about as long as importing them).") var verify = false
 
     func run() throws {
         let n = try node.open()
-        var results: [[String: Any]] = []
-        var allGood = true
+        let restore = "restore the replica from a backup, or rebuild it from a peer or a bundle (README: Damaged or lost data)"
+        let problems = try n.store.integrityProblems()
+        var report: [String: Any] = ["integrity": problems.isEmpty ? "ok" : "damaged", "read_only": n.store.readOnly]
+        if !problems.isEmpty {
+            report["integrity_problems"] = problems
+            if output.json { printJSON(report) } else { for p in problems.prefix(10) { print("integrity: \(p)") } }
+            throw WhipError(.storage, "the database \(n.store.path) failed SQLite's integrity check (\(problems.count) problem(s)); \(restore)")
+        }
+        if !output.json { print("integrity: ok") }
+        if verify {
+            let (checked, bad) = try n.store.verifyEvents()
+            report["verified_events"] = checked
+            report["bad_events"] = bad.map { ["seq": $0.seq, "id": $0.id, "reason": $0.reason] }
+            if !output.json {
+                print("verified \(checked) event(s): \(bad.isEmpty ? "every id and signature checks out" : "\(bad.count) fail")")
+                for b in bad.prefix(10) { print("  event \(b.seq) \(b.id.prefix(12)): \(b.reason)") }
+            }
+            if !bad.isEmpty {
+                if output.json { printJSON(report) }
+                throw WhipError(.storage, "\(bad.count) stored event(s) no longer match their signature or id; \(restore)")
+            }
+        }
         let sync = try n.store.synchronousSetting()
         let journal = try n.store.journalMode()
-        for c in try n.store.communities() {
-            let r = try n.store.rebuild(community: c.id)
-            let ok = r.tablesIdentical && r.before == r.after
-            allGood = allGood && ok
-            results.append([
-                "id": KeyText.encode(c.id, as: .community), "name": c.name, "digest_before": r.before, "digest_after": r.after, "identical": ok,
-            ])
+        report["journal_mode"] = journal
+        report["synchronous"] = sync
+        var results: [[String: Any]] = []
+        var allGood = true
+        if n.store.readOnly {
+            if !output.json { print("the replica is read-only here: derived tables not rebuilt") }
+        } else {
+            for c in try n.store.communities() {
+                let r = try n.store.rebuild(community: c.id)
+                let ok = r.tablesIdentical && r.before == r.after
+                allGood = allGood && ok
+                results.append([
+                    "id": KeyText.encode(c.id, as: .community), "name": c.name, "digest_before": r.before, "digest_after": r.after, "identical": ok,
+                ])
+            }
         }
+        report["communities"] = results
+        report["ok"] = allGood
         if output.json {
-            printJSON(["communities": results, "ok": allGood, "journal_mode": journal, "synchronous": sync])
+            printJSON(report)
         } else {
             print("journal_mode=\(journal) synchronous=\(sync == 2 ? "FULL" : String(sync))")
             for r in results {

@@ -29,13 +29,31 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
+/// Every line of text output goes through here (it shadows `Swift.print` in this module), so no stored name,
+/// title or reason can carry a raw control character to a terminal: they are shown escaped as `\u{1B}`.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    Swift.print(SafeText.printable(items.map { "\($0)" }.joined(separator: separator)), terminator: terminator)
+}
+
 /// Writes JSON with sorted keys so output is stable.
+///
+/// JSON escapes C0 controls itself; the C1 controls and bidirectional marks it leaves raw are written as
+/// `\u00XX` escapes too, so the value is unchanged and the terminal is safe.
 func printJSON(_ value: Any) {
     do {
         let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        print(String(decoding: data, as: UTF8.self))
+        var out = String.UnicodeScalarView()
+        for u in String(decoding: data, as: UTF8.self).unicodeScalars {
+            if SafeText.needsEscape(u) {
+                let hex = String(u.value, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+            } else {
+                out.append(u)
+            }
+        }
+        Swift.print(String(out))
     } catch {
-        print("{}")
+        Swift.print("{}")
     }
 }
 
