@@ -50,6 +50,7 @@ public struct Money: Hashable, Sendable {
         func bad(_ why: String) -> WhipError {
             WhipError(.invalidArgument, "'\(text)' is not an amount of \(currency.code): \(why)")
         }
+        if trimmed.hasPrefix("-") { throw bad("an amount must be positive") }
         guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit) else {
             throw bad("write it like 25 or 25.50")
         }

@@ -11,9 +11,10 @@ import WhipSync
 public enum NetBench {
     /// Initial sync of `events` events from one node to an empty one over loopback, beside the ledger's own
     /// bulk-ingest rate for the same events; then reconciliation figures over 1,000,000-item sets.
-    public static func run(events: Int, logger: Logger, print out: @escaping @Sendable (String) -> Void) async throws {
-        let base = NSTemporaryDirectory() + "whipround-netbench-\(getpid())"
-        try? FileManager.default.removeItem(atPath: base)
+    public static func run(
+        events: Int, parent: String? = nil, logger: Logger, print out: @escaping @Sendable (String) -> Void
+    ) async throws {
+        let base = try BenchDirectory.make(parent: parent ?? BenchDirectory.defaultParent, label: "netbench")
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (source, community, campaign) = try Bench.setUp(base + "/source", logger: logger)
         let target = try Node.initialise(dir: DataDir(path: base + "/target"), name: "target", logger: logger)
@@ -67,11 +68,11 @@ extension NetBench {
     /// `events` new pledges, made on a random node, the time until every node has committed it; and the bytes
     /// all nodes sent meanwhile, per event per node, beside the event's own size.
     public static func mesh(
-        nodes count: Int, degree: Int, events: Int, logger: Logger, print out: @escaping @Sendable (String) -> Void
+        nodes count: Int, degree: Int, events: Int, parent: String? = nil, logger: Logger,
+        print out: @escaping @Sendable (String) -> Void
     ) async throws {
         precondition(count > degree && degree >= 1)
-        let base = NSTemporaryDirectory() + "whipround-mesh-\(getpid())"
-        try? FileManager.default.removeItem(atPath: base)
+        let base = try BenchDirectory.make(parent: parent ?? BenchDirectory.defaultParent, label: "mesh")
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (first, community, campaign) = try Bench.setUp(base + "/node0", logger: logger)
         var nodes = [first]
@@ -239,10 +240,10 @@ extension NetBench {
     /// Resident memory of an idle `whipround serve` holding `events` events, beside the same daemon on an empty
     /// node, each measured in a fresh process (this binary, `executable`) once it has been idle for `settle` seconds.
     public static func idleMemory(
-        events: Int, executable: String, settle: Double = 3, logger: Logger, print out: @escaping @Sendable (String) -> Void
+        events: Int, executable: String, settle: Double = 3, parent: String? = nil, logger: Logger,
+        print out: @escaping @Sendable (String) -> Void
     ) async throws {
-        let base = NSTemporaryDirectory() + "whipround-idle-\(getpid())"
-        try? FileManager.default.removeItem(atPath: base)
+        let base = try BenchDirectory.make(parent: parent ?? BenchDirectory.defaultParent, label: "idle")
         defer { try? FileManager.default.removeItem(atPath: base) }
         let empty = try Node.initialise(dir: DataDir(path: base + "/empty"), name: "empty", logger: logger)
         _ = try empty.createCommunity(name: "Empty")

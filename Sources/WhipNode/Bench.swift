@@ -13,6 +13,7 @@ public enum Bench {
         public var events = 100_000
         public var latencySamples = 300
         public var memoryEvents = 0
+        /// The parent of this run's scratch directory (see `BenchDirectory`); nil for the default.
         public var directory: String? = nil
         public init() {}
     }
@@ -73,9 +74,7 @@ public enum Bench {
 
     /// Runs the benchmark and prints figures.
     public static func run(_ o: Options, logger: Logger, print out: (String) -> Void) throws {
-        let base = o.directory ?? NSTemporaryDirectory() + "whipround-bench-\(getpid())"
-        try? FileManager.default.removeItem(atPath: base)
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let base = try BenchDirectory.make(parent: o.directory ?? BenchDirectory.defaultParent, label: "bulk")
         defer { try? FileManager.default.removeItem(atPath: base) }
         out("whipround bench: \(o.events) events, \(System.coreCount) cores, libsodium \(Sodium.version)")
 
@@ -212,9 +211,7 @@ struct SendableBox<T>: @unchecked Sendable {
 extension Bench {
     /// Just the memory figure, in a process that has done nothing else.
     public static func runMemoryOnly(_ o: Options, logger: Logger, print out: (String) -> Void) throws {
-        let base = o.directory ?? NSTemporaryDirectory() + "whipround-bench-mem-\(getpid())"
-        try? FileManager.default.removeItem(atPath: base)
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let base = try BenchDirectory.make(parent: o.directory ?? BenchDirectory.defaultParent, label: "memory")
         defer { try? FileManager.default.removeItem(atPath: base) }
         try memory(max(o.memoryEvents, 1), base: base, logger: logger, out: out)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WhipCore
 import WhipDaemon
 import WhipNode
 import WhipSync
@@ -8,7 +9,11 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure bulk ingest, single-pledge latency, size per event and memory; prints each figure beside its bound.",
-        discussion: "Build with `swift build -c release` first; figures are recorded in docs/BENCHMARKS.md.")
+        discussion: """
+            Build with `swift build -c release` first; figures are recorded in docs/BENCHMARKS.md. Scratch nodes are made \
+            under --data DIR (default $TMPDIR/whipround-bench), each run in its own run-PID-… directory that it removes \
+            when it ends or is interrupted; a run also removes those that killed runs left. Counts go up to 10,000,000.
+            """)
 
     @OptionGroup var node: NodeOptions
     @Option(help: "Events for the bulk ingest.") var events: Int = 100_000
@@ -27,24 +32,59 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "With --network: measure an idle daemon's memory holding this many events (e.g. 1000000); 0 skips it.")
     var idleEvents: Int = 0
 
+    /// The largest count any option takes: more would not fit in memory, and the figures do not need it.
+    static let maxCount = 10_000_000
+
+    /// Refuses counts that would crash the benchmark (zero or negative sizes, divisions by zero) or exhaust memory.
+    func check() throws(WhipError) {
+        func count(_ name: String, _ value: Int, min: Int) throws(WhipError) {
+            guard value >= min, value <= BenchCommand.maxCount else {
+                throw WhipError(.invalidArgument, "--\(name) must be from \(min) to \(BenchCommand.maxCount) (it is \(value))")
+            }
+        }
+        if network {
+            try count("events", events, min: 0)
+            try count("reconcile-items", reconcileItems, min: 0)
+            try count("mesh-nodes", meshNodes, min: 0)
+            try count("idle-events", idleEvents, min: 0)
+            if meshNodes > 0 {
+                try count("mesh-degree", meshDegree, min: 1)
+                try count("mesh-events", meshEvents, min: 1)
+                guard meshNodes > meshDegree else { throw WhipError(.invalidArgument, "--mesh-nodes must exceed --mesh-degree") }
+            }
+        } else {
+            try count("memory-events", memoryEvents, min: memoryOnly ? 1 : 0)
+            if !memoryOnly {
+                try count("events", events, min: 1)
+                try count("samples", samples, min: 1)
+            }
+        }
+        if let data = node.data { _ = try DataDir(path: data.isEmpty ? "" : data).check() }
+    }
+
     func run() async throws {
+        try check()
+        // Scratch directories go under --data DIR when given (see BenchDirectory); a run cleans up after itself,
+        // on SIGINT/SIGTERM too, and the next run removes what a killed one left.
+        let parent = node.data.map { DataDir.resolve(flag: $0).path } ?? BenchDirectory.defaultParent
+        let signals = BenchDirectory.removeOnSignal(parent: parent)
+        defer { signals.forEach { $0.cancel() } }
         if network {
             if events > 0 {
-                try await NetBench.run(events: events, logger: node.logger()) { print($0) }
+                try await NetBench.run(events: events, parent: parent, logger: node.logger()) { print($0) }
             }
             if reconcileItems > 0 {
                 let parameters = try SyncParameters(frameLimit: reconcileFrame)
                 ReconcileBench.run(items: reconcileItems, differences: [1, 10, 1_000, 10_000], parameters: parameters) { print("reconcile: \($0)") }
             }
             if meshNodes > 0 {
-                guard meshNodes > meshDegree, meshDegree >= 1 else {
-                    throw ValidationError("--mesh-nodes must exceed --mesh-degree, which must be at least 1")
+                try await NetBench.mesh(nodes: meshNodes, degree: meshDegree, events: meshEvents, parent: parent, logger: node.logger()) {
+                    print($0)
                 }
-                try await NetBench.mesh(nodes: meshNodes, degree: meshDegree, events: meshEvents, logger: node.logger()) { print($0) }
             }
             if idleEvents > 0 {
                 let me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-                try await NetBench.idleMemory(events: idleEvents, executable: me, logger: node.logger()) { print($0) }
+                try await NetBench.idleMemory(events: idleEvents, executable: me, parent: parent, logger: node.logger()) { print($0) }
             }
             return
         }
@@ -52,6 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
         o.events = events
         o.latencySamples = samples
         o.memoryEvents = memoryEvents
+        o.directory = parent
         if memoryOnly {
             try Bench.runMemoryOnly(o, logger: node.logger()) { print($0) }
         } else {

@@ -8,28 +8,83 @@ struct Main {
     static func main() async {
         // Keys, network keys and sealed contacts live in the data directory: nothing there is for other users.
         umask(0o077)
+        let arguments = Whipround.normalise(Array(CommandLine.arguments.dropFirst()))
+        if arguments.first == "help" {
+            let words = arguments.dropFirst().filter { !$0.hasPrefix("-") }
+            if Whipround.command(at: Array(words)) == nil {
+                fail("no command '\(words.joined(separator: " "))'; `whipround --help` lists them", code: 2)
+            }
+        }
         do {
-            var command = try Whipround.parseAsRoot()
+            var command = try Whipround.parseAsRoot(arguments)
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
                 try command.run()
             }
         } catch let error as WhipError {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-            exit(ExitCodes.code(for: error.code))
+            fail(error.message, code: ExitCodes.code(for: error.code))
         } catch let error as any ErrorWithCode {
             // A lower layer's error that no command wrapped: still one line and a documented code.
-            FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))
-            exit(70)
+            fail("\(error.code): \(error.message)", code: 70)
         } catch {
-            if Whipround.exitCode(for: error) == .failure && !(error is ValidationError) {
-                // Not the argument parser's (those keep its own message and code): an unexpected error.
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-                exit(70)
+            switch Whipround.exitCode(for: error) {
+            case .success:
+                // --help, help COMMAND and --version print as the argument parser does.
+                Whipround.exit(withError: error)
+            case .validationFailure:
+                // A mistyped command line: the parser's first line, exit 2 as documented (not its usage screen).
+                let message = Whipround.message(for: error).split(separator: "\n").first.map(String.init) ?? "the command line is not valid"
+                let trimmed = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+                fail("\(trimmed) (see `whipround help\(Whipround.commandPath(arguments))`)", code: 2)
+            default:
+                fail("\(error)", code: 70)
             }
-            Whipround.exit(withError: error)
         }
+    }
+
+    /// Prints the one `error:` line (control characters escaped, line breaks joined) and exits.
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("error: \(SafeText.oneLine(message))\n".utf8))
+        exit(code)
+    }
+}
+
+extension Whipround {
+    /// The command named by `path` (e.g. `["community", "create"]`), or nil if a word names no command.
+    static func command(at path: [String]) -> (any ParsableCommand.Type)? {
+        var current: any ParsableCommand.Type = Whipround.self
+        for word in path {
+            guard let next = current.configuration.subcommands.first(where: { $0._commandName == word }) else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    /// The longest run of leading words that names a command, as ` community create` (empty for none).
+    static func commandPath(_ arguments: [String]) -> String {
+        var path: [String] = []
+        for word in arguments where !word.hasPrefix("-") {
+            guard command(at: path + [word]) != nil else { break }
+            path.append(word)
+        }
+        return path.map { " " + $0 }.joined()
+    }
+
+    /// Joins `--option -5` into `--option=-5`: the parser would take `-5` for a flag and report a missing
+    /// value, where the user meant a (negative) number that the command can then refuse in words.
+    static func normalise(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        for a in arguments {
+            if let last = out.last, last.hasPrefix("--"), last.count > 2, !last.contains("="), a.count > 1, a.hasPrefix("-"),
+                a.dropFirst().allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == ",") })
+            {
+                out[out.count - 1] = last + "=" + a
+            } else {
+                out.append(a)
+            }
+        }
+        return out
     }
 }
 
@@ -59,7 +114,7 @@ struct Whipround: ParsableCommand {
             The data directory is --data DIR, else $WHIPROUND_DATA, else $XDG_DATA_HOME/whipround, \
             else ~/.local/share/whipround.
 
-            Exit codes: 0 ok, 2 bad argument, 3 not found, 4 refused (no right / rule broken), 5 damaged input, \
+            Errors are one line starting `error:`. Exit codes: 0 ok, 2 bad argument, 3 not found, 4 refused (no right / rule broken), 5 damaged input, \
             6 already exists, 70 internal error, 74 I/O or database error.
             """,
         version: "0.1.0",
