@@ -270,8 +270,13 @@ struct DoctorCommand: ParsableCommand {
     func run() throws {
         let n = try node.open()
         let restore = "restore the replica from a backup, or rebuild it from a peer or a bundle (README: Damaged or lost data)"
+        let sync = try n.store.synchronousSetting()
+        let journal = try n.store.journalMode()
         let problems = try n.store.integrityProblems()
-        var report: [String: Any] = ["integrity": problems.isEmpty ? "ok" : "damaged", "read_only": n.store.readOnly]
+        var report: [String: Any] = [
+            "integrity": problems.isEmpty ? "ok" : "damaged", "read_only": n.store.readOnly, "journal_mode": journal, "synchronous": sync,
+            "ok": false, "communities": [Any](),
+        ]
         if !problems.isEmpty {
             report["integrity_problems"] = problems
             if output.json { printJSON(report) } else { for p in problems.prefix(10) { print("integrity: \(p)") } }
@@ -291,10 +296,6 @@ struct DoctorCommand: ParsableCommand {
                 throw WhipError(.storage, "\(bad.count) stored event(s) no longer match their signature or id; \(restore)")
             }
         }
-        let sync = try n.store.synchronousSetting()
-        let journal = try n.store.journalMode()
-        report["journal_mode"] = journal
-        report["synchronous"] = sync
         var results: [[String: Any]] = []
         var allGood = true
         if n.store.readOnly {

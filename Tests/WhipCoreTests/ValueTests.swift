@@ -23,7 +23,7 @@ struct MoneyTests {
         "malformed, over-precise, negative and overflowing amounts are refused with a message naming the input",
         arguments: [
             ("25.505", "GBP", "at most 2 decimal places"), ("1.5", "JPY", "JPY has no minor unit"), ("abc", "GBP", "write it like"),
-            ("", "GBP", "write it like"), ("   ", "GBP", "write it like"), ("1e3", "GBP", "write it like"), ("-5", "GBP", "write it like"),
+            ("", "GBP", "write it like"), ("   ", "GBP", "write it like"), ("1e3", "GBP", "write it like"), ("-5", "GBP", "must be positive"),
             ("+5", "GBP", "write it like"), ("25.", "GBP", "write it like"), (".5", "GBP", "write it like"),
             ("1.2.3", "GBP", "write it like"), ("1,000", "GBP", "write it like"), ("£5", "GBP", "write it like"),
             ("５", "GBP", "write it like"), ("0x10", "GBP", "write it like"), ("99999999999999999999", "GBP", "too large"),
