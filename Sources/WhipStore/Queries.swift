@@ -293,7 +293,7 @@ extension Store {
         try read { db in
             var out: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT code, count(*) AS n FROM rejections WHERE retry_at IS NULL GROUP BY code") {
-                out[row["code"]] = row["n"]
+                out[try row.value("code", as: String.self)] = try row.value("n", as: Int.self)
             }
             return out
         }
