@@ -100,7 +100,9 @@ extension EventBundle {
         /// Checks the header and the checksum of the whole source.
         public mutating func verify() throws(WhipError) {
             let head: [UInt8]
-            do { head = try read(0, 13) } catch { throw WhipError(.io, "cannot read the bundle: \(error)", cause: error) }
+            do { head = try read(0, 13) } catch {
+                throw WhipError(.io, "cannot read the bundle (an input/output error; --verbose shows it)", cause: error)
+            }
             guard head.count >= 8, Array(head[0..<8]) == EventBundle.magic else {
                 throw WhipError(.corrupt, "this is not a Whipround bundle (wrong magic bytes); nothing was imported")
             }
@@ -127,7 +129,7 @@ extension EventBundle {
             } catch let e as WhipError {
                 throw e
             } catch {
-                throw WhipError(.io, "cannot read the bundle: \(error)", cause: error)
+                throw WhipError(.io, "cannot read the bundle (an input/output error; --verbose shows it)", cause: error)
             }
             count = Int(EventBundle.read32(head, 9))
             guard count <= EventBundle.maxEvents else { throw Self.corrupt("claims \(count) events, more than the \(EventBundle.maxEvents) limit") }
@@ -153,7 +155,7 @@ extension EventBundle {
             } catch let e as WhipError {
                 throw e
             } catch {
-                throw WhipError(.io, "cannot read the bundle: \(error)", cause: error)
+                throw WhipError(.io, "cannot read the bundle (an input/output error; --verbose shows it)", cause: error)
             }
             return out
         }

@@ -23,6 +23,10 @@ struct Main {
                 try command.run()
             }
         } catch let error as WhipError {
+            // The underlying library error (SQL, errno, a decoder's words) is for --verbose only.
+            if let cause = error.cause, arguments.contains("--verbose") {
+                FileHandle.standardError.write(Data("whipround: cause: \(SafeText.oneLine(String(describing: cause)))\n".utf8))
+            }
             fail(error.message, code: ExitCodes.code(for: error.code))
         } catch let error as any ErrorWithCode {
             // A lower layer's error that no command wrapped: still one line and a documented code.

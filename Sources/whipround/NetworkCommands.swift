@@ -76,7 +76,7 @@ struct SyncCommand: AsyncParsableCommand {
                 r = try await PeerSession.syncOnce(
                     address: address, community: c.id, replica: replica, credentials: credentials, settings: SessionSettings(), logger: logger
                 ) { p in
-                    if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(p.bar(c.name))".utf8)) }
+                    if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(p.bar(SafeText.printable(c.name)))".utf8)) }
                 }
             } catch {
                 if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

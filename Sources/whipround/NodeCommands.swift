@@ -92,7 +92,8 @@ struct CommunityCommand: ParsableCommand {
                 printJSON(["invite": inv.text, "community": KeyText.encode(c.id, as: .community), "name": c.name, "hubs": inv.hubs])
             } else {
                 print(inv.text)
-                FileHandle.standardError.write(Data("Keep it private: anyone holding it can join the gossip network of '\(c.name)'.\n".utf8))
+                FileHandle.standardError.write(
+                    Data("Keep it private: anyone holding it can join the gossip network of '\(SafeText.printable(c.name))'.\n".utf8))
             }
         }
     }

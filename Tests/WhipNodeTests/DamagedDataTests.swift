@@ -44,6 +44,9 @@ import Testing
         ] {
             expectOneCleanLine(try cli.run(args, expect: 74), ["damaged", "backup", "peer or a bundle"])
         }
+        // The library's own words are for --verbose.
+        let verbose = try cli.run(["campaign", "show", "--data", "hub", campaign, "--verbose"], expect: 74)
+        #expect(verbose.stderr.contains("backer_name") && verbose.stderr.split(separator: "\n").last?.hasPrefix("error: ") == true)
     }
 
     @Test func damagedValuesAreOneLineAndExit74() throws {
