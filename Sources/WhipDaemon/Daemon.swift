@@ -47,8 +47,16 @@ public enum Daemon {
             }
         }
         let metrics = DaemonMetrics()
-        let replica = try Replica(node: node, logger: logger, metrics: metrics)
-        let creds = try credentials(for: node)
+        let replica: Replica
+        let creds: NodeCredentials
+        do {
+            replica = try Replica(node: node, logger: logger, metrics: metrics)
+            creds = try credentials(for: node)
+        } catch {
+            try? await bound.server.channel.close()
+            try? await metricsBound?.server.channel.close()
+            throw error
+        }
         let listener = PeerListener(config: config, replica: replica, credentials: creds, logger: logger, bound: bound, onBound: onBound)
         let dialer = PeerDialer(config: config, replica: replica, credentials: creds, logger: logger)
         // A service that fails shuts the others down gracefully (goodbyes said), not by cancellation alone.

@@ -284,14 +284,23 @@ import Testing
         try cli.run(["community", "join", "--data", "laptop", invite])
         let laptopID = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
         try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptopID])
-        // Whoever holds the default metrics port (the hub, or something else on this host), the laptop cannot.
-        let holder = Self.hold(port: 9478)
+        // The test holds the default metrics port, as a first daemon would, so both find it taken. (If another
+        // process on this host holds it instead, it may let go at any time: then only the rest is checked.)
+        var holder = Self.hold(port: 9478)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while holder == nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            holder = Self.hold(port: 9478)
+        }
         defer { if let holder { close(holder) } }
         let hub = try Daemon(cli, ["--data", "hub", "--listen", "127.0.0.1:0"], own: true)
         let hubPort = try await hub.port()
         let lap = try Daemon(cli, ["--data", "laptop", "--listen", "127.0.0.1:0", "--peer", "127.0.0.1:\(hubPort)"], own: true)
         _ = try await lap.port()
-        #expect(lap.log.value.contains("running without metrics"), "\(lap.log.value)")
+        if holder != nil {
+            #expect(hub.log.value.contains("running without metrics"), "\(hub.log.value)")
+            #expect(lap.log.value.contains("running without metrics"), "\(lap.log.value)")
+        }
         var converged = false
         for _ in 0..<100 where !converged {
             try await Task.sleep(for: .milliseconds(100))
