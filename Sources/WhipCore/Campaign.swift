@@ -5,6 +5,35 @@ public enum CampaignPhase: String, Sendable {
     case draft, live, closed, cancelled
 }
 
+/// What a campaign is, as people see it at a given time: the one state shown by the CLI, its JSON and the
+/// `campaign_totals` view (PROTOCOL.md §7.5). Derived from the phase, the deadline, the totals and `now`;
+/// not part of the digest.
+public enum CampaignStanding: String, Sendable, CaseIterable {
+    /// Not published yet: no pledges.
+    case draft
+    /// Published and before its deadline: taking pledges.
+    case live
+    /// Closed (deadline passed, or closed early) and funded by its model: the money is collected.
+    case closedFunded = "closed-funded"
+    /// Closed and not funded: under all-or-nothing, nobody pays, and money already received is due back.
+    case closedUnfunded = "closed-unfunded"
+    /// Cancelled: money already received is due back.
+    case cancelled
+
+    /// The state of a campaign in `phase`, closing at `closes` (ms), `funded` by its model, at `now` (ms).
+    public static func at(now: UInt64, phase: CampaignPhase, closes: UInt64, funded: Bool) -> CampaignStanding {
+        switch phase {
+        case .draft: .draft
+        case .cancelled: .cancelled
+        case .live where now < closes: .live
+        case .live, .closed: funded ? .closedFunded : .closedUnfunded
+        }
+    }
+
+    /// Whether money received for counted pledges is due back to the backers.
+    public var refundsDue: Bool { self == .closedUnfunded || self == .cancelled }
+}
+
 /// What happened to a pledge.
 public enum PledgeStatus: String, Sendable {
     /// Counts towards the totals.
@@ -138,6 +167,11 @@ public struct CampaignState: Equatable, Sendable {
     /// The phase a person sees at `now` (ms): a live campaign past its deadline shows as closed.
     public func effectivePhase(now: UInt64) -> CampaignPhase {
         phase == .live && now >= closes ? .closed : phase
+    }
+
+    /// The one state people see at `now` (ms).
+    public func standing(now: UInt64) -> CampaignStanding {
+        CampaignStanding.at(now: now, phase: phase, closes: closes, funded: funded)
     }
 }
 
@@ -426,12 +460,16 @@ public struct CampaignLedger {
             guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
             guard c.phase != .cancelled else { throw fail("cancelled", "the campaign was cancelled") }
             guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
-            guard p.collectedBy == nil else { throw fail("already_collected", "money for this pledge was already recorded") }
             try currencyCheck(c, r.currency)
+            // Part payments add up: each collection adds its amount. The first one (in replay order) names
+            // who collected and how.
+            let pledgeCollected = try checkedAdd(p.collected, r.amount)
             c.collected = try checkedAdd(c.collected, r.amount)
-            p.collected = r.amount
-            p.collectedBy = e.author
-            p.collectedMethod = r.method
+            p.collected = pledgeCollected
+            if p.collectedBy == nil {
+                p.collectedBy = e.author
+                p.collectedMethod = r.method
+            }
             c.pledges[r.pledge] = p
 
         case .pledgeRejected(let r):

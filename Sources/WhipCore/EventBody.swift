@@ -334,6 +334,24 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeRejected(let b): b.campaign
         }
     }
+
+    /// The earlier events this body names (its campaign, tier or pledge): a new event must be stamped after
+    /// them, or the rules could not apply it.
+    public var references: [EventID] {
+        var out: [EventID] = referencedCampaign.map { [$0] } ?? []
+        switch self {
+        case .tierUpdated(let b): out.append(b.tier)
+        case .pledgeMade(let b): if let t = b.tier { out.append(t) }
+        case .pledgeRevised(let b):
+            out.append(b.pledge)
+            if let t = b.tier { out.append(t) }
+        case .pledgeWithdrawn(let b): out.append(b.pledge)
+        case .pledgeCollected(let b): out.append(b.pledge)
+        case .pledgeRejected(let b): out.append(b.pledge)
+        default: break
+        }
+        return out
+    }
 }
 
 // MARK: - Encoding

@@ -4,19 +4,24 @@ public import WhipCore
 /// Turns what a person types into instants, and back.
 public enum Dates {
     /// Whether `name` is a time zone this system knows.
-    public static func isValidTimeZone(_ name: String) -> Bool { TimeZone(identifier: name) != nil }
+    ///
+    /// IANA names only (`Europe/London`, plus `UTC`): Foundation on Linux also accepts abbreviations such as
+    /// `BST`, which it reads as a fixed offset nobody meant (Bangladesh, +06:00).
+    public static func isValidTimeZone(_ name: String) -> Bool {
+        (name == "UTC" || TimeZone.knownTimeZoneIdentifiers.contains(name)) && TimeZone(identifier: name) != nil
+    }
 
     /// The system's time zone name, falling back to UTC.
     public static var localTimeZone: String {
         let id = TimeZone.current.identifier
-        return id.isEmpty ? "UTC" : id
+        return isValidTimeZone(id) ? id : "UTC"
     }
 
     /// Parses `2027-03-31` (the whole day, in `timeZone`) or `2027-03-31T18:00` into ms since the epoch.
     /// With `endOfDay`, a bare date means the first instant after that day ends.
     public static func parse(_ text: String, timeZone: String, endOfDay: Bool) throws(WhipError) -> UInt64 {
-        guard let tz = TimeZone(identifier: timeZone) else {
-            throw WhipError(.invalidArgument, "'\(timeZone)' is not a known time zone (use an IANA name such as Europe/London)")
+        guard isValidTimeZone(timeZone), let tz = TimeZone(identifier: timeZone) else {
+            throw WhipError(.invalidArgument, "'\(timeZone)' is not a known time zone (use an IANA name such as Europe/London, or UTC)")
         }
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = tz
@@ -49,6 +54,44 @@ public enum Dates {
         let f = ISO8601DateFormatter()
         f.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    /// A deadline as the person typed it, in its zone: `2030-03-31 (end of day, Europe/London)` for the
+    /// first instant after that day, else `2030-03-31 18:00 (Europe/London)`.
+    public static func describeDeadline(_ ms: UInt64, timeZone: String) -> String {
+        let local = localForm(ms, timeZone: timeZone)
+        if local.hasSuffix("T24:00") { return "\(local.dropLast(6)) (end of day, \(timeZone))" }
+        return "\(local.replacingOccurrences(of: "T", with: " ")) (\(timeZone))"
+    }
+
+    /// The local date and time of an instant in `timeZone`, as `YYYY-MM-DDTHH:MM`; a local midnight is written
+    /// as the end of the previous day, `YYYY-MM-DDT24:00` (ISO 8601), as `--closes DATE` means.
+    public static func localForm(_ ms: UInt64, timeZone: String, midnightAsEndOfDay: Bool = true) -> String {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
+        let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        func two(_ n: Int?) -> String { String(format: "%02d", n ?? 0) }
+        if midnightAsEndOfDay, c.hour == 0, c.minute == 0, c.second == 0, ms % 1000 == 0,
+            let before = cal.date(byAdding: .day, value: -1, to: date)
+        {
+            let b = cal.dateComponents([.year, .month, .day], from: before)
+            return "\(String(format: "%04d", b.year ?? 0))-\(two(b.month))-\(two(b.day))T24:00"
+        }
+        return "\(String(format: "%04d", c.year ?? 0))-\(two(c.month))-\(two(c.day))T\(two(c.hour)):\(two(c.minute))"
+    }
+
+    /// A rough length of time for messages: "3 days", "11 minutes", "10 years".
+    public static func describe(durationMs ms: UInt64) -> String {
+        let minutes = ms / 60_000
+        let (n, unit): (UInt64, String) =
+            switch minutes {
+            case ..<120: (minutes, "minute")
+            case ..<(48 * 60): (minutes / 60, "hour")
+            case ..<(730 * 24 * 60): (minutes / (24 * 60), "day")
+            default: (minutes / (365 * 24 * 60), "year")
+            }
+        return "\(n) \(unit)\(n == 1 ? "" : "s")"
     }
 
     /// The current time in ms since the epoch.

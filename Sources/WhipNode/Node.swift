@@ -132,7 +132,22 @@ public final class Node: Sendable {
     public func community(_ selector: String?) throws(WhipError) -> CommunityInfo {
         let all = try store.communities()
         if let selector {
-            if selector.lowercased().hasPrefix("wrc1") {
+            let lower = selector.trimmingCharacters(in: .whitespaces).lowercased()
+            if lower.hasPrefix("wrc1") {
+                // A full id is wrc1 and 58 characters.
+                if lower.count < 4 + 58 {
+                    // A prefix, as for campaign ids: at least `minimumIDPrefix` characters after wrc1, matching one.
+                    guard lower.count >= 4 + Node.minimumIDPrefix else {
+                        throw WhipError(
+                            .invalidArgument, "'\(selector)' is too short: give at least \(Node.minimumIDPrefix) characters after wrc1, or the name")
+                    }
+                    let matches = all.filter { KeyText.encode($0.id, as: .community).hasPrefix(lower) }
+                    if matches.count == 1 { return matches[0] }
+                    if matches.count > 1 {
+                        throw WhipError(.invalidArgument, "'\(selector)' matches \(matches.count) communities; give more of the id")
+                    }
+                    throw WhipError(.notFound, "this node is not a member of a community \(selector)…; see `whipround community list`")
+                }
                 let id = try KeyText.decode(selector, as: .community)
                 if let c = all.first(where: { $0.id == id }) { return c }
                 throw WhipError(.notFound, "this node is not a member of \(selector); join it with `whipround community join INVITE`")
@@ -149,17 +164,29 @@ public final class Node: Sendable {
         }
     }
 
+    /// Characters needed after `wrc1` for a community id prefix (as for campaign, tier and pledge ids).
+    public static let minimumIDPrefix = 6
+
     /// Creates a community with its own root key and network key; this node is its founder.
     ///
     /// All or nothing: the name is checked before anything is written, the membership row and the genesis event
     /// are one transaction, and the root key file (written first, so a stored community never lacks its key)
     /// is removed again if that transaction fails.
-    public func createCommunity(name: String) throws(WhipError) -> CommunityInfo {
+    ///
+    /// Refused when this node already belongs to a community of that name (names select communities on
+    /// the command line), unless `allowDuplicateName`.
+    public func createCommunity(name: String, allowDuplicateName: Bool = false) throws(WhipError) -> CommunityInfo {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.utf8.count <= Limits.maxNameBytes else {
             throw WhipError(.invalidArgument, "a community name must be 1 to \(Limits.maxNameBytes) bytes")
         }
         try SafeText.checkName(trimmed, what: "the community name")
+        if !allowDuplicateName, let same = try store.communities().first(where: { $0.name.lowercased() == trimmed.lowercased() }) {
+            throw WhipError(
+                .alreadyExists,
+                "this node already belongs to a community called '\(same.name)' (\(KeyText.encode(same.id, as: .community))); "
+                    + "choose another name, or pass --allow-duplicate-name and select communities by id")
+        }
         let root = SigningKey.generate()
         let keyFile = dir.communityKeyFile(root.publicKey)
         try dir.writeSecret(root.seed, to: keyFile)
@@ -193,19 +220,43 @@ public final class Node: Sendable {
     /// Signs and stores a local event; refused (nothing stored) if the rules would reject it.
     @discardableResult
     public func emit(_ community: PublicKey, _ body: EventBody) throws(WhipError) -> Event {
-        try store.appendLocal(community: community, now: clock()) { hlc in
+        try store.appendLocal(community: community, now: clock(), after: body.references, author: identity.publicKey) { hlc in
             Event.sign(community: community, author: identity, hlc: hlc, body: body)
         }
     }
 
-    /// Grants `role` to a member.
-    public func grant(_ c: CommunityInfo, member: PublicKey, role: Role, expires: UInt64?) throws(WhipError) -> Event {
-        try emit(c.id, .roleGranted(RoleGranted(member: member, role: role, expires: expires)))
+    /// A warning when this node's clock disagrees with its data (it holds an event stamped more than
+    /// `Store.maxFutureSkewMs` ahead of the clock), else nil. New events are stamped by the clock (PROTOCOL.md §8).
+    public func clockWarning() throws(WhipError) -> String? {
+        let now = clock()
+        guard let d = try store.clockDisagreement(now: now) else { return nil }
+        return "this node's clock says \(Dates.format(now, timeZone: "UTC")), but it holds an event stamped "
+            + "\(Dates.format(d.newest, timeZone: "UTC")) (\(Dates.describe(durationMs: d.aheadMs)) later): "
+            + "if the clock is wrong, set it; new events are stamped by the clock, and peers hold events stamped more than "
+            + "10 minutes ahead of theirs"
     }
 
-    /// Revokes `role` from a member.
+    /// Grants `role` to a member. Refused when `expires` is not in the future: a grant replaces the member's
+    /// current one for that role, so it would swap a working role for an expired one.
+    public func grant(_ c: CommunityInfo, member: PublicKey, role: Role, expires: UInt64?) throws(WhipError) -> Event {
+        if let expires, expires <= clock() {
+            throw WhipError(
+                .invalidArgument,
+                "that expiry (\(Dates.format(expires, timeZone: "UTC"))) has already passed: the \(role.name) role would be granted expired, "
+                    + "replacing any it holds now; give a later date, or leave --until out for no expiry")
+        }
+        return try emit(c.id, .roleGranted(RoleGranted(member: member, role: role, expires: expires)))
+    }
+
+    /// Revokes `role` from a member; refused when the member does not hold it (granted and not revoked).
     public func revoke(_ c: CommunityInfo, member: PublicKey, role: Role) throws(WhipError) -> Event {
-        try emit(c.id, .roleRevoked(RoleRevoked(member: member, role: role)))
+        guard try store.roles(community: c.id).contains(where: { $0.member == member && $0.role == role && $0.granted }) else {
+            throw WhipError(
+                .notFound,
+                "\(KeyText.encode(member, as: .member)) does not hold the \(role.name) role in '\(c.name)', so there is nothing to revoke; "
+                    + "see `whipround community roles`")
+        }
+        return try emit(c.id, .roleRevoked(RoleRevoked(member: member, role: role)))
     }
 
     // MARK: Campaigns

@@ -38,6 +38,8 @@ public struct CampaignRow: Sendable {
     public var funded: Bool { model == .allOrNothing ? pledged.minor >= goal.minor : pledged.minor > 0 }
     /// The phase at `now`: live campaigns past the deadline show as closed.
     public func effectivePhase(now: UInt64) -> CampaignPhase { phase == .live && now >= closes ? .closed : phase }
+    /// The one state people see at `now` (PROTOCOL.md §7.5).
+    public func standing(now: UInt64) -> CampaignStanding { CampaignStanding.at(now: now, phase: phase, closes: closes, funded: funded) }
 }
 
 /// A tier row.
@@ -69,6 +71,14 @@ public struct PledgeRow: Sendable {
     public let collectedMethod: String?
     public let rejectReason: String?
     public let contact: [SealedContact]
+
+    /// Money received for this pledge that is due back to the backer when the campaign is in `standing`:
+    /// what was collected on a counted pledge of a cancelled or unfunded campaign (PROTOCOL.md §7.5).
+    /// A refund is recorded by rejecting the pledge (`whipround pledge refund`).
+    public func refundDue(in standing: CampaignStanding) -> Money? {
+        guard standing.refundsDue, status == "active", collected.minor > 0 else { return nil }
+        return collected
+    }
 }
 
 /// One entry of the rejection log.

@@ -230,6 +230,47 @@ enum Schema {
             // The highest local seq at the last successful sync: events after it are "stored since".
             try db.execute(sql: "ALTER TABLE peers ADD COLUMN synced_seq INTEGER")
         }
+        m.registerMigration("v4-campaign-state") { db in
+            // One state model in the CLI, its JSON and the views (PROTOCOL.md §7.5): `state` replaces the raw
+            // phase, judged by SQLite's clock when the view is read; `closes_ms` is the exact deadline.
+            // pledge_list says which pledges' money is due back.
+            try db.execute(
+                sql: """
+                    DROP VIEW campaign_totals;
+                    CREATE VIEW campaign_totals AS
+                    SELECT lower(hex(p.campaign)) AS campaign, c.title, c.currency, \(Schema.stateSQL) AS state, c.model,
+                           c.goal_minor, c.pledged_minor, c.collected_minor, c.backers,
+                           datetime(c.closes_ms / 1000, 'unixepoch') AS closes_utc, c.closes_ms, c.time_zone
+                    FROM campaigns c JOIN partitions p ON p.ref = c.partition;
+
+                    DROP VIEW pledge_list;
+                    CREATE VIEW pledge_list AS
+                    SELECT lower(hex(e.id)) AS pledge, lower(hex(pt.campaign)) AS campaign, c.title AS campaign_title,
+                           CASE WHEN p.anonymous THEN 'Anonymous' ELSE p.backer_name END AS backer,
+                           p.amount_minor, c.currency,
+                           CASE p.status WHEN 0 THEN 'active' WHEN 1 THEN 'late' WHEN 2 THEN 'withdrawn' ELSE 'rejected' END AS status,
+                           p.waitlisted, p.collected_minor,
+                           CASE p.collected_method WHEN 1 THEN 'cash' WHEN 2 THEN 'transfer' END AS collected_method,
+                           CASE p.channel WHEN 1 THEN 'in-person' ELSE 'online' END AS channel,
+                           datetime(p.made_ms / 1000, 'unixepoch') AS made_utc, t.title AS tier,
+                           CASE WHEN p.status = 0 AND \(Schema.stateSQL) IN ('closed-unfunded', 'cancelled')
+                                THEN p.collected_minor ELSE 0 END AS refund_due_minor
+                    FROM pledges p
+                    JOIN events e ON e.seq = p.seq
+                    JOIN partitions pt ON pt.ref = p.partition
+                    JOIN campaigns c ON c.partition = p.partition
+                    LEFT JOIN tiers t ON t.seq = p.tier;
+                    """)
+        }
         return m
     }
+
+    /// A campaign's state (`CampaignStanding`) in SQL, for a row `c` of `campaigns`, at SQLite's clock.
+    static let stateSQL = """
+        (CASE WHEN c.phase IN ('draft', 'cancelled') THEN c.phase
+              WHEN c.phase = 'live' AND c.closes_ms > CAST(strftime('%s', 'now') AS INTEGER) * 1000 THEN 'live'
+              WHEN (c.model = 'all-or-nothing' AND c.pledged_minor >= c.goal_minor)
+                   OR (c.model <> 'all-or-nothing' AND c.pledged_minor > 0) THEN 'closed-funded'
+              ELSE 'closed-unfunded' END)
+        """
 }

@@ -19,6 +19,20 @@ public struct StoredEvent: Sendable, Equatable {
     public let id: EventID
 }
 
+/// A pledge in a limited tier that won or lost its place because of events that arrived (PROTOCOL.md §7.6).
+public struct StandingChange: Sendable, Equatable {
+    /// The pledge.
+    public let pledge: EventID
+    /// Its campaign.
+    public let campaign: EventID
+    /// The backer's name as shown publicly ("Anonymous" when they asked).
+    public let backer: String
+    /// The tier's title.
+    public let tier: String
+    /// True when the pledge is now waitlisted (it had a place); false when it now has a place.
+    public let waitlisted: Bool
+}
+
 /// What happened to a batch handed to `Store.ingest`.
 public struct IngestReport: Sendable, Equatable {
     /// New events stored.
@@ -35,6 +49,9 @@ public struct IngestReport: Sendable, Equatable {
     public var examples: [String] = []
     /// The events newly stored, so sync indexes can follow without rereading the database.
     public var stored: [StoredEvent] = []
+    /// Pledges already held whose place in a limited tier changed (counted with the reward, or waitlisted)
+    /// because of events from a bundle or a peer. Local commands report their own pledge's standing instead.
+    public var standingChanges: [StandingChange] = []
 
     /// An empty report.
     public init() {}
@@ -56,6 +73,7 @@ public struct IngestReport: Sendable, Equatable {
         notApplied.merge(o.notApplied, uniquingKeysWith: +)
         examples += o.examples.prefix(max(0, 10 - examples.count))
         stored += o.stored
+        standingChanges += o.standingChanges
     }
 }
 
@@ -230,8 +248,15 @@ public final class Store: Sendable {
 
     /// Signs and stores one local event at the next hybrid logical timestamp, all in one transaction.
     /// Throws (and stores nothing) if the rules would not apply it.
-    public func appendLocal(community: PublicKey, now: UInt64, make: (HLC) -> Event) throws(WhipError) -> Event {
-        try write { db in try self.appendLocal(db, community: community, now: now, make: make) }
+    ///
+    /// The new event is stamped after the events its validity depends on, whatever the clock says: those in
+    /// `after` (the campaign, tier or pledge it refers to), the publication of a campaign in `after`, and the
+    /// newest grant of a role to `author`. A node's own event is never held for being ahead of its clock
+    /// (PROTOCOL.md §8): a node can always record.
+    public func appendLocal(
+        community: PublicKey, now: UInt64, after: [EventID] = [], author: PublicKey? = nil, make: (HLC) -> Event
+    ) throws(WhipError) -> Event {
+        try write { db in try self.appendLocal(db, community: community, now: now, after: after, author: author, make: make) }
     }
 
     /// Joins a new community and stores its first local event (its genesis) in one transaction: both or neither.
@@ -244,8 +269,10 @@ public final class Store: Sendable {
         }
     }
 
-    private func appendLocal(_ db: Database, community: PublicKey, now: UInt64, make: (HLC) -> Event) throws -> Event {
-        let hlc = try self.nextHLC(db, community: community, now: now)
+    private func appendLocal(
+        _ db: Database, community: PublicKey, now: UInt64, after: [EventID] = [], author: PublicKey? = nil, make: (HLC) -> Event
+    ) throws -> Event {
+        let hlc = try self.nextHLC(db, community: community, now: now, after: after, author: author)
         let event = make(hlc)
         // Local events pass the same decode and signature checks as everyone else's, so a node never
         // stores (and later hands out) an event its peers would refuse.
@@ -308,7 +335,9 @@ public final class Store: Sendable {
                     ])
                     continue
                 }
-                if e.hlc.wall > now &+ Store.maxFutureSkewMs {
+                // A node's own events are not held: the stamping rule (nextHLC) bounds them already, and one
+                // that follows a far-ahead event it depends on must still be recorded (PROTOCOL.md §8).
+                if source != .local && e.hlc.wall > now &+ Store.maxFutureSkewMs {
                     let held =
                         try Bool.fetchOne(
                             db, sql: "SELECT 1 FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL", arguments: [Data(e.id.bytes)]) ?? false
@@ -343,7 +372,24 @@ public final class Store: Sendable {
             }
         }
         if !fresh.isEmpty {
+            // Pledges of limited tiers in the partitions these events can change (every partition of a
+            // community when a role event arrives), to tell people whose place was won or lost.
+            var watched: [Int64] = []
+            var before: [Int64: Bool] = [:]
+            if source != .local {
+                let communityLevel = Set(fresh.filter { $0.campaign == nil }.compactMap { joined[$0.community.bytes] })
+                watched = Array(Set(partitions.values))
+                for cref in communityLevel {
+                    watched += try Int64.fetchAll(db, sql: "SELECT ref FROM partitions WHERE community = ?", arguments: [cref])
+                }
+                before = try Store.limitedTierPlaces(db, partitions: watched)
+            }
             let statuses = try Materializer.apply(db, newEvents: fresh, seqs: seqs)
+            if !before.isEmpty {
+                let after = try Store.limitedTierPlaces(db, partitions: watched)
+                let changed = before.filter { seq, was in after[seq].map { $0 != was } ?? false }.keys.sorted()
+                report.standingChanges = try Store.standingChanges(db, seqs: changed, after: after)
+            }
             for e in fresh {
                 if case .rejected(let v) = statuses[e.id] ?? .applied {
                     report.notApplied[v.code, default: 0] += 1
@@ -364,18 +410,93 @@ public final class Store: Sendable {
         return report
     }
 
-    private func nextHLC(_ db: Database, community: PublicKey, now: UInt64) throws -> HLC {
+    /// Whether each pledge (by seq) of a limited tier in `partitions` is waitlisted, for counted pledges.
+    static func limitedTierPlaces(_ db: Database, partitions: [Int64]) throws -> [Int64: Bool] {
+        var out: [Int64: Bool] = [:]
+        for pref in Set(partitions) {
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT p.seq AS seq, p.waitlisted AS waitlisted FROM pledges p JOIN tiers t ON t.seq = p.tier
+                    WHERE p.partition = ? AND p.status = 0 AND t.quantity_limit IS NOT NULL
+                    """, arguments: [pref])
+            for r in rows { out[try r.value("seq", as: Int64.self)] = try r.value("waitlisted", as: Int64.self) != 0 }
+        }
+        return out
+    }
+
+    static func standingChanges(_ db: Database, seqs: [Int64], after: [Int64: Bool]) throws -> [StandingChange] {
+        try seqs.compactMap { seq throws -> StandingChange? in
+            guard
+                let r = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT e.id AS id, pt.campaign AS campaign,
+                               CASE WHEN p.anonymous THEN 'Anonymous' ELSE p.backer_name END AS backer, t.title AS tier
+                        FROM pledges p JOIN events e ON e.seq = p.seq JOIN partitions pt ON pt.ref = p.partition
+                        JOIN tiers t ON t.seq = p.tier WHERE p.seq = ?
+                        """, arguments: [seq])
+            else { return nil }
+            return StandingChange(
+                pledge: try r.eventID("id"), campaign: try r.eventID("campaign"), backer: try r.value("backer"), tier: try r.value("tier"),
+                waitlisted: after[seq] ?? false)
+        }
+    }
+
+    /// The next timestamp for a local event (PROTOCOL.md §8): after the node's last own timestamp and the
+    /// newest event it holds for the community, except those more than `maxFutureSkewMs` ahead of its clock
+    /// (one event stamped by a wrong clock must not drag every later one with it), and after the events it
+    /// depends on (`after`, a campaign's publication, `author`'s newest grant) whatever their timestamps.
+    private func nextHLC(_ db: Database, community: PublicKey, now: UInt64, after: [EventID], author: PublicKey?) throws -> HLC {
+        let bound = now &+ Store.maxFutureSkewMs
         var last: HLC? = nil
+        func consider(_ h: HLC) { if last == nil || h > last! { last = h } }
+        func hlc(_ r: Row) throws -> HLC { HLC(wall: try r.unsigned("hlc_wall"), counter: try r.counter("hlc_counter")) }
         if let raw = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'"), raw.count == 12 {
             let b = [UInt8](raw)
-            last = HLC(wall: b[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, counter: b[8..<12].reduce(0) { $0 << 8 | UInt32($1) })
+            let own = HLC(wall: b[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, counter: b[8..<12].reduce(0) { $0 << 8 | UInt32($1) })
+            if own.wall <= bound { consider(own) }
         }
         if let row = try Row.fetchOne(
-            db, sql: "SELECT max_wall, max_counter FROM communities WHERE id = ?",
+            db, sql: "SELECT ref, max_wall, max_counter FROM communities WHERE id = ?",
             arguments: [Data(community.bytes)])
         {
+            let cref = try row.value("ref", as: Int64.self)
             let seen = HLC(wall: try row.unsigned("max_wall"), counter: try row.counter("max_counter"))
-            if last == nil || seen > last! { last = seen }
+            if seen.wall <= bound {
+                consider(seen)
+            } else if let newest = try Row.fetchOne(
+                // Rare (the clock disagrees with the data), so a scan is fine: the newest event within the bound.
+                db,
+                sql: """
+                    SELECT hlc_wall, hlc_counter FROM events WHERE community = ? AND hlc_wall <= ?
+                    ORDER BY hlc_wall DESC, hlc_counter DESC LIMIT 1
+                    """, arguments: [cref, Int64(clamping: bound)])
+            {
+                consider(try hlc(newest))
+            }
+            if let author,
+                let granted = try Int64.fetchOne(
+                    db, sql: "SELECT max(at_ms) FROM roles WHERE community = ? AND member = ? AND granted = 1",
+                    arguments: [cref, Data(author.bytes)]), granted >= 0
+            {
+                // The roles table keeps the grant's wall time only: after every event of that millisecond.
+                consider(HLC(wall: UInt64(granted), counter: UInt32.max))
+            }
+        }
+        for id in after {
+            if let r = try Row.fetchOne(db, sql: "SELECT hlc_wall, hlc_counter FROM events WHERE id = ?", arguments: [Data(id.bytes)]) {
+                consider(try hlc(r))
+            }
+            if let r = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT e.hlc_wall AS hlc_wall, e.hlc_counter AS hlc_counter FROM events e JOIN partitions p ON p.ref = e.partition
+                    WHERE p.campaign = ? AND e.kind = ? ORDER BY e.hlc_wall, e.hlc_counter LIMIT 1
+                    """, arguments: [Data(id.bytes), Int64(EventKind.campaignPublished.rawValue)])
+            {
+                consider(try hlc(r))
+            }
         }
         let next = HLC.next(after: last, now: now)
         var bytes = [UInt8]()
@@ -383,5 +504,14 @@ public final class Store: Sendable {
         for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8((next.counter >> UInt32(s)) & 0xff)) }
         try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", arguments: [Data(bytes)])
         return next
+    }
+
+    /// How far the newest event this node holds is ahead of its clock, in ms, when that is more than
+    /// `maxFutureSkewMs`: the clock is behind, or was ahead when some events were recorded. Nil when they agree.
+    public func clockDisagreement(now: UInt64) throws(WhipError) -> (newest: UInt64, aheadMs: UInt64)? {
+        let newest = try read { db in try Int64.fetchOne(db, sql: "SELECT max(max_wall) FROM communities") ?? 0 }
+        let wall = UInt64(max(0, newest))
+        guard wall > now &+ Store.maxFutureSkewMs else { return nil }
+        return (wall, wall - now)
     }
 }

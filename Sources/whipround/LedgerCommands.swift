@@ -45,9 +45,13 @@ struct CampaignCommand: ParsableCommand {
                         title: title, description: description, goal: goalMoney.minor, currency: cur, model: m, opens: opensMs,
                         closes: closesMs, timeZone: timezone, organisers: orgs)))
             if output.json {
-                printJSON(["id": e.id.hex, "title": title, "phase": "draft"])
+                printJSON([
+                    "id": e.id.hex, "title": title, "state": "draft", "closes": Dates.format(closesMs, timeZone: "UTC"),
+                    "closes_local": Dates.localForm(closesMs, timeZone: timezone), "time_zone": timezone,
+                ])
             } else {
                 print("Created draft campaign '\(title)': \(e.id.hex)")
+                print("Pledging closes \(Dates.describeDeadline(closesMs, timeZone: timezone)).")
                 print("Publish it with `whipround campaign publish \(e.id.hex.prefix(12))`.")
             }
         }
@@ -83,7 +87,9 @@ struct CampaignCommand: ParsableCommand {
             u.opens = try opens.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: tz, endOfDay: false) }
             u.closes = try closes.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: tz, endOfDay: true) }
             if let timezone {
-                guard Dates.isValidTimeZone(timezone) else { throw WhipError(.invalidArgument, "'\(timezone)' is not a known time zone") }
+                guard Dates.isValidTimeZone(timezone) else {
+                    throw WhipError(.invalidArgument, "'\(timezone)' is not a known time zone (use an IANA name such as Europe/London, or UTC)")
+                }
                 u.timeZone = timezone
             }
             if !organisers.isEmpty { u.organisers = try organisers.map { (s: String) throws(WhipError) in try parseMember(s) } }
@@ -140,7 +146,7 @@ struct CampaignCommand: ParsableCommand {
                 if all.isEmpty { print("No campaigns yet.") }
                 for c in all {
                     print(
-                        "\(c.id.hex.prefix(12))  \(c.title)  [\(c.effectivePhase(now: now).rawValue)]  \(money(c.pledged)) of \(money(c.goal)) from \(c.backers) backer(s)"
+                        "\(c.id.hex.prefix(12))  \(c.title)  [\(c.stateText(now: now))]  \(money(c.pledged)) of \(money(c.goal)) from \(c.backers) backer(s)"
                     )
                 }
             }
@@ -170,13 +176,21 @@ struct CampaignCommand: ParsableCommand {
                     if let desc = t.description { td["description"] = desc }
                     return td
                 }
-                d["pledges"] = pledges.map { $0.publicJSON(tiers: names) }
+                let standing = c.standing(now: now)
+                d["pledges"] = pledges.map { $0.publicJSON(tiers: names, standing: standing) }
                 printJSON(d)
             } else {
-                print("\(c.title)  [\(c.effectivePhase(now: now).rawValue)]  \(c.id.hex)")
+                let standing = c.standing(now: now)
+                print("\(c.title)  [\(c.stateText(now: now))]  \(c.id.hex)")
                 if !c.description.isEmpty { print(c.description) }
-                print("Goal \(money(c.goal)) (\(c.model.name)), closes \(Dates.format(c.closes, timeZone: c.timeZone)) \(c.timeZone)")
+                print("Goal \(money(c.goal)) (\(c.model.name)), closes \(Dates.describeDeadline(c.closes, timeZone: c.timeZone))")
                 print("Pledged \(money(c.pledged)) from \(c.backers) backer(s); collected \(money(c.collected))")
+                let due = pledges.compactMap { $0.refundDue(in: standing)?.minor }
+                if !due.isEmpty {
+                    print(
+                        "Refund due: \(money(Money(minor: due.reduce(0, +), currency: c.goal.currency))) received on \(due.count) pledge(s); "
+                            + "record each refund with `whipround pledge refund PLEDGE`")
+                }
                 for t in tiers {
                     let lim = t.limit.map { "\(t.claimed)/\($0) claimed" } ?? "\(t.claimed) claimed"
                     print(
@@ -184,8 +198,11 @@ struct CampaignCommand: ParsableCommand {
                     )
                 }
                 for p in pledges {
-                    let flags = [p.status == "active" ? nil : p.status, p.waitlisted ? "waitlisted" : nil, p.collected.minor > 0 ? "collected" : nil]
-                        .compactMap { $0 }
+                    let flags = [
+                        p.status == "active" ? nil : p.status, p.waitlisted ? "waitlisted" : nil, p.collected.minor > 0 ? "collected" : nil,
+                        p.refundDue(in: standing) == nil ? nil : "refund due",
+                    ]
+                    .compactMap { $0 }
                     print(
                         "  \(p.id.hex.prefix(12)) \(p.anonymous ? "Anonymous" : p.backerName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")"
                     )
@@ -255,9 +272,10 @@ func changePhase(
     let n = try node.open()
     let c = try n.campaign(campaign)
     let e = try n.emit(c.community, body(c.id))
+    let state = try n.campaign(c.id.hex).standing(now: n.now)
     if output.json {
-        printJSON(["event": e.id.hex, "campaign": c.id.hex, "phase": phase.rawValue])
+        printJSON(["event": e.id.hex, "campaign": c.id.hex, "state": state.rawValue])
     } else {
-        print("'\(c.title)' is \(phase.rawValue).")
+        print("'\(c.title)' is \(try n.campaign(c.id.hex).stateText(now: n.now)).")
     }
 }

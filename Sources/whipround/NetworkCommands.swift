@@ -96,9 +96,11 @@ struct SyncCommand: AsyncParsableCommand {
                 "sent": r.sent, "peer_accepted": r.peerAccepted, "received": r.received.accepted,
                 "received_duplicates": r.received.duplicates, "received_rejected": r.received.rejected,
                 "reconcile_messages": r.reconcileMessages, "digest": digest,
+                "standing_changes": r.received.standingChanges.map(standingJSON),
             ])
             if !output.json {
                 print("\(c.name): sent \(r.sent) (peer stored \(r.peerAccepted)), received \(r.received.accepted), digest \(digest)")
+                for line in r.received.standingChanges.map(standingLine) { print(line) }
             }
         }
         if output.json { printJSON(["peer": address.description, "communities": results]) }

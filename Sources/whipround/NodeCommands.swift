@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhipCore
 import WhipCrypto
+import WhipDaemon
 import WhipNode
 import WhipStore
 
@@ -63,10 +64,12 @@ struct CommunityCommand: ParsableCommand {
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "The community's name.") var name: String
+        @Flag(help: "Allow a name this node already uses for another community (then select them by wrc1… id).")
+        var allowDuplicateName = false
 
         func run() throws {
             let n = try node.open()
-            let c = try n.createCommunity(name: name)
+            let c = try n.createCommunity(name: name, allowDuplicateName: allowDuplicateName)
             let id = KeyText.encode(c.id, as: .community)
             if output.json {
                 printJSON(["id": id, "name": c.name, "founder": n.memberID])
@@ -87,7 +90,18 @@ struct CommunityCommand: ParsableCommand {
         func run() throws {
             let n = try node.open()
             let c = try n.community(community)
-            let inv = n.invite(c, hubs: hubs)
+            // Hubs go into the invite and then into every joiner's peer list: only well-formed HOST:PORT.
+            let checked = try hubs.map { (h: String) throws(WhipError) -> String in
+                let a = try HostPort(parsing: h)
+                let hostChars = a.host.unicodeScalars.allSatisfy {
+                    $0.properties.isASCIIHexDigit || "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:".unicodeScalars.contains($0)
+                }
+                guard hostChars, !a.host.hasPrefix("-"), !a.host.hasPrefix(".") else {
+                    throw WhipError(.invalidArgument, "'\(h)' is not an address: write HOST:PORT, e.g. 192.168.1.10:7878 or hub.local:7878")
+                }
+                return a.description
+            }
+            let inv = n.invite(c, hubs: checked)
             if output.json {
                 printJSON(["invite": inv.text, "community": KeyText.encode(c.id, as: .community), "name": c.name, "hubs": inv.hubs])
             } else {
@@ -227,9 +241,10 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let n = try node.open()
+        let n = try node.open(quiet: true)
         let comms = try n.store.communities()
         let held = try n.store.heldCount()
+        let clockWarning = try n.clockWarning()
         let rows = try comms.map { c -> [String: Any] in
             let campaigns = try n.store.campaigns(community: c.id)
             return [
@@ -239,11 +254,14 @@ struct StatusCommand: ParsableCommand {
         }
         let peers = try n.store.peers()
         if output.json {
-            printJSON([
+            var d: [String: Any] = [
                 "node": ["id": n.memberID, "name": n.name, "data": n.dir.path], "communities": rows, "held_events": held,
                 "peers": peers.map(peerJSON),
-            ])
+            ]
+            if let clockWarning { d["clock_warning"] = clockWarning }
+            printJSON(d)
         } else {
+            if let clockWarning { print("Warning: \(clockWarning)") }
             print("Node '\(n.name)' \(n.memberID)")
             print("Data: \(n.dir.path)")
             if comms.isEmpty { print("No communities yet.") }

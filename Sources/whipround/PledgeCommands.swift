@@ -8,7 +8,7 @@ import WhipStore
 struct PledgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pledge", abstract: "Record and manage pledges.",
-        subcommands: [Add.self, Revise.self, Withdraw.self, Collect.self, Reject.self, List.self])
+        subcommands: [Add.self, Revise.self, Withdraw.self, Collect.self, Refund.self, Reject.self, List.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -27,10 +27,17 @@ struct PledgeCommand: ParsableCommand {
         @Option var phone: String?
         @Option var address: String?
         @Flag(help: "The backer made a Gift Aid declaration.") var giftAid = false
+        @Flag(help: "Record it although the campaign has closed: it is kept, but not counted.") var late = false
 
         func run() throws {
             let n = try node.open()
             let c = try n.campaign(campaign)
+            if !late, c.phase == .closed || (c.phase == .live && n.now >= c.closes) {
+                throw WhipError(
+                    .rejected,
+                    "'\(c.title)' closed \(Dates.describeDeadline(c.closes, timeZone: c.timeZone)): a pledge recorded now is kept but "
+                        + "not counted; record it anyway with --late")
+            }
             let amt = try Money(parsing: amount, currency: c.goal.currency)
             guard amt.minor > 0 else { throw WhipError(.invalidArgument, "the amount must be more than zero") }
             let tierID = try tier.map { (s: String) throws(WhipError) in try n.store.resolve(s, in: "tiers", what: "tier") }
@@ -49,13 +56,22 @@ struct PledgeCommand: ParsableCommand {
                         campaign: c.id, backerName: name, anonymous: anonymous, amount: amt.minor, currency: amt.currency, tier: tierID,
                         channel: ch, paid: method, contact: contact)))
             let after = try n.campaign(c.id.hex)
+            let (p, _) = try n.pledge(e.id.hex)
             if output.json {
                 printJSON([
                     "id": e.id.hex, "campaign": c.id.hex, "amount": amt.formatted, "currency": amt.currency.code, "pledged": after.pledged.formatted,
-                    "backers": after.backers,
+                    "backers": after.backers, "status": p.status, "counted": p.status == "active", "waitlisted": p.waitlisted,
                 ])
             } else {
-                print("Recorded \(money(amt)) from \(anonymous ? "an anonymous backer" : name): \(e.id.hex)")
+                let who = anonymous ? "an anonymous backer" : name
+                if p.status == "late" {
+                    print("Recorded \(money(amt)) from \(who) LATE, after the campaign closed: kept but not counted: \(e.id.hex)")
+                } else {
+                    print("Recorded \(money(amt)) from \(who): \(e.id.hex)")
+                }
+                if p.waitlisted {
+                    print("The tier is full: this pledge is WAITLISTED (counted, but without the reward unless a place frees up).")
+                }
                 print("'\(c.title)' now has \(money(after.pledged)) from \(after.backers) backer(s).")
             }
         }
@@ -108,26 +124,94 @@ struct PledgeCommand: ParsableCommand {
     }
 
     struct Collect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record money received for a pledge (cash or transfer).")
+        static let configuration = CommandConfiguration(
+            abstract: "Record money received for a pledge (cash or transfer); part payments add up.",
+            discussion: """
+                Without --amount, records what is still owed. More than is owed is refused unless --over. On an \
+                all-or-nothing campaign that closed unfunded, backers do not pay: refused unless --unfunded.
+                """)
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Pledge id (or a unique prefix).") var pledge: String
-        @Option(help: "Amount received (default: the pledged amount).") var amount: String?
+        @Option(help: "Amount received (default: what is still owed).") var amount: String?
         @Option(help: "cash or transfer.") var method: String = "cash"
+        @Flag(help: "Record more than is still owed on the pledge.") var over = false
+        @Flag(help: "Record money for a campaign that closed unfunded (it is then due back).") var unfunded = false
         func run() throws {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
             guard let m = PaymentMethod(name: method) else {
                 throw WhipError(.invalidArgument, "'\(method)' is not a payment method: use cash or transfer")
             }
-            let amt = try amount.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency) } ?? p.amount
-            guard amt.minor > 0 else { throw WhipError(.invalidArgument, "the amount must be more than zero") }
+            if c.standing(now: n.now) == .closedUnfunded && !unfunded {
+                throw WhipError(
+                    .rejected,
+                    "'\(c.title)' closed unfunded (\(money(c.pledged)) of \(money(c.goal)), \(c.model.name)): backers do not pay; "
+                        + "if money was received anyway, record it with --unfunded and refund it")
+            }
+            let owed = p.amount.minor - p.collected.minor
+            let amt = try amount.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency) }
+            if amt == nil && owed <= 0 {
+                throw WhipError(
+                    .rejected,
+                    "\(money(p.collected)) was already received for this \(money(p.amount)) pledge; to record more, give --amount and --over")
+            }
+            let received = amt ?? Money(minor: owed, currency: c.goal.currency)
+            guard received.minor > 0 else { throw WhipError(.invalidArgument, "the amount must be more than zero") }
+            if received.minor > owed && !over {
+                throw WhipError(
+                    .rejected,
+                    "\(money(received)) is more than the \(money(Money(minor: max(0, owed), currency: c.goal.currency))) still owed on this "
+                        + "\(money(p.amount)) pledge (\(money(p.collected)) received so far); if that is right, add --over")
+            }
             let e = try n.emit(
-                c.community, .pledgeCollected(PledgeCollected(campaign: c.id, pledge: p.id, amount: amt.minor, currency: amt.currency, method: m)))
+                c.community,
+                .pledgeCollected(PledgeCollected(campaign: c.id, pledge: p.id, amount: received.minor, currency: received.currency, method: m)))
+            let total = Money(minor: p.collected.minor + received.minor, currency: c.goal.currency)
+            let left = Money(minor: max(0, p.amount.minor - total.minor), currency: c.goal.currency)
             if output.json {
-                printJSON(["event": e.id.hex, "pledge": p.id.hex, "collected": amt.formatted])
+                printJSON([
+                    "event": e.id.hex, "pledge": p.id.hex, "collected": received.formatted, "collected_minor": received.minor,
+                    "pledge_collected": total.formatted, "pledge_collected_minor": total.minor, "outstanding": left.formatted,
+                    "outstanding_minor": left.minor,
+                ])
             } else {
-                print("Recorded \(money(amt)) received by \(m.name).")
+                print(
+                    "Recorded \(money(received)) received by \(m.name): \(money(total)) of \(money(p.amount)) received, \(money(left)) outstanding.")
+            }
+        }
+    }
+
+    struct Refund: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that the money received for a pledge was paid back (organisers): the pledge is rejected as refunded.",
+            discussion: """
+                Pledges of a cancelled campaign, or of one that closed unfunded, that had money received show as "refund due" \
+                until this is recorded.
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Pledge id (or a unique prefix).") var pledge: String
+        @Option(help: "A note for the record, e.g. how it was paid back.") var note: String?
+        func run() throws {
+            let n = try node.open()
+            let (p, c) = try n.pledge(pledge)
+            guard p.collected.minor > 0, p.status == "active" else {
+                throw WhipError(
+                    .rejected,
+                    p.status == "active"
+                        ? "no money was received for this pledge, so there is nothing to refund; to drop it, use `whipround pledge reject`"
+                        : "this pledge is \(p.status), so there is nothing to refund")
+            }
+            let reason = "refunded \(money(p.collected))" + (note.map { ": \($0)" } ?? "")
+            let e = try n.emit(c.community, .pledgeRejected(PledgeRejected(campaign: c.id, pledge: p.id, reason: reason)))
+            if output.json {
+                printJSON([
+                    "event": e.id.hex, "pledge": p.id.hex, "status": "rejected", "refunded": p.collected.formatted,
+                    "refunded_minor": p.collected.minor,
+                ])
+            } else {
+                print("Recorded the refund of \(money(p.collected)) for pledge \(p.id.hex.prefix(12)); it no longer counts.")
             }
         }
     }
@@ -160,13 +244,15 @@ struct PledgeCommand: ParsableCommand {
             let c = try n.campaign(campaign)
             let names = Dictionary(uniqueKeysWithValues: try n.store.tiers(campaign: c.id).map { ($0.id, $0.title) })
             let pledges = try n.store.pledges(campaign: c.id)
+            let standing = c.standing(now: n.now)
             if output.json {
-                printJSON(pledges.map { $0.publicJSON(tiers: names) })
+                printJSON(pledges.map { $0.publicJSON(tiers: names, standing: standing) })
             } else {
                 if pledges.isEmpty { print("No pledges yet.") }
                 for p in pledges {
+                    let due = p.refundDue(in: standing).map { " refund due \(money($0))" } ?? ""
                     print(
-                        "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")"
+                        "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)"
                     )
                 }
             }
@@ -235,10 +321,11 @@ struct BundleCommand: ParsableCommand {
             if output.json {
                 printJSON([
                     "accepted": r.accepted, "duplicates": r.duplicates, "rejected": r.rejected, "held": r.held,
-                    "not_applied": r.notApplied, "examples": r.examples,
+                    "not_applied": r.notApplied, "examples": r.examples, "standing_changes": r.standingChanges.map(standingJSON),
                 ])
             } else {
                 print("accepted \(r.accepted), duplicate \(r.duplicates), rejected \(r.rejectedCount), held \(r.held)")
+                for line in r.standingChanges.map(standingLine) { print(line) }
                 for (code, count) in r.rejected.sorted(by: { $0.key < $1.key }) { print("  rejected \(code): \(count)") }
                 for (code, count) in r.notApplied.sorted(by: { $0.key < $1.key }) { print("  stored but not applied (\(code)): \(count)") }
                 for ex in r.examples { print("  e.g. \(ex)") }

@@ -21,7 +21,14 @@ struct NodeOptions: ParsableArguments {
         return l
     }
 
-    func open() throws(WhipError) -> Node { try Node.open(dir: dataDir, logger: logger()) }
+    /// Opens the node; unless `quiet`, warns on stderr (one `warning:` line) when its clock disagrees with its data.
+    func open(quiet: Bool = false) throws(WhipError) -> Node {
+        let n = try Node.open(dir: dataDir, logger: logger())
+        if !quiet, let w = try? n.clockWarning() {
+            FileHandle.standardError.write(Data("warning: \(w)\n".utf8))
+        }
+        return n
+    }
 }
 
 struct OutputOptions: ParsableArguments {
@@ -88,25 +95,36 @@ func readFile(_ path: String) throws(WhipError) -> [UInt8] {
 func writeFile(_ path: String, _ bytes: [UInt8]) throws(WhipError) { try AtomicFile.write(bytes, to: path) }
 
 extension CampaignRow {
+    /// The campaign's JSON (README "JSON output"): one `state` (draft, live, closed-funded, closed-unfunded,
+    /// cancelled) at `now`; dates as typed in the campaign's zone (`closes_local`) and as exact instants.
     func json(now: UInt64) -> [String: Any] {
         var d: [String: Any] = [
             "id": id.hex, "community": KeyText.encode(community, as: .community), "title": title, "description": description,
             "goal": goal.formatted, "goal_minor": goal.minor, "currency": goal.currency.code, "model": model.name,
-            "opens": Dates.format(opens, timeZone: timeZone), "closes": Dates.format(closes, timeZone: timeZone),
-            "time_zone": timeZone, "phase": phase.rawValue, "status": effectivePhase(now: now).rawValue,
+            "opens": Dates.format(opens, timeZone: "UTC"), "closes": Dates.format(closes, timeZone: "UTC"),
+            "opens_local": Dates.localForm(opens, timeZone: timeZone, midnightAsEndOfDay: false),
+            "closes_local": Dates.localForm(closes, timeZone: timeZone), "time_zone": timeZone, "state": standing(now: now).rawValue,
             "pledged": pledged.formatted, "pledged_minor": pledged.minor, "collected": collected.formatted,
             "collected_minor": collected.minor, "backers": backers, "organisers": organisers.map(member),
             "created_by": member(createdBy),
         ]
-        if effectivePhase(now: now) == .closed { d["outcome"] = funded ? "funded" : "unfunded" }
         if let cancelReason { d["cancel_reason"] = cancelReason }
         return d
+    }
+
+    /// The state as a person reads it: `live`, `closed, funded`, `closed, unfunded`…
+    func stateText(now: UInt64) -> String {
+        switch standing(now: now) {
+        case .closedFunded: "closed, funded"
+        case .closedUnfunded: model == .allOrNothing ? "closed, unfunded: nobody pays" : "closed, unfunded"
+        case let s: s.rawValue
+        }
     }
 }
 
 extension PledgeRow {
     /// The public view: an anonymous backer's name is never shown.
-    func publicJSON(tiers: [EventID: String]) -> [String: Any] {
+    func publicJSON(tiers: [EventID: String], standing: CampaignStanding? = nil) -> [String: Any] {
         var d: [String: Any] = [
             "id": id.hex, "backer": anonymous ? "Anonymous" : backerName, "anonymous": anonymous, "amount": amount.formatted,
             "amount_minor": amount.minor, "currency": amount.currency.code, "channel": channel, "status": status,
@@ -116,6 +134,22 @@ extension PledgeRow {
         if let tier { d["tier"] = tier.hex; d["tier_title"] = tiers[tier] ?? "" }
         if let collectedMethod { d["collected_method"] = collectedMethod }
         if let rejectReason { d["reject_reason"] = rejectReason }
+        if let standing, let due = refundDue(in: standing) {
+            d["refund_due"] = due.formatted
+            d["refund_due_minor"] = due.minor
+        }
         return d
     }
+}
+
+/// A pledge whose place in a limited tier changed, for `bundle import --json` and `sync --json`.
+func standingJSON(_ c: StandingChange) -> [String: Any] {
+    ["pledge": c.pledge.hex, "campaign": c.campaign.hex, "backer": c.backer, "tier": c.tier, "waitlisted": c.waitlisted]
+}
+
+/// A pledge whose place in a limited tier changed, as a line for people.
+func standingLine(_ c: StandingChange) -> String {
+    c.waitlisted
+        ? "  pledge \(c.pledge.hex.prefix(12)) (\(c.backer)) lost its place in '\(c.tier)': now WAITLISTED (an earlier pledge arrived)"
+        : "  pledge \(c.pledge.hex.prefix(12)) (\(c.backer)) now has a place in '\(c.tier)' (no longer waitlisted)"
 }

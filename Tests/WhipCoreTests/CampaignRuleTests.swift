@@ -463,27 +463,36 @@ struct CampaignRuleTests {
         #expect(s.state([bad]).code(bad) == "bad_dates")
     }
 
-    @Test("money can be recorded only once per pledge")
-    func doubleCollection() throws {
+    @Test("part payments add up, in any order; a collected pledge's amount and tier stay fixed")
+    func partPayments() throws {
         var s = Scenario()
         let paid = s.make(K.collectorA, s.pledge("Bob", 1_000, paid: .cash))
-        let unpaid = s.make(K.collectorA, s.pledge("Cat", 2_000))
+        let unpaid = s.make(K.collectorA, s.pledge("Cat", 2_500))
         let collectPaid = s.make(K.collectorB, s.collect(paid, 1_000))
-        let first = s.make(K.collectorB, s.collect(unpaid, 2_000, method: .transfer))
-        let second = s.make(K.collectorA, s.collect(unpaid, 2_000))
-        let reviseCollected = s.make(K.collectorA, s.revise(unpaid, amount: 2_500))
+        let first = s.make(K.collectorB, s.collect(unpaid, 1_000, method: .transfer))
+        let second = s.make(K.collectorA, s.collect(unpaid, 1_500))
+        let reviseCollected = s.make(K.collectorA, s.revise(unpaid, amount: 2_600))
         let withdrawCollected = s.make(K.collectorA, s.withdraw(paid))
         let renameCollected = s.make(K.collectorA, s.revise(paid) { $0.backerName = "Robert" })
-        let st = s.state([paid, unpaid, collectPaid, first, second, reviseCollected, withdrawCollected, renameCollected])
-        #expect(st.code(collectPaid) == "already_collected")
+        let all = [paid, unpaid, collectPaid, first, second, reviseCollected, withdrawCollected, renameCollected]
+        let st = s.state(all)
+        #expect(st.code(collectPaid) == "applied")
         #expect(st.code(first) == "applied")
-        #expect(st.code(second) == "already_collected")
+        #expect(st.code(second) == "applied")
         #expect(st.code(reviseCollected) == "already_collected")
         #expect(st.code(withdrawCollected) == "already_collected")
         #expect(st.code(renameCollected) == "applied")
         let c = try #require(st.campaign(s.campaign))
-        #expect(c.collected == 3_000)
-        #expect(c.pledged == 3_000)
+        // 1,000 paid on the spot plus 1,000 more (over-paid), and 1,000 + 1,500 in two parts.
+        #expect(c.collected == 4_500)
+        #expect(c.pledged == 3_500)
+        let cat = try #require(c.pledges[unpaid.id])
+        #expect(cat.collected == 2_500)
+        // The first collection in replay order names who collected and how.
+        #expect(cat.collectedBy == K.collectorB.publicKey)
+        #expect(cat.collectedMethod == .transfer)
+        // The same events in the reverse order give the same state.
+        #expect(s.state(all.reversed()).campaign(s.campaign) == c)
     }
 
     @Test("a collection adds to the collected total and records who received it")

@@ -47,7 +47,7 @@ import Testing
         #expect(hub["pledged"] as? String == "135.50")
         #expect(hub["collected"] as? String == "25.00")
         #expect(hub["backers"] as? Int == 3)
-        for key in ["pledged", "collected", "backers", "status"] {
+        for key in ["pledged", "collected", "backers", "state"] {
             #expect("\(hub[key]!)" == "\(lap[key]!)", "\(key) differs")
         }
         let names = (hub["pledges"] as? [[String: Any]] ?? []).compactMap { $0["backer"] as? String }

@@ -34,4 +34,32 @@ import WhipTestSupport
             #expect(events.last!["rejected_code"] as String == "unauthorised")
         }
     }
+
+    /// The view shows the same one state as the CLI, judged by SQLite's clock: a live campaign past its
+    /// deadline is closed (and unfunded here), not `live`; and money received is due back.
+    @Test func campaignTotalsShowTheStateAtTheSQLiteClock() throws {
+        let past = Scenario(closes: 1_600_000_000_000)
+        let store = try tempStore()
+        try store.ingest(past.events.map(\.wire), source: .bundle, now: now)
+        var future = Scenario(tierLimit: 2)
+        let paid = future.factory.make(FixedKeys.collectorA, future.pledge("Bob", 2_500, paid: .cash))
+        future.factory.tick()
+        let cancel = future.factory.make(FixedKeys.organiser, .campaignCancelled(CampaignCancelled(campaign: future.campaign, reason: nil)))
+        let other = try tempStore()
+        try other.ingest(future.events.map(\.wire), source: .bundle, now: now)
+        try store.read { db in
+            let row = try #require(try Row.fetchOne(db, sql: "SELECT state, closes_ms, time_zone FROM campaign_totals"))
+            #expect(row["state"] as String == "closed-unfunded")
+            #expect(row["closes_ms"] as Int64 == 1_600_000_000_000)
+            #expect(row["time_zone"] as String == "Europe/London")
+        }
+        let live = try other.read { db in try String.fetchOne(db, sql: "SELECT state FROM campaign_totals") }
+        #expect(live == "live")
+        try other.ingest([paid.wire, cancel.wire], source: .bundle, now: now)
+        let (state, due) = try other.read { db in
+            (try String.fetchOne(db, sql: "SELECT state FROM campaign_totals"), try Int.fetchOne(db, sql: "SELECT refund_due_minor FROM pledge_list"))
+        }
+        #expect(state == "cancelled")
+        #expect(due == 2_500)
+    }
 }

@@ -645,9 +645,12 @@ def digest_of(evs):
                 c["pledged"] -= p["amount"]
                 c["backers"] -= 1
             elif e.kind == 33:
+                # Part payments add up; the first collection in replay order names who collected and how.
                 p = c["pledges"][b[1]]
                 c["collected"] += b[2]
-                p.update(collected=b[2], by=e.author.pk, method=b[4])
+                p["collected"] += b[2]
+                if p["by"] is None:
+                    p.update(by=e.author.pk, method=b[4])
             elif e.kind == 34:
                 p = c["pledges"][b[1]]
                 if p["status"] == "active":
