@@ -231,16 +231,20 @@ struct PropertyTests {
         var applied = Set<EventKind>()
         var codes = [String: Int]()
         var waitlisted = 0, late = 0, withdrawn = 0, rejected = 0, collected = 0, oversoldTiers = 0, interleavedAuthors = 0
-        var otherCommunity = 0
+        var otherCommunity = 0, partPaid = 0
         for i in 0..<150 {
             let events = try RandomCommunity.events(seed: SplitMix64.seed(base: 0xC0FE, index: UInt64(i)))
             let st = SetFunctionCheck.derive(events)
             otherCommunity += events.count - st.eventCount
+            var collections = [EventID: Int]()
             for e in events {
                 guard let s = st.statuses[e.id] else { continue }
                 codes[s.code, default: 0] += 1
                 if s == .applied { applied.insert(e.kind) }
+                if s == .applied, case .pledgeCollected(let b) = e.body { collections[b.pledge, default: 0] += 1 }
             }
+            // Part payments: pledges with more than one collection applied, which must add up in any order.
+            partPaid += collections.values.filter { $0 > 1 }.count
             for c in st.campaigns {
                 for p in c.pledges.values {
                     if p.waitlisted { waitlisted += 1 }
@@ -279,5 +283,6 @@ struct PropertyTests {
         #expect(collected > 10)
         #expect(interleavedAuthors > 100)
         #expect(otherCommunity > 0)
+        #expect(partPaid > 5, "random sets collect a pledge more than once only \(partPaid) times")
     }
 }

@@ -265,6 +265,9 @@ add("role.revoked", founder, 3, T0 + 7000, 0, {0: temp.pk, 1: 3})
 eve = add("pledge.made then withdrawn", collector, 30, T0 + 7000, 1, {0: lido.id, 1: "Eve", 2: False, 3: 2500, 4: "GBP", 6: 1})
 add("pledge.withdrawn", collector, 32, T0 + 8000, 0, {0: lido.id, 1: eve.id})
 add("pledge.collected", collector, 33, T0 + 8000, 1, {0: lido.id, 1: zoe.id, 2: 12_000, 3: "GBP", 4: 2})
+# A second collection of the same pledge: part payments add up (here past the pledged amount), and the
+# first collection keeps naming who collected and how.
+add("pledge.collected again, adding up", organiser, 33, T0 + 8000, 2, {0: lido.id, 1: zoe.id, 2: 500, 3: "GBP", 4: 1})
 add("pledge.rejected", organiser, 34, T0 + 9000, 0, {0: lido.id, 1: dan.id, 2: "Duplicate of a pledge taken online"})
 
 
