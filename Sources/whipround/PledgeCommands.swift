@@ -102,7 +102,15 @@ struct PledgeCommand: ParsableCommand {
                 throw WhipError(.invalidArgument, "nothing to change: give at least one option")
             }
             let e = try n.emit(c.community, .pledgeRevised(r))
-            if output.json { printJSON(["event": e.id.hex, "pledge": p.id.hex]) } else { print("Revised pledge \(p.id.hex.prefix(12)).") }
+            let (after, _) = try n.pledge(p.id.hex)
+            if output.json {
+                printJSON(["event": e.id.hex, "pledge": p.id.hex, "waitlisted": after.waitlisted])
+            } else {
+                print("Revised pledge \(p.id.hex.prefix(12)).")
+                if after.waitlisted {
+                    print("Its tier is full: the pledge is WAITLISTED (counted, but without the reward unless a place frees up).")
+                }
+            }
         }
     }
 

@@ -84,6 +84,10 @@ import Testing
         #expect(second.stdout.contains("WAITLISTED"))
         let secondJSON = try cli.json(["pledge", "add", "--data", "hub", "--campaign", id, "--name", "Cy", "--amount", "10", "--tier", tier])
         #expect(secondJSON["waitlisted"] as? Bool == true && secondJSON["counted"] as? Bool == true)
+        // Moving a pledge into the full tier says so too.
+        let plain = try pledgeID(cli, ["--campaign", id, "--name", "Eli", "--amount", "10"])
+        let moved = try cli.run(["pledge", "revise", "--data", "hub", plain, "--tier", tier])
+        #expect(moved.stdout.contains("WAITLISTED"))
         let mine = try #require(
             try cli.json(["pledge", "add", "--data", "laptop", "--campaign", id, "--name", "Dee", "--amount", "10", "--tier", tier])["id"] as? String)
         #expect(first != mine)
@@ -99,7 +103,7 @@ import Testing
         #expect(changes.isEmpty)
         let pledges = try cli.run(["pledge", "list", "--data", "hub", "--campaign", id, "--json"]).stdout
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(pledges.utf8)) as? [[String: Any]])
-        #expect(rows.filter { $0["waitlisted"] as? Bool == true }.count == 3)
+        #expect(rows.filter { $0["waitlisted"] as? Bool == true }.count == 4)
     }
 
     @Test func partPaymentsAddUpAndOverpaymentNeedsOver() throws {
