@@ -128,4 +128,35 @@ import WhipTestSupport
         #expect(digests.count == 1)
         #expect(try hub.store.campaign(campaign.id)?.backers == 4 * 4 + 1)
     }
+
+    /// The report, through the command line: a pledge recorded with the clock a day ahead, then the
+    /// clock put right. Later writes used to fail with exit 4; now they succeed, and the node says its clock
+    /// disagrees with its data (stderr line, `status` text and JSON).
+    @Test func commandLineRecordsAndWarnsAfterAWrongClock() throws {
+        let cli = try CLI()
+        let ahead = ManualClock(start: Dates.nowMs())
+        let n = try Node.initialise(dir: DataDir(path: cli.path("hub")), name: "Hub", logger: Self.logger, clock: { ahead.now })
+        let c = try n.createCommunity(name: "Elm Street")
+        let campaign = try n.emit(
+            c.id,
+            .campaignCreated(
+                CampaignCreated(
+                    title: "Lido", description: "", goal: 500_000, currency: Self.gbp, model: .allOrNothing, opens: 0,
+                    closes: 2_524_608_000_000, timeZone: "Europe/London", organisers: [])))
+        try n.emit(c.id, .campaignPublished(CampaignRef(campaign: campaign.id)))
+        ahead.advance(Self.day)
+        let ann = try pledge(n, campaign.id, "Ann")
+
+        let add = try cli.run(["pledge", "add", "--data", "hub", "--campaign", campaign.id.hex, "--name", "Ben", "--amount", "5"])
+        #expect(add.stderr.hasPrefix("warning: ") && add.stderr.contains("clock"))
+        #expect(add.stderr.split(separator: "\n").count == 1)
+        let status = try cli.run(["status", "--data", "hub"])
+        #expect(status.stdout.contains("Warning: this node's clock") && status.stderr.isEmpty)
+        #expect(try cli.json(["status", "--data", "hub"])["clock_warning"] as? String != nil)
+        let shown = try cli.json(["campaign", "show", "--data", "hub", campaign.id.hex])
+        #expect(shown["backers"] as? Int == 2)
+        // Ben's pledge is stamped by the right clock, not dragged a day ahead behind Ann's.
+        let ben = try #require(try n.store.pledges(campaign: campaign.id).first { $0.backerName == "Ben" })
+        #expect(ben.madeAt < ann.hlc.wall - UInt64(Self.day) / 2)
+    }
 }
