@@ -139,6 +139,28 @@ import WhipStore
         try await hub.stop()
     }
 
+    /// The dialer (with a peer that refuses every connection) and the local-change watcher end when their
+    /// task is cancelled, as the service group does to the others when one service fails. They used to test
+    /// only for graceful shutdown, so after a cancellation every sleep returned at once and they spun for ever.
+    @Test func serviceLoopsEndOnCancellation() async throws {
+        let net = try Network(2)
+        var config = DaemonConfig()
+        config.metricsListen = nil
+        config.peers = [HostPort(host: "127.0.0.1", port: 1)]
+        config.timers.reconnectMin = 0.05
+        config.timers.reconnectMax = 0.1
+        let replica = try Replica(node: net.nodes[1], logger: LiveTests.logger)
+        let dialer = PeerDialer(config: config, replica: replica, credentials: try Daemon.credentials(for: net.nodes[1]), logger: LiveTests.logger)
+        let local = LocalChanges(replica: replica, interval: 0.05)
+        let dialing = Task { try await dialer.run() }
+        let watching = Task { try await local.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        dialing.cancel()
+        watching.cancel()
+        _ = try await within(5, "the dialer to end on cancellation") { try await dialing.value }
+        _ = try await within(5, "the local-change watcher to end on cancellation") { try await watching.value }
+    }
+
     /// An event stamped an hour ahead is held; when the clock reaches it, the running daemon admits it (no
     /// restart, no CLI command) and offers it to its connected peer. Both nodes' clocks are injected.
     @Test func heldEventsAreAdmittedWhenTheirTimeComes() async throws {
