@@ -488,12 +488,17 @@ public final class Store: Sendable {
             if let r = try Row.fetchOne(db, sql: "SELECT hlc_wall, hlc_counter FROM events WHERE id = ?", arguments: [Data(id.bytes)]) {
                 consider(try hlc(r))
             }
-            if let r = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT e.hlc_wall AS hlc_wall, e.hlc_counter AS hlc_counter FROM events e JOIN partitions p ON p.ref = e.partition
-                    WHERE p.campaign = ? AND e.kind = ? ORDER BY e.hlc_wall, e.hlc_counter LIMIT 1
-                    """, arguments: [Data(id.bytes), Int64(EventKind.campaignPublished.rawValue)])
+            // The campaign's publication: it can only be later than the timestamp so far when the campaign's
+            // newest applied event is, which is rare (the clock is behind the campaign), so the scan of the
+            // campaign's events is skipped otherwise and a pledge on a large campaign stays cheap.
+            if let p = try Row.fetchOne(db, sql: "SELECT ref, max_wall, max_counter FROM partitions WHERE campaign = ?", arguments: [Data(id.bytes)]),
+                HLC(wall: try p.unsigned("max_wall"), counter: try p.counter("max_counter")) >= HLC.next(after: last, now: now),
+                let r = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT hlc_wall, hlc_counter FROM events WHERE partition = ? AND kind = ?
+                        ORDER BY hlc_wall, hlc_counter LIMIT 1
+                        """, arguments: [try p.value("ref", as: Int64.self), Int64(EventKind.campaignPublished.rawValue)])
             {
                 consider(try hlc(r))
             }

@@ -159,4 +159,26 @@ import WhipTestSupport
         let ben = try #require(try n.store.pledges(campaign: campaign.id).first { $0.backerName == "Ben" })
         #expect(ben.madeAt < ann.hlc.wall - UInt64(Self.day) / 2)
     }
+
+    /// A node whose clock goes back a day just after publishing still takes pledges: each is stamped after the
+    /// publication it depends on (before it, the rules would say the campaign is not live).
+    @Test func aPledgeFollowsThePublicationItNeeds() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("whipround-clock-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let clock = ManualClock()
+        let n = try node(base, "hub", clock)
+        let c = try n.createCommunity(name: "Elm Street")
+        let campaign = try n.emit(
+            c.id,
+            .campaignCreated(
+                CampaignCreated(
+                    title: "Lido", description: "", goal: 500_000, currency: Self.gbp, model: .allOrNothing, opens: 0,
+                    closes: 2_524_608_000_000, timeZone: "UTC", organisers: [])))
+        clock.advance(1_000)
+        let published = try n.emit(c.id, .campaignPublished(CampaignRef(campaign: campaign.id)))
+        clock.advance(-Self.day)
+        let p = try pledge(n, campaign.id, "Ann")
+        #expect(p.hlc > published.hlc)
+        #expect(try n.store.campaign(campaign.id)?.backers == 1)
+    }
 }
