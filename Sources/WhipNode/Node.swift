@@ -300,9 +300,7 @@ public final class Node: Sendable {
     /// The pledge named by an id or unique prefix.
     public func pledge(_ text: String) throws(WhipError) -> (PledgeRow, CampaignRow) {
         let id = try store.resolve(text, in: "pledges", what: "pledge")
-        guard let campaignID = try store.pledgeCampaign(id), let c = try store.campaign(campaignID),
-            let p = try store.pledges(campaign: campaignID).first(where: { $0.id == id })
-        else { throw WhipError(.notFound, "no pledge \(text)") }
+        guard let p = try store.pledge(id), let c = try store.campaign(p.campaign) else { throw WhipError(.notFound, "no pledge \(text)") }
         return (p, c)
     }
 

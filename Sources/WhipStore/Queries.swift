@@ -194,29 +194,87 @@ extension Store {
         }
     }
 
-    /// Pledges of a campaign in the order they were made.
+    /// Pledge columns with the pledge, tier, author and collector ids joined in.
+    static let pledgeSelect = """
+        SELECT p.*, e.id, te.id AS tier_id, m.key AS author_key, mc.key AS collector_key
+        FROM pledges p JOIN events e ON e.seq = p.seq JOIN members m ON m.ref = p.author
+        LEFT JOIN members mc ON mc.ref = p.collected_by LEFT JOIN events te ON te.seq = p.tier
+        """
+
+    /// The order pledges are listed in: as they were made, ties broken by id, so every replica lists them alike.
+    static let pledgeOrder = "ORDER BY p.made_ms, p.made_counter, e.id"
+
+    static func pledge(_ r: Row, campaign: EventID, currency cur: String) throws -> PledgeRow {
+        PledgeRow(
+            id: try r.eventID("id"), campaign: campaign, author: try r.key("author_key"),
+            madeAt: try r.unsigned("made_ms"), backerName: try r.value("backer_name"), anonymous: try r.value("anonymous"),
+            amount: try Store.money(try r.value("amount_minor"), cur),
+            tier: try r.value("tier_id", as: Data?.self).map { d throws in try Store.eventID(d, "tier_id") },
+            channel: try Materializer.channel(r).name, status: try Materializer.status(r).rawValue, waitlisted: try r.value("waitlisted"),
+            collected: try Store.money(try r.value("collected_minor"), cur), collectedBy: try r.optionalKey("collector_key"),
+            collectedMethod: try Materializer.method(r)?.name, rejectReason: try r.value("reject_reason"),
+            contact: Materializer.decodeContact(try r.value("contact")))
+    }
+
+    /// Pledges of a campaign in the order they were made. For a large campaign prefer `forEachPledge`.
     public func pledges(campaign: EventID) throws(WhipError) -> [PledgeRow] {
+        var all: [PledgeRow] = []
+        try forEachPledge(campaign: campaign) { all.append($0) }
+        return all
+    }
+
+    /// Calls `body` for each pledge of a campaign in the order they were made, reading them one at a time
+    /// from a database cursor, so listing a campaign of any size holds one pledge in memory at once.
+    /// An error thrown by `body` stops the walk and is rethrown.
+    public func forEachPledge(campaign: EventID, _ body: (PledgeRow) throws(WhipError) -> Void) throws(WhipError) {
+        try read { db in
+            guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return }
+            let cursor = try Row.fetchCursor(db, sql: Store.pledgeSelect + " WHERE p.partition = ? " + Store.pledgeOrder, arguments: [pref])
+            while let r = try cursor.next() { try body(try Store.pledge(r, campaign: campaign, currency: cur)) }
+        }
+    }
+
+    /// The `limit` pledges of a campaign made last, in the order they were made.
+    public func latestPledges(campaign: EventID, limit: Int) throws(WhipError) -> [PledgeRow] {
         try read { db in
             guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return [] }
             return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT p.*, e.id, te.id AS tier_id, m.key AS author_key, mc.key AS collector_key
-                    FROM pledges p JOIN events e ON e.seq = p.seq JOIN members m ON m.ref = p.author
-                    LEFT JOIN members mc ON mc.ref = p.collected_by LEFT JOIN events te ON te.seq = p.tier
-                    WHERE p.partition = ? ORDER BY p.made_ms, p.made_counter, e.id
-                    """,
-                arguments: [pref]
-            ).map { r throws in
-                PledgeRow(
-                    id: try r.eventID("id"), campaign: campaign, author: try r.key("author_key"),
-                    madeAt: try r.unsigned("made_ms"), backerName: try r.value("backer_name"), anonymous: try r.value("anonymous"),
-                    amount: try Store.money(try r.value("amount_minor"), cur),
-                    tier: try r.value("tier_id", as: Data?.self).map { d throws in try Store.eventID(d, "tier_id") },
-                    channel: try Materializer.channel(r).name, status: try Materializer.status(r).rawValue, waitlisted: try r.value("waitlisted"),
-                    collected: try Store.money(try r.value("collected_minor"), cur), collectedBy: try r.optionalKey("collector_key"),
-                    collectedMethod: try Materializer.method(r)?.name, rejectReason: try r.value("reject_reason"),
-                    contact: Materializer.decodeContact(try r.value("contact")))
+                db, sql: Store.pledgeSelect + " WHERE p.partition = ? ORDER BY p.made_ms DESC, p.made_counter DESC, e.id DESC LIMIT ?",
+                arguments: [pref, limit]
+            ).reversed().map { r throws in try Store.pledge(r, campaign: campaign, currency: cur) }
+        }
+    }
+
+    /// How many pledges a campaign has, by status (`active`, `withdrawn`, …), and how many of them are waitlisted.
+    public func pledgeCounts(campaign: EventID) throws(WhipError) -> (byStatus: [String: Int], waitlisted: Int) {
+        try read { db in
+            guard let (pref, _) = try Store.partitionRef(db, campaign) else { return ([:], 0) }
+            var byStatus: [String: Int] = [:]
+            var waitlisted = 0
+            for r in try Row.fetchAll(
+                db, sql: "SELECT status, waitlisted, count(*) AS n FROM pledges WHERE partition = ? GROUP BY status, waitlisted", arguments: [pref])
+            {
+                let n = try r.value("n", as: Int.self)
+                byStatus[try Materializer.status(r).rawValue, default: 0] += n
+                if try r.value("waitlisted", as: Bool.self) { waitlisted += n }
+            }
+            return (byStatus, waitlisted)
+        }
+    }
+
+    /// One pledge by id, with the campaign it belongs to, or nil.
+    public func pledge(_ id: EventID) throws(WhipError) -> PledgeRow? {
+        try read { db in
+            guard
+                let campaign = try Data.fetchOne(
+                    db,
+                    sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?",
+                    arguments: [Data(id.bytes)]
+                ).map({ d throws in try Store.eventID(d, "campaign") }),
+                let (_, cur) = try Store.partitionRef(db, campaign)
+            else { return nil }
+            return try Row.fetchOne(db, sql: Store.pledgeSelect + " WHERE e.id = ?", arguments: [Data(id.bytes)]).map { r throws in
+                try Store.pledge(r, campaign: campaign, currency: cur)
             }
         }
     }
