@@ -4,13 +4,20 @@ public import WhipStore
 
 /// Pledges as CSV, in a public or an organiser view.
 public enum CSVExport {
-    /// The CSV text for a campaign's pledges.
+    /// The CSV text for a campaign's pledges, whole (for a small campaign or a test).
     public static func pledges(node: Node, campaign c: CampaignRow, organiserView: Bool) throws(WhipError) -> String {
+        let out = OutputBuffer()
+        try write(node: node, campaign: c, organiserView: organiserView, to: out)
+        return String(decoding: out.contents, as: UTF8.self)
+    }
+
+    /// Writes a campaign's pledges as CSV, a header and then one line per pledge as it is read from the database.
+    public static func write(node: Node, campaign c: CampaignRow, organiserView: Bool, to out: OutputBuffer) throws(WhipError) {
         let tiers = Dictionary(uniqueKeysWithValues: try node.store.tiers(campaign: c.id).map { ($0.id, $0.title) })
         var header = ["pledge", "backer", "amount", "currency", "tier", "status", "waitlisted", "collected", "channel", "made_utc"]
         if organiserView { header += ["backer_name", "anonymous", "email", "phone", "address", "gift_aid"] }
-        var lines = [header.joined(separator: ",")]
-        for p in try node.store.pledges(campaign: c.id) {
+        try out.write(header.joined(separator: ",") + "\n")
+        try node.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
             var row = [
                 p.id.hex, p.anonymous ? "Anonymous" : p.backerName, p.amount.formatted, p.amount.currency.code,
                 p.tier.flatMap { tiers[$0] } ?? "", p.status, p.waitlisted ? "yes" : "no", p.collected.formatted, p.channel,
@@ -24,9 +31,8 @@ public enum CSVExport {
                     (contact?.giftAid ?? false) ? "yes" : "no",
                 ]
             }
-            lines.append(row.map(field).joined(separator: ","))
+            try out.write(row.map(field).joined(separator: ",") + "\n")
         }
-        return lines.joined(separator: "\n") + "\n"
     }
 
     /// Quotes a CSV field, and defuses spreadsheet formulas.

@@ -51,6 +51,7 @@ public enum Dates {
 
     /// ISO 8601 text of an instant in a zone, e.g. `2030-04-01T00:00:00+01:00`.
     public static func format(_ ms: UInt64, timeZone: String) -> String {
+        if timeZone == "UTC", let text = utc(ms) { return text }
         let f = ISO8601DateFormatter()
         f.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
@@ -92,6 +93,27 @@ public enum Dates {
             default: (minutes / (365 * 24 * 60), "year")
             }
         return "\(n) \(unit)\(n == 1 ? "" : "s")"
+    }
+
+    /// `format(ms, timeZone: "UTC")` without a formatter (building one per call costs more than listing a pledge):
+    /// `2030-03-31T23:00:00Z`, seconds truncated. Nil outside the years 1970–9999.
+    static func utc(_ ms: UInt64) -> String? {
+        let seconds = ms / 1000
+        let days = Int64(seconds / 86_400)
+        let s = Int(seconds % 86_400)
+        // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+        let z = days + 719_468
+        let era = z / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        guard year <= 9_999 else { return nil }
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(year)-\(two(Int(month)))-\(two(Int(day)))T\(two(s / 3_600)):\(two(s / 60 % 60)):\(two(s % 60))Z"
     }
 
     /// The current time in ms since the epoch.

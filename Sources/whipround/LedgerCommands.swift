@@ -154,7 +154,12 @@ struct CampaignCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a campaign, its tiers and its pledges (public view).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a campaign: its totals, its tiers and how many pledges it has, with the latest few (public view).",
+            discussion: "The text lists the latest \(Show.latestShown) pledges; `whipround pledge list` lists them all. --json includes every pledge."
+        )
+        /// Pledges the text output lists (the latest); `pledge list` lists every one.
+        static let latestShown = 5
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Campaign id (or a unique prefix).") var campaign: String
@@ -162,7 +167,6 @@ struct CampaignCommand: ParsableCommand {
             let n = try node.open()
             let c = try n.campaign(campaign)
             let tiers = try n.store.tiers(campaign: c.id)
-            let pledges = try n.store.pledges(campaign: c.id)
             let names = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
             let now = n.now
             if output.json {
@@ -177,15 +181,31 @@ struct CampaignCommand: ParsableCommand {
                     return td
                 }
                 let standing = c.standing(now: now)
-                d["pledges"] = pledges.map { $0.publicJSON(tiers: names, standing: standing) }
-                printJSON(d)
+                // Streamed from the database when its turn comes among the sorted keys.
+                d["pledges"] = JSONText.Deferred { (out, level) throws(WhipError) in
+                    let array = JSONText.ArrayWriter(out: out, level: level)
+                    try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
+                        try array.append(p.publicJSON(tiers: names, standing: standing))
+                    }
+                    try array.finish()
+                }
+                let out = OutputBuffer.standardOutput()
+                try JSONText.write(d, to: out)
+                try out.write("\n")
+                try out.flush()
             } else {
                 let standing = c.standing(now: now)
                 print("\(c.title)  [\(c.stateText(now: now))]  \(c.id.hex)")
                 if !c.description.isEmpty { print(c.description) }
                 print("Goal \(money(c.goal)) (\(c.model.name)), closes \(Dates.describeDeadline(c.closes, timeZone: c.timeZone))")
                 print("Pledged \(money(c.pledged)) from \(c.backers) backer(s); collected \(money(c.collected))")
-                let due = pledges.compactMap { $0.refundDue(in: standing)?.minor }
+                // Money due back, summed pledge by pledge from the cursor (only when the campaign owes refunds).
+                var due: [Int64] = []
+                if standing.refundsDue {
+                    try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
+                        if let d = p.refundDue(in: standing) { due.append(d.minor) }
+                    }
+                }
                 if !due.isEmpty {
                     print(
                         "Refund due: \(money(Money(minor: due.reduce(0, +), currency: c.goal.currency))) received on \(due.count) pledge(s); "
@@ -197,15 +217,28 @@ struct CampaignCommand: ParsableCommand {
                         "  tier \(t.id.hex.prefix(12)) \(t.title): from \(money(t.minimum)), \(lim)\(t.waitlisted > 0 ? ", \(t.waitlisted) waitlisted" : "")"
                     )
                 }
-                for p in pledges {
-                    let flags = [
-                        p.status == "active" ? nil : p.status, p.waitlisted ? "waitlisted" : nil, p.collected.minor > 0 ? "collected" : nil,
-                        p.refundDue(in: standing) == nil ? nil : "refund due",
-                    ]
-                    .compactMap { $0 }
-                    print(
-                        "  \(p.id.hex.prefix(12)) \(p.anonymous ? "Anonymous" : p.backerName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")"
-                    )
+                // A summary: the full list, which can run to tens of thousands of lines, is `pledge list`'s.
+                let counts = try n.store.pledgeCounts(campaign: c.id)
+                let total = counts.byStatus.values.reduce(0, +)
+                if total == 0 {
+                    print("No pledges yet.")
+                } else {
+                    let byStatus = counts.byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+                    let waitlisted = counts.waitlisted > 0 ? "; \(counts.waitlisted) waitlisted" : ""
+                    print("\(total) pledge(s): \(byStatus.joined(separator: ", "))\(waitlisted)")
+                    let latest = try n.store.latestPledges(campaign: c.id, limit: Show.latestShown)
+                    if total > latest.count { print("Latest \(latest.count):") }
+                    for p in latest {
+                        let flags = [
+                            p.status == "active" ? nil : p.status, p.waitlisted ? "waitlisted" : nil, p.collected.minor > 0 ? "collected" : nil,
+                            p.refundDue(in: standing) == nil ? nil : "refund due",
+                        ]
+                        .compactMap { $0 }
+                        print(
+                            "  \(p.id.hex.prefix(12)) \(p.anonymous ? "Anonymous" : p.backerName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")"
+                        )
+                    }
+                    if total > latest.count { print("List them all with `whipround pledge list --campaign \(c.id.hex.prefix(12))`.") }
                 }
             }
         }

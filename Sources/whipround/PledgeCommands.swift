@@ -251,19 +251,28 @@ struct PledgeCommand: ParsableCommand {
             let n = try node.open()
             let c = try n.campaign(campaign)
             let names = Dictionary(uniqueKeysWithValues: try n.store.tiers(campaign: c.id).map { ($0.id, $0.title) })
-            let pledges = try n.store.pledges(campaign: c.id)
             let standing = c.standing(now: n.now)
+            // Streamed: each pledge is written as it is read, so a campaign of any size lists in constant memory.
+            let out = OutputBuffer.standardOutput()
             if output.json {
-                printJSON(pledges.map { $0.publicJSON(tiers: names, standing: standing) })
+                let array = JSONText.ArrayWriter(out: out)
+                try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
+                    try array.append(p.publicJSON(tiers: names, standing: standing))
+                }
+                try array.finish()
+                try out.write("\n")
             } else {
-                if pledges.isEmpty { print("No pledges yet.") }
-                for p in pledges {
+                var any = false
+                try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
+                    any = true
                     let due = p.refundDue(in: standing).map { " refund due \(money($0))" } ?? ""
-                    print(
-                        "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)"
+                    try out.write(
+                        "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)\n"
                     )
                 }
+                if !any { try out.write("No pledges yet.\n") }
             }
+            try out.flush()
         }
     }
 }
@@ -288,12 +297,16 @@ struct ExportCommand: ParsableCommand {
         if organiser && !c.organisers.contains(n.identity.publicKey) {
             throw WhipError(.permissionDenied, "this node is not an organiser of '\(c.title)', so it cannot read backers' contact details")
         }
-        let csv = try CSVExport.pledges(node: n, campaign: c, organiserView: organiser)
         if let out {
-            try writeFile(out, Array(csv.utf8))
+            // Gathered whole (a few MB even for a large campaign) so the file is replaced in one rename.
+            let csv = OutputBuffer()
+            try CSVExport.write(node: n, campaign: c, organiserView: organiser, to: csv)
+            try writeFile(out, csv.contents)
             FileHandle.standardError.write(Data("Wrote \(out)\n".utf8))
         } else {
-            print(csv, terminator: "")
+            let stdout = OutputBuffer.standardOutput()
+            try CSVExport.write(node: n, campaign: c, organiserView: organiser, to: stdout)
+            try stdout.flush()
         }
     }
 }

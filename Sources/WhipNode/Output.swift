@@ -1,0 +1,167 @@
+import Foundation
+public import WhipCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Output gathered in pieces of `chunkBytes`, each handed on as it fills (to standard output, or to an atomic
+/// file writer), or kept whole. Listing a large campaign so never holds its whole text.
+public final class OutputBuffer {
+    /// Bytes gathered before they are handed on.
+    public static let chunkBytes = 65_536
+
+    private var buffer: [UInt8] = []
+    private let sink: (([UInt8]) throws(WhipError) -> Void)?
+
+    /// Output handed to `sink` a piece at a time, and the rest at `flush()`.
+    public init(sink: @escaping ([UInt8]) throws(WhipError) -> Void) {
+        self.sink = sink
+        buffer.reserveCapacity(Self.chunkBytes + 4_096)
+    }
+
+    /// Output kept in memory, read back with `contents`.
+    public init() { sink = nil }
+
+    /// Output that goes to standard output, a piece at a time.
+    public static func standardOutput() -> OutputBuffer { OutputBuffer(sink: writeToStandardOutput) }
+
+    /// Everything written, for output kept in memory.
+    public var contents: [UInt8] { buffer }
+
+    /// Appends text, handing on a full piece when one is ready.
+    public func write(_ text: String) throws(WhipError) {
+        buffer.append(contentsOf: text.utf8)
+        if sink != nil && buffer.count >= Self.chunkBytes { try flush() }
+    }
+
+    /// Hands on what is gathered (output kept in memory keeps it).
+    public func flush() throws(WhipError) {
+        guard let sink, !buffer.isEmpty else { return }
+        defer { buffer.removeAll(keepingCapacity: true) }
+        try sink(buffer)
+    }
+
+    static func writeToStandardOutput(_ bytes: [UInt8]) throws(WhipError) {
+        // Anything print() left in the C library's buffer goes first, so the order on the terminal is kept.
+        fflush(nil)
+        let failure: Int32? = bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(1, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                done += n
+            }
+            return nil
+        }
+        if let failure { throw WhipError(.io, "cannot write to standard output: \(String(cString: strerror(failure)))") }
+    }
+}
+
+/// JSON written value by value, laid out exactly as `JSONSerialization` lays it out with
+/// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, so streamed output reads the same as before.
+///
+/// Values are `String`, `Bool`, integers, `Double`, `NSNull`, arrays and dictionaries of these, and `JSONText.Deferred`,
+/// whose writer is called in its place (a long array read from a cursor). Keys sort case-insensitively, as
+/// `JSONSerialization` sorts them, which for the keys used here (lowercase letters and `_`) is plain byte order.
+public enum JSONText {
+    /// A value written by a closure when its turn comes, given the output and the current indentation level.
+    public struct Deferred {
+        let write: (OutputBuffer, Int) throws(WhipError) -> Void
+        /// A deferred value.
+        public init(_ write: @escaping (OutputBuffer, Int) throws(WhipError) -> Void) { self.write = write }
+    }
+
+    /// Writes `value` at indentation `level` (the first line is not indented: the caller placed it).
+    public static func write(_ value: Any, level: Int = 0, to out: OutputBuffer) throws(WhipError) {
+        switch value {
+        case let d as Deferred: try d.write(out, level)
+        case let s as String: try out.write(quoted(s))
+        case let b as Bool: try out.write(b ? "true" : "false")
+        case let i as Int: try out.write(String(i))
+        case let i as Int64: try out.write(String(i))
+        case let i as UInt64: try out.write(String(i))
+        case let i as Int32: try out.write(String(i))
+        case let i as UInt32: try out.write(String(i))
+        case let x as Double: try out.write(x.description)
+        case is NSNull: try out.write("null")
+        case let a as [Any]:
+            let array = ArrayWriter(out: out, level: level)
+            for element in a { try array.append(element) }
+            try array.finish()
+        case let d as [String: Any]:
+            try out.write("{\n")
+            var first = true
+            for key in d.keys.sorted(by: keyOrder) {
+                try out.write((first ? "" : ",\n") + indent(level + 1) + quoted(key) + " : ")
+                first = false
+                try write(d[key]!, level: level + 1, to: out)
+            }
+            try out.write("\n" + indent(level) + "}")
+        default:
+            throw WhipError(.internalError, "cannot write a \(type(of: value)) as JSON")
+        }
+    }
+
+    /// An array written one element at a time.
+    public final class ArrayWriter {
+        private let out: OutputBuffer
+        private let level: Int
+        private var count = 0
+
+        /// Starts an array at indentation `level`.
+        public init(out: OutputBuffer, level: Int = 0) {
+            self.out = out
+            self.level = level
+        }
+
+        /// Writes the next element.
+        public func append(_ element: Any) throws(WhipError) {
+            try out.write((count == 0 ? "[\n" : ",\n") + indent(level + 1))
+            count += 1
+            try JSONText.write(element, level: level + 1, to: out)
+        }
+
+        /// Closes the array.
+        public func finish() throws(WhipError) {
+            try out.write((count == 0 ? "[\n" : "") + "\n" + indent(level) + "]")
+        }
+    }
+
+    static func keyOrder(_ a: String, _ b: String) -> Bool {
+        let (la, lb) = (a.lowercased(), b.lowercased())
+        return la == lb ? a < b : la < lb
+    }
+
+    static func indent(_ level: Int) -> String { String(repeating: "  ", count: level) }
+
+    /// A JSON string literal, escaped as `JSONSerialization` escapes it (slashes left alone).
+    static func quoted(_ s: String) -> String {
+        var needsEscape = false
+        for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5C {
+            needsEscape = true
+            break
+        }
+        if !needsEscape { return "\"" + s + "\"" }
+        var r = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": r += "\\\""
+            case "\\": r += "\\\\"
+            case "\u{8}": r += "\\b"
+            case "\u{c}": r += "\\f"
+            case "\n": r += "\\n"
+            case "\r": r += "\\r"
+            case "\t": r += "\\t"
+            case "\u{0}"..."\u{1f}":
+                let hex = String(scalar.value, radix: 16)
+                r += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: r.unicodeScalars.append(scalar)
+            }
+        }
+        return r + "\""
+    }
+}
