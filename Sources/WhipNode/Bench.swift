@@ -15,6 +15,10 @@ public enum Bench {
         public var memoryEvents = 0
         /// The parent of this run's scratch directory (see `BenchDirectory`); nil for the default.
         public var directory: String? = nil
+        /// Pledges in the campaign listed and exported by the built binary (0 skips it).
+        public var listPledges = 0
+        /// The `whipround` binary that lists and exports, in its own process.
+        public var executable: String? = nil
         public init() {}
     }
 
@@ -170,6 +174,10 @@ public enum Bench {
                 format: "single pledge (Node.emit, synchronous=FULL) on a campaign of %d pledges: p50 %.2f ms, p99 %.2f ms (goal p99 < 10 ms)",
                 wires.count, p50, p99))
         out("peak RSS so far: \(rss().peak / 1_048_576) MB")
+
+        if o.listPledges > 0, let executable = o.executable {
+            try listing(o.listPledges, executable: executable, base: base, ingestRate: ingestRate, logger: logger, print: out)
+        }
 
         if o.memoryEvents > 0 {
             try memory(o.memoryEvents, base: base, logger: logger, out: out)

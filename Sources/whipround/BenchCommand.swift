@@ -20,6 +20,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Single-pledge latency samples.") var samples: Int = 300
     @Option(help: "Also measure peak memory while ingesting this many events (e.g. 1000000), in a separate process run.")
     var memoryEvents: Int = 0
+    @Option(help: "Pledges in the campaign listed and exported by this binary, each command in its own process (0 skips it).")
+    var listPledges: Int = 50_000
     @Flag(help: "Only the memory measurement (so its peak RSS is not the bulk run's).") var memoryOnly = false
     @Flag(help: "Network figures instead: initial sync over loopback beside bulk ingest, and reconciliation of 1M-item sets.")
     var network = false
@@ -56,6 +58,7 @@ struct BenchCommand: AsyncParsableCommand {
             try count("memory-events", memoryEvents, min: memoryOnly ? 1 : 0)
             if !memoryOnly {
                 try count("events", events, min: 1)
+                try count("list-pledges", listPledges, min: 0)
                 try count("samples", samples, min: 1)
             }
         }
@@ -93,6 +96,8 @@ struct BenchCommand: AsyncParsableCommand {
         o.latencySamples = samples
         o.memoryEvents = memoryEvents
         o.directory = parent
+        o.listPledges = listPledges
+        o.executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         if memoryOnly {
             try Bench.runMemoryOnly(o, logger: node.logger()) { print($0) }
         } else {
