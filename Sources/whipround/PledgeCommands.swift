@@ -298,10 +298,12 @@ struct ExportCommand: ParsableCommand {
             throw WhipError(.permissionDenied, "this node is not an organiser of '\(c.title)', so it cannot read backers' contact details")
         }
         if let out {
-            // Gathered whole (a few MB even for a large campaign) so the file is replaced in one rename.
-            let csv = OutputBuffer()
-            try CSVExport.write(node: n, campaign: c, organiserView: organiser, to: csv)
-            try writeFile(out, csv.contents)
+            // Streamed into a temporary file that replaces the target in one rename once it is whole.
+            try AtomicFile.write(to: out) { (file) throws(WhipError) in
+                let csv = OutputBuffer { (bytes) throws(WhipError) in try file.write(bytes) }
+                try CSVExport.write(node: n, campaign: c, organiserView: organiser, to: csv)
+                try csv.flush()
+            }
             FileHandle.standardError.write(Data("Wrote \(out)\n".utf8))
         } else {
             let stdout = OutputBuffer.standardOutput()

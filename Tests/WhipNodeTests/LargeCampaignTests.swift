@@ -60,8 +60,11 @@ import WhipTestSupport
         #expect(lines.dropFirst().map { String($0.prefix(64)) } == ids)
         #expect(lines.last?.contains("\"Ann, of \"\"No. 4\"\"\"") == true)
 
-        // The organiser's view opens the contact details sealed to this node; --out writes the same file.
+        // The organiser's view opens the contact details sealed to this node; --out streams into a temporary
+        // file that replaces the old one, and leaves nothing else behind.
+        try Data("old".utf8).write(to: URL(fileURLWithPath: cli.path("backers.csv")))
         try cli.run(["export", "--data", "node", "--campaign", campaign, "--organiser", "--out", "backers.csv"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.cwd.path).sorted() == ["backers.csv", "node"])
         let file = try String(contentsOfFile: cli.path("backers.csv"), encoding: .utf8)
         #expect(file.split(separator: "\n").count == ids.count + 1)
         #expect(file.split(separator: "\n").last?.contains("ann@example.org") == true)
