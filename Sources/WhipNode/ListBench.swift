@@ -13,7 +13,7 @@ extension Bench {
     public struct ChildRun: Sendable {
         /// Wall-clock seconds from spawn to exit, process start included.
         public let seconds: Double
-        /// The child's peak resident set (`ru_maxrss` from `wait4`), in bytes.
+        /// The child's peak resident set (its `VmHWM`), in bytes.
         public let peakRSS: Int
         /// Bytes the command wrote to standard output.
         public let outputBytes: Int
@@ -21,7 +21,7 @@ extension Bench {
         public let lines: Int
     }
 
-    /// Runs `executable` with `arguments`, its standard output going to `outputPath`, and measures it with `wait4`.
+    /// Runs `executable` with `arguments`, its standard output going to `outputPath`, and measures its time and peak memory.
     public static func measureChild(executable: String, arguments: [String], outputPath: String) throws -> ChildRun {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -34,10 +34,17 @@ extension Bench {
         let start = DispatchTime.now().uptimeNanoseconds
         let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
         guard rc == 0 else { throw WhipError(.io, "cannot start \(executable): \(String(cString: strerror(rc)))") }
+        // Peak memory is the kernel's high-water mark (VmHWM) of the child's own address space, read every
+        // 2 ms until it exits: wait4's ru_maxrss cannot be used, since a child spawned from this process starts
+        // with this process's high-water mark. Only growth in the last 2 ms before exit could be missed.
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) == -1 {
-            guard errno == EINTR else { throw WhipError(.io, "cannot wait for \(executable): \(String(cString: strerror(errno)))") }
+        var peak = 0
+        while true {
+            if let hwm = highWaterMark(pid) { peak = max(peak, hwm) }
+            let r = wait4(pid, &status, WNOHANG, nil)
+            if r == pid { break }
+            guard r == 0 || errno == EINTR else { throw WhipError(.io, "cannot wait for \(executable): \(String(cString: strerror(errno)))") }
+            usleep(2_000)
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         // WIFEXITED and WEXITSTATUS are macros Swift cannot import.
@@ -53,7 +60,16 @@ extension Bench {
                 lines += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
             }
         }
-        return ChildRun(seconds: elapsed, peakRSS: usage.ru_maxrss * 1024, outputBytes: bytes, lines: lines)
+        return ChildRun(seconds: elapsed, peakRSS: peak, outputBytes: bytes, lines: lines)
+    }
+
+    /// The peak resident set of a running process, in bytes (`VmHWM` in `/proc/PID/status`).
+    static func highWaterMark(_ pid: pid_t) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) })
+        else { return nil }
+        return kb * 1024
     }
 
     /// Lists and exports a campaign of `count` pledges with the built binary, each command in its own process,
