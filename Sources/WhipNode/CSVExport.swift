@@ -35,11 +35,12 @@ public enum CSVExport {
         }
     }
 
-    /// Quotes a CSV field, and defuses spreadsheet formulas.
+    /// Quotes a CSV field, and defuses spreadsheet formulas. Looks at bytes, not characters: it runs for every
+    /// field of every pledge, and a field holding `\r\n` (one character) is quoted too.
     static func field(_ s: String) -> String {
         var v = s
-        if let f = v.first, "=+-@\t\r".contains(f), Double(v) == nil { v = "'" + v }
-        if v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+        if let f = v.utf8.first, f == 0x3D || f == 0x2B || f == 0x2D || f == 0x40 || f == 0x09 || f == 0x0D, Double(v) == nil { v = "'" + v }
+        if v.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
             return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         return v

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import WhipCore
 import WhipCrypto
 import WhipNode
@@ -64,7 +65,15 @@ func printJSON(_ value: Any) {
     }
 }
 
-func member(_ k: PublicKey) -> String { KeyText.encode(k, as: .member) }
+/// Printable member ids already made: a list of 50,000 pledges has a handful of authors, and each id costs a hash.
+private let memberIDs = Mutex<[PublicKey: String]>([:])
+
+func member(_ k: PublicKey) -> String {
+    if let known = memberIDs.withLock({ $0[k] }) { return known }
+    let text = KeyText.encode(k, as: .member)
+    memberIDs.withLock { if $0.count < 1_024 { $0[k] = text } }
+    return text
+}
 
 func money(_ m: Money) -> String { "\(m.formatted) \(m.currency.code)" }
 

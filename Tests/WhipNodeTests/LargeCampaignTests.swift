@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import Testing
 import WhipCore
-import WhipNode
 import WhipTestSupport
+
+@testable import WhipNode
 
 /// A campaign with thousands of pledges lists and exports every pledge once, streamed, and `campaign show`
 /// summarises it instead of printing every pledge. (How fast and how small is measured by `whipround bench`.)
@@ -156,5 +157,21 @@ import WhipTestSupport
         }
         // Past the year 9999 it falls back to the formatter.
         #expect(!Dates.format(253_402_300_800_000, timeZone: "UTC").isEmpty)
+    }
+}
+
+/// CSV fields are quoted and defused byte by byte.
+@Suite struct CSVFieldTests {
+    @Test func quotesAndDefuses() {
+        #expect(CSVExport.field("Ann") == "Ann")
+        #expect(CSVExport.field("25.00") == "25.00")
+        #expect(CSVExport.field("-5") == "-5")
+        #expect(CSVExport.field("=SUM(A1)") == "'=SUM(A1)")
+        #expect(CSVExport.field("@cmd") == "'@cmd")
+        #expect(CSVExport.field("a,b") == "\"a,b\"")
+        #expect(CSVExport.field("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(CSVExport.field("two\r\nlines") == "\"two\r\nlines\"")  // \r\n is one Character: once missed
+        #expect(CSVExport.field("+1,2") == "\"'+1,2\"")
+        #expect(CSVExport.field("café") == "café")
     }
 }
