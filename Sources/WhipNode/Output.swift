@@ -64,7 +64,8 @@ public final class OutputBuffer {
 }
 
 /// JSON written value by value, laid out exactly as `JSONSerialization` lays it out with
-/// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, so streamed output reads the same as before.
+/// `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`, and escaped as the CLI's `printJSON` escapes it
+/// (DEL, C1 controls and bidirectional marks as `\u00XX` too), so streamed output reads the same as printed.
 ///
 /// Values are `String`, `Bool`, integers, `Double`, `NSNull`, arrays and dictionaries of these, and `JSONText.Deferred`,
 /// whose writer is called in its place (a long array read from a cursor). Keys sort case-insensitively, as
@@ -160,23 +161,18 @@ public enum JSONText {
     static func indent(_ level: Int) -> String { level < indents.count ? indents[level] : String(repeating: "  ", count: level) }
 
     static func writeString(_ s: String, to out: OutputBuffer) throws(WhipError) {
-        if s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            try out.write(quoted(s))
-        } else {
+        // Printable ASCII without quotes or backslashes (nearly every value) is written as it is.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5C }) {
             try out.write("\"")
             try out.write(s)
             try out.write("\"")
+        } else {
+            try out.write(quoted(s))
         }
     }
 
-    /// A JSON string literal, escaped as `JSONSerialization` escapes it (slashes left alone).
+    /// A JSON string literal, escaped as `JSONSerialization` escapes it (slashes left alone), and as `printJSON`.
     static func quoted(_ s: String) -> String {
-        var needsEscape = false
-        for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5C {
-            needsEscape = true
-            break
-        }
-        if !needsEscape { return "\"" + s + "\"" }
         var r = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -187,7 +183,9 @@ public enum JSONText {
             case "\n": r += "\\n"
             case "\r": r += "\\r"
             case "\t": r += "\\t"
-            case "\u{0}"..."\u{1f}":
+            case _ where scalar.value < 0x20 || SafeText.needsEscape(scalar):
+                // C0 controls as JSON requires; DEL, C1 controls and bidirectional marks as the CLI's printJSON
+                // escapes them, so no value can drive a terminal.
                 let hex = String(scalar.value, radix: 16)
                 r += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: r.unicodeScalars.append(scalar)

@@ -266,9 +266,11 @@ struct PledgeCommand: ParsableCommand {
                 try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
                     any = true
                     let due = p.refundDue(in: standing).map { " refund due \(money($0))" } ?? ""
+                    // Escaped as `print` escapes text: a stored name cannot drive the terminal.
                     try out.write(
-                        "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)\n"
-                    )
+                        SafeText.printable(
+                            "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)"
+                        ) + "\n")
                 }
                 if !any { try out.write("No pledges yet.\n") }
             }

@@ -89,6 +89,25 @@ import WhipTestSupport
         #expect(json["backers"] as? Int == ids.count - 1)
     }
 
+    @Test func streamedListsKeepStoredNamesOffTheTerminal() throws {
+        let cli = try CLI()
+        let logger = Logger(label: "large-campaign-test") { _ in SwiftLogNoOpLogHandler() }
+        let (_, _, campaign) = try Bench.setUp(cli.path("node"), logger: logger)
+        let name = "Caf\u{9B}2J\u{202E}e"
+        try cli.run(["pledge", "add", "--data", "node", "--campaign", campaign.hex, "--name", name, "--amount", "5"])
+        let text = try cli.run(["pledge", "list", "--data", "node", "--campaign", campaign.hex]).stdout
+        #expect(!text.unicodeScalars.contains { $0.value == 0x9B || $0.value == 0x202E })
+        #expect(text.contains("Caf\\u{9B}2J\\u{202E}e"))
+        for args in [["pledge", "list", "--campaign", campaign.hex], ["campaign", "show", campaign.hex]] {
+            let json = try cli.run(args + ["--data", "node", "--json"]).stdout
+            #expect(!json.unicodeScalars.contains { $0.value == 0x9B || $0.value == 0x202E })
+            #expect(json.contains("Caf\\u009b2J\\u202ee"))
+        }
+        let parsed = try JSONSerialization.jsonObject(
+            with: Data(try cli.run(["pledge", "list", "--data", "node", "--campaign", campaign.hex, "--json"]).stdout.utf8))
+        #expect((parsed as? [[String: Any]])?.first?["backer"] as? String == name)
+    }
+
     @Test func anEmptyCampaignListsAsAnEmptyArray() throws {
         let cli = try CLI()
         let logger = Logger(label: "large-campaign-test") { _ in SwiftLogNoOpLogHandler() }
@@ -110,17 +129,30 @@ import WhipTestSupport
         return String(decoding: out.contents, as: UTF8.self)
     }
 
+    /// What the CLI's printJSON prints: JSONSerialization's text, with what it leaves raw but a terminal must not
+    /// see (DEL, C1 controls, bidirectional marks) escaped.
     func serialized(_ value: Any) throws -> String {
-        String(
+        let text = String(
             decoding: try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]),
             as: UTF8.self)
+        var out = ""
+        for u in text.unicodeScalars {
+            if SafeText.needsEscape(u) {
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 
     @Test func matchesJSONSerialization() throws {
         let values: [Any] = [
             [Any](), [String: Any](), ["a": [Any](), "b": [String: Any]()],
             [
-                "id": "ab12", "backer": "Ann \"Nan\" O'Neil\\ / \u{1}\u{1f}\u{7f}\t\n\r\u{8}\u{c} é 💷", "anonymous": false, "waitlisted": true,
+                "id": "ab12", "backer": "Ann \"Nan\" O'Neil\\ / \u{1}\u{1f}\u{7f}\u{85}\u{9B}\u{202E}\u{2066}\t\n\r\u{8}\u{c} é 💷",
+                "anonymous": false, "waitlisted": true,
                 "amount_minor": Int64(-2_500), "count": 3, "tier": "x", "tier_title": "", "a_b": 1, "ab": 2, "Zed": "z", "_u": 0,
                 "nested": [["k": [1, 2, [String: Any]()] as [Any]] as [String: Any], [Any](), "s"] as [Any],
             ],
