@@ -257,7 +257,7 @@ struct PledgeCommand: ParsableCommand {
             if output.json {
                 let array = JSONText.ArrayWriter(out: out)
                 try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
-                    try array.append(p.publicJSON(tiers: names, standing: standing))
+                    try array.append(p.publicJSONOrdered(tiers: names, standing: standing))
                 }
                 try array.finish()
                 try out.write("\n")

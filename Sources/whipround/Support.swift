@@ -132,22 +132,27 @@ extension CampaignRow {
 }
 
 extension PledgeRow {
-    /// The public view: an anonymous backer's name is never shown.
-    func publicJSON(tiers: [EventID: String], standing: CampaignStanding? = nil) -> [String: Any] {
-        var d: [String: Any] = [
-            "id": id.hex, "backer": anonymous ? "Anonymous" : backerName, "anonymous": anonymous, "amount": amount.formatted,
-            "amount_minor": amount.minor, "currency": amount.currency.code, "channel": channel, "status": status,
-            "waitlisted": waitlisted, "collected": collected.formatted, "collected_minor": collected.minor,
-            "made": Dates.format(madeAt, timeZone: "UTC"), "recorded_by": member(author),
+    /// The public view (an anonymous backer's name is never shown), keys already in sorted order, so that
+    /// streaming thousands of pledges builds and sorts no dictionary per pledge.
+    func publicJSONOrdered(tiers: [EventID: String], standing: CampaignStanding? = nil) -> JSONText.Ordered {
+        var pairs: [(String, Any)] = [
+            ("amount", amount.formatted), ("amount_minor", amount.minor), ("anonymous", anonymous),
+            ("backer", anonymous ? "Anonymous" : backerName), ("channel", channel), ("collected", collected.formatted),
         ]
-        if let tier { d["tier"] = tier.hex; d["tier_title"] = tiers[tier] ?? "" }
-        if let collectedMethod { d["collected_method"] = collectedMethod }
-        if let rejectReason { d["reject_reason"] = rejectReason }
+        pairs.reserveCapacity(19)
+        if let collectedMethod { pairs.append(("collected_method", collectedMethod)) }
+        pairs += [
+            ("collected_minor", collected.minor), ("currency", amount.currency.code), ("id", id.hex),
+            ("made", Dates.format(madeAt, timeZone: "UTC")), ("recorded_by", member(author)),
+        ]
         if let standing, let due = refundDue(in: standing) {
-            d["refund_due"] = due.formatted
-            d["refund_due_minor"] = due.minor
+            pairs += [("refund_due", due.formatted), ("refund_due_minor", due.minor)]
         }
-        return d
+        if let rejectReason { pairs.append(("reject_reason", rejectReason)) }
+        pairs.append(("status", status))
+        if let tier { pairs += [("tier", tier.hex), ("tier_title", tiers[tier] ?? "")] }
+        pairs.append(("waitlisted", waitlisted))
+        return JSONText.Ordered(pairs)
     }
 }
 

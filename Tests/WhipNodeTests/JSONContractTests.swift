@@ -151,6 +151,14 @@ import Testing
         _ = try run("pledge reject --json", ["pledge", "reject", "--data", "hub", eve, "--reason", "duplicate"])
         let pledges = try #require(try run("pledge list --json", ["pledge", "list", "--data", "hub", "--campaign", campaign]) as? [Any])
         #expect(pledges.count == 5)
+        // The streamed listings are laid out exactly as JSONSerialization lays out the same value, keys sorted.
+        for args in [["pledge", "list", "--data", "hub", "--campaign", campaign], ["campaign", "show", "--data", "hub", campaign]] {
+            let text = try cli.run(args + ["--json"]).stdout
+            let again = try JSONSerialization.data(
+                withJSONObject: try JSONSerialization.jsonObject(with: Data(text.utf8)),
+                options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            #expect(text == String(decoding: again, as: UTF8.self) + "\n", "\(args[0]) \(args[1]): not in JSONSerialization's layout")
+        }
         let shown = try object("campaign show --json", ["campaign", "show", "--data", "hub", campaign])
         #expect((shown["tiers"] as? [Any])?.count == 1)
         let all = try #require(try run("campaign list --json", ["campaign", "list", "--data", "hub"]) as? [Any])
