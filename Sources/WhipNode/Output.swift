@@ -95,38 +95,12 @@ public enum JSONText {
         case let b as Bool: try out.write(b ? "true" : "false")
         case let i as Int64: try out.write(String(i))
         case let i as Int: try out.write(String(i))
-        case let d as [String: Any]:
-            try out.write("{\n")
-            var first = true
-            for (key, value) in sortedByKey(d) {
-                try out.write(first ? "" : ",\n")
-                try out.write(indent(level + 1))
-                try writeString(key, to: out)
-                try out.write(" : ")
-                first = false
-                try write(value, level: level + 1, to: out)
-            }
-            try out.write("\n")
-            try out.write(indent(level))
-            try out.write("}")
+        case let d as [String: Any]: try writeObject(sortedByKey(d).map { ($0.key, $0.value) }, level: level, to: out)
         case let a as [Any]:
             let array = ArrayWriter(out: out, level: level)
             for element in a { try array.append(element) }
             try array.finish()
-        case let o as Ordered:
-            try out.write("{\n")
-            var first = true
-            for (key, value) in o.pairs {
-                try out.write(first ? "" : ",\n")
-                try out.write(indent(level + 1))
-                try writeString(key, to: out)
-                try out.write(" : ")
-                first = false
-                try write(value, level: level + 1, to: out)
-            }
-            try out.write("\n")
-            try out.write(indent(level))
-            try out.write("}")
+        case let o as Ordered: try writeObject(o.pairs, level: level, to: out)
         case let d as Deferred: try d.write(out, level)
         case let i as UInt64: try out.write(String(i))
         case let i as Int32: try out.write(String(i))
@@ -136,6 +110,23 @@ public enum JSONText {
         default:
             throw WhipError(.internalError, "cannot write a \(type(of: value)) as JSON")
         }
+    }
+
+    /// Writes an object's entries in the order given.
+    static func writeObject(_ pairs: [(String, Any)], level: Int, to out: OutputBuffer) throws(WhipError) {
+        try out.write("{\n")
+        var first = true
+        for (key, value) in pairs {
+            try out.write(first ? "" : ",\n")
+            try out.write(indent(level + 1))
+            try writeString(key, to: out)
+            try out.write(" : ")
+            first = false
+            try write(value, level: level + 1, to: out)
+        }
+        try out.write("\n")
+        try out.write(indent(level))
+        try out.write("}")
     }
 
     /// An array written one element at a time.
