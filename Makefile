@@ -26,9 +26,9 @@ test: deps
 	@# Three runs, one after another: the CPU-bound pure and store suites (1,000-case property tests) would
 	@# otherwise hold both cooperative threads of a 2-core machine for minutes while the networked suites'
 	@# handshake and bind timeouts run out. Each run prints its own summary; any failure fails the target.
-	$(SWIFT) test --skip-build --parallel --skip 'WhipDaemonTests|WhipNodeTests'
+	$(SWIFT) test --skip-build --parallel --skip 'WhipDaemonTests|WhipCLITests'
 	$(SWIFT) test --skip-build --parallel --filter WhipDaemonTests
-	$(SWIFT) test --skip-build --parallel --filter WhipNodeTests
+	$(SWIFT) test --skip-build --parallel --filter WhipCLITests
 
 bench: release
 	.build/release/whipround bench

@@ -1,8 +1,14 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-// Dependencies point one way:
-// CSodium -> WhipCrypto -> WhipCore (no I/O) -> WhipStore -> WhipNode -> whipround (CLI)
+// Dependencies point one way (docs/ARCHITECTURE.md §2 draws the same graph):
+//   CSodium -> WhipCrypto -> WhipCore (domain, rules, canonical encoding; no I/O)
+//   CSodium, WhipCrypto -> WhipNoise (the Noise handshake; its NoiseCrypto.swift is its only libsodium caller)
+//   WhipCore, WhipNoise -> WhipSync (pure protocol: session messages, handshake, reconciliation)
+//   WhipCore -> WhipStore (SQLite via GRDB) -> WhipNode (the application API: a node's data directory)
+//   WhipNode, WhipSync -> WhipNet (sync over TCP with SwiftNIO: framing, sessions, the Exchange, one-shot sync)
+//   WhipNet -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
+//   WhipDaemon -> WhipBench (benchmarks only) ; everything -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -52,30 +58,49 @@ let package = Package(
             name: "WhipNode",
             dependencies: [
                 "WhipCore", "WhipCrypto", "WhipStore",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WhipNet",
+            dependencies: [
+                "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "CMalloc",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "WhipDaemon",
             dependencies: [
-                "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "CMalloc",
+                "WhipNet", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WhipBench",
+            dependencies: [
+                "WhipDaemon", "WhipNet", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipSync",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "whipround",
             dependencies: [
-                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipDaemon", "WhipSync",
+                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipNet", "WhipDaemon", "WhipBench", "WhipSync",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,15 +130,16 @@ let package = Package(
         .testTarget(
             name: "WhipDaemonTests",
             dependencies: [
-                "WhipDaemon", "WhipCore", "WhipTestSupport",
+                "WhipDaemon", "WhipNet", "WhipBench", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "WhipTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "WhipBenchTests", dependencies: ["WhipBench", "WhipSync"], swiftSettings: strict),
         .testTarget(
-            name: "WhipNodeTests",
-            dependencies: ["WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipTestSupport"],
+            name: "WhipCLITests",
+            dependencies: ["whipround", "WhipBench", "WhipNet", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipTestSupport"],
             swiftSettings: strict
         ),
     ],

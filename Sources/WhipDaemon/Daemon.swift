@@ -3,6 +3,7 @@ import NIOCore
 import ServiceLifecycle
 public import WhipCore
 import WhipCrypto
+public import WhipNet
 public import WhipNode
 import WhipNoise
 
@@ -46,25 +47,25 @@ public enum Daemon {
                 throw error
             }
         }
-        let metrics = DaemonMetrics()
-        let replica: Replica
+        let metrics = PeerMetrics()
+        let exchange: Exchange
         let creds: NodeCredentials
         do {
-            replica = try Replica(node: node, logger: logger, metrics: metrics)
+            exchange = try Exchange(node: node, logger: logger, metrics: metrics)
             creds = try credentials(for: node)
         } catch {
             try? await bound.server.channel.close()
             try? await metricsBound?.server.channel.close()
             throw error
         }
-        let listener = PeerListener(config: config, replica: replica, credentials: creds, logger: logger, bound: bound, onBound: onBound)
-        let dialer = PeerDialer(config: config, replica: replica, credentials: creds, logger: logger)
+        let listener = PeerListener(config: config, exchange: exchange, credentials: creds, logger: logger, bound: bound, onBound: onBound)
+        let dialer = PeerDialer(config: config, exchange: exchange, credentials: creds, logger: logger)
         // A service that fails shuts the others down gracefully (goodbyes said), not by cancellation alone.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: listener, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: dialer, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(
-                service: LocalChanges(replica: replica, interval: config.timers.localPoll), successTerminationBehavior: .ignore,
+                service: LocalChanges(exchange: exchange, interval: config.timers.localPoll), successTerminationBehavior: .ignore,
                 failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let address = config.metricsListen, let metricsBound {
@@ -72,7 +73,7 @@ public enum Daemon {
                 .init(
                     service: MetricsServer(
                         listen: address, metrics: metrics, logger: logger, bound: metricsBound, onBound: onMetricsBound,
-                        sample: { try? await replica.sampleMetrics() }),
+                        sample: { try? await exchange.sampleMetrics() }),
                     failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -1,47 +1,8 @@
 import Foundation
 import TOMLKit
 public import WhipCore
+public import WhipNet
 import WhipSync
-
-/// A `host:port` address.
-public struct HostPort: Sendable, Hashable, CustomStringConvertible {
-    /// Host name or IP address (IPv6 without brackets).
-    public var host: String
-    /// TCP port.
-    public var port: Int
-
-    /// Creates an address.
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// Parses `host:port` or `[v6]:port`; port 0 (any free port) only for a listen address.
-    public init(parsing text: String, listening: Bool = false) throws(WhipError) {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        var host: Substring
-        var portText: Substring
-        if t.hasPrefix("["), let close = t.firstIndex(of: "]") {
-            host = t[t.index(after: t.startIndex)..<close]
-            let rest = t[t.index(after: close)...]
-            guard rest.hasPrefix(":") else { throw HostPort.bad(text) }
-            portText = rest.dropFirst()
-        } else {
-            guard let colon = t.lastIndex(of: ":"), t.firstIndex(of: ":") == colon else { throw HostPort.bad(text) }
-            host = t[..<colon]
-            portText = t[t.index(after: colon)...]
-        }
-        guard !host.isEmpty, let port = Int(portText), ((listening ? 0 : 1)...65535).contains(port) else { throw HostPort.bad(text) }
-        self.host = String(host)
-        self.port = port
-    }
-
-    static func bad(_ text: String) -> WhipError {
-        WhipError(.invalidArgument, "'\(text)' is not an address: write HOST:PORT, e.g. 192.168.1.10:7878 or hub.local:7878")
-    }
-
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-}
 
 /// Everything `whipround serve` can be told, with the documented defaults. `Config/whipround.toml` lists each key.
 public struct DaemonConfig: Sendable, Equatable {
@@ -254,5 +215,21 @@ public struct DaemonConfig: Sendable, Equatable {
                 throw WhipError(.invalidArgument, "\(source): unknown key \(name(first)) (see Config/whipround.toml for every key)")
             }
         }
+    }
+}
+
+extension SessionSettings {
+    /// Settings from a daemon configuration.
+    public init(_ c: DaemonConfig) {
+        self.init()
+        maxFrameBytes = c.limits.maxFrameBytes
+        handshakeTimeout = c.timers.handshakeTimeout
+        idleTimeout = c.timers.idleTimeout
+        frameTimeout = c.timers.frameTimeout
+        keepAlive = c.timers.keepAlive
+        inboundQueueBytes = c.limits.inboundQueueBytes
+        commitBatch = c.limits.batchEvents
+        maxRefusedEvents = c.limits.maxRefusedEvents
+        announceDelay = c.timers.announceDelay
     }
 }

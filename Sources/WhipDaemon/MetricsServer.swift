@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 public import ServiceLifecycle
 public import WhipCore
+public import WhipNet
 
 typealias HTTPChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
@@ -32,10 +33,10 @@ public struct BoundMetrics: Sendable {
     }
 }
 
-/// Serves `DaemonMetrics` to Prometheus: `GET /metrics` over plain HTTP/1.1, one request per connection.
+/// Serves `PeerMetrics` to Prometheus: `GET /metrics` over plain HTTP/1.1, one request per connection.
 public struct MetricsServer: Service {
     let listen: HostPort
-    let metrics: DaemonMetrics
+    let metrics: PeerMetrics
     let logger: Logger
     let bound: BoundMetrics?
     let sample: @Sendable () async -> Void
@@ -47,7 +48,7 @@ public struct MetricsServer: Service {
     /// A server on `listen` (or on `bound`, a socket bound beforehand); `sample` runs before each answer (to
     /// read gauges from the store); `onBound` receives the bound port.
     public init(
-        listen: HostPort, metrics: DaemonMetrics, logger: Logger, bound: BoundMetrics? = nil, onBound: @escaping @Sendable (Int) -> Void = { _ in },
+        listen: HostPort, metrics: PeerMetrics, logger: Logger, bound: BoundMetrics? = nil, onBound: @escaping @Sendable (Int) -> Void = { _ in },
         sample: @escaping @Sendable () async -> Void = {}
     ) {
         self.listen = listen
@@ -94,7 +95,7 @@ public struct MetricsServer: Service {
 
     /// Reads one request and answers it, then closes the connection.
     static func answer(
-        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, metrics: DaemonMetrics, logger: Logger,
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, metrics: PeerMetrics, logger: Logger,
         sample: @Sendable () async -> Void = {}
     ) async {
         do {
@@ -126,7 +127,7 @@ public struct MetricsServer: Service {
     }
 
     /// The status and body for a request.
-    static func response(to head: HTTPRequestHead, metrics: DaemonMetrics) -> (HTTPResponseStatus, String) {
+    static func response(to head: HTTPRequestHead, metrics: PeerMetrics) -> (HTTPResponseStatus, String) {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         guard path == "/metrics" else { return (.notFound, "not found: try GET /metrics\n") }
         guard head.method == .GET else { return (.methodNotAllowed, "method not allowed: use GET\n") }

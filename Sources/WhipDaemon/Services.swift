@@ -6,6 +6,7 @@ public import ServiceLifecycle
 import Synchronization
 public import WhipCore
 import WhipCrypto
+public import WhipNet
 import WhipSync
 
 /// The peers' listening socket, bound before any service starts, so that an address that cannot be used
@@ -22,7 +23,7 @@ public struct BoundListener: Sendable {
             let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: config.listen.host, port: config.listen.port) { ch in Wire.configure(ch, settings) }
+                .bind(host: config.listen.host, port: config.listen.port) { ch in PeerPipeline.configure(ch, settings) }
             return BoundListener(server: server, port: server.channel.localAddress?.port ?? config.listen.port)
         } catch {
             throw BindFailure.error(error, address: config.listen)
@@ -33,7 +34,7 @@ public struct BoundListener: Sendable {
 /// Accepts peers, admits them within the connection limits, and answers each in its own task.
 public struct PeerListener: Service {
     let config: DaemonConfig
-    let replica: Replica
+    let exchange: Exchange
     let credentials: NodeCredentials
     let logger: Logger
     let limiter: ConnectionLimiter
@@ -47,11 +48,11 @@ public struct PeerListener: Service {
     /// A listener on `config.listen` (or on `bound`, a socket bound beforehand); `onBound` receives the bound
     /// port (useful with port 0).
     public init(
-        config: DaemonConfig, replica: Replica, credentials: NodeCredentials, logger: Logger, bound: BoundListener? = nil,
+        config: DaemonConfig, exchange: Exchange, credentials: NodeCredentials, logger: Logger, bound: BoundListener? = nil,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.config = config
-        self.replica = replica
+        self.exchange = exchange
         self.credentials = credentials
         self.logger = logger
         self.limiter = ConnectionLimiter(
@@ -69,7 +70,7 @@ public struct PeerListener: Service {
         onBound(bound.port)
         logger.info("listening for peers", metadata: ["listen.address": "\(config.listen.host):\(bound.port)"])
         let limiter = self.limiter
-        let replica = self.replica
+        let exchange = self.exchange
         let credentials = self.credentials
         let logger = self.logger
         let open = OpenChannels()
@@ -81,13 +82,13 @@ public struct PeerListener: Service {
                         let channel = connection.channel
                         let admission = limiter.admit(address) {
                             logger.notice("closed the oldest connection still in its handshake to make room for a new one")
-                            replica.metrics.refused(reason: ConnectionLimiter.Refusal.evicted.rawValue)
+                            exchange.metrics.refused(reason: ConnectionLimiter.Refusal.evicted.rawValue)
                             channel.close(promise: nil)
                         }
                         guard case .admitted(let ticket, _) = admission else {
                             if case .refused(let refusal) = admission {
                                 logger.notice("connection refused", metadata: ["peer.address": "\(address)", "reason": "\(refusal.rawValue)"])
-                                replica.metrics.refused(reason: refusal.rawValue)
+                                exchange.metrics.refused(reason: refusal.rawValue)
                             }
                             // Closed through the async wrapper: dropping it unfinished is a NIO precondition failure.
                             try? await connection.executeThenClose { _, _ in }
@@ -100,10 +101,10 @@ public struct PeerListener: Service {
                                 limiter.release(ticket)
                             }
                             await PeerSession.respond(
-                                connection, replica: replica, credentials: credentials, settings: settings, logger: logger,
+                                connection, exchange: exchange, credentials: credentials, settings: settings, logger: logger,
                                 admit: {
                                     guard limiter.promote(ticket) else {
-                                        replica.metrics.refused(reason: ConnectionLimiter.Refusal.sessions.rawValue)
+                                        exchange.metrics.refused(reason: ConnectionLimiter.Refusal.sessions.rawValue)
                                         return false
                                     }
                                     return true
@@ -115,7 +116,7 @@ public struct PeerListener: Service {
         } onGracefulShutdown: {
             logger.info("no longer accepting peers; saying goodbye to connected ones")
             server.channel.close(promise: nil)
-            replica.sessions.shutdownAll()
+            exchange.sessions.shutdownAll()
             open.closeAll(after: PeerListener.goodbyeGrace)
         }
     }
@@ -149,14 +150,14 @@ final class OpenChannels: Sendable {
 /// while running are noticed.
 public struct PeerDialer: Service {
     let config: DaemonConfig
-    let replica: Replica
+    let exchange: Exchange
     let credentials: NodeCredentials
     let logger: Logger
 
     /// A dialer.
-    public init(config: DaemonConfig, replica: Replica, credentials: NodeCredentials, logger: Logger) {
+    public init(config: DaemonConfig, exchange: Exchange, credentials: NodeCredentials, logger: Logger) {
         self.config = config
-        self.replica = replica
+        self.exchange = exchange
         self.credentials = credentials
         self.logger = logger
     }
@@ -164,7 +165,7 @@ public struct PeerDialer: Service {
     /// Peers to dial: configured ones and stored ones, but not those only recorded by a one-off `sync` or
     /// as an inbound member (they are shown by `status`, not dialled).
     func wanted() -> Set<String> {
-        let stored = (try? replica.node.store.peers().filter(\.dialled).map(\.address)) ?? []
+        let stored = (try? exchange.node.store.peers().filter(\.dialled).map(\.address)) ?? []
         return Set(config.peers.map(\.description) + stored)
     }
 
@@ -173,7 +174,7 @@ public struct PeerDialer: Service {
             await withDiscardingTaskGroup { group in
                 var started = Set<String>()
                 while !isStopping {
-                    let communities = (try? await replica.communities().map(\.id)) ?? []
+                    let communities = (try? await exchange.communities().map(\.id)) ?? []
                     for address in wanted() {
                         guard let peer = try? HostPort(parsing: address) else { continue }
                         for c in communities where !started.contains("\(address) \(c)") {
@@ -181,12 +182,12 @@ public struct PeerDialer: Service {
                             group.addTask { await self.keepLive(with: peer, community: c) }
                         }
                     }
-                    replica.sessions.requestBackstop()
+                    exchange.sessions.requestBackstop()
                     await pause(config.timers.reconcileInterval)
                 }
             }
         } onGracefulShutdown: {
-            replica.sessions.shutdownAll()
+            exchange.sessions.shutdownAll()
         }
     }
 
@@ -195,9 +196,9 @@ public struct PeerDialer: Service {
         var logger = logger
         logger[metadataKey: "peer.address"] = "\(peer)"
         logger[metadataKey: "community.id"] = "\(KeyText.encode(community, as: .community))"
-        let store = replica.node.store
-        let replica = self.replica
-        let now: @Sendable () -> UInt64 = { replica.node.now }
+        let store = exchange.node.store
+        let exchange = self.exchange
+        let now: @Sendable () -> UInt64 = { exchange.node.now }
         // The failure last written to the peer's row: a peer that keeps failing the same way costs no disk
         // write per attempt, only when its state changes.
         var recordedFailure: String? = nil
@@ -212,7 +213,7 @@ public struct PeerDialer: Service {
                 // stop. A session that is running gets the goodbye grace to finish, then it too is left behind.
                 _ = try await untilStopped(grace: .seconds(Int64(PeerListener.goodbyeGrace.nanoseconds / 1_000_000_000)) + .milliseconds(500)) {
                     try await PeerSession.connect(
-                        address: peer, community: community, replica: replica, credentials: credentials, settings: settings,
+                        address: peer, community: community, exchange: exchange, credentials: credentials, settings: settings,
                         logger: attemptLogger, stayLive: true,
                         onSynced: { report in try? store.recordSync(peer.description, now: now(), peer: report.peer, error: nil) })
                 }
@@ -242,19 +243,19 @@ public struct PeerDialer: Service {
 /// Notices events other processes stored (the CLI writing to the same data dir) and offers them to peers, and
 /// admits held events (stamped too far ahead when they arrived) once their time has come.
 public struct LocalChanges: Service {
-    let replica: Replica
+    let exchange: Exchange
     let interval: Double
 
     /// Looks every `interval` seconds.
-    public init(replica: Replica, interval: Double = 0.5) {
-        self.replica = replica
+    public init(exchange: Exchange, interval: Double = 0.5) {
+        self.exchange = exchange
         self.interval = interval
     }
 
     public func run() async throws {
         while !isStopping {
-            try? await replica.poll()
-            _ = try? await replica.admitHeld()
+            try? await exchange.poll()
+            _ = try? await exchange.admitHeld()
             await pause(interval)
         }
     }

@@ -1,5 +1,3 @@
-import CSodium
-
 /// A ChaChaPoly key and its 64-bit nonce (Noise section 5.1).
 ///
 /// The nonce never wraps: 2^64-1 is reserved, and an operation that would use it fails with
@@ -38,7 +36,7 @@ public struct CipherState: Sendable {
             throw NoiseError.messageTooLong(plaintext.count + Noise.tagLength)
         }
         guard nonce < UInt64.max else { throw NoiseError.nonceExhausted }
-        let out = Primitives.encrypt(key: key, nonce: nonce, ad: ad, plaintext: plaintext)
+        let out = NoiseCrypto.encrypt(key: key, nonce: nonce, ad: ad, plaintext: plaintext)
         nonce += 1
         return out
     }
@@ -50,7 +48,7 @@ public struct CipherState: Sendable {
             throw NoiseError.messageTooLong(ciphertext.count)
         }
         guard nonce < UInt64.max else { throw NoiseError.nonceExhausted }
-        let out = try Primitives.decrypt(key: key, nonce: nonce, ad: ad, ciphertext: ciphertext)
+        let out = try NoiseCrypto.decrypt(key: key, nonce: nonce, ad: ad, ciphertext: ciphertext)
         nonce += 1
         return out
     }
@@ -58,9 +56,9 @@ public struct CipherState: Sendable {
     /// Rekey: replaces the key with the first 32 bytes of ENCRYPT(k, 2^64-1, empty, 32 zero bytes).
     public mutating func rekey() {
         guard let key else { return }
-        var stream = Primitives.encrypt(
+        var stream = NoiseCrypto.encrypt(
             key: key, nonce: UInt64.max, ad: [], plaintext: [UInt8](repeating: 0, count: Noise.keyLength))
-        defer { sodium_memzero(&stream, stream.count) }
+        defer { NoiseCrypto.wipe(&stream) }
         self.key = stream.withUnsafeBufferPointer { Secret(copying: UnsafeBufferPointer(rebasing: $0[0..<Noise.keyLength])) }
     }
 }

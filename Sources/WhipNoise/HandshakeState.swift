@@ -79,7 +79,7 @@ public struct HandshakeState: Sendable {
             guard remoteStaticKey.count == Noise.dhLength else {
                 throw NoiseError.badKey("an X25519 public key is 32 bytes, got \(remoteStaticKey.count)")
             }
-            guard !Primitives.isLowOrder(remoteStaticKey) else {
+            guard !NoiseCrypto.isLowOrder(remoteStaticKey) else {
                 throw NoiseError.badDH("the peer's static public key has low order")
             }
         } else if remoteStaticKey != nil {
@@ -224,7 +224,7 @@ public struct HandshakeState: Sendable {
             switch token {
             case .e:
                 let key = try take(Noise.dhLength, "ephemeral key")
-                guard !Primitives.isLowOrder(key) else {
+                guard !NoiseCrypto.isLowOrder(key) else {
                     throw NoiseError.badDH("the peer's ephemeral public key has low order")
                 }
                 remoteEphemeralKey = key
@@ -233,7 +233,7 @@ public struct HandshakeState: Sendable {
             case .s:
                 let sealed = try take(Noise.dhLength + (symmetric.hasKey ? Noise.tagLength : 0), "static key")
                 let key = try symmetric.decryptAndHash(sealed)
-                guard !Primitives.isLowOrder(key) else {
+                guard !NoiseCrypto.isLowOrder(key) else {
                     throw NoiseError.badDH("the peer's static public key has low order")
                 }
                 remoteStaticKey = key
@@ -265,7 +265,7 @@ public struct HandshakeState: Sendable {
         guard let local, let remote else {
             throw NoiseError.missingKey("the \(token) token needs a key that is not known yet")
         }
-        symmetric.mixKey(try Primitives.dh(local, remote))
+        symmetric.mixKey(try NoiseCrypto.dh(local, remote))
     }
 
     private mutating func advance() {

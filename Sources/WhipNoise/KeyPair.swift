@@ -6,12 +6,12 @@ public struct NoiseKeyPair: Sendable {
 
     init(uncheckedSecret secret: Secret) {
         self.secret = secret
-        self.publicKey = Primitives.publicKey(for: secret)
+        self.publicKey = NoiseCrypto.publicKey(for: secret)
     }
 
     /// A new random key pair from libsodium's CSPRNG.
     public static func generate() -> NoiseKeyPair {
-        Primitives.generateKeyPair()
+        NoiseCrypto.generateKeyPair()
     }
 
     /// Rebuilds a key pair from its 32-byte secret key, deriving the public key.

@@ -12,7 +12,7 @@ public struct SymmetricState: Sendable {
         if name.count <= Noise.hashLength {
             h = name + [UInt8](repeating: 0, count: Noise.hashLength - name.count)
         } else {
-            h = Primitives.hash(name)
+            h = NoiseCrypto.hash(name)
         }
         handshakeHash = h
         chainingKey = Secret(copying: h)
@@ -24,7 +24,7 @@ public struct SymmetricState: Sendable {
 
     /// MixKey with input key material held in a buffer.
     mutating func mixKey(_ ikm: UnsafeBufferPointer<UInt8>) {
-        let out = Primitives.hkdf(chainingKey: chainingKey, inputKeyMaterial: ikm, outputs: 2)
+        let out = NoiseCrypto.hkdf(chainingKey: chainingKey, inputKeyMaterial: ikm, outputs: 2)
         chainingKey = out[0]
         cipher = CipherState(key: out[1].prefix(Noise.keyLength))
     }
@@ -45,12 +45,12 @@ public struct SymmetricState: Sendable {
     }
 
     mutating func mixHash(_ data: UnsafeBufferPointer<UInt8>) {
-        handshakeHash = Primitives.hash(handshakeHash, data)
+        handshakeHash = NoiseCrypto.hash(handshakeHash, data)
     }
 
     /// MixKeyAndHash with a secret such as a pre-shared key.
     mutating func mixKeyAndHash(_ ikm: Secret) {
-        let out = ikm.withBytes { Primitives.hkdf(chainingKey: chainingKey, inputKeyMaterial: $0, outputs: 3) }
+        let out = ikm.withBytes { NoiseCrypto.hkdf(chainingKey: chainingKey, inputKeyMaterial: $0, outputs: 3) }
         chainingKey = out[0]
         out[1].withBytes { mixHash($0) }
         cipher = CipherState(key: out[2].prefix(Noise.keyLength))
@@ -77,7 +77,7 @@ public struct SymmetricState: Sendable {
 
     /// Split: the initiator-to-responder and responder-to-initiator cipher states.
     public func split() -> (initiatorToResponder: CipherState, responderToInitiator: CipherState) {
-        let out = Primitives.hkdf(
+        let out = NoiseCrypto.hkdf(
             chainingKey: chainingKey, inputKeyMaterial: UnsafeBufferPointer(start: nil, count: 0), outputs: 2)
         return (CipherState(key: out[0].prefix(Noise.keyLength)), CipherState(key: out[1].prefix(Noise.keyLength)))
     }

@@ -52,7 +52,7 @@ public struct EventKey: Hashable, Comparable, Sendable, CustomStringConvertible 
             w3: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
     }
 
-    init(timestamp: UInt64, w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
+    package init(timestamp: UInt64, w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
         self.timestamp = timestamp
         self.w0 = w0
         self.w1 = w1

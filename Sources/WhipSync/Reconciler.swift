@@ -14,7 +14,7 @@ public import WhipCore
 ///     message = next
 /// }
 /// ```
-public struct SyncInitiator<Store: SyncStore> {
+public struct SyncInitiator<Store: ReconcileIndex> {
     enum State { case ready, waiting, done, failed }
 
     var engine: Engine<Store>
@@ -63,7 +63,7 @@ public struct SyncInitiator<Store: SyncStore> {
 }
 
 /// The responder of a reconciliation: it answers each message and learns nothing itself.
-public struct SyncResponder<Store: SyncStore> {
+public struct SyncResponder<Store: ReconcileIndex> {
     var engine: Engine<Store>
 
     /// A responder reading `store` (which must not change during the session) with `parameters`.
@@ -85,7 +85,7 @@ extension Engine: Sendable where Store: Sendable {}
 /// changes: a compact reply to id lists (mode 3); fan-out planned for the fewest messages, then bytes, and
 /// narrowed under frame pressure; and a Deferred mode (4) so that a side short of frame space postpones work
 /// at the level it reached instead of restarting the rest of the key space from the top.
-struct Engine<Store: SyncStore> {
+struct Engine<Store: ReconcileIndex> {
     let store: Store
     let parameters: SyncParameters
     let isInitiator: Bool

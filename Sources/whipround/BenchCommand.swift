@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import WhipBench
 import WhipCore
 import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipSync
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import WhipCore
 import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipStore
 
@@ -64,7 +65,7 @@ struct SyncCommand: AsyncParsableCommand {
         let address = try HostPort(parsing: peer)
         let logger = node.logger()
         let n = try node.open()
-        let replica = try Replica(node: n, logger: logger)
+        let exchange = try Exchange(node: n, logger: logger)
         let credentials = try Daemon.credentials(for: n)
         let targets = try community.map { (s: String) throws(WhipError) in [try n.community(s)] } ?? n.store.communities()
         guard !targets.isEmpty else { throw WhipError(.notFound, "this node belongs to no community yet; join one first") }
@@ -74,7 +75,7 @@ struct SyncCommand: AsyncParsableCommand {
             let r: SyncReport
             do {
                 r = try await PeerSession.syncOnce(
-                    address: address, community: c.id, replica: replica, credentials: credentials, settings: SessionSettings(), logger: logger
+                    address: address, community: c.id, exchange: exchange, credentials: credentials, settings: SessionSettings(), logger: logger
                 ) { p in
                     if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(p.bar(SafeText.printable(c.name)))".utf8)) }
                 }

@@ -3,6 +3,7 @@ import Foundation
 import WhipCore
 import WhipCrypto
 import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipStore
 

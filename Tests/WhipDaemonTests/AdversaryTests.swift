@@ -5,9 +5,11 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import Testing
+import WhipBench
 import WhipCore
 import WhipCrypto
 import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipNoise
 import WhipStore
@@ -53,11 +55,11 @@ struct AdversaryTests {
     }
 
     func sync(_ from: Node, _ to: HostPort, _ community: PublicKey) async throws -> SyncReport {
-        let replica = try Replica(node: from, logger: Self.logger)
+        let exchange = try Exchange(node: from, logger: Self.logger)
         let credentials = try Daemon.credentials(for: from)
         return try await within(8, "sync") {
             try await PeerSession.syncOnce(
-                address: to, community: community, replica: replica, credentials: credentials, settings: Self.clientSettings,
+                address: to, community: community, exchange: exchange, credentials: credentials, settings: Self.clientSettings,
                 logger: Self.logger)
         }
     }

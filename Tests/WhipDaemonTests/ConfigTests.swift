@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WhipCore
 import WhipDaemon
+import WhipNet
 
 @Suite struct ConfigTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -3,6 +3,7 @@ import NIOEmbedded
 import Synchronization
 import Testing
 import WhipDaemon
+import WhipNet
 
 @Suite struct FramingTests {
     func channel(max: Int = 65_535) throws -> EmbeddedChannel {
@@ -72,7 +73,7 @@ import WhipDaemon
 extension FramingTests {
     /// The frame timeout: a frame must arrive whole within the timeout of its first byte, however the bytes are spread.
     @Suite struct FrameTimeoutTests {
-        /// A connected channel with the frame timeout in front of the decoder, as `Wire.configure` builds it.
+        /// A connected channel with the frame timeout in front of the decoder, as `PeerPipeline.configure` builds it.
         func channel(timeout seconds: Int64 = 15) throws -> EmbeddedChannel {
             let c = EmbeddedChannel()
             try c.pipeline.syncOperations.addHandler(FrameTimeout(timeout: .seconds(seconds)))

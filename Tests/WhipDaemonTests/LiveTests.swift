@@ -3,9 +3,11 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+import WhipBench
 import WhipCore
 import WhipCrypto
 import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipStore
 
@@ -61,7 +63,7 @@ import WhipStore
 
     /// One node's daemon (listener, dialer, local-change watcher), started and stopped by the test.
     final class Running: Sendable {
-        let replica: Replica
+        let exchange: Exchange
         let group: ServiceGroup
         let task: Task<Void, any Error>
         let port: Int
@@ -80,21 +82,21 @@ import WhipStore
             config.timers.reconnectMax = max(config.timers.reconnectMax, 0.5)
             var logger = LiveTests.logger
             logger[metadataKey: "node.dir"] = "\(node.dir.path.suffix(2))"
-            let replica = try Replica(node: node, logger: logger)
+            let exchange = try Exchange(node: node, logger: logger)
             let creds = try Daemon.credentials(for: node)
             let bound = Mutex(0)
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
                     services: [
                         .init(
-                            service: PeerListener(config: config, replica: replica, credentials: creds, logger: logger) { p in
+                            service: PeerListener(config: config, exchange: exchange, credentials: creds, logger: logger) { p in
                                 bound.withLock { $0 = p }
                             }),
-                        .init(service: PeerDialer(config: config, replica: replica, credentials: creds, logger: logger)),
-                        .init(service: LocalChanges(replica: replica, interval: localPoll)),
+                        .init(service: PeerDialer(config: config, exchange: exchange, credentials: creds, logger: logger)),
+                        .init(service: LocalChanges(exchange: exchange, interval: localPoll)),
                     ],
                     logger: LiveTests.logger))
-            self.replica = replica
+            self.exchange = exchange
             self.group = group
             task = Task { try await group.run() }
             var waited = 0
@@ -128,7 +130,7 @@ import WhipStore
         let hub = try await Running(net.nodes[0], peers: [])
         let laptop = try await Running(net.nodes[1], peers: [hub.port])
         #expect(try await eventually { try net.digest(0) == net.digest(1) })
-        #expect(try await eventually { laptop.replica.liveSessions == 1 && hub.replica.liveSessions == 1 })
+        #expect(try await eventually { laptop.exchange.liveSessions == 1 && hub.exchange.liveSessions == 1 })
 
         let a = try net.pledge(on: 0, "from the hub")
         #expect(try await eventually { try net.nodes[1].store.missing([a]).isEmpty })
@@ -149,9 +151,9 @@ import WhipStore
         config.peers = [HostPort(host: "127.0.0.1", port: 1)]
         config.timers.reconnectMin = 0.05
         config.timers.reconnectMax = 0.1
-        let replica = try Replica(node: net.nodes[1], logger: LiveTests.logger)
-        let dialer = PeerDialer(config: config, replica: replica, credentials: try Daemon.credentials(for: net.nodes[1]), logger: LiveTests.logger)
-        let local = LocalChanges(replica: replica, interval: 0.05)
+        let exchange = try Exchange(node: net.nodes[1], logger: LiveTests.logger)
+        let dialer = PeerDialer(config: config, exchange: exchange, credentials: try Daemon.credentials(for: net.nodes[1]), logger: LiveTests.logger)
+        let local = LocalChanges(exchange: exchange, interval: 0.05)
         let dialing = Task { try await dialer.run() }
         let watching = Task { try await local.run() }
         try await Task.sleep(for: .milliseconds(300))
@@ -171,7 +173,7 @@ import WhipStore
         let laptopNode = try Node.open(dir: net.nodes[1].dir, logger: LiveTests.logger, clock: clock)
         let hub = try await Running(hubNode, peers: [])
         let laptop = try await Running(laptopNode, peers: [hub.port])
-        #expect(try await eventually { try net.digest(0) == net.digest(1) && laptop.replica.liveSessions == 1 })
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && laptop.exchange.liveSessions == 1 })
 
         let ahead = Event.sign(
             community: net.community.id, author: net.nodes[1].identity, hlc: HLC(wall: Dates.nowMs() + 3_600_000),
@@ -197,7 +199,7 @@ import WhipStore
         let net = try Network(2)
         let hub = try await Running(net.nodes[0], peers: [], localPoll: 3_600)
         let laptop = try await Running(net.nodes[1], peers: [hub.port], reconcileInterval: 0.5, localPoll: 3_600)
-        #expect(try await eventually { try net.digest(0) == net.digest(1) && laptop.replica.liveSessions == 1 })
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && laptop.exchange.liveSessions == 1 })
         let a = try net.pledge(on: 0, "hub, unannounced")
         let b = try net.pledge(on: 1, "laptop, unannounced")
         #expect(try await eventually { try net.nodes[1].store.missing([a]).isEmpty && net.nodes[0].store.missing([b]).isEmpty })
@@ -212,13 +214,13 @@ import WhipStore
         let net = try Network(2)
         let hub = try await Running(net.nodes[0], peers: [], keepAlive: 0.3)
         let laptop = try await Running(net.nodes[1], peers: [hub.port], keepAlive: 0.3)
-        #expect(try await eventually { try net.digest(0) == net.digest(1) && hub.replica.liveSessions == 1 })
+        #expect(try await eventually { try net.digest(0) == net.digest(1) && hub.exchange.liveSessions == 1 })
         _ = try net.nodes[0].revoke(net.community, member: net.nodes[1].identity.publicKey, role: .collector)
-        #expect(try await eventually { hub.replica.liveSessions == 0 && laptop.replica.liveSessions == 0 })
+        #expect(try await eventually { hub.exchange.liveSessions == 0 && laptop.exchange.liveSessions == 0 })
         let later = try net.pledge(on: 0, "after the revocation")
         try await Task.sleep(for: .seconds(1))
         #expect(try net.nodes[1].store.missing([later]) == [later])
-        #expect(hub.replica.liveSessions == 0)
+        #expect(hub.exchange.liveSessions == 0)
         try await laptop.stop()
         try await hub.stop()
     }
@@ -266,13 +268,13 @@ import WhipStore
     @Test func shutdownSaysGoodbye() async throws {
         let net = try Network(2)
         let hub = try await Running(net.nodes[0], peers: [])
-        let replica = try Replica(node: net.nodes[1], logger: Self.logger)
+        let exchange = try Exchange(node: net.nodes[1], logger: Self.logger)
         let session = Task {
             try await PeerSession.connect(
-                address: HostPort(host: "127.0.0.1", port: hub.port), community: net.community.id, replica: replica,
+                address: HostPort(host: "127.0.0.1", port: hub.port), community: net.community.id, exchange: exchange,
                 credentials: try Daemon.credentials(for: net.nodes[1]), settings: SessionSettings(), logger: Self.logger, stayLive: true)
         }
-        #expect(try await eventually { hub.replica.liveSessions == 1 })
+        #expect(try await eventually { hub.exchange.liveSessions == 1 })
         try await hub.stop()
         // A clean goodbye returns normally; a cut connection would throw.
         let report = try await session.value
@@ -290,17 +292,11 @@ import WhipStore
         }
         let hub = try await Running(net.nodes[0], peers: [])
         let report = try await PeerSession.syncOnce(
-            address: HostPort(host: "127.0.0.1", port: hub.port), community: c, replica: try Replica(node: net.nodes[1], logger: Self.logger),
+            address: HostPort(host: "127.0.0.1", port: hub.port), community: c, exchange: try Exchange(node: net.nodes[1], logger: Self.logger),
             credentials: try Daemon.credentials(for: net.nodes[1]), settings: SessionSettings(), logger: Self.logger)
         #expect(report.sent == 3_000 && report.received.accepted >= 3_000)
         #expect(report.reconcileMessages <= 3)
         #expect(try net.digest(0) == net.digest(1))
         try await hub.stop()
-    }
-
-    @Test func progressBarShowsPhaseAndFraction() {
-        #expect(SyncProgress(.reconciling).bar("Elm") == "Elm  reconciling…")
-        #expect(SyncProgress(.receiving, done: 42, total: 100).bar("Elm", width: 10) == "Elm  receiving [####------]  42%  42/100")
-        #expect(SyncProgress(.sending, done: 7, total: 7).bar("Elm", width: 4) == "Elm  sending [####] 100%  7/7")
     }
 }

@@ -6,6 +6,7 @@ import Testing
 import WhipCore
 import WhipCrypto
 import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipStore
 
@@ -25,7 +26,7 @@ import WhipStore
 
     func sync(_ from: Node, _ to: HostPort, _ community: PublicKey) async throws -> SyncReport {
         try await PeerSession.syncOnce(
-            address: to, community: community, replica: try Replica(node: from, logger: Self.logger),
+            address: to, community: community, exchange: try Exchange(node: from, logger: Self.logger),
             credentials: try Daemon.credentials(for: from), settings: SessionSettings(), logger: Self.logger)
     }
 

@@ -3,8 +3,9 @@ import Synchronization
 import Testing
 import WhipCore
 import WhipCrypto
+import WhipDaemon
 
-@testable import WhipDaemon
+@testable import WhipNet
 
 /// The per-peer inbound queue: bounded by bytes, with the reader held back (backpressure) rather than
 /// frames dropped; local notifications coalesce and collapse into one overflow.

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 import WhipCore
 import WhipDaemon
+import WhipNet
 import WhipNode
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ import WhipNode
     import Darwin
 #endif
 
-/// `DaemonMetrics` counts what it is told, per instance; `MetricsServer` serves it over HTTP and stops cleanly.
+/// `PeerMetrics` counts what it is told, per instance; `MetricsServer` serves it over HTTP and stops cleanly.
 @Suite(.serialized) struct MetricsTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
@@ -28,7 +29,7 @@ import WhipNode
     }
 
     @Test func renderShowsEveryMetricWithItsValue() {
-        let m = DaemonMetrics()
+        let m = PeerMetrics()
         m.peerConnected()
         m.peerConnected()
         m.peerDisconnected()
@@ -71,7 +72,7 @@ import WhipNode
     }
 
     @Test func freshMetricsAreZeroAndNegativeAmountsDoNotTrap() {
-        let m = DaemonMetrics()
+        let m = PeerMetrics()
         m.sent(events: -3)
         m.bytes(received: -1)
         let s = Self.samples(m.render())
@@ -84,8 +85,8 @@ import WhipNode
     }
 
     @Test func instancesAreIndependent() {
-        let a = DaemonMetrics()
-        let b = DaemonMetrics()
+        let a = PeerMetrics()
+        let b = PeerMetrics()
         a.peerConnected()
         a.sent(events: 3)
         a.received(accepted: 0, duplicates: 0, rejected: ["bad_signature": 2])
@@ -101,7 +102,7 @@ import WhipNode
     }
 
     /// Runs a metrics server on an ephemeral loopback port; returns its group, the task running it, and the port.
-    func start(_ metrics: DaemonMetrics) async throws -> (ServiceGroup, Task<Void, any Error>, Int) {
+    func start(_ metrics: PeerMetrics) async throws -> (ServiceGroup, Task<Void, any Error>, Int) {
         let port = Mutex<Int>(0)
         let server = MetricsServer(listen: HostPort(host: "127.0.0.1", port: 0), metrics: metrics, logger: Self.logger) { p in
             port.withLock { $0 = p }
@@ -127,12 +128,12 @@ import WhipNode
             body: .roleRevoked(RoleRevoked(member: node.identity.publicKey, role: .collector)))
         let r = try node.store.ingest([ahead.wire, [0x01, 0x02]], source: .peer, now: node.now)
         #expect(r.held == 1 && r.rejectedCount == 1)
-        let metrics = DaemonMetrics()
-        let replica = try Replica(node: node, logger: Self.logger, metrics: metrics)
+        let metrics = PeerMetrics()
+        let exchange = try Exchange(node: node, logger: Self.logger, metrics: metrics)
         let port = Mutex<Int>(0)
         let server = MetricsServer(
             listen: HostPort(host: "127.0.0.1", port: 0), metrics: metrics, logger: Self.logger, onBound: { p in port.withLock { $0 = p } },
-            sample: { try? await replica.sampleMetrics() })
+            sample: { try? await exchange.sampleMetrics() })
         let group = ServiceGroup(services: [server], logger: Self.logger)
         let running = Task { try await group.run() }
         let deadline = ContinuousClock.now + .seconds(60)
@@ -149,7 +150,7 @@ import WhipNode
     }
 
     @Test func serverAnswersMetricsAndRefusesTheRest() async throws {
-        let metrics = DaemonMetrics()
+        let metrics = PeerMetrics()
         metrics.sent(events: 42)
         metrics.peerConnected()
         let (group, running, port) = try await start(metrics)
@@ -179,7 +180,7 @@ import WhipNode
 
     /// A client that connects and says nothing must not hold up shutdown.
     @Test func idleConnectionDoesNotDelayShutdown() async throws {
-        let (group, running, port) = try await start(DaemonMetrics())
+        let (group, running, port) = try await start(PeerMetrics())
         let idle = try RawHTTP.dial(port: port)
         defer { close(idle) }
         try await Task.sleep(for: .milliseconds(50))  // let the server accept it
@@ -190,8 +191,8 @@ import WhipNode
     }
 
     @Test func bindFailureIsAnIOError() async throws {
-        let (group, running, port) = try await start(DaemonMetrics())
-        let second = MetricsServer(listen: HostPort(host: "127.0.0.1", port: port), metrics: DaemonMetrics(), logger: Self.logger)
+        let (group, running, port) = try await start(PeerMetrics())
+        let second = MetricsServer(listen: HostPort(host: "127.0.0.1", port: port), metrics: PeerMetrics(), logger: Self.logger)
         do {
             try await second.run()
             Issue.record("a second server bound a port already in use")

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import WhipDaemon
 import WhipSync
 
-@testable import WhipDaemon
+@testable import WhipNet
 
 /// The refusal reasons a responder sends after the handshake are the ones PROTOCOL.md §15 lists, byte for byte.
 @Suite struct RefusalTests {

@@ -3,6 +3,7 @@ import Logging
 import Testing
 import WhipCore
 import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipStore
 import WhipTestSupport
@@ -39,8 +40,10 @@ import WhipTestSupport
         }
         // The laptop takes the hub's events through the replica, as a sync session hands them over (no sockets:
         // a starved test machine must not make this flaky).
-        let replica = try Replica(node: laptop, logger: Self.logger)
-        func pull() async throws -> IngestReport { try await replica.ingest(try hub.store.exportEvents(community: c.id), community: c.id, from: nil) }
+        let exchange = try Exchange(node: laptop, logger: Self.logger)
+        func pull() async throws -> IngestReport {
+            try await exchange.ingest(try hub.store.exportEvents(community: c.id), community: c.id, from: nil)
+        }
         #expect(try await pull().standingChanges.isEmpty)
         // Both sell the last T-shirt offline; the hub a second earlier.
         clock.advance(1_000)

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import Synchronization
 import WhipCore
 import WhipDaemon
+import WhipNet
 import WhipNode
 
 /// Runs `node` as a listening daemon (a `PeerListener` in its own `ServiceGroup`) on an ephemeral loopback
@@ -17,7 +18,7 @@ func serveForTest<T: Sendable>(
     config.metricsListen = nil
     let port = Mutex<Int>(0)
     let listener = PeerListener(
-        config: config, replica: try Replica(node: node, logger: logger), credentials: try Daemon.credentials(for: node), logger: logger
+        config: config, exchange: try Exchange(node: node, logger: logger), credentials: try Daemon.credentials(for: node), logger: logger
     ) { p in port.withLock { $0 = p } }
     let group = ServiceGroup(services: [listener], logger: logger)
     let running = Task { try await group.run() }

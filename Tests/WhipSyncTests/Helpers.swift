@@ -40,8 +40,8 @@ extension SplitMix64 {
 
 /// Two sets built from a shared part and a part of each side's own.
 struct SetPair {
-    var a: MemorySyncStore
-    var b: MemorySyncStore
+    var a: SortedIndex
+    var b: SortedIndex
     var onlyA: Set<EventKey>
     var onlyB: Set<EventKey>
 
@@ -59,8 +59,8 @@ struct SetPair {
             let k = rng.key(shape)
             if !commonSet.contains(k) && !extraA.contains(k) { extraB.insert(k) }
         }
-        a = MemorySyncStore(common + extraA)
-        b = MemorySyncStore(common + extraB)
+        a = SortedIndex(common + extraA)
+        b = SortedIndex(common + extraB)
         self.onlyA = extraA
         self.onlyB = extraB
     }
@@ -79,7 +79,7 @@ struct Outcome {
 /// Runs a whole reconciliation between `a` (initiator) and `b` (responder), checking every message
 /// against the sender's frame limit and failing after `maxRounds`.
 func reconcile(
-    _ a: MemorySyncStore, _ b: MemorySyncStore, initiator pa: SyncParameters = SyncParameters(),
+    _ a: SortedIndex, _ b: SortedIndex, initiator pa: SyncParameters = SyncParameters(),
     responder pb: SyncParameters = SyncParameters(), maxRounds: Int = 2_000
 ) throws -> Outcome {
     var i = SyncInitiator(store: a, parameters: pa)

@@ -23,7 +23,7 @@ import WhipTestSupport
     }
 
     @Test func bothEmpty() throws {
-        let o = try reconcile(MemorySyncStore(), MemorySyncStore())
+        let o = try reconcile(SortedIndex(), SortedIndex())
         #expect(o.have.isEmpty && o.need.isEmpty)
         #expect(o.roundTrips == 1)
     }
@@ -223,25 +223,4 @@ import WhipTestSupport
         #expect(EventKey.timestamp(of: HLC(wall: UInt64.max)) == UInt64.max - 1)
         #expect(EventKey(timestamp: 1, idBytes: [1, 2, 3][...]) == nil)
     }
-}
-
-/// The figure printer at 1,000,000 items; run it in a release build with
-/// `WHIPROUND_RECONCILE_BENCH=1 swift test -c release --scratch-path .build-sync-release --filter reconcileBench`.
-@Test(.enabled(if: ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_BENCH"] == "1"))
-func reconcileBench() {
-    let items = Int(ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_ITEMS"] ?? "") ?? 1_000_000
-    for parameters in [SyncParameters(), .negentropy] {
-        let differences = (ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_DIFFERENCES"] ?? "1,10,1000").split(separator: ",").map {
-            Int($0)!
-        }
-        let figures = ReconcileBench.run(items: items, differences: differences, parameters: parameters, print: { print($0) })
-        #expect(figures.allSatisfy { $0.exact })
-    }
-}
-
-@Test func benchSmoke() {
-    var lines: [String] = []
-    let figures = ReconcileBench.run(items: 5_000, differences: [1, 10], print: { lines.append($0) })
-    #expect(figures.count == 3 && figures.allSatisfy { $0.exact && $0.roundTrips <= 3 })
-    #expect(lines.count == 5)
 }

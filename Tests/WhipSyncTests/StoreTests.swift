@@ -40,7 +40,7 @@ import WhipTestSupport
         #expect(Sync.fingerprint(sum: IdSum(), count: 0) == Array(Blake2b.hash([UInt8](repeating: 0, count: 33), length: 32)[0..<16]))
         let id = [UInt8](1...32)
         let k = EventKey(timestamp: 7, idBytes: id[...])!
-        let store = MemorySyncStore([k])
+        let store = SortedIndex([k])
         #expect(store.fingerprint(of: 0..<1) == Array(Blake2b.hash(id + [0x01], length: 32)[0..<16]))
         // Counts of 128 and more take a two-byte varint.
         var keys: [EventKey] = []
@@ -51,7 +51,7 @@ import WhipTestSupport
             keys.append(EventKey(timestamp: 1, idBytes: b[...])!)
             sum.add(b)
         }
-        let big = MemorySyncStore(keys)
+        let big = SortedIndex(keys)
         #expect(big.fingerprint(of: 0..<200) == Array(Blake2b.hash(sum.bytes + [0x81, 0x48], length: 32)[0..<16]))
     }
 
@@ -64,7 +64,7 @@ import WhipTestSupport
         var initial: [EventKey] = []
         for _ in 0..<rng.pick([0, 1, 500, 3_000]) { initial.append(rng.key(shape)) }
         initial += initial.prefix(10)  // duplicates are dropped
-        var store = MemorySyncStore(initial)
+        var store = SortedIndex(initial)
         var plain = Array(Set(initial)).sorted()
         check(store, plain, &rng)
         for step in 0..<3_000 {
@@ -89,7 +89,7 @@ import WhipTestSupport
         check(store, plain, &rng)
     }
 
-    func check(_ store: MemorySyncStore, _ plain: [EventKey], _ rng: inout SplitMix64) {
+    func check(_ store: SortedIndex, _ plain: [EventKey], _ rng: inout SplitMix64) {
         #expect(store.count == plain.count)
         var all: [EventKey] = []
         store.forEach(in: 0..<store.count) { all.append($0) }
@@ -114,7 +114,7 @@ import WhipTestSupport
     }
 
     @Test func emptyStore() {
-        var store = MemorySyncStore()
+        var store = SortedIndex()
         #expect(store.count == 0)
         #expect(store.idSum(of: 0..<0) == IdSum())
         #expect(store.lowerBound(of: EventKey(timestamp: 5, idBytes: [UInt8](repeating: 1, count: 32)[...])!, in: 0..<0) == 0)

@@ -35,10 +35,10 @@ func code(_ body: () throws -> Void) -> String? {
 
     /// Example 1 of RECONCILIATION.md: an id list over the whole key space, answered with a mode 3 reply.
     @Test func exampleIdListAndReply() throws {
-        var initiator = SyncInitiator(store: MemorySyncStore([Self.a1, Self.a2, Self.a3]))
+        var initiator = SyncInitiator(store: SortedIndex([Self.a1, Self.a2, Self.a3]))
         let first = try initiator.initiate()
         #expect(first == bytes("71 00 00 02 03") + Self.id1 + Self.id2 + Self.id3)
-        var responder = SyncResponder(store: MemorySyncStore([Self.a1, Self.a3, Self.a4]))
+        var responder = SyncResponder(store: SortedIndex([Self.a1, Self.a3, Self.a4]))
         let reply = try responder.reconcile(first)
         #expect(reply == bytes("71 00 00 03 01") + Self.id4 + bytes("01 02"))
         let step = try initiator.reconcile(reply)
@@ -50,7 +50,7 @@ func code(_ body: () throws -> Void) -> String? {
     /// Example 2 of RECONCILIATION.md: fingerprints, a split with a timestamp bound, and an id list back.
     @Test func exampleFingerprintsAndSplit() throws {
         let small = try SyncParameters(maxBuckets: 2, idListThreshold: 1)
-        let mine = MemorySyncStore([Self.a1, Self.a2, Self.a3])
+        let mine = SortedIndex([Self.a1, Self.a2, Self.a3])
         var initiator = SyncInitiator(store: mine, parameters: small)
         let first = try initiator.initiate()
         var expected = MessageBuilder()
@@ -58,7 +58,7 @@ func code(_ body: () throws -> Void) -> String? {
         expected.fingerprint(nil, [], mine.fingerprint(of: 2..<3))
         #expect(first == expected.bytes)
         #expect(first == bytes("71 8f 51 00 01 ca48278790112fd0356600a30870bd61 00 00 01 1dfb76a8dbc70c56dcf7dab01245f8fd"))
-        var responder = SyncResponder(store: MemorySyncStore([Self.a1, Self.a3]), parameters: small)
+        var responder = SyncResponder(store: SortedIndex([Self.a1, Self.a3]), parameters: small)
         let reply = try responder.reconcile(first)
         #expect(reply == bytes("71 8f 51 00 02 01") + Self.id1)
         let step = try initiator.reconcile(reply)
@@ -69,7 +69,7 @@ func code(_ body: () throws -> Void) -> String? {
     @Test func idPrefixBounds() throws {
         let b1 = EventKey(timestamp: 5, idBytes: ([0xAB, 0xCD, 0x01] + [UInt8](repeating: 0, count: 29))[...])!
         let b2 = EventKey(timestamp: 5, idBytes: ([0xAB, 0xCD, 0x02] + [UInt8](repeating: 0, count: 29))[...])!
-        let store = MemorySyncStore([b1, b2])
+        let store = SortedIndex([b1, b2])
         let p = try SyncParameters(maxBuckets: 2, idListThreshold: 1)
         var initiator = SyncInitiator(store: store, parameters: p)
         var expected = MessageBuilder()
@@ -81,23 +81,23 @@ func code(_ body: () throws -> Void) -> String? {
     /// A responder that does not speak the version answers with its own version byte and no ranges; an
     /// initiator that gets such an answer stops with `sync.unsupported_version`.
     @Test func versionNegotiation() throws {
-        var responder = SyncResponder(store: MemorySyncStore())
+        var responder = SyncResponder(store: SortedIndex())
         #expect(try responder.reconcile([0x72, 0x01, 0x02]) == [0x71])
-        var initiator = SyncInitiator(store: MemorySyncStore())
+        var initiator = SyncInitiator(store: SortedIndex())
         _ = try initiator.initiate()
         #expect(code { _ = try initiator.reconcile([0x72]) } == SyncError.unsupportedVersion)
         #expect(code { _ = try responder.reconcile([0x61, 0x00, 0x00, 0x00]) } == SyncError.malformed)  // negentropy v1 is not us
     }
 
     @Test func stateMachineMisuse() throws {
-        var i = SyncInitiator(store: MemorySyncStore())
+        var i = SyncInitiator(store: SortedIndex())
         #expect(code { _ = try i.reconcile([0x71]) } == SyncError.state)
         _ = try i.initiate()
         #expect(code { _ = try i.initiate() } == SyncError.state)
         #expect(try i.reconcile([0x71]).next == nil)
         #expect(i.isDone)
         #expect(code { _ = try i.reconcile([0x71]) } == SyncError.state)
-        var j = SyncInitiator(store: MemorySyncStore())
+        var j = SyncInitiator(store: SortedIndex())
         _ = try j.initiate()
         #expect(code { _ = try j.reconcile([0x71, 0x80]) } == SyncError.malformed)
         #expect(code { _ = try j.reconcile([0x71]) } == SyncError.state, "a failed session stays failed")
@@ -108,7 +108,7 @@ func code(_ body: () throws -> Void) -> String? {
 
     /// Every kind of malformed message a responder can be sent gets its error code.
     @Test func malformedMessagesToTheResponder() {
-        let store = MemorySyncStore([Self.a1, Self.a2, Self.a3])
+        let store = SortedIndex([Self.a1, Self.a2, Self.a3])
         let fp = [UInt8](repeating: 0xEE, count: 16)
         var cases: [(String, [UInt8], String)] = [
             ("empty", [], SyncError.malformed),
@@ -150,7 +150,7 @@ func code(_ body: () throws -> Void) -> String? {
 
     /// Mode 3 replies are checked against the id list the initiator sent.
     @Test func malformedRepliesToTheInitiator() throws {
-        let mine = MemorySyncStore([Self.a1, Self.a2, Self.a3])  // initiate() sends one id list of 3
+        let mine = SortedIndex([Self.a1, Self.a2, Self.a3])  // initiate() sends one id list of 3
         func reply(_ ids: [[UInt8]], _ bits: [UInt8], bound: UInt64? = nil) -> [UInt8] {
             var m = MessageBuilder()
             m.idListDiff(bound, [], ids, bits: bits)

@@ -2,7 +2,12 @@ import Dispatch
 import Foundation
 public import Logging
 import WhipCore
+import WhipCrypto
+import WhipDaemon
+import WhipNet
+import WhipNode
 import WhipStore
+import WhipSync
 
 #if canImport(Glibc)
     import Glibc

@@ -5,7 +5,7 @@ import Prometheus
 /// Deliberately not bootstrapped into the global `MetricsSystem`: several daemons may run in one process
 /// (tests do), and each must count only its own traffic. Thread-safe; every method is cheap (atomics, plus a
 /// lock for a rejection reason not seen before).
-public final class DaemonMetrics: Sendable {
+public final class PeerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let peers: Gauge
     let receivedAccepted: Counter

@@ -3,6 +3,9 @@ public import Logging
 import ServiceLifecycle
 import Synchronization
 import WhipCore
+import WhipCrypto
+import WhipDaemon
+import WhipNet
 import WhipNode
 import WhipStore
 import WhipSync
@@ -34,19 +37,19 @@ public enum NetBench {
         config.listen = HostPort(host: "127.0.0.1", port: 0)
         let port = Mutex(0)
         let listener = PeerListener(
-            config: config, replica: try Replica(node: source, logger: logger), credentials: try Daemon.credentials(for: source),
+            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try Daemon.credentials(for: source),
             logger: logger
         ) { p in port.withLock { $0 = p } }
         let group = ServiceGroup(services: [listener], logger: logger)
         let running = Task { try await group.run() }
         while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
 
-        let replica = try Replica(node: target, logger: logger)
+        let exchange = try Exchange(node: target, logger: logger)
         let creds = try Daemon.credentials(for: target)
         let clock = ContinuousClock()
         let start = clock.now
         let report = try await PeerSession.syncOnce(
-            address: HostPort(host: "127.0.0.1", port: port.withLock { $0 }), community: community.id, replica: replica, credentials: creds,
+            address: HostPort(host: "127.0.0.1", port: port.withLock { $0 }), community: community.id, exchange: exchange, credentials: creds,
             settings: SessionSettings(), logger: logger)
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -82,7 +85,7 @@ extension NetBench {
             _ = try first.grant(community, member: n.identity.publicKey, role: .collector, expires: nil)
             nodes.append(n)
         }
-        let replicas = try nodes.map { try Replica(node: $0, logger: logger) }
+        let replicas = try nodes.map { try Exchange(node: $0, logger: logger) }
 
         // Every node listens; then each dials `degree` others chosen at random.
         var listeners: [ServiceGroup] = []
@@ -93,7 +96,7 @@ extension NetBench {
             config.listen = HostPort(host: "127.0.0.1", port: 0)
             config.limits.maxConnectionsPerAddress = count  // every node is 127.0.0.1 here
             let port = Mutex(0)
-            let l = PeerListener(config: config, replica: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger) { p in
+            let l = PeerListener(config: config, exchange: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger) { p in
                 port.withLock { $0 = p }
             }
             let g = ServiceGroup(services: [l], logger: logger)
@@ -110,7 +113,7 @@ extension NetBench {
             let others = Array((0..<count).filter { $0 != i }.shuffled(using: &rng).prefix(degree))
             config.peers = others.map { HostPort(host: "127.0.0.1", port: ports[$0]) }
             let g = ServiceGroup(
-                services: [PeerDialer(config: config, replica: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger)],
+                services: [PeerDialer(config: config, exchange: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger)],
                 logger: logger)
             running.append(Task { try await g.run() })
             dialers.append(g)

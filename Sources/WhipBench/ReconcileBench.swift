@@ -1,4 +1,10 @@
 import WhipCore
+import WhipCrypto
+import WhipDaemon
+import WhipNet
+import WhipNode
+import WhipStore
+public import WhipSync
 
 /// Measures reconciliation of two large sets: round trips, bytes each way and wall time. Prints figures; it
 /// is not a timed test.
@@ -43,7 +49,7 @@ public enum ReconcileBench {
             wall += rng.next() % 5_000
             keys.append(rng.key(timestamp: EventKey.timestamp(of: HLC(wall: wall))))
         }
-        let base = MemorySyncStore(keys)
+        let base = SortedIndex(keys)
         let span: (UInt64, UInt64) = (1_700_000_000_000, wall)
         print(
             "reconcile: \(base.count) shared items built in \(ms(clock.now - t0)) ms; buckets ≤ \(parameters.maxBuckets), "
@@ -81,7 +87,7 @@ public enum ReconcileBench {
 
     /// The incremental cache at work: inserts into a copy of `base` (which copies only what they touch) at
     /// random places and at the end, and fingerprints of random ranges.
-    static func storeFigures(_ base: MemorySyncStore, span: (UInt64, UInt64), rng: inout Generator) -> String {
+    static func storeFigures(_ base: SortedIndex, span: (UInt64, UInt64), rng: inout Generator) -> String {
         // `span`: the first and last wall-clock milliseconds of the base set.
         let clock = ContinuousClock()
         var store = base
@@ -110,7 +116,7 @@ public enum ReconcileBench {
     }
 
     static func reconcile(
-        _ a: MemorySyncStore, _ b: MemorySyncStore, parameters: SyncParameters, differences: Int, onlyA: Set<EventKey>,
+        _ a: SortedIndex, _ b: SortedIndex, parameters: SyncParameters, differences: Int, onlyA: Set<EventKey>,
         onlyB: Set<EventKey>
     ) -> Figure {
         let clock = ContinuousClock()

@@ -1,7 +1,7 @@
-import NIOCore
+package import NIOCore
 import Synchronization
-import WhipCore
-import WhipCrypto
+package import WhipCore
+package import WhipCrypto
 
 /// Everything a session reacts to, funnelled into one queue so that one task owns the session's state
 /// (including the Noise nonces) and handles inputs one at a time.
@@ -10,9 +10,9 @@ import WhipCrypto
 /// from the socket, NIO stops reading, and TCP pushes back on the peer. Local notifications are coalesced
 /// and bounded by count; past `maxPendingIDs` they collapse into one `overflow` (the session then
 /// reconciles instead of announcing every id).
-final class Mailbox: Sendable {
+package final class Mailbox: Sendable {
     /// One input, in the order the session should handle it.
-    enum Item: Sendable {
+    package enum Item: Sendable {
         /// A frame from the peer.
         case frame(ByteBuffer)
         /// The peer's byte stream ended (with the error, if it broke).
@@ -61,7 +61,7 @@ final class Mailbox: Sendable {
     let maxPendingIDs: Int
     private let state = Mutex(State())
 
-    init(capacity: Int, maxPendingIDs: Int = 4_096) {
+    package init(capacity: Int, maxPendingIDs: Int = 4_096) {
         self.capacity = capacity
         self.maxPendingIDs = maxPendingIDs
     }
@@ -130,7 +130,7 @@ final class Mailbox: Sendable {
     func requestShutdown() { set { $0.shutdown = true } }
 
     /// The next input, waiting for one if none is queued.
-    func next() async -> Item { await next(framesOnly: false) }
+    package func next() async -> Item { await next(framesOnly: false) }
 
     /// The next frame, end or shutdown; other inputs stay queued for later.
     func nextFrame() async -> Item { await next(framesOnly: true) }

@@ -6,7 +6,7 @@ struct CLI {
     let cwd: URL
 
     static let binary: URL = {
-        // Tests/WhipNodeTests/CLI.swift → package root → .build/debug/whipround
+        // Tests/WhipCLITests/CLI.swift → package root → .build/debug/whipround
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for config in ["debug", "release"] {
             let url = root.appendingPathComponent(".build/\(config)/whipround")

@@ -85,7 +85,10 @@ struct HashState: ~Copyable {
 }
 
 /// The functions of Noise section 4 for 25519, ChaChaPoly and BLAKE2b.
-enum Primitives {
+enum NoiseCrypto {
+    /// Overwrites `bytes` with zeros in a way the optimiser cannot drop.
+    static func wipe(_ bytes: inout [UInt8]) { sodium_memzero(&bytes, bytes.count) }
+
     static let blockLength = 128
 
     /// HASH(a || b) with BLAKE2b-512.

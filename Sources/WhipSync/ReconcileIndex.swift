@@ -2,9 +2,9 @@
 ///
 /// Indices run over the keys in strictly ascending order (no duplicates); keys with the reserved timestamp
 /// `UInt64.max` are ignored by reconciliation. A reconciliation reads one store throughout, so the store
-/// must not change while a session uses it; `MemorySyncStore` is a value type, so a session's copy is a
+/// must not change while a session uses it; `SortedIndex` is a value type, so a session's copy is a
 /// snapshot and inserting into the original copies only what it touches.
-public protocol SyncStore {
+public protocol ReconcileIndex {
     /// The number of keys.
     var count: Int { get }
     /// The key at `index` (`0..<count`).
@@ -17,7 +17,7 @@ public protocol SyncStore {
     func forEach(in range: Range<Int>, _ body: (EventKey) -> Void)
 }
 
-extension SyncStore {
+extension ReconcileIndex {
     /// The protocol fingerprint of the keys in `range`.
     public func fingerprint(of range: Range<Int>) -> [UInt8] {
         Sync.fingerprint(sum: idSum(of: range), count: range.count)
@@ -37,7 +37,7 @@ extension SyncStore {
     }
 }
 
-/// An in-memory `SyncStore` with an incremental fingerprint cache.
+/// An in-memory `ReconcileIndex` with an incremental fingerprint cache.
 ///
 /// Keys live in sorted chunks of at most `maxChunk` (256) keys; each chunk caches the sum of its ids, and
 /// two Fenwick trees over the chunks hold prefix counts and prefix sums. With n keys in C ≈ n/192 chunks:
@@ -51,7 +51,7 @@ extension SyncStore {
 /// - `init(_:)`: O(n log n) to sort, then O(n) to build.
 ///
 /// Memory: 40 bytes per key plus about 100 bytes per chunk (under 1 byte per key).
-public struct MemorySyncStore: SyncStore, Sendable {
+public struct SortedIndex: ReconcileIndex, Sendable {
     /// The largest chunk; a chunk that grows past it splits in two halves.
     static let maxChunk = 256
     /// Chunk size when building from a list.
@@ -199,7 +199,7 @@ public struct MemorySyncStore: SyncStore, Sendable {
         return s
     }
 
-    // MARK: SyncStore
+    // MARK: ReconcileIndex
 
     public func item(at index: Int) -> EventKey {
         precondition(index >= 0 && index < count, "index \(index) out of 0..<\(count)")

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import WhipBench
 import WhipCore
 import WhipNode
 import WhipStore

@@ -4,7 +4,11 @@ import GRDB
 public import Logging
 public import WhipCore
 public import WhipCrypto
+import WhipDaemon
+import WhipNet
+public import WhipNode
 public import WhipStore
+import WhipSync
 
 /// The benchmark behind `whipround bench`: each figure is printed beside a bound measured in the same run.
 public enum Bench {

@@ -8,7 +8,7 @@ public import WhipNoise
 public import WhipStore
 import WhipSync
 
-/// Per-session settings, from `DaemonConfig`.
+/// Per-session settings (the daemon builds them from its `DaemonConfig`).
 public struct SessionSettings: Sendable {
     /// Largest frame accepted.
     public var maxFrameBytes = 65_535
@@ -39,19 +39,6 @@ public struct SessionSettings: Sendable {
 
     /// Defaults.
     public init() {}
-
-    /// Settings from a daemon configuration.
-    public init(_ c: DaemonConfig) {
-        maxFrameBytes = c.limits.maxFrameBytes
-        handshakeTimeout = c.timers.handshakeTimeout
-        idleTimeout = c.timers.idleTimeout
-        frameTimeout = c.timers.frameTimeout
-        keepAlive = c.timers.keepAlive
-        inboundQueueBytes = c.limits.inboundQueueBytes
-        commitBatch = c.limits.batchEvents
-        maxRefusedEvents = c.limits.maxRefusedEvents
-        announceDelay = c.timers.announceDelay
-    }
 }
 
 /// What one sync with a peer did.
@@ -87,15 +74,6 @@ public struct SyncProgress: Sendable, Equatable {
         self.done = done
         self.total = total
     }
-
-    /// One line for a terminal: `Elm Street  receiving [##########--------------]  42%  4200/10000`.
-    public func bar(_ name: String, width: Int = 24) -> String {
-        guard total > 0 else { return "\(name)  \(phase.rawValue)…" }
-        let fraction = min(1, Double(done) / Double(total))
-        let filled = Int((fraction * Double(width)).rounded(.down))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        return "\(name)  \(phase.rawValue) [\(bar)] \(String(format: "%3.0f", fraction * 100))%  \(done)/\(total)"
-    }
 }
 
 /// Who this node is on the wire.
@@ -127,7 +105,7 @@ struct Link {
     let mailbox: Mailbox
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     var transport: TransportState?
-    let replica: Replica
+    let exchange: Exchange
 
     static let closed = WhipError(.io, "the peer closed the connection")
 
@@ -136,7 +114,7 @@ struct Link {
     mutating func readFrame() async throws -> [UInt8] {
         switch await mailbox.nextFrame() {
         case .frame(let f):
-            replica.metrics.bytes(received: f.readableBytes + 2)
+            exchange.metrics.bytes(received: f.readableBytes + 2)
             return Array(f.readableBytesView)
         case .ended(let e): throw e ?? Link.closed
         default: throw ShuttingDown()
@@ -145,8 +123,8 @@ struct Link {
 
     func writeFrame(_ bytes: [UInt8]) async throws {
         try await outbound.write(ByteBuffer(bytes: bytes))
-        replica.metrics.bytes(sent: bytes.count + 2)
-        replica.bytesSent.add(bytes.count + 2, ordering: .relaxed)
+        exchange.metrics.bytes(sent: bytes.count + 2)
+        exchange.bytesSent.add(bytes.count + 2, ordering: .relaxed)
     }
 
     mutating func send(_ m: SessionMessage) async throws {
@@ -158,7 +136,7 @@ struct Link {
             if let reason = await queuedGoodbye() { throw PeerLeft(reason: reason) }
             throw error
         }
-        replica.traffic.count(type: m.type, bytes: frame.count + 2)
+        exchange.traffic.count(type: m.type, bytes: frame.count + 2)
     }
 
     /// After a failed write: the reason of a `goodbye` among the frames the peer sent before it closed, if
@@ -189,7 +167,7 @@ struct Link {
     }
 
     mutating func open(_ frame: ByteBuffer) throws -> SessionMessage {
-        replica.metrics.bytes(received: frame.readableBytes + 2)
+        exchange.metrics.bytes(received: frame.readableBytes + 2)
         return try SessionMessage.decode(try transport!.decrypt(Array(frame.readableBytesView)))
     }
 
@@ -220,7 +198,7 @@ struct Link {
 
     /// Runs `body` with a link over `channel`, its reader and keep-alive tasks running alongside.
     static func with<T: Sendable>(
-        _ channel: FramedChannel, replica: Replica, settings: SessionSettings, _ body: (inout Link) async throws -> T
+        _ channel: FramedChannel, exchange: Exchange, settings: SessionSettings, _ body: (inout Link) async throws -> T
     ) async throws -> T {
         try await channel.executeThenClose { inbound, outbound in
             let mailbox = Mailbox(capacity: settings.inboundQueueBytes)
@@ -243,7 +221,7 @@ struct Link {
                     mailbox.close()
                     group.cancelAll()
                 }
-                var link = Link(mailbox: mailbox, outbound: outbound, replica: replica)
+                var link = Link(mailbox: mailbox, outbound: outbound, exchange: exchange)
                 return try await body(&link)
             }
         }
@@ -304,8 +282,8 @@ public enum PeerSession {
     /// Answers one inbound connection: the handshake, then a live session until the peer says goodbye, this
     /// node shuts down, the link goes idle or the peer breaks the protocol. `admit` runs once the peer has
     /// proved itself a member: false (every session slot taken) sends it away with a `busy` goodbye.
-    static func respond(
-        _ channel: FramedChannel, replica: Replica, credentials: NodeCredentials, settings: SessionSettings, logger: Logger,
+    package static func respond(
+        _ channel: FramedChannel, exchange: Exchange, credentials: NodeCredentials, settings: SessionSettings, logger: Logger,
         admit: @Sendable () -> Bool = { true }
     ) async {
         var logger = logger
@@ -315,26 +293,26 @@ public enum PeerSession {
             channel.channel.close(promise: nil)
         }
         do {
-            try await Link.with(channel, replica: replica, settings: settings) { (c: inout Link) async throws in
+            try await Link.with(channel, exchange: exchange, settings: settings) { (c: inout Link) async throws in
                 let first = try await c.readFrame()
                 var (hs, reply) = try PeerHandshake.respond(
-                    to: first, communities: try await replica.communities(), noiseKey: credentials.noiseKey, identity: credentials.identity)
+                    to: first, communities: try await exchange.communities(), noiseKey: credentials.noiseKey, identity: credentials.identity)
                 try await c.writeFrame(reply)
                 guard case .established(let session) = try hs.receive(try await c.readFrame()) else {
                     throw WhipError(.rejected, "handshake did not complete")
                 }
                 deadline.cancel()
-                replica.metrics.handshake(ok: true)
+                exchange.metrics.handshake(ok: true)
                 c.transport = session.transport
                 logger[metadataKey: "peer.id"] = "\(KeyText.encode(session.peerIdentity, as: .member))"
                 logger[metadataKey: "community.id"] = "\(KeyText.encode(session.community, as: .community))"
-                guard try await replica.isMember(session.peerIdentity, of: session.community) else {
+                guard try await exchange.isMember(session.peerIdentity, of: session.community) else {
                     logger.notice("refused a peer that holds the network key but no role")
                     try await c.send(.goodbye(Refusal.notMember))
                     await c.linger(lingerSeconds, on: channel.channel)
                     return
                 }
-                guard await !replica.isCutOff(session.peerIdentity, limit: settings.maxRefusedEvents) else {
+                guard await !exchange.isCutOff(session.peerIdentity, limit: settings.maxRefusedEvents) else {
                     logger.notice("refused a peer that sent too many refused events within the hour")
                     try await c.send(.goodbye(Refusal.tooManyRefused))
                     await c.linger(lingerSeconds, on: channel.channel)
@@ -347,19 +325,19 @@ public enum PeerSession {
                     return
                 }
                 logger.info("peer connected")
-                let id = replica.sessions.register(c.mailbox, community: session.community, peer: session.peerIdentity, outbound: false)
-                replica.metrics.peerConnected()
+                let id = exchange.sessions.register(c.mailbox, community: session.community, peer: session.peerIdentity, outbound: false)
+                exchange.metrics.peerConnected()
                 defer {
-                    replica.metrics.peerDisconnected()
-                    replica.sessions.unregister(id)
+                    exchange.metrics.peerDisconnected()
+                    exchange.sessions.unregister(id)
                 }
                 var live = LiveSession(
-                    id: id, isInitiator: false, community: session.community, peer: session.peerIdentity, replica: replica, settings: settings,
+                    id: id, isInitiator: false, community: session.community, peer: session.peerIdentity, exchange: exchange, settings: settings,
                     logger: logger, link: c)
                 // The member is listed (by its member id) in this node's peers, with when it was last in sync.
                 let from = channel.channel.remoteAddress?.ipAddress ?? "?"
                 let record: @Sendable () -> Void = {
-                    try? replica.node.store.recordInbound(session.peerIdentity, from: from, now: replica.node.now)
+                    try? exchange.node.store.recordInbound(session.peerIdentity, from: from, now: exchange.node.now)
                 }
                 live.onLive = record
                 do {
@@ -373,7 +351,7 @@ public enum PeerSession {
             }
         } catch {
             deadline.cancel()
-            if error is HandshakeError { replica.metrics.handshake(ok: false) }
+            if error is HandshakeError { exchange.metrics.handshake(ok: false) }
             logger.info("session ended", metadata: ["error": "\(error)"])
         }
     }
@@ -381,11 +359,11 @@ public enum PeerSession {
     /// Connects to `address`, reconciles `community` once, sends what the peer lacks, fetches what we lack,
     /// says goodbye and returns what happened.
     public static func syncOnce(
-        address: HostPort, community: PublicKey, replica: Replica, credentials: NodeCredentials, settings: SessionSettings,
+        address: HostPort, community: PublicKey, exchange: Exchange, credentials: NodeCredentials, settings: SessionSettings,
         logger: Logger, progress: @Sendable (SyncProgress) -> Void = { _ in }
     ) async throws -> SyncReport {
         try await connect(
-            address: address, community: community, replica: replica, credentials: credentials, settings: settings, logger: logger,
+            address: address, community: community, exchange: exchange, credentials: credentials, settings: settings, logger: logger,
             stayLive: false, progress: progress)
     }
 
@@ -393,18 +371,18 @@ public enum PeerSession {
     /// open, pushing and pulling new events as they appear, until either side closes it. `onSynced` runs after
     /// the first sync and after each backstop reconciliation.
     public static func connect(
-        address: HostPort, community: PublicKey, replica: Replica, credentials: NodeCredentials, settings: SessionSettings,
+        address: HostPort, community: PublicKey, exchange: Exchange, credentials: NodeCredentials, settings: SessionSettings,
         logger: Logger, stayLive: Bool, progress: @Sendable (SyncProgress) -> Void = { _ in },
         onSynced: @escaping @Sendable (SyncReport) -> Void = { _ in }
     ) async throws -> SyncReport {
-        guard let info = try await replica.communities().first(where: { $0.id == community }) else {
+        guard let info = try await exchange.communities().first(where: { $0.id == community }) else {
             throw WhipError(.notFound, "this node is not a member of that community")
         }
         let channel: FramedChannel
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(Int64(settings.handshakeTimeout * 1000)))
-                .connect(host: address.host, port: address.port) { ch in Wire.configure(ch, settings) }
+                .connect(host: address.host, port: address.port) { ch in PeerPipeline.configure(ch, settings) }
         } catch {
             throw WhipError(.io, "cannot connect to \(address): \(ConnectFailure.reason(error))", cause: error)
         }
@@ -416,7 +394,7 @@ public enum PeerSession {
         logger[metadataKey: "community.id"] = "\(KeyText.encode(community, as: .community))"
         do {
             return try await session(
-                channel, address: address, community: community, networkKey: info.networkKey, replica: replica, credentials: credentials,
+                channel, address: address, community: community, networkKey: info.networkKey, exchange: exchange, credentials: credentials,
                 settings: settings, logger: logger, stayLive: stayLive, deadline: deadline, progress: progress, onSynced: onSynced)
         } catch let e as WhipError {
             throw e
@@ -438,12 +416,12 @@ public enum PeerSession {
 
     /// The initiator's side of a connected session: handshake, first sync, and (when `stayLive`) the live phase.
     static func session(
-        _ channel: FramedChannel, address: HostPort, community: PublicKey, networkKey: [UInt8], replica: Replica,
+        _ channel: FramedChannel, address: HostPort, community: PublicKey, networkKey: [UInt8], exchange: Exchange,
         credentials: NodeCredentials, settings: SessionSettings, logger: Logger, stayLive: Bool, deadline: Scheduled<Void>,
         progress: @Sendable (SyncProgress) -> Void, onSynced: @escaping @Sendable (SyncReport) -> Void
     ) async throws -> SyncReport {
         var logger = logger
-        return try await Link.with(channel, replica: replica, settings: settings) { (c: inout Link) async throws -> SyncReport in
+        return try await Link.with(channel, exchange: exchange, settings: settings) { (c: inout Link) async throws -> SyncReport in
             var (hs, first) = try PeerHandshake.initiate(
                 community: community, networkKey: networkKey, noiseKey: credentials.noiseKey, identity: credentials.identity)
             let second: [UInt8]
@@ -453,7 +431,7 @@ public enum PeerSession {
                 try await c.writeFrame(first)
                 second = try await c.readFrame()
             } catch {
-                replica.metrics.handshake(ok: false)
+                exchange.metrics.handshake(ok: false)
                 // Before the handshake completes a responder cannot say why without telling strangers what it
                 // serves (PROTOCOL §15), so every cause is named.
                 throw WhipError(
@@ -466,33 +444,33 @@ public enum PeerSession {
             }
             try await c.writeFrame(third)
             deadline.cancel()
-            replica.metrics.handshake(ok: true)
+            exchange.metrics.handshake(ok: true)
             c.transport = session.transport
             logger[metadataKey: "peer.id"] = "\(KeyText.encode(session.peerIdentity, as: .member))"
-            guard try await replica.isMember(session.peerIdentity, of: community) else {
+            guard try await exchange.isMember(session.peerIdentity, of: community) else {
                 try await c.send(.goodbye("you are not a member of this community"))
                 throw WhipError(.permissionDenied, "the peer at \(address) holds the network key but is not a member of the community")
             }
             // Registered before the first sync, so events committed meanwhile wait in the mailbox to be offered.
-            let id = stayLive ? replica.sessions.register(c.mailbox, community: community, peer: session.peerIdentity, outbound: true) : nil
-            replica.metrics.peerConnected()
+            let id = stayLive ? exchange.sessions.register(c.mailbox, community: community, peer: session.peerIdentity, outbound: true) : nil
+            exchange.metrics.peerConnected()
             defer {
-                replica.metrics.peerDisconnected()
-                if let id { replica.sessions.unregister(id) }
+                exchange.metrics.peerDisconnected()
+                if let id { exchange.sessions.unregister(id) }
             }
             progress(SyncProgress(.reconciling))
             let report = try await initialSync(
-                &c, session: id, community: community, peer: session.peerIdentity, replica: replica, settings: settings, progress: progress)
+                &c, session: id, community: community, peer: session.peerIdentity, exchange: exchange, settings: settings, progress: progress)
             onSynced(report)
             guard let id else {
                 try await c.send(.goodbye("sync complete"))
                 return report
             }
             try await c.send(.live)
-            replica.sessions.markLive(id)
+            exchange.sessions.markLive(id)
             logger.info("peer connected", metadata: ["sync.sent": "\(report.sent)", "sync.received": "\(report.received.accepted)"])
             var live = LiveSession(
-                id: id, isInitiator: true, community: community, peer: session.peerIdentity, replica: replica, settings: settings, logger: logger,
+                id: id, isInitiator: true, community: community, peer: session.peerIdentity, exchange: exchange, settings: settings, logger: logger,
                 link: c)
             live.peerLive = true
             live.onReconciled = { onSynced(SyncReport(community: community, peer: session.peerIdentity)) }
@@ -505,11 +483,11 @@ public enum PeerSession {
     /// The first sync of a connection, driven by the initiator: reconcile, push what the peer lacks (each
     /// batch acknowledged only once the peer committed it), then pull what we lack.
     static func initialSync(
-        _ c: inout Link, session: Int?, community: PublicKey, peer: PublicKey, replica: Replica, settings: SessionSettings,
+        _ c: inout Link, session: Int?, community: PublicKey, peer: PublicKey, exchange: Exchange, settings: SessionSettings,
         progress: @Sendable (SyncProgress) -> Void
     ) async throws -> SyncReport {
         var report = SyncReport(community: community, peer: peer)
-        var initiator = SyncInitiator(store: try await replica.index(of: community))
+        var initiator = SyncInitiator(store: try await exchange.index(of: community))
         var message: [UInt8]? = try initiator.initiate()
         var have: [EventKey] = []
         var need: [EventID] = []
@@ -518,7 +496,7 @@ public enum PeerSession {
             do {
                 try await c.sendReconcile(m)
                 report.reconcileMessages += 1
-                replica.metrics.reconcileRound()
+                exchange.metrics.reconcileRound()
                 answer = try await c.receiveReconcile()
             } catch let e as PeerLeft where report.reconcileMessages <= 1 {
                 // A goodbye instead of the first answer: the responder refused this node, and says why.
@@ -531,14 +509,14 @@ public enum PeerSession {
         }
         progress(SyncProgress(.sending, done: 0, total: have.count))
 
-        let toSend = try await replica.events(of: community, ids: have.map(\.id))
+        let toSend = try await exchange.events(of: community, ids: have.map(\.id))
         for batch in eventMessages(toSend, budget: settings.eventsMessageBytes) {
             try await c.send(.events(batch))
             guard case .ack(let accepted, _, _) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
             report.sent += batch.count
             report.peerAccepted += accepted
-            replica.metrics.sent(events: batch.count)
-            replica.logger.debug("peer acknowledged a batch", metadata: ["sync.acked": "\(report.sent)", "sync.total": "\(toSend.count)"])
+            exchange.metrics.sent(events: batch.count)
+            exchange.logger.debug("peer acknowledged a batch", metadata: ["sync.acked": "\(report.sent)", "sync.total": "\(toSend.count)"])
             progress(SyncProgress(.sending, done: report.sent, total: toSend.count))
         }
         // Pull what we lack, committing in import-sized batches: fewer, larger transactions, and events arrive in
@@ -588,7 +566,7 @@ public enum PeerSession {
                 committing = Task {
                     let results = Verifier.check(batch, community: community)
                     if let previous { _ = try? await previous.value }
-                    return try await replica.ingest(verified: batch, results: results, from: session)
+                    return try await exchange.ingest(verified: batch, results: results, from: session)
                 }
                 if let previous { try await acknowledge(previous, &c) }
             }
@@ -635,7 +613,7 @@ struct LiveSession {
     let community: PublicKey
     /// The peer's member identity, checked again at every keep-alive.
     let peer: PublicKey
-    let replica: Replica
+    let exchange: Exchange
     let settings: SessionSettings
     let logger: Logger
     var link: Link
@@ -650,7 +628,7 @@ struct LiveSession {
     /// Ids to announce to a lazy peer at the next flush.
     var toAnnounce: [EventID] = []
     var flushScheduled = false
-    var initiator: SyncInitiator<MemorySyncStore>?
+    var initiator: SyncInitiator<SortedIndex>?
     var assembly = ReconcileAssembly()
     var wantQueue: [EventID] = []
     var asked: [EventID]?
@@ -667,14 +645,14 @@ struct LiveSession {
     var synced: Bool { peerLive || (answeredReconcile && peerSaidGoodbye) }
 
     init(
-        id: Int, isInitiator: Bool, community: PublicKey, peer: PublicKey, replica: Replica, settings: SessionSettings, logger: Logger,
+        id: Int, isInitiator: Bool, community: PublicKey, peer: PublicKey, exchange: Exchange, settings: SessionSettings, logger: Logger,
         link: Link
     ) {
         self.id = id
         self.isInitiator = isInitiator
         self.community = community
         self.peer = peer
-        self.replica = replica
+        self.exchange = exchange
         self.settings = settings
         self.logger = logger
         self.link = link
@@ -699,7 +677,7 @@ struct LiveSession {
                 try await announce(ids)
             case .keepAlive:
                 // A peer whose role was revoked since the handshake is let go.
-                guard try await replica.isMember(peer, of: community) else {
+                guard try await exchange.isMember(peer, of: community) else {
                     logger.notice("peer is no longer a member; closing its session")
                     try? await link.send(.goodbye("no longer a member of this community"))
                     return
@@ -727,14 +705,14 @@ struct LiveSession {
                 try await announce(r.have.map(\.id))
                 if let next = r.next {
                     try await link.sendReconcile(next)
-                    replica.metrics.reconcileRound()
+                    exchange.metrics.reconcileRound()
                 } else {
                     initiator = nil
                     onReconciled()
                 }
                 try await askNext()
             } else {
-                var responder = SyncResponder(store: try await replica.index(of: community))
+                var responder = SyncResponder(store: try await exchange.index(of: community))
                 try await link.sendReconcile(try responder.reconcile(bytes))
                 answeredReconcile = true
             }
@@ -745,7 +723,7 @@ struct LiveSession {
             if wires.isEmpty {
                 try await answerEnded()
             } else {
-                let r = try await replica.ingest(wires, community: community, from: id)
+                let r = try await exchange.ingest(wires, community: community, from: id)
                 try await link.send(.ack(accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejectedCount))
                 answered += wires.count
                 if asked == nil && r.accepted == 0 && r.duplicates > 0 && r.rejectedCount == 0 {
@@ -754,7 +732,7 @@ struct LiveSession {
                 if r.rejectedCount > 0 {
                     logger.notice(
                         "peer sent events we refuse", metadata: ["events.refused": "\(r.rejected)", "events.example": "\(r.examples.first ?? "")"])
-                    if await replica.recordRefusals(r.rejectedCount, from: peer, limit: settings.maxRefusedEvents) {
+                    if await exchange.recordRefusals(r.rejectedCount, from: peer, limit: settings.maxRefusedEvents) {
                         try? await link.send(.goodbye("too many refused events"))
                         throw WhipError(.rejected, "peer sent more refused events than the limit of \(settings.maxRefusedEvents) an hour")
                     }
@@ -768,15 +746,15 @@ struct LiveSession {
             }
         case .announce(let ids):
             peerHas.insert(ids)
-            let missing = try await replica.missing(ids)
-            let claimed = await replica.claim(missing)
+            let missing = try await exchange.missing(ids)
+            let claimed = await exchange.claim(missing)
             logger.debug("peer announced events", metadata: ["events.count": "\(ids.count)", "events.wanted": "\(claimed.count)"])
             queueWants(claimed)
             try await askNext()
         case .live:
             peerLive = true
             unacked = 0
-            replica.sessions.markLive(id)
+            exchange.sessions.markLive(id)
             onLive()
             let waiting = held
             held = []
@@ -804,11 +782,11 @@ struct LiveSession {
         let push = eager && unacked < settings.maxUnackedPushes
         if push {
             logger.debug("pushing events", metadata: ["events.count": "\(fresh.count)"])
-            let wires = try await replica.events(of: community, ids: fresh)
+            let wires = try await exchange.events(of: community, ids: fresh)
             for batch in eventMessages(wires, budget: settings.eventsMessageBytes) {
                 try await link.send(.events(batch))
                 unacked += 1
-                replica.metrics.sent(events: batch.count)
+                exchange.metrics.sent(events: batch.count)
             }
             peerHas.insert(fresh)
         } else {
@@ -839,7 +817,7 @@ struct LiveSession {
 
     /// Answers a `want` with the events we hold, up to `answerBytes`, then an empty `events`.
     mutating func answer(_ ids: [EventID]) async throws {
-        let wires = try await replica.events(of: community, ids: ids)
+        let wires = try await exchange.events(of: community, ids: ids)
         var budget = settings.answerBytes
         var sent = 0
         for w in wires {
@@ -850,7 +828,7 @@ struct LiveSession {
         for batch in eventMessages(Array(wires.prefix(sent)), budget: settings.eventsMessageBytes) {
             try await link.send(.events(batch))
             unacked += 1
-            replica.metrics.sent(events: batch.count)
+            exchange.metrics.sent(events: batch.count)
         }
         peerHas.insert(ids)
         try await link.send(.events([]))
@@ -861,7 +839,7 @@ struct LiveSession {
         guard let ids = asked else { return }
         asked = nil
         if answered > 0 {
-            wantQueue.insert(contentsOf: try await replica.missing(ids), at: 0)
+            wantQueue.insert(contentsOf: try await exchange.missing(ids), at: 0)
         }
         answered = 0
         try await askNext()
@@ -891,10 +869,10 @@ struct LiveSession {
     }
 
     mutating func startReconcile() async throws {
-        var i = SyncInitiator(store: try await replica.index(of: community))
+        var i = SyncInitiator(store: try await exchange.index(of: community))
         let first = try i.initiate()
         initiator = i
         try await link.sendReconcile(first)
-        replica.metrics.reconcileRound()
+        exchange.metrics.reconcileRound()
     }
 }

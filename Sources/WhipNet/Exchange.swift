@@ -1,5 +1,5 @@
 public import Logging
-import Synchronization
+package import Synchronization
 public import WhipCore
 public import WhipCrypto
 public import WhipNode
@@ -13,19 +13,19 @@ public import WhipSync
 
 /// The node's replica as the network sees it: the store plus, per community, the reconciliation index kept
 /// in step with every commit, so a session never rescans the database.
-public actor Replica {
+public actor Exchange {
     /// The node.
-    public let node: Node
+    public nonisolated let node: Node
     let logger: Logger
     /// The daemon's counters.
-    public nonisolated let metrics: DaemonMetrics
+    public nonisolated let metrics: PeerMetrics
     /// Bytes this node has written to peers (frames with their length prefix), for benchmarks.
-    nonisolated let bytesSent = Atomic<Int>(0)
+    package nonisolated let bytesSent = Atomic<Int>(0)
     /// Bytes sent, by session message type, for benchmarks.
-    nonisolated let traffic = Traffic()
+    package nonisolated let traffic = Traffic()
     /// Live peer sessions, told about every newly committed event.
-    nonisolated let sessions = Sessions()
-    private var indexes: [PublicKey: MemorySyncStore] = [:]
+    package nonisolated let sessions = Sessions()
+    private var indexes: [PublicKey: SortedIndex] = [:]
     private var lastSeq: Int64 = 0
     /// Ids asked of some peer recently, so that announces from several peers fetch an event once.
     private var requested: [EventID: ContinuousClock.Instant] = [:]
@@ -37,19 +37,19 @@ public actor Replica {
     static let refusalWindow: Duration = .seconds(3_600)
 
     /// Loads the reconciliation index of every joined community.
-    public init(node: Node, logger: Logger, metrics: DaemonMetrics = DaemonMetrics()) throws(WhipError) {
+    public init(node: Node, logger: Logger, metrics: PeerMetrics = PeerMetrics()) throws(WhipError) {
         self.node = node
         self.logger = logger
         self.metrics = metrics
         var keys: [PublicKey: [EventKey]] = [:]
         lastSeq = try node.store.forEachEventKey(after: 0) { community, hlc, id in
-            if let k = Replica.key(hlc, idBuffer: id) { keys[community, default: []].append(k) }
+            if let k = Exchange.key(hlc, idBuffer: id) { keys[community, default: []].append(k) }
         }
         for community in Array(keys.keys) {
             // Taken out of the dictionary so the store sorts the only copy in place.
-            indexes[community] = MemorySyncStore(consuming: keys.removeValue(forKey: community)!)
+            indexes[community] = SortedIndex(consuming: keys.removeValue(forKey: community)!)
         }
-        Replica.returnFreedMemory()
+        Exchange.returnFreedMemory()
     }
 
     /// Gives the memory freed after loading the indexes back to the system: the load's temporaries would
@@ -67,12 +67,12 @@ public actor Replica {
         var fresh: [PublicKey: (theirs: [EventID], others: [EventID])] = [:]
         var found: [(PublicKey, EventKey)] = []
         let last = try node.store.forEachEventKey(after: lastSeq) { community, hlc, id in
-            if let k = Replica.key(hlc, idBuffer: id) { found.append((community, k)) }
+            if let k = Exchange.key(hlc, idBuffer: id) { found.append((community, k)) }
         }
         guard last != lastSeq else { return }
         lastSeq = last
         for (community, k) in found {
-            _ = indexes[community, default: MemorySyncStore()].insert(k)
+            _ = indexes[community, default: SortedIndex()].insert(k)
             let id = k.id
             if let c = cameFrom, c.ids.contains(id) {
                 fresh[community, default: ([], [])].theirs.append(id)
@@ -117,9 +117,9 @@ public actor Replica {
     /// Of `ids`, those not asked of any peer within `wantPatience`; they are marked as asked now.
     func claim(_ ids: [EventID]) -> [EventID] {
         let now = ContinuousClock.now
-        if requested.count > 100_000 { requested = requested.filter { now - $0.value < Replica.wantPatience } }
+        if requested.count > 100_000 { requested = requested.filter { now - $0.value < Exchange.wantPatience } }
         return ids.filter { id in
-            if let t = requested[id], now - t < Replica.wantPatience { return false }
+            if let t = requested[id], now - t < Exchange.wantPatience { return false }
             requested[id] = now
             return true
         }
@@ -143,9 +143,9 @@ public actor Replica {
     }
 
     /// A snapshot of a community's reconciliation index.
-    public func index(of community: PublicKey) throws(WhipError) -> MemorySyncStore {
+    public func index(of community: PublicKey) throws(WhipError) -> SortedIndex {
         try refresh()
-        return indexes[community] ?? MemorySyncStore()
+        return indexes[community] ?? SortedIndex()
     }
 
     /// Stored events of `community` among `ids`.
@@ -177,7 +177,7 @@ public actor Replica {
     /// says whether the tally is now over `limit`, so that a peer cannot reset it by reconnecting.
     func recordRefusals(_ count: Int, from peer: PublicKey, limit: Int) -> Bool {
         let now = ContinuousClock.now
-        var entry = refusals[peer].flatMap { now - $0.since < Replica.refusalWindow ? $0 : nil } ?? (count: 0, since: now)
+        var entry = refusals[peer].flatMap { now - $0.since < Exchange.refusalWindow ? $0 : nil } ?? (count: 0, since: now)
         entry.count += count
         refusals[peer] = entry
         return entry.count > limit
@@ -185,7 +185,7 @@ public actor Replica {
 
     /// Whether `peer` has had more than `limit` events refused within `refusalWindow`.
     func isCutOff(_ peer: PublicKey, limit: Int) -> Bool {
-        guard let e = refusals[peer], ContinuousClock.now - e.since < Replica.refusalWindow else { return false }
+        guard let e = refusals[peer], ContinuousClock.now - e.since < Exchange.refusalWindow else { return false }
         return e.count > limit
     }
 
@@ -202,7 +202,7 @@ public actor Replica {
 
 /// The live sessions of a replica: whom to offer new events, whom to ask for a backstop reconciliation, and
 /// whom to say goodbye to at shutdown.
-final class Sessions: Sendable {
+package final class Sessions: Sendable {
     private struct Entry {
         let mailbox: Mailbox
         let community: PublicKey
@@ -219,7 +219,7 @@ final class Sessions: Sendable {
     private let state = Mutex(State())
 
     /// Adds a session; after shutdown has begun it is told to shut down at once.
-    func register(_ mailbox: Mailbox, community: PublicKey, peer: PublicKey? = nil, outbound: Bool) -> Int {
+    package func register(_ mailbox: Mailbox, community: PublicKey, peer: PublicKey? = nil, outbound: Bool) -> Int {
         let (id, late) = state.withLock { s in
             s.next += 1
             s.entries[s.next] = Entry(mailbox: mailbox, community: community, peer: peer, outbound: outbound)
@@ -252,7 +252,7 @@ final class Sessions: Sendable {
 
     /// Asks one random session this node opened to reconcile; false when there is none.
     @discardableResult
-    func requestBackstop() -> Bool {
+    package func requestBackstop() -> Bool {
         guard let m = state.withLock({ s in s.entries.values.filter { $0.outbound && $0.live }.randomElement()?.mailbox }) else {
             return false
         }
@@ -261,7 +261,7 @@ final class Sessions: Sendable {
     }
 
     /// Tells every session to finish what it is doing, say goodbye and close; later sessions too.
-    func shutdownAll() {
+    package func shutdownAll() {
         let all = state.withLock { s in
             s.shuttingDown = true
             return s.entries.values.map(\.mailbox)
@@ -271,11 +271,11 @@ final class Sessions: Sendable {
 }
 
 /// Bytes sent per session message type (frames with their length prefix).
-final class Traffic: Sendable {
+package final class Traffic: Sendable {
     private let bytes = Mutex<[UInt64: Int]>([:])
 
     func count(type: UInt64, bytes n: Int) { bytes.withLock { $0[type, default: 0] += n } }
 
     /// A copy of the counts.
-    var snapshot: [UInt64: Int] { bytes.withLock { $0 } }
+    package var snapshot: [UInt64: Int] { bytes.withLock { $0 } }
 }

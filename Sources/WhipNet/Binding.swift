@@ -12,9 +12,9 @@ public import WhipCore
 #endif
 
 /// Why a socket could not be bound, in the user's words (the library's own text goes to the logs).
-enum BindFailure {
+package enum BindFailure {
     /// A short reason, e.g. "address already in use", and whether the address was taken.
-    static func reason(_ error: any Error) -> (text: String, inUse: Bool) {
+    package static func reason(_ error: any Error) -> (text: String, inUse: Bool) {
         if let io = error as? IOError {
             switch io.errnoCode {
             case EADDRINUSE: return ("address already in use", true)
@@ -30,14 +30,14 @@ enum BindFailure {
     }
 
     /// The error for an address that cannot be listened on; `what` is e.g. "" or " for metrics".
-    static func error(_ error: any Error, address: HostPort, what: String = "") -> WhipError {
+    package static func error(_ error: any Error, address: HostPort, what: String = "") -> WhipError {
         WhipError(.io, "cannot listen on \(address)\(what): \(reason(error).text)", cause: error)
     }
 }
 
 /// Why a connection to a peer could not be opened, in the user's words.
-enum ConnectFailure {
-    static func reason(_ error: any Error) -> String {
+package enum ConnectFailure {
+    package static func reason(_ error: any Error) -> String {
         if let e = error as? NIOConnectionError {
             if let first = e.connectionErrors.first { return reason(first.error) }
             if e.dnsAError != nil || e.dnsAAAAError != nil { return "the host name cannot be resolved" }

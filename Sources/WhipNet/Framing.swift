@@ -62,7 +62,7 @@ public struct FrameEncoder: MessageToByteEncoder {
     }
 }
 
-typealias FramedChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+package typealias FramedChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
 /// Closes a channel when nothing has been read from it for the configured time.
 final class CloseOnIdle: ChannelInboundHandler, Sendable {
@@ -189,9 +189,9 @@ public final class FrameTimeout: ChannelDuplexHandler {
 @available(*, unavailable)
 extension FrameTimeout: Sendable {}
 
-enum Wire {
+package enum PeerPipeline {
     /// Idle timeout, frame timeout, frame codec, and the async wrapper.
-    static func configure(_ channel: any NIOCore.Channel, _ s: SessionSettings) -> EventLoopFuture<FramedChannel> {
+    package static func configure(_ channel: any NIOCore.Channel, _ s: SessionSettings) -> EventLoopFuture<FramedChannel> {
         channel.eventLoop.makeCompletedFuture {
             let ops = channel.pipeline.syncOperations
             // Read, not all: our own keep-alives must not keep a half-open connection (a peer that vanished

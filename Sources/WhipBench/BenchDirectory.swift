@@ -1,4 +1,11 @@
 public import Foundation
+import WhipCore
+import WhipCrypto
+import WhipDaemon
+import WhipNet
+import WhipNode
+import WhipStore
+import WhipSync
 
 /// Scratch space for benchmark runs, so no run leaves directories behind.
 ///
