@@ -5,7 +5,7 @@ import WhipSync
 
 /// The figure printer at 1,000,000 items; run it in a release build with
 /// `WHIPROUND_RECONCILE_BENCH=1 swift test -c release --filter reconcileBench`.
-@Test(.enabled(if: ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_BENCH"] == "1"))
+@Test(.enabled(if: ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_BENCH"] == "1"), .timeLimit(.minutes(10)))
 func reconcileBench() {
     let items = Int(ProcessInfo.processInfo.environment["WHIPROUND_RECONCILE_ITEMS"] ?? "") ?? 1_000_000
     for parameters in [SyncParameters(), .negentropy] {
@@ -17,7 +17,7 @@ func reconcileBench() {
     }
 }
 
-@Test func benchSmoke() {
+@Test(.timeLimit(.minutes(10))) func benchSmoke() {
     var lines: [String] = []
     let figures = ReconcileBench.run(items: 5_000, differences: [1, 10], print: { lines.append($0) })
     #expect(figures.count == 3 && figures.allSatisfy { $0.exact && $0.roundTrips <= 3 })

@@ -9,7 +9,7 @@ import WhipTestSupport
 
 /// Wrong clocks (PROTOCOL.md §8, THREAT_MODEL T15): a node can always record its own events, one event stamped
 /// by a wrong clock does not drag later ones with it, and every node converges once the time comes.
-@Suite struct ClockTests {
+@Suite(.timeLimit(.minutes(10))) struct ClockTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     static let day: Int64 = 86_400_000
     static let minute: Int64 = 60_000

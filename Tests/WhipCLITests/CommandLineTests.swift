@@ -3,7 +3,7 @@ import Testing
 
 /// The command line as the README documents it: one `error:` line and exit 2 for a mistyped command line,
 /// the user's words in messages, and a benchmark that refuses what would crash it.
-@Suite(.serialized) struct CommandLineTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CommandLineTests {
     func expectOneLine(_ r: CLI.Output, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)", sourceLocation: sourceLocation)
     }

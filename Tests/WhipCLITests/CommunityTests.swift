@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A node in several communities keeps them apart.
-@Suite(.serialized) struct CommunityTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CommunityTests {
     @Test func severalCommunitiesStayApart() throws {
         let cli = try CLI()
         try cli.run(["init", "--data", "hub", "--name", "Hub"])

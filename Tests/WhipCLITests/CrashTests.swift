@@ -9,7 +9,7 @@ import WhipStore
 
 /// A hub killed with SIGKILL in the middle of a sync loses none of the events it acknowledged, restarts on the
 /// same data with consistent derived tables, and converges with the laptop on the next sync.
-@Suite(.serialized) struct CrashTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CrashTests {
     /// The laptop's campaigns and pledges, which the hub lacks: enough that the sync is still sending when the hub
     /// dies (a third of the way at most), few enough that a debug build runs the test in seconds.
     static let campaigns = 4

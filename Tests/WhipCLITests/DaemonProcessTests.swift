@@ -7,7 +7,7 @@ import Testing
 #endif
 
 /// Real `whipround serve` processes on loopback: they find each other, converge, and stop cleanly on SIGTERM.
-@Suite(.serialized) struct DaemonProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DaemonProcessTests {
     final class LogBuffer: Sendable {
         let text = Mutex("")
         func append(_ s: String) { text.withLock { $0 += s } }

@@ -4,7 +4,7 @@ import Testing
 
 /// Damaged, missing, read-only or unreachable data: one clear line and a documented exit code, never a crash
 /// and never a silent reset.
-@Suite(.serialized) struct DamagedDataTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DamagedDataTests {
     /// A node with a community, a live campaign and one pledge; returns the campaign id.
     func setUp(_ cli: CLI) throws -> String {
         try cli.run(["init", "--data", "hub", "--name", "Hub"])
@@ -199,7 +199,7 @@ struct Unprivileged {
     }
 }
 
-@Suite(.serialized) struct ReadOnlyDataTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ReadOnlyDataTests {
     func chmod(_ path: String, _ mode: Int) throws {
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
     }

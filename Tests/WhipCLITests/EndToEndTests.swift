@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The acceptance script from the issue, plus both-ways offline collection.
-@Suite(.serialized) struct EndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct EndToEndTests {
     func setUp(_ cli: CLI) throws -> (campaign: String, laptop: String) {
         try cli.run(["init", "--data", "hub", "--name", "Elm Street Hub"])
         try cli.run(["init", "--data", "laptop", "--name", "Fete laptop"])

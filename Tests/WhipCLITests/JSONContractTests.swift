@@ -3,7 +3,7 @@ import Testing
 
 /// The `--json` outputs against their contract in docs/CLI.md: every field an output has is documented with
 /// its type, and every field documented as always present is there.
-@Suite(.serialized) struct JSONContractTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct JSONContractTests {
     /// One documented field.
     struct Field {
         let type: String

@@ -9,7 +9,7 @@ import WhipTestSupport
 
 /// A campaign with thousands of pledges lists and exports every pledge once, streamed, and `campaign show`
 /// summarises it instead of printing every pledge. (How fast and how small is measured by `whipround bench`.)
-@Suite(.serialized) struct LargeCampaignTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LargeCampaignTests {
     static let benchPledges = 2_000
 
     /// A node with a live campaign of `benchPledges` pledges, plus one through the CLI with a tier and sealed
@@ -123,7 +123,7 @@ import WhipTestSupport
 }
 
 /// The streamed JSON is laid out byte for byte as `JSONSerialization` lays it out, so `--json` output did not change.
-@Suite struct JSONTextTests {
+@Suite(.timeLimit(.minutes(10))) struct JSONTextTests {
     func streamed(_ value: Any) throws -> String {
         let out = OutputBuffer()
         try JSONText.write(value, to: out)
@@ -178,7 +178,7 @@ import WhipTestSupport
 }
 
 /// Listing formats one UTC time per pledge without building a formatter each time, with the same text.
-@Suite struct UTCFormatTests {
+@Suite(.timeLimit(.minutes(10))) struct UTCFormatTests {
     @Test func matchesTheFormatter() {
         let f = ISO8601DateFormatter()
         f.timeZone = TimeZone(identifier: "UTC")!
@@ -194,7 +194,7 @@ import WhipTestSupport
 }
 
 /// CSV fields are quoted and defused byte by byte.
-@Suite struct CSVFieldTests {
+@Suite(.timeLimit(.minutes(10))) struct CSVFieldTests {
     @Test func quotesAndDefuses() {
         #expect(CSVExport.field("Ann") == "Ann")
         #expect(CSVExport.field("25.00") == "25.00")

@@ -3,7 +3,7 @@ import Testing
 
 /// Telling people the truth about their money (issue 7 §3): one campaign state, late and waitlisted pledges
 /// said out loud, refunds, part payments, and arguments that used to be accepted silently.
-@Suite(.serialized) struct MoneyTruthTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MoneyTruthTests {
     /// A node with a community, and a published campaign; returns the campaign id.
     func campaign(
         _ cli: CLI, goal: String = "100", opens: String? = nil, closes: String = "2030-03-31", extra: [String] = []

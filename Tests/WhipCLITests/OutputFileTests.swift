@@ -4,7 +4,7 @@ import WhipCore
 import WhipNode
 
 /// `--out` writes a file by an atomic rename and never deletes anything else.
-@Suite(.serialized) struct OutputFileTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct OutputFileTests {
     /// A node with one community and one campaign; returns the campaign id.
     func setUp(_ cli: CLI) throws -> String {
         try cli.run(["init", "--data", "hub", "--name", "Hub"])

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `systemd-analyze verify` accepts the shipped unit (with ExecStart pointed at the built binary).
-@Suite struct SystemdUnitTests {
+@Suite(.timeLimit(.minutes(10))) struct SystemdUnitTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
 

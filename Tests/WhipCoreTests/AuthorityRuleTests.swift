@@ -3,7 +3,7 @@ import WhipCore
 import WhipCrypto
 import WhipTestSupport
 
-@Suite("Rules: who may do what, and when")
+@Suite("Rules: who may do what, and when", .timeLimit(.minutes(10)))
 struct AuthorityRuleTests {
     @Test("a pledge by someone without a role is rejected as unauthorised")
     func strangerPledge() throws {

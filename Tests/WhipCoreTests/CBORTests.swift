@@ -18,7 +18,7 @@ func cborCode(_ input: [UInt8], maxDepth: Int = 8) -> String {
     }
 }
 
-@Suite("Canonical CBOR")
+@Suite("Canonical CBOR", .timeLimit(.minutes(10)))
 struct CBORTests {
     /// RFC 8949 appendix A examples that fall inside Whipround's subset, with their only encoding.
     static let known: [(CBOR, String)] = [

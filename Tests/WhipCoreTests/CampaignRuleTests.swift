@@ -3,7 +3,7 @@ import WhipCore
 import WhipCrypto
 import WhipTestSupport
 
-@Suite("Rules: campaigns, tiers and pledges")
+@Suite("Rules: campaigns, tiers and pledges", .timeLimit(.minutes(10)))
 struct CampaignRuleTests {
     // MARK: Campaign life cycle
 

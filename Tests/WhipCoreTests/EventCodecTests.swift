@@ -112,7 +112,7 @@ func rawMap(_ pairs: [(UInt64, [UInt8])]) -> [UInt8] {
     return out
 }
 
-@Suite("Event encoding and decoding")
+@Suite("Event encoding and decoding", .timeLimit(.minutes(10)))
 struct EventCodecTests {
     @Test("every event kind round trips through its wire bytes")
     func roundTripEveryKind() throws {

@@ -180,7 +180,7 @@ enum SetFunctionCheck {
     }
 }
 
-@Suite("Properties: the derived state is a pure function of the set of events")
+@Suite("Properties: the derived state is a pure function of the set of events", .timeLimit(.minutes(10)))
 struct PropertyTests {
     @Test(
         "permutations, duplicates, partial delivery and unions of random event sets give the same state and digest",

@@ -2,7 +2,7 @@ import Testing
 import WhipCore
 import WhipTestSupport
 
-@Suite struct RevisionRuleTests {
+@Suite(.timeLimit(.minutes(10))) struct RevisionRuleTests {
     /// Raising a tier's minimum later must not stop a backer's name from being corrected.
     @Test func renameIsNotRecheckedAgainstARaisedTierMinimum() {
         var s = Scenario(tierLimit: 10)

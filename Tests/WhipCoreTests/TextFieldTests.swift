@@ -3,7 +3,7 @@ import WhipCore
 import WhipCrypto
 import WhipTestSupport
 
-@Suite struct TextFieldTests {
+@Suite(.timeLimit(.minutes(10))) struct TextFieldTests {
     func roundTrip(_ body: EventBody) -> String {
         var f = EventFactory()
         return decodeCode(f.make(K.collectorA, body).wire)

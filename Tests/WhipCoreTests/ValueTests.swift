@@ -3,7 +3,7 @@ import WhipCore
 import WhipCrypto
 import WhipTestSupport
 
-@Suite("Money and currencies")
+@Suite("Money and currencies", .timeLimit(.minutes(10)))
 struct MoneyTests {
     @Test(
         "amounts typed as a person would",
@@ -78,7 +78,7 @@ struct MoneyTests {
     }
 }
 
-@Suite("Hybrid logical clock")
+@Suite("Hybrid logical clock", .timeLimit(.minutes(10)))
 struct HLCTests {
     @Test("the next timestamp follows the wall clock, and stays monotonic when it steps back")
     func next() {
@@ -141,7 +141,7 @@ struct HLCTests {
     }
 }
 
-@Suite("Printable keys")
+@Suite("Printable keys", .timeLimit(.minutes(10)))
 struct KeyTextTests {
     @Test("member keys and community ids round trip, ignoring case and surrounding spaces")
     func roundTrip() throws {

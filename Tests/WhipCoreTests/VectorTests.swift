@@ -5,7 +5,7 @@ import WhipCrypto
 
 /// The test vectors of docs/PROTOCOL.md, produced by an independent implementation
 /// (tools/vectors/gen_vectors.py) and checked here against the Swift one.
-struct VectorTests {
+@Suite(.timeLimit(.minutes(10))) struct VectorTests {
     struct File: Decodable {
         let keys: [Key]
         let events: [Valid]

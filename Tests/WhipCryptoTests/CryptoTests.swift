@@ -4,7 +4,7 @@ import WhipTestSupport
 
 private func hex(_ s: String) -> [UInt8] { Hex.decode(s)! }
 
-@Suite("Ed25519 signatures")
+@Suite("Ed25519 signatures", .timeLimit(.minutes(10)))
 struct SignatureTests {
     @Test("sign then verify round trips; another key or message fails")
     func roundTrip() {
@@ -65,7 +65,7 @@ struct SignatureTests {
     }
 }
 
-@Suite("Sealed boxes to Ed25519 identities")
+@Suite("Sealed boxes to Ed25519 identities", .timeLimit(.minutes(10)))
 struct SealedBoxTests {
     @Test("round trip to the recipient")
     func roundTrip() throws {
@@ -105,7 +105,7 @@ struct SealedBoxTests {
     }
 }
 
-@Suite("BLAKE2b")
+@Suite("BLAKE2b", .timeLimit(.minutes(10)))
 struct Blake2bTests {
     @Test("BLAKE2b-256 of the empty string")
     func emptyString() {
@@ -137,7 +137,7 @@ struct Blake2bTests {
     }
 }
 
-@Suite("Hex and helpers")
+@Suite("Hex and helpers", .timeLimit(.minutes(10)))
 struct HexTests {
     @Test("hex round trip, either case in, lower case out")
     func roundTrip() {
@@ -172,7 +172,7 @@ struct HexTests {
     }
 }
 
-@Suite("SplitMix64")
+@Suite("SplitMix64", .timeLimit(.minutes(10)))
 struct SplitMix64Tests {
     @Test("known answers for seed 0, and reproducibility")
     func knownAnswer() {

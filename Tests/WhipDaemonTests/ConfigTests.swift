@@ -4,7 +4,7 @@ import WhipCore
 import WhipDaemon
 import WhipNet
 
-@Suite struct ConfigTests {
+@Suite(.timeLimit(.minutes(10))) struct ConfigTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The shipped example documents every key with its default, so parsing it must give exactly the defaults.

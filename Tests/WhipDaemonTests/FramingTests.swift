@@ -5,7 +5,7 @@ import Testing
 import WhipDaemon
 import WhipNet
 
-@Suite struct FramingTests {
+@Suite(.timeLimit(.minutes(10))) struct FramingTests {
     func channel(max: Int = 65_535) throws -> EmbeddedChannel {
         let c = EmbeddedChannel()
         try c.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: max)))
@@ -72,7 +72,7 @@ import WhipNet
 
 extension FramingTests {
     /// The frame timeout: a frame must arrive whole within the timeout of its first byte, however the bytes are spread.
-    @Suite struct FrameTimeoutTests {
+    @Suite(.timeLimit(.minutes(10))) struct FrameTimeoutTests {
         /// A connected channel with the frame timeout in front of the decoder, as `PeerPipeline.configure` builds it.
         func channel(timeout seconds: Int64 = 15) throws -> EmbeddedChannel {
             let c = EmbeddedChannel()
@@ -186,7 +186,7 @@ extension FramingTests {
     }
 }
 
-@Suite struct ConnectionLimiterTests {
+@Suite(.timeLimit(.minutes(10))) struct ConnectionLimiterTests {
     final class Evictions: Sendable {
         let count = Mutex(0)
         func note() { count.withLock { $0 += 1 } }

@@ -13,7 +13,7 @@ import WhipStore
 
 /// Daemons on loopback keeping live sessions: pushes, several nodes converging, partition and heal, and a
 /// goodbye on shutdown.
-@Suite(.serialized) struct LiveTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LiveTests {
     static let logger: Logger = {
         guard ProcessInfo.processInfo.environment["WHIP_TEST_LOG"] != nil else { return Logger(label: "test") { _ in SwiftLogNoOpLogHandler() } }
         var l = Logger(label: "test") { StreamLogHandler.standardError(label: $0) }

@@ -11,7 +11,7 @@ import WhipNode
 import WhipStore
 
 /// Real nodes over loopback TCP: handshake, reconciliation, transfer and durable commit.
-@Suite(.serialized) struct LoopbackTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LoopbackTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     func node(_ name: String) throws -> Node {

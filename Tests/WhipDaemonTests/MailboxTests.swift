@@ -9,7 +9,7 @@ import WhipDaemon
 
 /// The per-peer inbound queue: bounded by bytes, with the reader held back (backpressure) rather than
 /// frames dropped; local notifications coalesce and collapse into one overflow.
-@Suite struct MailboxTests {
+@Suite(.timeLimit(.minutes(10))) struct MailboxTests {
     let community = try! SigningKey(seed: [UInt8](repeating: 1, count: 32)).publicKey
 
     func frame(_ n: Int) -> ByteBuffer { ByteBuffer(bytes: [UInt8](repeating: 7, count: n)) }

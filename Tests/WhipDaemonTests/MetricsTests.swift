@@ -15,7 +15,7 @@ import WhipNode
 #endif
 
 /// `PeerMetrics` counts what it is told, per instance; `MetricsServer` serves it over HTTP and stops cleanly.
-@Suite(.serialized) struct MetricsTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MetricsTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     /// The samples of a text exposition, keyed by name and labels as written, e.g. `m{result="ok"}`.

@@ -6,7 +6,7 @@ import WhipSync
 @testable import WhipNet
 
 /// The refusal reasons a responder sends after the handshake are the ones PROTOCOL.md §15 lists, byte for byte.
-@Suite struct RefusalTests {
+@Suite(.timeLimit(.minutes(10))) struct RefusalTests {
     static let protocolText: String = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return (try? String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)) ?? ""

@@ -9,7 +9,7 @@ import WhipStore
 import WhipTestSupport
 
 /// `sync` reports pledges that lost (or won) a limited tier's place because of what it received (issue 7 §3).
-@Suite struct StandingSyncTests {
+@Suite(.timeLimit(.minutes(10))) struct StandingSyncTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     @Test func syncReportsAPledgeThatLostItsTierPlace() async throws {

@@ -4,7 +4,7 @@ import WhipNoise
 
 /// Handshake and transport behaviour beyond the vectors: every pattern with random keys,
 /// tampering, wrong PSKs, low-order keys, nonce exhaustion, size limits and call order.
-struct HandshakeTests {
+@Suite(.timeLimit(.minutes(10))) struct HandshakeTests {
     static func name(_ pattern: String) -> String { "Noise_\(pattern)_25519_ChaChaPoly_BLAKE2b" }
 
     struct Parties {

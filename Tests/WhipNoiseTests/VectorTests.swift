@@ -6,7 +6,7 @@ import WhipNoise
 /// The published cacophony and snow vectors (Noise_*_25519_ChaChaPoly_BLAKE2b), run through both
 /// parties: every handshake and transport ciphertext byte for byte, every payload, and the
 /// handshake hash where the file gives it.
-struct VectorTests {
+@Suite(.timeLimit(.minutes(10))) struct VectorTests {
     struct File: Decodable {
         let source: String?
         let vectors: [Vector]

@@ -8,7 +8,7 @@ import WhipTestSupport
 @testable import WhipStore
 
 /// A damaged database is an error naming the damage, never a trap in a row decoder or a force-unwrap.
-@Suite struct DamagedStoreTests {
+@Suite(.timeLimit(.minutes(10))) struct DamagedStoreTests {
     /// A store holding the base scenario, one pledge and a collection.
     func filled() throws -> (Store, Scenario) {
         var s = Scenario()

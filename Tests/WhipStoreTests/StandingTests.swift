@@ -6,7 +6,7 @@ import WhipTestSupport
 
 /// Ingest reports pledges whose place in a limited tier changed (issue 7 §3): an oversold tier merged from
 /// two laptops tells the node which of its pledges lost the place, and which won it back.
-@Suite struct StandingTests {
+@Suite(.timeLimit(.minutes(10))) struct StandingTests {
     @Test func ingestReportsPledgesThatLostOrWonATierPlace() throws {
         var s = Scenario(tierLimit: 1)
         let store = try tempStore()

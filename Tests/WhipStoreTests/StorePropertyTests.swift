@@ -6,7 +6,7 @@ import WhipStore
 import WhipTestSupport
 
 /// The store's incremental materialisation (fast path and replay path) against the pure derivation.
-@Suite struct StorePropertyTests {
+@Suite(.timeLimit(.minutes(10))) struct StorePropertyTests {
     static let cases = Int(ProcessInfo.processInfo.environment["WHIPROUND_STORE_PROPERTY_CASES"] ?? "") ?? 150
 
     @Test func randomBatchesInRandomOrderMatchPureDerivationAndRebuild() throws {

@@ -27,7 +27,7 @@ func pureDigest(_ events: [Event]) -> String {
     Hex.encode(CommunityState(community: FixedKeys.community.publicKey, events: events).digest)
 }
 
-@Suite struct StoreTests {
+@Suite(.timeLimit(.minutes(10))) struct StoreTests {
     @Test func durableWALSettings() throws {
         let store = try tempStore()
         #expect(try store.journalMode() == "wal")

@@ -6,7 +6,7 @@ import WhipTestSupport
 @testable import WhipStore
 
 /// The readable views a treasurer uses from the sqlite3 shell must run and agree with the tables.
-@Suite struct ViewTests {
+@Suite(.timeLimit(.minutes(10))) struct ViewTests {
     @Test func viewsRunAndShowReadableValues() throws {
         var s = Scenario()
         let store = try tempStore()

@@ -5,7 +5,7 @@ import WhipNoise
 import WhipSync
 import WhipTestSupport
 
-@Suite struct PeerHandshakeTests {
+@Suite(.timeLimit(.minutes(10))) struct PeerHandshakeTests {
     let elm = (id: FixedKeys.community.publicKey, networkKey: [UInt8](repeating: 1, count: 32))
     let oak = (id: FixedKeys.key(0xC1).publicKey, networkKey: [UInt8](repeating: 2, count: 32))
 

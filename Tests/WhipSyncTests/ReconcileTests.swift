@@ -4,7 +4,7 @@ import WhipCore
 import WhipSync
 import WhipTestSupport
 
-@Suite struct ReconcileTests {
+@Suite(.timeLimit(.minutes(10))) struct ReconcileTests {
     /// Random sets with random overlaps, random timestamp shapes and random (independent) parameters on
     /// each side reconcile exactly, within every frame limit.
     @Test(arguments: 0..<240)

@@ -5,7 +5,7 @@ import WhipCrypto
 import WhipSync
 import WhipTestSupport
 
-@Suite struct SessionMessageTests {
+@Suite(.timeLimit(.minutes(10))) struct SessionMessageTests {
     let id = EventID(bytes: [UInt8](repeating: 7, count: 32))!
 
     @Test func everyMessageRoundTrips() throws {

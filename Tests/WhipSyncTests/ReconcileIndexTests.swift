@@ -4,7 +4,7 @@ import WhipCrypto
 import WhipSync
 import WhipTestSupport
 
-@Suite struct StoreTests {
+@Suite(.timeLimit(.minutes(10))) struct ReconcileIndexTests {
     /// `IdSum` is byte for byte WhipCore's `Sum256`, including carries across words and wrap-around.
     @Test func idSumMatchesSum256() {
         var rng = SplitMix64(seed: 20)

@@ -23,7 +23,7 @@ func code(_ body: () throws -> Void) -> String? {
     }
 }
 
-@Suite struct WireTests {
+@Suite(.timeLimit(.minutes(10))) struct RangeCodecTests {
     static let a1 = key(1_000, 0x11)
     static let a2 = key(1_000, 0x22)
     static let a3 = key(2_000, 0x33)
