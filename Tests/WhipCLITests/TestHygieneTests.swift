@@ -18,10 +18,10 @@ import Testing
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
             guard text.contains("@Test") else { continue }
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            let suites = lines.filter { $0.contains("@Suite") }
+            let lines = text.split(separator: "\n").map { $0.drop { $0 == " " } }
+            let suites = lines.filter { $0.hasPrefix("@Suite") }
             let suitesLimited = !suites.isEmpty && suites.allSatisfy { $0.contains(".timeLimit(") }
-            let testsLimited = lines.filter { $0.contains("@Test") }.allSatisfy { $0.contains(".timeLimit(") }
+            let testsLimited = lines.filter { $0.hasPrefix("@Test") }.allSatisfy { $0.contains(".timeLimit(") }
             if !(suitesLimited || testsLimited) { offenders.append(file.lastPathComponent) }
         }
         #expect(offenders.isEmpty, "suites without a .timeLimit trait in: \(offenders.sorted().joined(separator: ", "))")
