@@ -37,7 +37,7 @@ public enum NetBench {
         config.listen = HostPort(host: "127.0.0.1", port: 0)
         let port = Mutex(0)
         let listener = PeerListener(
-            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try Daemon.credentials(for: source),
+            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try NodeCredentials(node: source),
             logger: logger
         ) { p in port.withLock { $0 = p } }
         let group = ServiceGroup(services: [listener], logger: logger)
@@ -45,7 +45,7 @@ public enum NetBench {
         while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
 
         let exchange = try Exchange(node: target, logger: logger)
-        let creds = try Daemon.credentials(for: target)
+        let creds = try NodeCredentials(node: target)
         let clock = ContinuousClock()
         let start = clock.now
         let report = try await PeerSession.syncOnce(
@@ -96,7 +96,7 @@ extension NetBench {
             config.listen = HostPort(host: "127.0.0.1", port: 0)
             config.limits.maxConnectionsPerAddress = count  // every node is 127.0.0.1 here
             let port = Mutex(0)
-            let l = PeerListener(config: config, exchange: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger) { p in
+            let l = PeerListener(config: config, exchange: r, credentials: try NodeCredentials(node: nodes[i]), logger: logger) { p in
                 port.withLock { $0 = p }
             }
             let g = ServiceGroup(services: [l], logger: logger)
@@ -113,7 +113,7 @@ extension NetBench {
             let others = Array((0..<count).filter { $0 != i }.shuffled(using: &rng).prefix(degree))
             config.peers = others.map { HostPort(host: "127.0.0.1", port: ports[$0]) }
             let g = ServiceGroup(
-                services: [PeerDialer(config: config, exchange: r, credentials: try Daemon.credentials(for: nodes[i]), logger: logger)],
+                services: [PeerDialer(config: config, exchange: r, credentials: try NodeCredentials(node: nodes[i]), logger: logger)],
                 logger: logger)
             running.append(Task { try await g.run() })
             dialers.append(g)

@@ -1,26 +1,15 @@
 public import Logging
 import NIOCore
 import ServiceLifecycle
-public import WhipCore
+import WhipCore
 import WhipCrypto
-public import WhipNet
+import WhipNet
 public import WhipNode
 import WhipNoise
 
 /// `whipround serve`: every long-running part as a `Service` in one `ServiceGroup`; SIGTERM or SIGINT ends
 /// them gracefully (stop accepting, finish the batch in flight) and the process exits 0.
 public enum Daemon {
-    /// The node's network credentials: its identity and its Noise static key (created on first use).
-    public static func credentials(for node: Node) throws(WhipError) -> NodeCredentials {
-        do {
-            return NodeCredentials(identity: node.identity, noiseKey: try NoiseKeyPair(secretKey: try node.secret(named: "noise.key")))
-        } catch let e as WhipError {
-            throw e
-        } catch {
-            throw WhipError(.corrupt, "noise.key in \(node.dir.path) is not a valid key", cause: error)
-        }
-    }
-
     /// Runs until a shutdown signal; `onBound` receives the listening port, `onMetricsBound` the metrics port.
     ///
     /// Before any service starts it takes the data directory's `serve.lock` (a second daemon on the same data
@@ -52,7 +41,7 @@ public enum Daemon {
         let creds: NodeCredentials
         do {
             exchange = try Exchange(node: node, logger: logger, metrics: metrics)
-            creds = try credentials(for: node)
+            creds = try NodeCredentials(node: node)
         } catch {
             try? await bound.server.channel.close()
             try? await metricsBound?.server.channel.close()

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import WhipCore
 import WhipCrypto
-import WhipDaemon
 import WhipNet
 import WhipNode
 import WhipStore

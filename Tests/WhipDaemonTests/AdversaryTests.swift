@@ -56,7 +56,7 @@ struct AdversaryTests {
 
     func sync(_ from: Node, _ to: HostPort, _ community: PublicKey) async throws -> SyncReport {
         let exchange = try Exchange(node: from, logger: Self.logger)
-        let credentials = try Daemon.credentials(for: from)
+        let credentials = try NodeCredentials(node: from)
         return try await within(8, "sync") {
             try await PeerSession.syncOnce(
                 address: to, community: community, exchange: exchange, credentials: credentials, settings: Self.clientSettings,
@@ -316,7 +316,7 @@ struct AdversaryTests {
 
                 // A genuine message 1 from a member, then the old message 3: refused, no transport frame.
                 let info = try #require(try client.store.communities().first { $0.id == c })
-                let credentials = try Daemon.credentials(for: client)
+                let credentials = try NodeCredentials(node: client)
                 let d = try await raw.open(address)
                 var (hs, first) = try PeerHandshake.initiate(
                     community: c, networkKey: info.networkKey, noiseKey: credentials.noiseKey, identity: credentials.identity)
@@ -345,7 +345,7 @@ struct AdversaryTests {
     /// Runs the initiator side of a real handshake over a raw connection.
     func handshake(_ conn: RawConnection, client: Node, community: PublicKey) async throws -> EstablishedSession {
         let info = try #require(try client.store.communities().first { $0.id == community })
-        let credentials = try Daemon.credentials(for: client)
+        let credentials = try NodeCredentials(node: client)
         var (hs, first) = try PeerHandshake.initiate(
             community: community, networkKey: info.networkKey, noiseKey: credentials.noiseKey, identity: credentials.identity)
         try await conn.sendFrame(first)

@@ -83,7 +83,7 @@ import WhipStore
             var logger = LiveTests.logger
             logger[metadataKey: "node.dir"] = "\(node.dir.path.suffix(2))"
             let exchange = try Exchange(node: node, logger: logger)
-            let creds = try Daemon.credentials(for: node)
+            let creds = try NodeCredentials(node: node)
             let bound = Mutex(0)
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
@@ -152,7 +152,7 @@ import WhipStore
         config.timers.reconnectMin = 0.05
         config.timers.reconnectMax = 0.1
         let exchange = try Exchange(node: net.nodes[1], logger: LiveTests.logger)
-        let dialer = PeerDialer(config: config, exchange: exchange, credentials: try Daemon.credentials(for: net.nodes[1]), logger: LiveTests.logger)
+        let dialer = PeerDialer(config: config, exchange: exchange, credentials: try NodeCredentials(node: net.nodes[1]), logger: LiveTests.logger)
         let local = LocalChanges(exchange: exchange, interval: 0.05)
         let dialing = Task { try await dialer.run() }
         let watching = Task { try await local.run() }
@@ -272,7 +272,7 @@ import WhipStore
         let session = Task {
             try await PeerSession.connect(
                 address: HostPort(host: "127.0.0.1", port: hub.port), community: net.community.id, exchange: exchange,
-                credentials: try Daemon.credentials(for: net.nodes[1]), settings: SessionSettings(), logger: Self.logger, stayLive: true)
+                credentials: try NodeCredentials(node: net.nodes[1]), settings: SessionSettings(), logger: Self.logger, stayLive: true)
         }
         #expect(try await eventually { hub.exchange.liveSessions == 1 })
         try await hub.stop()
@@ -293,7 +293,7 @@ import WhipStore
         let hub = try await Running(net.nodes[0], peers: [])
         let report = try await PeerSession.syncOnce(
             address: HostPort(host: "127.0.0.1", port: hub.port), community: c, exchange: try Exchange(node: net.nodes[1], logger: Self.logger),
-            credentials: try Daemon.credentials(for: net.nodes[1]), settings: SessionSettings(), logger: Self.logger)
+            credentials: try NodeCredentials(node: net.nodes[1]), settings: SessionSettings(), logger: Self.logger)
         #expect(report.sent == 3_000 && report.received.accepted >= 3_000)
         #expect(report.reconcileMessages <= 3)
         #expect(try net.digest(0) == net.digest(1))

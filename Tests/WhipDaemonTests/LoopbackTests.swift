@@ -27,7 +27,7 @@ import WhipStore
     func sync(_ from: Node, _ to: HostPort, _ community: PublicKey) async throws -> SyncReport {
         try await PeerSession.syncOnce(
             address: to, community: community, exchange: try Exchange(node: from, logger: Self.logger),
-            credentials: try Daemon.credentials(for: from), settings: SessionSettings(), logger: Self.logger)
+            credentials: try NodeCredentials(node: from), settings: SessionSettings(), logger: Self.logger)
     }
 
     func digest(_ n: Node, _ c: PublicKey) throws -> String { try n.store.communities().first { $0.id == c }!.digest }

@@ -18,7 +18,7 @@ func serveForTest<T: Sendable>(
     config.metricsListen = nil
     let port = Mutex<Int>(0)
     let listener = PeerListener(
-        config: config, exchange: try Exchange(node: node, logger: logger), credentials: try Daemon.credentials(for: node), logger: logger
+        config: config, exchange: try Exchange(node: node, logger: logger), credentials: try NodeCredentials(node: node), logger: logger
     ) { p in port.withLock { $0 = p } }
     let group = ServiceGroup(services: [listener], logger: logger)
     let running = Task { try await group.run() }
