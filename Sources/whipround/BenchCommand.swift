@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import WhipBench
 import WhipCore
-import WhipDaemon
 import WhipNet
 import WhipNode
 import WhipSync
