@@ -162,13 +162,7 @@ import Testing
 
     @Test func daemonsConvergeAndStopCleanly() async throws {
         let cli = try CLI()
-        try cli.run(["init", "--data", "hub", "--name", "Hub"])
-        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
-        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
-        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
-        try cli.run(["community", "join", "--data", "laptop", invite])
-        let laptop = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
-        try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptop])
+        try cli.hubAndLaptop()
         let campaign = try #require(
             try cli.json(["campaign", "create", "--data", "hub", "--title", "Lido", "--goal", "100", "--closes", "2030-01-01"])["id"] as? String)
         try cli.run(["campaign", "publish", "--data", "hub", campaign])
@@ -277,13 +271,7 @@ import Testing
     /// ends each within its goodbye grace (3 s) plus 2 s, the one in that failed-bind state included.
     @Test func twoDaemonsOnOneHostAsTheReadmeShows() async throws {
         let cli = try CLI()
-        try cli.run(["init", "--data", "hub", "--name", "Hub"])
-        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
-        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
-        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
-        try cli.run(["community", "join", "--data", "laptop", invite])
-        let laptopID = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
-        try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptopID])
+        try cli.hubAndLaptop()
         // The test holds the default metrics port, as a first daemon would, so both find it taken. (If another
         // process on this host holds it instead, it may let go at any time: then only the rest is checked.)
         var holder = Self.hold(port: 9478)
@@ -385,13 +373,7 @@ import Testing
     /// laptop, by member id, as an inbound peer: `status` shows when each was last in sync.
     @Test func syncedPeersShowInStatusOnBothSides() async throws {
         let cli = try CLI()
-        try cli.run(["init", "--data", "hub", "--name", "Hub"])
-        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
-        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
-        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
-        try cli.run(["community", "join", "--data", "laptop", invite])
-        let laptopID = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
-        try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptopID])
+        let laptopID = try cli.hubAndLaptop()
         let hub = try Daemon(cli, ["--data", "hub"])
         let port = try await hub.port()
         try cli.run(["sync", "--data", "laptop", "127.0.0.1:\(port)"])
@@ -414,11 +396,7 @@ import Testing
     /// channel"; run a few times, since what used to decide it was a race between the hub's goodbye and close.
     @Test func memberWithoutARoleIsToldWhy() async throws {
         let cli = try CLI()
-        try cli.run(["init", "--data", "hub", "--name", "Hub"])
-        try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
-        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
-        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
-        try cli.run(["community", "join", "--data", "laptop", invite])  // joined, but never granted a role
+        try cli.hubAndLaptop(grant: false)  // joined, but never granted a role
         let hub = try Daemon(cli, ["--data", "hub"])
         let port = try await hub.port()
         for _ in 0..<5 {

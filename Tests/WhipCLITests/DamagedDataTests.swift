@@ -169,36 +169,6 @@ import Testing
     }
 }
 
-/// Runs the binary without the root override of file permissions, so read-only and unreadable data behave
-/// for root (as in a container) as they do for everyone else.
-struct Unprivileged {
-    let cli: CLI
-
-    @discardableResult
-    func run(_ args: [String], expect: Int32, sourceLocation: SourceLocation = #_sourceLocation) throws -> CLI.Output {
-        let p = Process()
-        if getuid() == 0 {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            p.arguments = ["--bounding-set=-dac_override,-dac_read_search,-fowner", "--", CLI.binary.path] + args
-        } else {
-            p.executableURL = CLI.binary
-            p.arguments = args
-        }
-        p.currentDirectoryURL = cli.cwd
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let r = CLI.Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-        #expect(r.status == expect, "whipround \(args.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
-        return r
-    }
-}
-
 @Suite(.serialized, .timeLimit(.minutes(10))) struct ReadOnlyDataTests {
     func chmod(_ path: String, _ mode: Int) throws {
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
@@ -215,7 +185,7 @@ struct Unprivileged {
             try? chmod(dir, 0o700)
             for f in files where f != "communities" { try? chmod(dir + "/" + f, 0o600) }
         }
-        let u = Unprivileged(cli: cli)
+        let u = cli.unprivileged
         #expect(try u.run(["status", "--data", "hub"], expect: 0).stdout.contains("Elm Street"))
         #expect(try u.run(["campaign", "show", "--data", "hub", campaign], expect: 0).stdout.contains("Bob"))
         try u.run(["pledge", "list", "--data", "hub", "--campaign", campaign, "--json"], expect: 0)
@@ -232,11 +202,11 @@ struct Unprivileged {
         let dir = cli.path("hub")
         try chmod(dir, 0o000)
         defer { try? chmod(dir, 0o700) }
-        let r = try Unprivileged(cli: cli).run(["status", "--data", "hub"], expect: 74)
+        let r = try cli.unprivileged.run(["status", "--data", "hub"], expect: 74)
         #expect(r.stderr.contains("permission denied") && !r.stderr.contains("no node"), "\(r.stderr)")
         try chmod(dir, 0o700)
         try chmod(dir + "/identity.key", 0o000)
-        let k = try Unprivileged(cli: cli).run(["status", "--data", "hub"], expect: 74)
+        let k = try cli.unprivileged.run(["status", "--data", "hub"], expect: 74)
         #expect(k.stderr.contains("permission denied"), "\(k.stderr)")
     }
 }

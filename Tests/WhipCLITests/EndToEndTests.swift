@@ -4,14 +4,8 @@ import Testing
 /// The acceptance script from the issue, plus both-ways offline collection.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct EndToEndTests {
     func setUp(_ cli: CLI) throws -> (campaign: String, laptop: String) {
-        try cli.run(["init", "--data", "hub", "--name", "Elm Street Hub"])
-        try cli.run(["init", "--data", "laptop", "--name", "Fete laptop"])
-        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
-        let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
-        try cli.run(["community", "join", "--data", "laptop", invite])
-        let laptop = try #require(try cli.json(["id", "--data", "laptop"])["id"] as? String)
+        let laptop = try cli.hubAndLaptop(hub: "Elm Street Hub", laptop: "Fete laptop")
         #expect(laptop.hasPrefix("wrk1"))
-        try cli.run(["community", "grant", "--data", "hub", "--role", "collector", laptop])
         let campaign = try #require(
             try cli.json([
                 "campaign", "create", "--data", "hub", "--title", "Reopen the lido", "--goal", "5000", "--currency", "GBP",
