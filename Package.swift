@@ -76,14 +76,13 @@ let package = Package(
         .target(
             name: "WhipDaemon",
             dependencies: [
-                "WhipNet", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync",
+                "WhipNet", "WhipNode", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -101,7 +100,6 @@ let package = Package(
             name: "whipround",
             dependencies: [
                 "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipNet", "WhipDaemon", "WhipBench", "WhipSync",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
