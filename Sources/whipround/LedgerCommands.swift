@@ -95,7 +95,7 @@ struct CampaignCommand: ParsableCommand {
             if !organisers.isEmpty { u.organisers = try organisers.map { (s: String) throws(WhipError) in try parseMember(s) } }
             guard u != CampaignUpdated(campaign: c.id) else { throw WhipError(.invalidArgument, "nothing to change: give at least one option") }
             let e = try n.emit(c.community, .campaignUpdated(u))
-            if output.json { printJSON(["event": e.id.hex, "campaign": c.id.hex]) } else { print("Updated '\(c.title)'.") }
+            output.report(["event": e.id.hex, "campaign": c.id.hex], "Updated '\(c.title)'.")
         }
     }
 
@@ -265,7 +265,7 @@ struct TierCommand: ParsableCommand {
             let min = try Money(parsing: minimum, currency: c.goal.currency)
             let e = try n.emit(
                 c.community, .tierAdded(TierAdded(campaign: c.id, title: title, description: description, minimum: min.minor, limit: limit)))
-            if output.json { printJSON(["id": e.id.hex, "campaign": c.id.hex, "title": title]) } else { print("Added tier '\(title)': \(e.id.hex)") }
+            output.report(["id": e.id.hex, "campaign": c.id.hex, "title": title], "Added tier '\(title)': \(e.id.hex)")
         }
     }
 
@@ -293,7 +293,7 @@ struct TierCommand: ParsableCommand {
                 throw WhipError(.invalidArgument, "nothing to change: give at least one option")
             }
             let e = try n.emit(c.community, .tierUpdated(u))
-            if output.json { printJSON(["event": e.id.hex, "tier": tid.hex]) } else { print("Updated tier.") }
+            output.report(["event": e.id.hex, "tier": tid.hex], "Updated tier.")
         }
     }
 }
@@ -306,9 +306,6 @@ func changePhase(
     let c = try n.campaign(campaign)
     let e = try n.emit(c.community, body(c.id))
     let state = try n.campaign(c.id.hex).standing(now: n.now)
-    if output.json {
-        printJSON(["event": e.id.hex, "campaign": c.id.hex, "state": state.rawValue])
-    } else {
-        print("'\(c.title)' is \(try n.campaign(c.id.hex).stateText(now: n.now)).")
-    }
+    output.report(
+        ["event": e.id.hex, "campaign": c.id.hex, "state": state.rawValue], "'\(c.title)' is \(try n.campaign(c.id.hex).stateText(now: n.now)).")
 }

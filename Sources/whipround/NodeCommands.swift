@@ -19,22 +19,18 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         let n = try Node.initialise(dir: node.dataDir, name: name, newReplica: newReplica, logger: node.logger())
         if newReplica {
-            if output.json {
-                printJSON(["id": n.memberID, "name": n.name, "data": n.dir.path, "new_replica": true])
-            } else {
-                print("Created an empty replica for node \(n.memberID) in \(n.dir.path).")
-                print("Join your communities again (`whipround community join INVITE`), then fetch their events with")
-                print("`whipround sync HOST:PORT` or `whipround bundle import FILE`.")
-            }
+            output.report(
+                ["id": n.memberID, "name": n.name, "data": n.dir.path, "new_replica": true],
+                "Created an empty replica for node \(n.memberID) in \(n.dir.path).",
+                "Join your communities again (`whipround community join INVITE`), then fetch their events with",
+                "`whipround sync HOST:PORT` or `whipround bundle import FILE`.")
             return
         }
-        if output.json {
-            printJSON(["id": n.memberID, "name": n.name, "data": n.dir.path])
-        } else {
-            print("Created node '\(n.name)' in \(n.dir.path)")
-            print("Its member id (give this to your community's founder to be granted a role):")
-            print("  \(n.memberID)")
-        }
+        output.report(
+            ["id": n.memberID, "name": n.name, "data": n.dir.path],
+            "Created node '\(n.name)' in \(n.dir.path)",
+            "Its member id (give this to your community's founder to be granted a role):",
+            "  \(n.memberID)")
     }
 }
 
@@ -46,11 +42,7 @@ struct IDCommand: ParsableCommand {
 
     func run() throws {
         let n = try node.open()
-        if output.json {
-            printJSON(["id": n.memberID, "name": n.name, "public_key_hex": n.identity.publicKey.hex, "data": n.dir.path])
-        } else {
-            print(n.memberID)
-        }
+        output.report(["id": n.memberID, "name": n.name, "public_key_hex": n.identity.publicKey.hex, "data": n.dir.path], n.memberID)
     }
 }
 
@@ -71,12 +63,10 @@ struct CommunityCommand: ParsableCommand {
             let n = try node.open()
             let c = try n.createCommunity(name: name, allowDuplicateName: allowDuplicateName)
             let id = KeyText.encode(c.id, as: .community)
-            if output.json {
-                printJSON(["id": id, "name": c.name, "founder": n.memberID])
-            } else {
-                print("Created community '\(c.name)' (\(id)); you are its founder.")
-                print("Invite others with `whipround community invite`.")
-            }
+            output.report(
+                ["id": id, "name": c.name, "founder": n.memberID],
+                "Created community '\(c.name)' (\(id)); you are its founder.",
+                "Invite others with `whipround community invite`.")
         }
     }
 
@@ -122,12 +112,10 @@ struct CommunityCommand: ParsableCommand {
             let n = try node.open()
             let c = try n.join(try WhipCore.Invite(text: invite))
             let id = KeyText.encode(c.id, as: .community)
-            if output.json {
-                printJSON(["id": id, "name": c.name, "member": n.memberID])
-            } else {
-                print("Joined '\(c.name)' (\(id)).")
-                print("Ask an admin to grant you a role: whipround community grant --role collector \(n.memberID)")
-            }
+            output.report(
+                ["id": id, "name": c.name, "member": n.memberID],
+                "Joined '\(c.name)' (\(id)).",
+                "Ask an admin to grant you a role: whipround community grant --role collector \(n.memberID)")
         }
     }
 
@@ -148,11 +136,7 @@ struct CommunityCommand: ParsableCommand {
             let m = try parseMember(memberID)
             let expires = try until.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: timezone, endOfDay: true) }
             let e = try n.grant(c, member: m, role: r, expires: expires)
-            if output.json {
-                printJSON(["event": e.id.hex, "member": memberID, "role": r.name])
-            } else {
-                print("Granted \(r.name) to \(memberID) in '\(c.name)'.")
-            }
+            output.report(["event": e.id.hex, "member": memberID, "role": r.name], "Granted \(r.name) to \(memberID) in '\(c.name)'.")
         }
     }
 
@@ -170,11 +154,7 @@ struct CommunityCommand: ParsableCommand {
             let c = try n.community(community)
             let r = try parseRole(role)
             let e = try n.revoke(c, member: try parseMember(memberID), role: r)
-            if output.json {
-                printJSON(["event": e.id.hex, "member": memberID, "role": r.name])
-            } else {
-                print("Revoked \(r.name) from \(memberID) in '\(c.name)'.")
-            }
+            output.report(["event": e.id.hex, "member": memberID, "role": r.name], "Revoked \(r.name) from \(memberID) in '\(c.name)'.")
         }
     }
 

@@ -123,11 +123,7 @@ struct PledgeCommand: ParsableCommand {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
             let e = try n.emit(c.community, .pledgeWithdrawn(PledgeRef(campaign: c.id, pledge: p.id)))
-            if output.json {
-                printJSON(["event": e.id.hex, "pledge": p.id.hex, "status": "withdrawn"])
-            } else {
-                print("Withdrew pledge \(p.id.hex.prefix(12)).")
-            }
+            output.report(["event": e.id.hex, "pledge": p.id.hex, "status": "withdrawn"], "Withdrew pledge \(p.id.hex.prefix(12)).")
         }
     }
 
@@ -234,11 +230,7 @@ struct PledgeCommand: ParsableCommand {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
             let e = try n.emit(c.community, .pledgeRejected(PledgeRejected(campaign: c.id, pledge: p.id, reason: reason)))
-            if output.json {
-                printJSON(["event": e.id.hex, "pledge": p.id.hex, "status": "rejected"])
-            } else {
-                print("Rejected pledge \(p.id.hex.prefix(12)).")
-            }
+            output.report(["event": e.id.hex, "pledge": p.id.hex, "status": "rejected"], "Rejected pledge \(p.id.hex.prefix(12)).")
         }
     }
 
@@ -331,7 +323,7 @@ struct BundleCommand: ParsableCommand {
             let cid = try community.map { (s: String) throws(WhipError) in try n.community(s).id }
             let (bytes, count) = try n.exportBundle(community: cid)
             try writeFile(out, bytes)
-            if output.json { printJSON(["file": out, "events": count, "bytes": bytes.count]) } else { print("Wrote \(count) event(s) to \(out).") }
+            output.report(["file": out, "events": count, "bytes": bytes.count], "Wrote \(count) event(s) to \(out).")
         }
     }
 

@@ -35,6 +35,11 @@ struct NodeOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
+
+    /// Prints `value` as JSON with `--json`, else the lines of text.
+    func report(_ value: @autoclosure () -> Any, _ lines: String...) {
+        if json { printJSON(value()) } else { for line in lines { print(line) } }
+    }
 }
 
 /// Every line of text output goes through here (it shadows `Swift.print` in this module), so no stored name,
