@@ -8,6 +8,57 @@ public enum RuleFailure: ErrorFamily {
 /// Why an event was not applied. Codes are stable and appear in the rejection log.
 public typealias RuleViolation = CodedError<RuleFailure>
 
+/// The rule codes: an event's status, published in the rejection log and hashed into the state digest
+/// (docs/PROTOCOL.md sections 6 and 11), so never to be changed.
+extension ErrorCode where Family == RuleFailure {
+    /// A `community.created` not signed by the community key.
+    public static let badGenesis = Self("bad_genesis")
+    /// A `community.created` after the genesis.
+    public static let duplicateGenesis = Self("duplicate_genesis")
+    /// A campaign event judged as a community-level one.
+    public static let notCommunityLevel = Self("not_community_level")
+    /// A role event with no genesis ordered before it (not the admission code `community_not_joined`).
+    public static let unknownCommunity = Self("unknown_community")
+    /// The author lacks the right.
+    public static let unauthorised = Self("unauthorised")
+    /// No `campaign.created` of that id is ordered before the event.
+    public static let unknownCampaign = Self("unknown_campaign")
+    /// The event does not belong to this campaign.
+    public static let wrongPartition = Self("wrong_partition")
+    /// Terms that cannot change once there are pledges.
+    public static let frozen = Self("frozen")
+    /// A campaign that would close before it opens.
+    public static let badDates = Self("bad_dates")
+    /// A phase change the campaign's phase does not allow.
+    public static let badPhase = Self("bad_phase")
+    /// The campaign is not published yet.
+    public static let notLive = Self("not_live")
+    /// The campaign does not open until later.
+    public static let notOpen = Self("not_open")
+    /// The campaign was cancelled.
+    public static let cancelled = Self("cancelled")
+    /// The campaign is closed.
+    public static let closed = Self("closed")
+    /// A total would overflow.
+    public static let overflow = Self("overflow")
+    /// Not a tier of this campaign.
+    public static let unknownTier = Self("unknown_tier")
+    /// A tier limit below the places already claimed.
+    public static let limitBelowClaimed = Self("limit_below_claimed")
+    /// An amount below its tier's minimum.
+    public static let belowTierMinimum = Self("below_tier_minimum")
+    /// Not the campaign's currency.
+    public static let currencyMismatch = Self("currency_mismatch")
+    /// No such pledge in this campaign.
+    public static let unknownPledge = Self("unknown_pledge")
+    /// Only the pledge's author may do this.
+    public static let notAuthor = Self("not_author")
+    /// The pledge is no longer active.
+    public static let pledgeInactive = Self("pledge_inactive")
+    /// The pledge's money was already received.
+    public static let alreadyCollected = Self("already_collected")
+}
+
 /// Whether an event was applied to the derived state, and if not, why.
 public enum EventStatus: Hashable, Sendable {
     case applied
@@ -17,7 +68,7 @@ public enum EventStatus: Hashable, Sendable {
     public var code: String {
         switch self {
         case .applied: "applied"
-        case .rejected(let v): v.code
+        case .rejected(let v): v.code.rawValue
         }
     }
 }
@@ -69,10 +120,10 @@ public struct Authority: Sendable, Equatable {
         switch e.body {
         case .communityCreated(let b):
             guard e.author == community else {
-                return .rejected(RuleViolation("bad_genesis", "community.created must be signed by the community key"))
+                return .rejected(RuleViolation(.badGenesis, "community.created must be signed by the community key"))
             }
             guard genesis == nil else {
-                return .rejected(RuleViolation("duplicate_genesis", "the community was already created by an earlier event"))
+                return .rejected(RuleViolation(.duplicateGenesis, "the community was already created by an earlier event"))
             }
             genesis = e.id
             name = b.name
@@ -89,18 +140,18 @@ public struct Authority: Sendable, Equatable {
                 RoleEntry(at: e.orderKey, event: e.id, by: e.author, granted: false, expires: nil))
             return .applied
         default:
-            return .rejected(RuleViolation("not_community_level", "\(e.kind.name) is not a community-level event"))
+            return .rejected(RuleViolation(.notCommunityLevel, "\(e.kind.name) is not a community-level event"))
         }
     }
 
     private func mayManage(_ role: Role, author: PublicKey, at: OrderKey, wall: UInt64) -> RuleViolation? {
         guard genesis != nil else {
-            return RuleViolation("unknown_community", "no community.created is ordered before this event")
+            return RuleViolation(.unknownCommunity, "no community.created is ordered before this event")
         }
         if isRoot(author) { return nil }
         if role != .admin, has(.admin, author, at: at, wall: wall) { return nil }
         return RuleViolation(
-            "unauthorised",
+            .unauthorised,
             role == .admin
                 ? "only the founder may grant or revoke the admin role"
                 : "only the founder or an admin may grant or revoke roles")

@@ -28,14 +28,6 @@ public indirect enum CBOR: Equatable, Sendable {
     }
 }
 
-/// The family of `DecodingError`.
-public enum DecodingFailure: ErrorFamily {
-    public static let describesWithCode = false
-}
-
-/// Why a byte string is not a valid canonical encoding.
-public typealias DecodingError = CodedError<DecodingFailure>
-
 extension CBOR {
     /// The canonical encoding of this value.
     public func encoded() -> [UInt8] {
@@ -94,7 +86,7 @@ extension CBOR {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth)
         let value = try reader.value(depth: 0)
         guard reader.offset == bytes.count else {
-            throw DecodingError("decode.trailing_bytes", "\(bytes.count - reader.offset) trailing byte(s) after the value")
+            throw DecodingError(.trailingBytes, "\(bytes.count - reader.offset) trailing byte(s) after the value")
         }
         return value
     }
@@ -105,14 +97,14 @@ extension CBOR {
         var offset = 0
 
         mutating func byte() throws(DecodingError) -> UInt8 {
-            guard offset < bytes.count else { throw DecodingError("decode.truncated", "input ends in the middle of a value") }
+            guard offset < bytes.count else { throw DecodingError(.truncated, "input ends in the middle of a value") }
             defer { offset += 1 }
             return bytes[offset]
         }
 
         mutating func take(_ n: UInt64) throws(DecodingError) -> ArraySlice<UInt8> {
             guard n <= UInt64(bytes.count - offset) else {
-                throw DecodingError("decode.truncated", "input ends in the middle of a value")
+                throw DecodingError(.truncated, "input ends in the middle of a value")
             }
             let start = offset
             offset += Int(n)
@@ -137,26 +129,26 @@ extension CBOR {
                 if v < minimum { throw Self.nonCanonical() }
                 n = v
             case 31:
-                throw DecodingError("decode.indefinite", "indefinite-length items are not allowed")
+                throw DecodingError(.indefinite, "indefinite-length items are not allowed")
             default:
-                throw DecodingError("decode.reserved", "reserved additional-information value \(info)")
+                throw DecodingError(.reserved, "reserved additional-information value \(info)")
             }
             return (major, n)
         }
 
         static func nonCanonical() -> DecodingError {
-            DecodingError("decode.non_canonical", "an integer or length is not in its shortest form")
+            DecodingError(.nonCanonical, "an integer or length is not in its shortest form")
         }
 
         mutating func value(depth: Int) throws(DecodingError) -> CBOR {
-            guard depth <= maxDepth else { throw DecodingError("decode.too_deep", "values nest deeper than \(maxDepth)") }
+            guard depth <= maxDepth else { throw DecodingError(.tooDeep, "values nest deeper than \(maxDepth)") }
             // Tags, floats and simple values are outside the subset whatever their argument; say so
             // before reading the argument, which for a float such as 0xf9 0x00 0x00 is not an integer.
             if offset < bytes.count, bytes[offset] >> 5 >= 6, bytes[offset] != 0xf4, bytes[offset] != 0xf5 {
                 let first = bytes[offset]
                 throw first >> 5 == 6
-                    ? DecodingError("decode.unsupported", "tags (major type 6) are not allowed")
-                    : DecodingError("decode.unsupported", "simple value or float 0x\(String(first, radix: 16)) is not allowed")
+                    ? DecodingError(.unsupported, "tags (major type 6) are not allowed")
+                    : DecodingError(.unsupported, "simple value or float 0x\(String(first, radix: 16)) is not allowed")
             }
             let start = offset
             let (major, n) = try head()
@@ -167,24 +159,24 @@ extension CBOR {
             case 3:
                 let raw = try take(n)
                 guard let s = String(validating: raw, as: UTF8.self) else {
-                    throw DecodingError("decode.bad_utf8", "a text string is not valid UTF-8")
+                    throw DecodingError(.badUTF8, "a text string is not valid UTF-8")
                 }
                 return .text(s)
             case 4:
-                guard n <= UInt64(bytes.count - offset) else { throw DecodingError("decode.truncated", "array longer than input") }
+                guard n <= UInt64(bytes.count - offset) else { throw DecodingError(.truncated, "array longer than input") }
                 var items = [CBOR]()
                 items.reserveCapacity(Int(n))
                 for _ in 0..<n { items.append(try value(depth: depth + 1)) }
                 return .array(items)
             case 5:
-                guard n <= UInt64(bytes.count - offset) / 2 else { throw DecodingError("decode.truncated", "map longer than input") }
+                guard n <= UInt64(bytes.count - offset) / 2 else { throw DecodingError(.truncated, "map longer than input") }
                 var pairs = [(UInt64, CBOR)]()
                 pairs.reserveCapacity(Int(n))
                 for _ in 0..<n {
                     let (km, k) = try head()
-                    guard km == 0 else { throw DecodingError("decode.bad_key", "map keys must be unsigned integers") }
+                    guard km == 0 else { throw DecodingError(.badKey, "map keys must be unsigned integers") }
                     if let last = pairs.last?.0, k <= last {
-                        throw DecodingError("decode.key_order", "map keys must be unique and in ascending order")
+                        throw DecodingError(.keyOrder, "map keys must be unique and in ascending order")
                     }
                     pairs.append((k, try value(depth: depth + 1)))
                 }
@@ -193,9 +185,9 @@ extension CBOR {
                 let first = bytes[start]
                 if first == 0xf4 { return .bool(false) }
                 if first == 0xf5 { return .bool(true) }
-                throw DecodingError("decode.unsupported", "simple value or float 0x\(String(first, radix: 16)) is not allowed")
+                throw DecodingError(.unsupported, "simple value or float 0x\(String(first, radix: 16)) is not allowed")
             default:
-                throw DecodingError("decode.unsupported", "tags (major type 6) are not allowed")
+                throw DecodingError(.unsupported, "tags (major type 6) are not allowed")
             }
         }
     }

@@ -234,11 +234,11 @@ public struct CampaignLedger {
         return out
     }
 
-    static func fail(_ code: String, _ message: String) -> RuleViolation { RuleViolation(code, message) }
+    static func fail(_ code: RuleViolation.Code, _ message: String) -> RuleViolation { RuleViolation(code, message) }
 
     static func checkedAdd(_ a: Int64, _ b: Int64) throws(RuleViolation) -> Int64 {
         let (s, o) = a.addingReportingOverflow(b)
-        if o { throw fail("overflow", "the campaign total would overflow") }
+        if o { throw fail(.overflow, "the campaign total would overflow") }
         return s
     }
 
@@ -246,14 +246,14 @@ public struct CampaignLedger {
         let k = e.orderKey
         if auth.isAdmin(e.author, at: k, wall: e.hlc.wall) { return }
         guard auth.mayOrganise(e.author, at: k, wall: e.hlc.wall), c.organisers.contains(e.author) else {
-            throw fail("unauthorised", "only this campaign's organisers (holding the organiser role) or an admin may do this")
+            throw fail(.unauthorised, "only this campaign's organisers (holding the organiser role) or an admin may do this")
         }
     }
 
     static func requireOpen(_ c: CampaignState, _ what: String) throws(RuleViolation) {
         switch c.phase {
-        case .cancelled: throw fail("cancelled", "the campaign was cancelled; \(what) is not allowed")
-        case .closed: throw fail("closed", "the campaign is closed; \(what) is not allowed")
+        case .cancelled: throw fail(.cancelled, "the campaign was cancelled; \(what) is not allowed")
+        case .closed: throw fail(.closed, "the campaign is closed; \(what) is not allowed")
         case .draft, .live: return
         }
     }
@@ -261,27 +261,27 @@ public struct CampaignLedger {
     /// Live and before the deadline at the event's timestamp.
     static func requireLive(_ c: CampaignState, _ e: Event, _ what: String) throws(RuleViolation) {
         switch c.phase {
-        case .draft: throw fail("not_live", "the campaign is not published yet; \(what) is not allowed")
-        case .cancelled: throw fail("cancelled", "the campaign was cancelled; \(what) is not allowed")
-        case .closed: throw fail("closed", "the campaign is closed; \(what) is not allowed")
+        case .draft: throw fail(.notLive, "the campaign is not published yet; \(what) is not allowed")
+        case .cancelled: throw fail(.cancelled, "the campaign was cancelled; \(what) is not allowed")
+        case .closed: throw fail(.closed, "the campaign is closed; \(what) is not allowed")
         case .live:
-            if e.hlc.wall >= c.closes { throw fail("closed", "the campaign closed before this event; \(what) is not allowed") }
+            if e.hlc.wall >= c.closes { throw fail(.closed, "the campaign closed before this event; \(what) is not allowed") }
         }
     }
 
     static func tierCheck(_ c: CampaignState, tier: EventID?, amount: Int64) throws(RuleViolation) {
         guard let tier else { return }
-        guard let t = c.tiers[tier] else { throw fail("unknown_tier", "tier \(tier.hex.prefix(12)) is not a tier of this campaign") }
+        guard let t = c.tiers[tier] else { throw fail(.unknownTier, "tier \(tier.hex.prefix(12)) is not a tier of this campaign") }
         if amount < t.minimum {
             throw fail(
-                "below_tier_minimum",
+                .belowTierMinimum,
                 "the tier '\(t.title)' needs at least \(Money.format(minor: t.minimum, exponent: c.currency.exponent)) \(c.currency.code)")
         }
     }
 
     static func currencyCheck(_ c: CampaignState, _ currency: Currency) throws(RuleViolation) {
         guard currency == c.currency else {
-            throw fail("currency_mismatch", "the campaign is in \(c.currency.code), not \(currency.code)")
+            throw fail(.currencyMismatch, "the campaign is in \(c.currency.code), not \(currency.code)")
         }
     }
 
@@ -293,9 +293,9 @@ public struct CampaignLedger {
 
     static func apply(_ e: Event, to state: inout CampaignState?, id: EventID, authority auth: Authority) throws(RuleViolation) {
         if case .campaignCreated(let b) = e.body {
-            guard e.id == id else { throw fail("wrong_partition", "event does not belong to this campaign") }
+            guard e.id == id else { throw fail(.wrongPartition, "event does not belong to this campaign") }
             guard auth.mayOrganise(e.author, at: e.orderKey, wall: e.hlc.wall) else {
-                throw fail("unauthorised", "only organisers and admins may create campaigns")
+                throw fail(.unauthorised, "only organisers and admins may create campaigns")
             }
             state = CampaignState(
                 id: e.id, createdBy: e.author, createdAt: e.hlc, title: b.title, description: b.description,
@@ -304,7 +304,7 @@ public struct CampaignLedger {
             return
         }
         guard e.body.referencedCampaign == id, state != nil else {
-            throw fail("unknown_campaign", "no campaign \(id.hex.prefix(12)) is ordered before this event")
+            throw fail(.unknownCampaign, "no campaign \(id.hex.prefix(12)) is ordered before this event")
         }
         // Taken, not copied: `c` is then the only reference to the campaign's pledges, so changing one pledge
         // does not copy them all (a copy per event made replaying a campaign quadratic). Every case below
@@ -315,7 +315,7 @@ public struct CampaignLedger {
         let wall = e.hlc.wall
         switch e.body {
         case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated:
-            throw fail("wrong_partition", "not a campaign event")
+            throw fail(.wrongPartition, "not a campaign event")
 
         case .campaignUpdated(let u):
             try mayEdit(e, c, auth)
@@ -324,7 +324,7 @@ public struct CampaignLedger {
                 (u.goal.map { $0 != c.goal } ?? false) || (u.currency.map { $0 != c.currency } ?? false)
                 || (u.model.map { $0 != c.model } ?? false) || (u.closes.map { $0 != c.closes } ?? false)
             if touchesFrozen && c.hasPledges {
-                throw fail("frozen", "goal, currency, funding model and deadline cannot change once there are pledges")
+                throw fail(.frozen, "goal, currency, funding model and deadline cannot change once there are pledges")
             }
             var n = c
             if let v = u.title { n.title = v }
@@ -336,23 +336,23 @@ public struct CampaignLedger {
             if let v = u.closes { n.closes = v }
             if let v = u.timeZone { n.timeZone = v }
             if let v = u.organisers { n.organisers = Array(Set(v + [c.createdBy])).sorted() }
-            guard n.closes > n.opens else { throw fail("bad_dates", "a campaign must close after it opens") }
+            guard n.closes > n.opens else { throw fail(.badDates, "a campaign must close after it opens") }
             c = n
 
         case .campaignPublished:
             try mayEdit(e, c, auth)
-            guard c.phase == .draft else { throw fail("bad_phase", "only a draft can be published (it is \(c.phase.rawValue))") }
+            guard c.phase == .draft else { throw fail(.badPhase, "only a draft can be published (it is \(c.phase.rawValue))") }
             c.phase = .live
 
         case .campaignClosed:
             try mayEdit(e, c, auth)
-            guard c.phase == .live else { throw fail("bad_phase", "only a live campaign can be closed (it is \(c.phase.rawValue))") }
+            guard c.phase == .live else { throw fail(.badPhase, "only a live campaign can be closed (it is \(c.phase.rawValue))") }
             c.phase = .closed
 
         case .campaignCancelled(let b):
             try mayEdit(e, c, auth)
             guard c.phase == .draft || c.phase == .live else {
-                throw fail("bad_phase", "a \(c.phase.rawValue) campaign cannot be cancelled")
+                throw fail(.badPhase, "a \(c.phase.rawValue) campaign cannot be cancelled")
             }
             c.phase = .cancelled
             c.cancelReason = b.reason
@@ -365,12 +365,12 @@ public struct CampaignLedger {
         case .tierUpdated(let b):
             try mayEdit(e, c, auth)
             try requireOpen(c, "editing a tier")
-            guard var t = c.tiers[b.tier] else { throw fail("unknown_tier", "tier \(b.tier.hex.prefix(12)) is not a tier of this campaign") }
+            guard var t = c.tiers[b.tier] else { throw fail(.unknownTier, "tier \(b.tier.hex.prefix(12)) is not a tier of this campaign") }
             if let limit = b.limit {
                 // Places claimed are the winners so far; waitlisted pledges have not claimed one.
                 let claimed = min(t.active, t.limit.map(Int.init) ?? Int.max)
                 if Int(limit) < claimed {
-                    throw fail("limit_below_claimed", "the limit cannot go below the \(claimed) place(s) already claimed")
+                    throw fail(.limitBelowClaimed, "the limit cannot go below the \(claimed) place(s) already claimed")
                 }
                 t.limit = limit
             }
@@ -381,14 +381,14 @@ public struct CampaignLedger {
 
         case .pledgeMade(let b):
             guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
-                throw fail("unauthorised", "only collectors, organisers and admins may record pledges")
+                throw fail(.unauthorised, "only collectors, organisers and admins may record pledges")
             }
             switch c.phase {
-            case .draft: throw fail("not_live", "the campaign is not published yet")
-            case .cancelled: throw fail("cancelled", "the campaign was cancelled")
+            case .draft: throw fail(.notLive, "the campaign is not published yet")
+            case .cancelled: throw fail(.cancelled, "the campaign was cancelled")
             case .live, .closed: break
             }
-            if wall < c.opens { throw fail("not_open", "the campaign does not open until later") }
+            if wall < c.opens { throw fail(.notOpen, "the campaign does not open until later") }
             try currencyCheck(c, b.currency)
             try tierCheck(c, tier: b.tier, amount: b.amount)
             let late = c.phase == .closed || wall >= c.closes
@@ -414,17 +414,17 @@ public struct CampaignLedger {
 
         case .pledgeRevised(let r):
             guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
-                throw fail("unauthorised", "only collectors, organisers and admins may revise pledges")
+                throw fail(.unauthorised, "only collectors, organisers and admins may revise pledges")
             }
-            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
-            guard p.author == e.author else { throw fail("not_author", "only the pledge's author may revise it") }
+            guard var p = c.pledges[r.pledge] else { throw fail(.unknownPledge, "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard p.author == e.author else { throw fail(.notAuthor, "only the pledge's author may revise it") }
             try requireLive(c, e, "revising a pledge")
-            guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            guard p.status == .active else { throw fail(.pledgeInactive, "the pledge is \(p.status.rawValue)") }
             let amount = r.amount ?? p.amount
             let tier = r.tier ?? p.tier
             if let cur = r.currency { try currencyCheck(c, cur) }
             if (amount != p.amount || tier != p.tier) && p.collectedBy != nil {
-                throw fail("already_collected", "a collected pledge's amount and tier cannot change")
+                throw fail(.alreadyCollected, "a collected pledge's amount and tier cannot change")
             }
             // A tier's minimum binds when the amount or tier changes, not when only the name or anonymity does.
             if amount != p.amount || tier != p.tier { try tierCheck(c, tier: tier, amount: amount) }
@@ -438,14 +438,14 @@ public struct CampaignLedger {
 
         case .pledgeWithdrawn(let r):
             guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
-                throw fail("unauthorised", "only collectors, organisers and admins may withdraw pledges")
+                throw fail(.unauthorised, "only collectors, organisers and admins may withdraw pledges")
             }
-            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
-            guard p.author == e.author else { throw fail("not_author", "only the pledge's author may withdraw it") }
+            guard var p = c.pledges[r.pledge] else { throw fail(.unknownPledge, "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard p.author == e.author else { throw fail(.notAuthor, "only the pledge's author may withdraw it") }
             try requireLive(c, e, "withdrawing a pledge")
-            guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            guard p.status == .active else { throw fail(.pledgeInactive, "the pledge is \(p.status.rawValue)") }
             guard p.collectedBy == nil else {
-                throw fail("already_collected", "the money was already received; refund it and ask an organiser to reject the pledge")
+                throw fail(.alreadyCollected, "the money was already received; refund it and ask an organiser to reject the pledge")
             }
             p.status = .withdrawn
             c.pledged -= p.amount
@@ -455,11 +455,11 @@ public struct CampaignLedger {
 
         case .pledgeCollected(let r):
             guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
-                throw fail("unauthorised", "only collectors, organisers and admins may record money received")
+                throw fail(.unauthorised, "only collectors, organisers and admins may record money received")
             }
-            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
-            guard c.phase != .cancelled else { throw fail("cancelled", "the campaign was cancelled") }
-            guard p.status == .active else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            guard var p = c.pledges[r.pledge] else { throw fail(.unknownPledge, "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard c.phase != .cancelled else { throw fail(.cancelled, "the campaign was cancelled") }
+            guard p.status == .active else { throw fail(.pledgeInactive, "the pledge is \(p.status.rawValue)") }
             try currencyCheck(c, r.currency)
             // Part payments add up: each collection adds its amount. The first one (in replay order) names
             // who collected and how.
@@ -474,8 +474,8 @@ public struct CampaignLedger {
 
         case .pledgeRejected(let r):
             try mayEdit(e, c, auth)
-            guard var p = c.pledges[r.pledge] else { throw fail("unknown_pledge", "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
-            guard p.status == .active || p.status == .late else { throw fail("pledge_inactive", "the pledge is \(p.status.rawValue)") }
+            guard var p = c.pledges[r.pledge] else { throw fail(.unknownPledge, "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
+            guard p.status == .active || p.status == .late else { throw fail(.pledgeInactive, "the pledge is \(p.status.rawValue)") }
             if p.status == .active {
                 c.pledged -= p.amount
                 c.collected -= p.collected

@@ -72,23 +72,23 @@ public struct Event: Sendable, Hashable, CustomStringConvertible {
     /// Decodes wire bytes and checks everything that does not need other events, except the signature.
     public static func decode(wire: [UInt8]) throws(DecodingError) -> Event {
         guard wire.count <= Limits.maxEventBytes else {
-            throw DecodingError("decode.too_large", "event is \(wire.count) bytes, over the \(Limits.maxEventBytes)-byte limit")
+            throw DecodingError(.tooLarge, "event is \(wire.count) bytes, over the \(Limits.maxEventBytes)-byte limit")
         }
         guard case .array(let outer) = try CBOR.decode(wire, maxDepth: 1), outer.count == 2 else {
-            throw DecodingError("decode.bad_envelope", "an event is an array of [payload, signature]")
+            throw DecodingError(.badEnvelope, "an event is an array of [payload, signature]")
         }
         let payload = try outer[0].byteString("payload")
         let signature = try outer[1].byteString("signature", count: 64)
         var f = try Fields(try CBOR.decode(payload, maxDepth: 5), context: "event")
         let version = try f.required(0, "version").uint("version")
         guard version == Event.version else {
-            throw DecodingError("decode.unknown_version", "event version \(version) is not supported (this build reads version \(Event.version))")
+            throw DecodingError(.unknownVersion, "event version \(version) is not supported (this build reads version \(Event.version))")
         }
         let community = try f.required(1, "community").key("community")
         let author = try f.required(2, "author").key("author")
         let kindNumber = try f.required(3, "kind").uint("kind")
         guard let kind = EventKind(rawValue: kindNumber) else {
-            throw DecodingError("decode.unknown_kind", "event kind \(kindNumber) is not known")
+            throw DecodingError(.unknownKind, "event kind \(kindNumber) is not known")
         }
         let wall = try f.required(4, "wall").uint("wall")
         let counter = try f.required(5, "counter").u32("counter")

@@ -470,7 +470,7 @@ struct Fields {
 
     init(_ value: CBOR, context: String) throws(DecodingError) {
         guard case .map(let pairs) = value else {
-            throw DecodingError("decode.bad_type", "\(context) must be a map")
+            throw DecodingError(.badType, "\(context) must be a map")
         }
         self.pairs = pairs
         self.context = context
@@ -484,95 +484,101 @@ struct Fields {
 
     mutating func required(_ key: UInt64, _ name: String) throws(DecodingError) -> CBOR {
         guard let v = optional(key) else {
-            throw DecodingError("decode.missing_field", "\(context): required field \(key) (\(name)) is missing")
+            throw DecodingError(.missingField, "\(context): required field \(key) (\(name)) is missing")
         }
         return v
     }
 
     func finish() throws(DecodingError) {
         guard index == pairs.count else {
-            throw DecodingError("decode.unknown_field", "\(context): unknown field \(pairs[index].0)")
+            throw DecodingError(.unknownField, "\(context): unknown field \(pairs[index].0)")
         }
     }
 }
 
 extension CBOR {
     func uint(_ name: String) throws(DecodingError) -> UInt64 {
-        guard case .unsigned(let n) = self else { throw DecodingError("decode.bad_type", "\(name) must be an unsigned integer") }
+        guard case .unsigned(let n) = self else { throw DecodingError(.badType, "\(name) must be an unsigned integer") }
         return n
     }
 
     func amount(_ name: String) throws(DecodingError) -> Int64 {
         let n = try uint(name)
         guard n <= UInt64(Int64.max) else {
-            throw DecodingError("decode.amount_overflow", "\(name) \(n) overflows a 64-bit signed amount")
+            throw DecodingError(.amountOverflow, "\(name) \(n) overflows a 64-bit signed amount")
         }
         return Int64(n)
     }
 
     func u32(_ name: String) throws(DecodingError) -> UInt32 {
         let n = try uint(name)
-        guard n <= UInt64(UInt32.max) else { throw DecodingError("decode.out_of_range", "\(name) is out of range") }
+        guard n <= UInt64(UInt32.max) else { throw DecodingError(.outOfRange, "\(name) is out of range") }
         return UInt32(n)
     }
 
     func bool(_ name: String) throws(DecodingError) -> Bool {
-        guard case .bool(let b) = self else { throw DecodingError("decode.bad_type", "\(name) must be true or false") }
+        guard case .bool(let b) = self else { throw DecodingError(.badType, "\(name) must be true or false") }
         return b
     }
 
     /// A text field. Only multi-line fields (descriptions, reasons) may hold a line feed: a name or title
     /// with one could forge extra lines in plain-text listings.
     func text(_ name: String, max: Int, allowEmpty: Bool = false, multiline: Bool = false) throws(DecodingError) -> String {
-        guard case .text(let s) = self else { throw DecodingError("decode.bad_type", "\(name) must be a text string") }
-        guard s.utf8.count <= max else { throw DecodingError("decode.too_long", "\(name) is longer than \(max) bytes") }
-        guard allowEmpty || !s.isEmpty else { throw DecodingError("decode.empty", "\(name) must not be empty") }
+        guard case .text(let s) = self else { throw DecodingError(.badType, "\(name) must be a text string") }
+        guard s.utf8.count <= max else { throw DecodingError(.tooLong, "\(name) is longer than \(max) bytes") }
+        guard allowEmpty || !s.isEmpty else { throw DecodingError(.empty, "\(name) must not be empty") }
         guard !s.unicodeScalars.contains(where: { ($0.value < 0x20 && !(multiline && $0 == "\n")) || $0.value == 0x7f }) else {
-            throw DecodingError("decode.control_char", "\(name) contains a control character\(multiline ? "" : " or a line break")")
+            throw DecodingError(.controlChar, "\(name) contains a control character\(multiline ? "" : " or a line break")")
         }
         return s
     }
 
     func byteString(_ name: String, count: Int? = nil, max: Int = Int.max) throws(DecodingError) -> [UInt8] {
-        guard case .bytes(let b) = self else { throw DecodingError("decode.bad_type", "\(name) must be a byte string") }
-        if let count, b.count != count { throw DecodingError("decode.bad_length", "\(name) must be \(count) bytes") }
-        guard b.count <= max else { throw DecodingError("decode.too_long", "\(name) is longer than \(max) bytes") }
+        guard case .bytes(let b) = self else { throw DecodingError(.badType, "\(name) must be a byte string") }
+        if let count, b.count != count { throw DecodingError(.badLength, "\(name) must be \(count) bytes") }
+        guard b.count <= max else { throw DecodingError(.tooLong, "\(name) is longer than \(max) bytes") }
         return b
     }
 
-    func key(_ name: String) throws(DecodingError) -> PublicKey { PublicKey(bytes: try byteString(name, count: 32))! }
-    func id(_ name: String) throws(DecodingError) -> EventID { EventID(bytes: try byteString(name, count: 32))! }
+    func bytes32(_ name: String) throws(DecodingError) -> Bytes32 {
+        guard case .bytes(let b) = self else { throw DecodingError(.badType, "\(name) must be a byte string") }
+        guard let raw = Bytes32(b) else { throw DecodingError(.badLength, "\(name) must be 32 bytes") }
+        return raw
+    }
+
+    func key(_ name: String) throws(DecodingError) -> PublicKey { PublicKey(try bytes32(name)) }
+    func id(_ name: String) throws(DecodingError) -> EventID { EventID(try bytes32(name)) }
 
     func currency(_ name: String) throws(DecodingError) -> Currency {
         let code = try text(name, max: 3)
         guard let c = Currency(code: code) else {
-            throw DecodingError("decode.bad_currency", "\(name) '\(code)' is not an active ISO 4217 currency code")
+            throw DecodingError(.badCurrency, "\(name) '\(code)' is not an active ISO 4217 currency code")
         }
         return c
     }
 
     func enumValue<E: RawRepresentable>(_ name: String, _: E.Type) throws(DecodingError) -> E where E.RawValue == UInt64 {
         let n = try uint(name)
-        guard let e = E(rawValue: n) else { throw DecodingError("decode.bad_enum", "\(name) \(n) is not a known value") }
+        guard let e = E(rawValue: n) else { throw DecodingError(.badEnum, "\(name) \(n) is not a known value") }
         return e
     }
 
     func keyList(_ name: String) throws(DecodingError) -> [PublicKey] {
-        guard case .array(let items) = self else { throw DecodingError("decode.bad_type", "\(name) must be an array") }
+        guard case .array(let items) = self else { throw DecodingError(.badType, "\(name) must be an array") }
         guard items.count <= Limits.maxOrganisers else {
-            throw DecodingError("decode.too_long", "\(name) has more than \(Limits.maxOrganisers) keys")
+            throw DecodingError(.tooLong, "\(name) has more than \(Limits.maxOrganisers) keys")
         }
         var keys = [PublicKey]()
         for item in items { keys.append(try item.key(name)) }
         guard zip(keys, keys.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw DecodingError("decode.non_canonical", "\(name) must be sorted and without duplicates")
+            throw DecodingError(.nonCanonical, "\(name) must be sorted and without duplicates")
         }
         return keys
     }
 }
 
 func positive(_ v: Int64, _ name: String) throws(DecodingError) -> Int64 {
-    guard v > 0 else { throw DecodingError("decode.not_positive", "\(name) must be greater than zero") }
+    guard v > 0 else { throw DecodingError(.notPositive, "\(name) must be greater than zero") }
     return v
 }
 
@@ -580,7 +586,7 @@ func timeZoneName(_ v: CBOR) throws(DecodingError) -> String {
     let s = try v.text("time zone", max: Limits.maxTimeZoneBytes)
     guard s.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || "/_-+".utf8.contains($0) })
     else {
-        throw DecodingError("decode.bad_time_zone", "time zone '\(s)' is not an IANA zone name")
+        throw DecodingError(.badTimeZone, "time zone '\(s)' is not an IANA zone name")
     }
     return s
 }
@@ -618,7 +624,7 @@ extension EventBody {
                 closes: try f.required(6, "closes").uint("closes"),
                 timeZone: try timeZoneName(try f.required(7, "time zone")),
                 organisers: try f.required(8, "organisers").keyList("organisers"))
-            guard c.closes > c.opens else { throw DecodingError("decode.bad_dates", "a campaign must close after it opens") }
+            guard c.closes > c.opens else { throw DecodingError(.badDates, "a campaign must close after it opens") }
             body = .campaignCreated(c)
         case .campaignUpdated:
             var u = CampaignUpdated(campaign: try f.required(0, "campaign").id("campaign"))
@@ -631,7 +637,7 @@ extension EventBody {
             u.closes = try f.optional(7)?.uint("closes")
             if let tz = f.optional(8) { u.timeZone = try timeZoneName(tz) }
             u.organisers = try f.optional(9)?.keyList("organisers")
-            guard f.pairs.count > 1 else { throw DecodingError("decode.empty_update", "campaign.updated changes nothing") }
+            guard f.pairs.count > 1 else { throw DecodingError(.emptyUpdate, "campaign.updated changes nothing") }
             body = .campaignUpdated(u)
         case .campaignPublished:
             body = .campaignPublished(CampaignRef(campaign: try f.required(0, "campaign").id("campaign")))
@@ -648,7 +654,7 @@ extension EventBody {
             let description = try f.optional(2)?.text("description", max: Limits.maxDescriptionBytes, multiline: true)
             let minimum = try f.required(3, "minimum").amount("minimum")
             let limit = try f.optional(4)?.u32("limit")
-            if limit == 0 { throw DecodingError("decode.not_positive", "limit must be greater than zero") }
+            if limit == 0 { throw DecodingError(.notPositive, "limit must be greater than zero") }
             body = .tierAdded(TierAdded(campaign: campaign, title: title, description: description, minimum: minimum, limit: limit))
         case .tierUpdated:
             var u = TierUpdated(campaign: try f.required(0, "campaign").id("campaign"), tier: try f.required(1, "tier").id("tier"))
@@ -656,8 +662,8 @@ extension EventBody {
             u.description = try f.optional(3)?.text("description", max: Limits.maxDescriptionBytes, multiline: true)
             u.minimum = try f.optional(4)?.amount("minimum")
             u.limit = try f.optional(5)?.u32("limit")
-            if u.limit == 0 { throw DecodingError("decode.not_positive", "limit must be greater than zero") }
-            guard f.pairs.count > 2 else { throw DecodingError("decode.empty_update", "tier.updated changes nothing") }
+            if u.limit == 0 { throw DecodingError(.notPositive, "limit must be greater than zero") }
+            guard f.pairs.count > 2 else { throw DecodingError(.emptyUpdate, "tier.updated changes nothing") }
             body = .tierUpdated(u)
         case .pledgeMade:
             var p = PledgeMade(
@@ -671,11 +677,11 @@ extension EventBody {
                 paid: try f.optional(7)?.enumValue("paid", PaymentMethod.self))
             if let c = f.optional(8) {
                 guard case .array(let items) = c, !items.isEmpty, items.count <= Limits.maxOrganisers else {
-                    throw DecodingError("decode.bad_type", "contact must be a non-empty array of at most \(Limits.maxOrganisers) entries")
+                    throw DecodingError(.badType, "contact must be a non-empty array of at most \(Limits.maxOrganisers) entries")
                 }
                 for item in items {
                     guard case .array(let pair) = item, pair.count == 2 else {
-                        throw DecodingError("decode.bad_type", "contact entries are [recipient, ciphertext]")
+                        throw DecodingError(.badType, "contact entries are [recipient, ciphertext]")
                     }
                     p.contact.append(
                         SealedContact(
@@ -683,7 +689,7 @@ extension EventBody {
                             ciphertext: try pair[1].byteString("sealed contact", max: Limits.maxSealedContactBytes)))
                 }
                 guard zip(p.contact, p.contact.dropFirst()).allSatisfy({ $0.recipient < $1.recipient }) else {
-                    throw DecodingError("decode.non_canonical", "contact entries must be sorted by recipient, without duplicates")
+                    throw DecodingError(.nonCanonical, "contact entries must be sorted by recipient, without duplicates")
                 }
             }
             body = .pledgeMade(p)
@@ -695,9 +701,9 @@ extension EventBody {
             r.backerName = try f.optional(5)?.text("backer name", max: Limits.maxNameBytes)
             r.anonymous = try f.optional(6)?.bool("anonymous")
             guard (r.amount == nil) == (r.currency == nil) else {
-                throw DecodingError("decode.missing_field", "pledge.revised: amount and currency go together")
+                throw DecodingError(.missingField, "pledge.revised: amount and currency go together")
             }
-            guard f.pairs.count > 2 else { throw DecodingError("decode.empty_update", "pledge.revised changes nothing") }
+            guard f.pairs.count > 2 else { throw DecodingError(.emptyUpdate, "pledge.revised changes nothing") }
             body = .pledgeRevised(r)
         case .pledgeWithdrawn:
             body = .pledgeWithdrawn(

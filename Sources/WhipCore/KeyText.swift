@@ -40,10 +40,10 @@ public enum KeyText {
             throw WhipError(.invalidArgument, "'\(text)' has a bad checksum: a character was mistyped; copy it again")
         }
         let key = Array(raw[0..<32])
-        guard Array(raw[32...]) == checksum(key, kind) else {
+        guard Array(raw[32...]) == checksum(key, kind), let decoded = PublicKey(bytes: key) else {
             throw WhipError(.invalidArgument, "'\(text)' has a bad checksum: a character was mistyped; copy it again")
         }
-        return PublicKey(bytes: key)!
+        return decoded
     }
 
     static func checksum(_ key: [UInt8], _ kind: Kind) -> [UInt8] {

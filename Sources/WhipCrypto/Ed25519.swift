@@ -1,41 +1,42 @@
 import CSodium
 
-/// An Ed25519 public key (32 bytes).
+/// An Ed25519 public key (32 bytes, held inline).
 public struct PublicKey: Hashable, Sendable, Comparable {
-    /// Raw key bytes.
-    public let bytes: [UInt8]
+    /// The 32 key bytes.
+    public let raw: Bytes32
+
+    /// Wraps 32 bytes.
+    public init(_ raw: Bytes32) { self.raw = raw }
 
     /// Wraps 32 raw bytes; fails on any other length.
-    public init?(bytes: [UInt8]) {
-        guard bytes.count == 32 else { return nil }
-        self.bytes = bytes
+    public init?(bytes: some Collection<UInt8>) {
+        guard let raw = Bytes32(bytes) else { return nil }
+        self.raw = raw
     }
 
-    /// Hashes the 32 bytes in one call (the synthesised hash feeds the array to the hasher a byte at a time).
-    public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
-    }
+    /// The key bytes as an array (allocates; `raw.withUnsafeBytes` does not).
+    public var bytes: [UInt8] { raw.array }
 
     /// Checks an Ed25519 signature over `message` (libsodium's strict verification).
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
         Sodium.ready()
         guard signature.count == 64 else { return false }
         return message.withUnsafeBufferPointer { m in
-            crypto_sign_verify_detached(signature, m.baseAddress, UInt64(m.count), bytes) == 0
+            raw.withUnsafeBytePointer { k in crypto_sign_verify_detached(signature, m.baseAddress, UInt64(m.count), k) == 0 }
         }
     }
 
     /// Lower-case hex of the key.
-    public var hex: String { Hex.encode(bytes) }
+    public var hex: String { raw.hex }
 
-    public static func < (a: PublicKey, b: PublicKey) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: PublicKey, b: PublicKey) -> Bool { a.raw < b.raw }
 
     /// The X25519 form of this key, used for sealed boxes.
     public func curve25519() throws(CryptoError) -> [UInt8] {
         Sodium.ready()
         var out = [UInt8](repeating: 0, count: 32)
-        guard crypto_sign_ed25519_pk_to_curve25519(&out, bytes) == 0 else {
-            throw CryptoError(code: "crypto.bad_key", message: "not a valid Ed25519 public key")
+        guard raw.withUnsafeBytePointer({ crypto_sign_ed25519_pk_to_curve25519(&out, $0) }) == 0 else {
+            throw CryptoError(code: .badKey, message: "not a valid Ed25519 public key")
         }
         return out
     }
@@ -55,7 +56,7 @@ public struct SigningKey: Sendable {
     /// Rebuilds a key from its 32-byte seed.
     public init(seed: [UInt8]) throws(CryptoError) {
         guard seed.count == 32 else {
-            throw CryptoError(code: "crypto.bad_seed", message: "a signing key seed is 32 bytes, got \(seed.count)")
+            throw CryptoError(code: .badSeed, message: "a signing key seed is 32 bytes, got \(seed.count)")
         }
         self.init(uncheckedSeed: seed)
     }
@@ -65,7 +66,7 @@ public struct SigningKey: Sendable {
         var pk = [UInt8](repeating: 0, count: 32)
         var sk = [UInt8](repeating: 0, count: 64)
         _ = crypto_sign_seed_keypair(&pk, &sk, seed)
-        self.publicKey = PublicKey(bytes: pk)!
+        self.publicKey = PublicKey(Bytes32(filling: { $0.copyBytes(from: pk) }))
         self.secret = sk
     }
 
@@ -85,11 +86,11 @@ public struct SigningKey: Sendable {
     public func openSealed(_ sealed: [UInt8]) throws(CryptoError) -> [UInt8] {
         Sodium.ready()
         guard sealed.count >= Int(crypto_box_sealbytes()) else {
-            throw CryptoError(code: "crypto.seal_short", message: "sealed box is too short")
+            throw CryptoError(code: .sealShort, message: "sealed box is too short")
         }
         var xpk = [UInt8](repeating: 0, count: 32)
         var xsk = [UInt8](repeating: 0, count: 32)
-        _ = crypto_sign_ed25519_pk_to_curve25519(&xpk, publicKey.bytes)
+        _ = publicKey.raw.withUnsafeBytePointer { crypto_sign_ed25519_pk_to_curve25519(&xpk, $0) }
         _ = crypto_sign_ed25519_sk_to_curve25519(&xsk, secret)
         defer { sodium_memzero(&xsk, 32) }
         var out = [UInt8](repeating: 0, count: sealed.count - Int(crypto_box_sealbytes()))
@@ -97,7 +98,7 @@ public struct SigningKey: Sendable {
             crypto_box_seal_open(&out, s.baseAddress!, UInt64(s.count), xpk, xsk)
         }
         guard rc == 0 else {
-            throw CryptoError(code: "crypto.seal_open", message: "sealed box is not addressed to this key or is corrupted")
+            throw CryptoError(code: .sealOpen, message: "sealed box is not addressed to this key or is corrupted")
         }
         return out
     }
@@ -122,6 +123,10 @@ public enum SealedBox {
 /// Lower-case hexadecimal.
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
+
+    /// The lower-case hex digit of a nibble (0...15).
+    @inline(__always)
+    static func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 + nibble : 87 + nibble }
 
     /// Encodes bytes as lower-case hex.
     public static func encode(_ bytes: [UInt8]) -> String {

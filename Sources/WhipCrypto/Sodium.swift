@@ -51,6 +51,16 @@ public enum Blake2b {
         return out
     }
 
+    /// BLAKE2b-256 (unkeyed) of `data`, written straight into inline storage.
+    public static func hash32(_ data: [UInt8]) -> Bytes32 {
+        Sodium.ready()
+        return Bytes32 { out in
+            data.withUnsafeBufferPointer { d in
+                _ = crypto_generichash(out.baseAddress!.assumingMemoryBound(to: UInt8.self), 32, d.baseAddress, UInt64(d.count), nil, 0)
+            }
+        }
+    }
+
     /// Incremental BLAKE2b hasher for large inputs.
     public struct Hasher: ~Copyable {
         // libsodium's state is a 64-byte-aligned struct that Swift imports as opaque.

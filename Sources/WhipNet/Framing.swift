@@ -10,6 +10,16 @@ public enum FrameFailure: ErrorFamily {
 /// closed; nothing from a broken frame is used.
 public typealias FrameError = CodedError<FrameFailure>
 
+/// The framing codes.
+extension ErrorCode where Family == FrameFailure {
+    /// A frame of length 0.
+    public static let empty = Self("frame.empty")
+    /// A frame over the limit.
+    public static let tooLarge = Self("frame.too_large")
+    /// The connection ended inside a frame.
+    public static let truncated = Self("frame.truncated")
+}
+
 /// Splits a byte stream into frames: a 2-byte big-endian length (1...`maxFrameBytes`), then that many bytes.
 ///
 /// Every Noise message (handshake or transport) travels in one frame, so 65,535 is also the largest
@@ -28,9 +38,9 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     public mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { return nil }
-        guard length > 0 else { throw FrameError(code: "frame.empty", message: "a frame of length 0") }
+        guard length > 0 else { throw FrameError(code: .empty, message: "a frame of length 0") }
         guard Int(length) <= maxFrameBytes else {
-            throw FrameError(code: "frame.too_large", message: "a frame of \(length) bytes, over the \(maxFrameBytes)-byte limit")
+            throw FrameError(code: .tooLarge, message: "a frame of \(length) bytes, over the \(maxFrameBytes)-byte limit")
         }
         guard buffer.readableBytes >= 2 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 2)
@@ -40,7 +50,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ByteBuffer? {
         if let frame = try decode(buffer: &buffer) { return frame }
         if buffer.readableBytes > 0 {
-            throw FrameError(code: "frame.truncated", message: "the connection ended \(buffer.readableBytes) byte(s) into a frame")
+            throw FrameError(code: .truncated, message: "the connection ended \(buffer.readableBytes) byte(s) into a frame")
         }
         return nil
     }
@@ -55,7 +65,7 @@ public struct FrameEncoder: MessageToByteEncoder {
 
     public func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
         guard (1...65_535).contains(data.readableBytes) else {
-            throw FrameError(code: "frame.too_large", message: "cannot send a frame of \(data.readableBytes) bytes")
+            throw FrameError(code: .tooLarge, message: "cannot send a frame of \(data.readableBytes) bytes")
         }
         out.writeInteger(UInt16(data.readableBytes))
         out.writeImmutableBuffer(data)

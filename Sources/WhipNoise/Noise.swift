@@ -37,80 +37,77 @@ public enum NoiseFailure: ErrorFamily {
 public typealias NoiseError = CodedError<NoiseFailure>
 
 extension CodedError where Family == NoiseFailure {
-    /// The stable error codes.
-    public typealias Code = NoiseErrorCode
-
     static func decryptFailed(_ message: String = "authentication failed") -> NoiseError {
-        NoiseError(code: Code.decryptFailed, message: message)
+        NoiseError(code: .decryptFailed, message: message)
     }
 
     static func badDH(_ message: String) -> NoiseError {
-        NoiseError(code: Code.badDH, message: message)
+        NoiseError(code: .badDH, message: message)
     }
 
     static func messageTooLong(_ length: Int) -> NoiseError {
         NoiseError(
-            code: Code.messageTooLong,
+            code: .messageTooLong,
             message: "a Noise message is at most \(Noise.maxMessageLength) bytes, this one would be \(length)")
     }
 
     static func messageTooShort(_ message: String) -> NoiseError {
-        NoiseError(code: Code.messageTooShort, message: message)
+        NoiseError(code: .messageTooShort, message: message)
     }
 
     static var nonceExhausted: NoiseError {
-        NoiseError(code: Code.nonceExhausted, message: "the cipher nonce is exhausted (2^64-1 is reserved); start a new session")
+        NoiseError(code: .nonceExhausted, message: "the cipher nonce is exhausted (2^64-1 is reserved); start a new session")
     }
 
     static func outOfOrder(_ message: String) -> NoiseError {
-        NoiseError(code: Code.outOfOrder, message: message)
+        NoiseError(code: .outOfOrder, message: message)
     }
 
     static var handshakeFailed: NoiseError {
-        NoiseError(code: Code.handshakeFailed, message: "the handshake already failed; discard this state")
+        NoiseError(code: .handshakeFailed, message: "the handshake already failed; discard this state")
     }
 
     static func unsupported(_ message: String) -> NoiseError {
-        NoiseError(code: Code.unsupportedProtocol, message: message)
+        NoiseError(code: .unsupportedProtocol, message: message)
     }
 
     static func missingKey(_ message: String) -> NoiseError {
-        NoiseError(code: Code.missingKey, message: message)
+        NoiseError(code: .missingKey, message: message)
     }
 
     static func badKey(_ message: String) -> NoiseError {
-        NoiseError(code: Code.badKey, message: message)
+        NoiseError(code: .badKey, message: message)
     }
 
     static func badPSK(_ message: String) -> NoiseError {
-        NoiseError(code: Code.badPSK, message: message)
+        NoiseError(code: .badPSK, message: message)
     }
 }
 
 /// The stable codes of `NoiseError`.
-public enum NoiseErrorCode {
+extension ErrorCode where Family == NoiseFailure {
     /// Authentication of a ciphertext failed (wrong key or PSK, or tampered bytes).
-    public static let decryptFailed = "noise.decrypt_failed"
+    public static let decryptFailed = Self("noise.decrypt_failed")
     /// A DH produced the all-zero output, or a peer sent a low-order public key.
-    public static let badDH = "noise.bad_dh"
+    public static let badDH = Self("noise.bad_dh")
     /// A message (or the message a payload would produce) exceeds 65,535 bytes.
-    public static let messageTooLong = "noise.message_too_long"
+    public static let messageTooLong = Self("noise.message_too_long")
     /// A message is shorter than its pattern requires.
-    public static let messageTooShort = "noise.message_too_short"
+    public static let messageTooShort = Self("noise.message_too_short")
     /// The nonce reached 2^64-1; the session must end (or rekey and restart).
-    public static let nonceExhausted = "noise.nonce_exhausted"
+    public static let nonceExhausted = Self("noise.nonce_exhausted")
     /// A method was called when the state machine expects another one.
-    public static let outOfOrder = "noise.out_of_order"
+    public static let outOfOrder = Self("noise.out_of_order")
     /// The handshake already failed; the state must be discarded.
-    public static let handshakeFailed = "noise.handshake_failed"
+    public static let handshakeFailed = Self("noise.handshake_failed")
     /// The protocol name, pattern, modifier or algorithm is not supported.
-    public static let unsupportedProtocol = "noise.unsupported_protocol"
+    public static let unsupportedProtocol = Self("noise.unsupported_protocol")
     /// A key the pattern needs (local static or remote static) was not supplied.
-    public static let missingKey = "noise.missing_key"
+    public static let missingKey = Self("noise.missing_key")
     /// A key has the wrong length.
-    public static let badKey = "noise.bad_key"
+    public static let badKey = Self("noise.bad_key")
     /// The pre-shared keys do not match the pattern's psk tokens in number or length.
-    public static let badPSK = "noise.bad_psk"
+    public static let badPSK = Self("noise.bad_psk")
     /// A transport direction is not available (the receiving side of a one-way pattern).
-    public static let oneWay = "noise.one_way"
+    public static let oneWay = Self("noise.one_way")
 }

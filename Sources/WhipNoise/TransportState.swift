@@ -35,7 +35,7 @@ public struct TransportState: Sendable {
             throw NoiseError.messageTooLong(payload.count + Noise.tagLength)
         }
         guard sender != nil else {
-            throw NoiseError(code: NoiseError.Code.oneWay, message: "the responder of a one-way pattern cannot send")
+            throw NoiseError(code: .oneWay, message: "the responder of a one-way pattern cannot send")
         }
         return try sender!.encrypt(ad: [], plaintext: payload)
     }
@@ -48,7 +48,7 @@ public struct TransportState: Sendable {
         }
         guard receiver != nil else {
             throw NoiseError(
-                code: NoiseError.Code.oneWay, message: "the initiator of a one-way pattern cannot receive")
+                code: .oneWay, message: "the initiator of a one-way pattern cannot receive")
         }
         return try receiver!.decrypt(ad: [], ciphertext: message)
     }

@@ -41,9 +41,9 @@ extension Store {
             after = last.seq
             for (row, result) in zip(rows, Verifier.check(rows.map(\.raw))) {
                 switch result {
-                case .failure(let a): bad.append(BadEvent(seq: row.seq, id: Hex.encode([UInt8](row.id)), reason: a.code))
+                case .failure(let a): bad.append(BadEvent(seq: row.seq, id: Hex.encode([UInt8](row.id)), reason: a.code.rawValue))
                 case .success(let e) where e.id.bytes != [UInt8](row.id):
-                    bad.append(BadEvent(seq: row.seq, id: Hex.encode([UInt8](row.id)), reason: "id_mismatch"))
+                    bad.append(BadEvent(seq: row.seq, id: Hex.encode([UInt8](row.id)), reason: Admission.Code.idMismatch.rawValue))
                 case .success: break
                 }
             }

@@ -1,7 +1,7 @@
 import Foundation
-import GRDB
-import WhipCore
-import WhipCrypto
+public import GRDB
+public import WhipCore
+public import WhipCrypto
 
 /// A stored row that cannot be read as the schema says: the database file is damaged or was edited.
 ///
@@ -28,17 +28,6 @@ extension Row {
     /// A blob column as bytes.
     func bytes(_ column: String) throws -> [UInt8] { [UInt8](try value(column, as: Data.self)) }
 
-    /// A blob column holding a 32-byte public key.
-    func key(_ column: String) throws -> PublicKey { try Store.key(try value(column, as: Data.self), column) }
-
-    /// A nullable blob column holding a 32-byte public key.
-    func optionalKey(_ column: String) throws -> PublicKey? {
-        try value(column, as: Data?.self).map { d throws in try Store.key(d, column) }
-    }
-
-    /// A blob column holding a 32-byte event id.
-    func eventID(_ column: String) throws -> EventID { try Store.eventID(try value(column, as: Data.self), column) }
-
     /// A non-negative integer column as `UInt64` (times in ms).
     func unsigned(_ column: String) throws -> UInt64 {
         let v = try value(column, as: Int64.self)
@@ -54,22 +43,43 @@ extension Row {
     }
 }
 
+// Ids and keys are read by GRDB directly: a 32-byte blob, or nil (which GRDB's throwing decoders turn into a
+// `RowDecodingError`, and `Store.explain` into a "damaged" `WhipError`) for anything else. WhipCore and WhipCrypto
+// stay free of GRDB; the conformances live here, at the boundary.
+
+extension Bytes32 {
+    /// A 32-byte blob; nil for any other value.
+    init?(databaseValue: DatabaseValue) {
+        guard case .blob(let d) = databaseValue.storage else { return nil }
+        guard let raw = d.withUnsafeBytes({ Bytes32($0) }) else { return nil }
+        self = raw
+    }
+
+    var databaseValue: DatabaseValue { withUnsafeBytes { Data($0) }.databaseValue }
+}
+
+extension EventID: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { raw.databaseValue }
+
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> EventID? { Bytes32(databaseValue: dbValue).map(EventID.init) }
+}
+
+extension PublicKey: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { raw.databaseValue }
+
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> PublicKey? { Bytes32(databaseValue: dbValue).map(PublicKey.init) }
+}
+
 extension Store {
-    static func key(_ d: Data, _ what: String) throws -> PublicKey {
-        guard let k = PublicKey(bytes: [UInt8](d)) else { throw DamagedData("\(what) is not a 32-byte key") }
-        return k
-    }
-
-    static func eventID(_ d: Data, _ what: String) throws -> EventID {
-        guard let id = EventID(bytes: [UInt8](d)) else { throw DamagedData("\(what) is not a 32-byte id") }
-        return id
-    }
-
     /// Concatenated 32-byte keys.
     static func keys(_ d: Data, _ what: String) throws -> [PublicKey] {
-        let b = [UInt8](d)
-        guard b.count % 32 == 0 else { throw DamagedData("\(what) is not a list of 32-byte keys") }
-        return try stride(from: 0, to: b.count, by: 32).map { i throws in try key(Data(b[i..<i + 32]), what) }
+        guard d.count % 32 == 0 else { throw DamagedData("\(what) is not a list of 32-byte keys") }
+        return try d.withUnsafeBytes { b throws in
+            try stride(from: 0, to: b.count, by: 32).map { i throws in
+                guard let raw = Bytes32(UnsafeRawBufferPointer(rebasing: b[i..<i + 32])) else { throw DamagedData("\(what) is damaged") }
+                return PublicKey(raw)
+            }
+        }
     }
 
     static func currency(_ code: String) throws -> Currency {

@@ -36,8 +36,8 @@ enum Materializer {
             let authority = Authority(community: community, events: authorityEvents)
             var byPartition = Dictionary(grouping: events.filter { $0.campaign != nil }, by: { $0.campaign! })
             if authorityChanged {
-                for p in try Data.fetchAll(db, sql: "SELECT campaign FROM partitions WHERE community = ?", arguments: [cref]) {
-                    byPartition[try Store.eventID(p, "campaign"), default: []] += []
+                for p in try EventID.fetchAll(db, sql: "SELECT campaign FROM partitions WHERE community = ?", arguments: [cref]) {
+                    byPartition[p, default: []] += []
                 }
                 try writeAuthority(db, authority, cref, authoritySeqs)
                 statuses.merge(authority.statuses) { $1 }
@@ -54,7 +54,7 @@ enum Materializer {
             let parts = try Row.fetchAll(
                 db, sql: "SELECT campaign, digest FROM partitions WHERE community = ? AND digest IS NOT NULL", arguments: [cref]
             )
-            .map { r throws in (try r.eventID("campaign"), try r.bytes("digest")) }
+            .map { r throws in (try r.value("campaign", as: EventID.self), try r.bytes("digest")) }
             let count = (try row.value("event_count", as: Int.self)) + events.count
             let digest = StateDigest.community(community, authority: authorityDigest, partitions: parts, eventCount: count, fingerprint: fp)
             try db.execute(
@@ -126,7 +126,7 @@ enum Materializer {
         let ins = try db.cachedStatement(
             sql: "INSERT OR REPLACE INTO rule_rejections (seq, community, partition, code, message) VALUES (?, ?, ?, ?, ?)")
         for (id, s) in statuses {
-            if case .rejected(let v) = s, let seq = seqs[id] { try ins.execute(arguments: [seq, cref, partition, v.code, v.message]) }
+            if case .rejected(let v) = s, let seq = seqs[id] { try ins.execute(arguments: [seq, cref, partition, v.code.rawValue, v.message]) }
         }
     }
 
@@ -356,7 +356,7 @@ enum Materializer {
             throw DamagedData("a campaign's model or phase is not one this version knows")
         }
         var c = CampaignState(
-            id: id, createdBy: try r.key("created_by"),
+            id: id, createdBy: try r.value("created_by", as: PublicKey.self),
             createdAt: HLC(wall: try r.unsigned("created_ms"), counter: try r.counter("created_counter")),
             title: try r.value("title"), description: try r.value("description"), goal: try r.value("goal_minor"),
             currency: try Store.currency(try r.value("currency")), model: model, opens: try r.unsigned("opens_ms"),
@@ -369,7 +369,7 @@ enum Materializer {
         c.backers = try r.value("backers")
         c.hasPledges = try r.value("has_pledges")
         for t in try Row.fetchAll(db, sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ?", arguments: [pref]) {
-            let tid = try t.eventID("id")
+            let tid = try t.value("id", as: EventID.self)
             seqs[tid] = try t.value("seq")
             var tier = TierState(
                 id: tid, title: try t.value("title"), description: try t.value("description"), minimum: try t.value("minimum_minor"),
@@ -399,13 +399,14 @@ enum Materializer {
         seqs[id] = try r.value("seq")
         let tierBySeq = Dictionary(tiers.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
         var p = PledgeState(
-            id: id, author: try r.key("author_key"), madeAt: HLC(wall: try r.unsigned("made_ms"), counter: try r.counter("made_counter")),
+            id: id, author: try r.value("author_key", as: PublicKey.self),
+            madeAt: HLC(wall: try r.unsigned("made_ms"), counter: try r.counter("made_counter")),
             backerName: try r.value("backer_name"), anonymous: try r.value("anonymous"), amount: try r.value("amount_minor"),
             tier: try r.value("tier", as: Int64?.self).flatMap { tierBySeq[$0] }, channel: try channel(r), status: try status(r),
             contact: decodeContact(try r.value("contact")))
         p.waitlisted = try r.value("waitlisted")
         p.collected = try r.value("collected_minor")
-        p.collectedBy = try r.optionalKey("collector_key")
+        p.collectedBy = try r.value("collector_key", as: PublicKey?.self)
         p.collectedMethod = try method(r)
         p.rejectReason = try r.value("reject_reason")
         return p

@@ -123,9 +123,9 @@ extension Store {
     static func community(_ r: Row) throws -> CommunityInfo {
         let hubs = try r.value("hubs", as: String.self).split(separator: ",").map(String.init)
         return CommunityInfo(
-            id: try r.key("id"), name: try r.value("name"), networkKey: try r.bytes("network_key"), hubs: hubs,
+            id: try r.value("id", as: PublicKey.self), name: try r.value("name"), networkKey: try r.bytes("network_key"), hubs: hubs,
             eventCount: try r.value("event_count"), digest: try r.value("digest", as: Data?.self).map { Hex.encode([UInt8]($0)) } ?? "",
-            founder: try r.optionalKey("founder"))
+            founder: try r.value("founder", as: PublicKey?.self))
     }
 
     static func money(_ minor: Int64, _ code: String) throws -> Money { Money(minor: minor, currency: try currency(code)) }
@@ -142,13 +142,14 @@ extension Store {
             throw DamagedData("a campaign's model or phase is not one this version knows")
         }
         return CampaignRow(
-            id: try r.eventID("id"), community: try r.key("community_id"),
+            id: try r.value("id", as: EventID.self), community: try r.value("community_id", as: PublicKey.self),
             title: try r.value("title"), description: try r.value("description"), goal: Money(minor: try r.value("goal_minor"), currency: cur),
             model: model, opens: try r.unsigned("opens_ms"), closes: try r.unsigned("closes_ms"),
             timeZone: try r.value("time_zone"), phase: phase, cancelReason: try r.value("cancel_reason"),
             pledged: Money(minor: try r.value("pledged_minor"), currency: cur),
             collected: Money(minor: try r.value("collected_minor"), currency: cur),
-            backers: try r.value("backers"), createdBy: try r.key("created_by"), organisers: try keys(try r.value("organisers"), "organisers"))
+            backers: try r.value("backers"), createdBy: try r.value("created_by", as: PublicKey.self),
+            organisers: try keys(try r.value("organisers"), "organisers"))
     }
 
     /// Campaigns, optionally of one community, newest first.
@@ -186,7 +187,7 @@ extension Store {
                 arguments: [pref]
             ).map { r throws in
                 TierRow(
-                    id: try r.eventID("id"), title: try r.value("title"), description: try r.value("description"),
+                    id: try r.value("id", as: EventID.self), title: try r.value("title"), description: try r.value("description"),
                     minimum: try Store.money(try r.value("minimum_minor"), cur), limit: try r.value("quantity_limit"),
                     claimed: try r.value("claimed"),
                     waitlisted: try r.value("waitlisted"))
@@ -206,12 +207,12 @@ extension Store {
 
     static func pledge(_ r: Row, campaign: EventID, currency cur: String) throws -> PledgeRow {
         PledgeRow(
-            id: try r.eventID("id"), campaign: campaign, author: try r.key("author_key"),
+            id: try r.value("id", as: EventID.self), campaign: campaign, author: try r.value("author_key", as: PublicKey.self),
             madeAt: try r.unsigned("made_ms"), backerName: try r.value("backer_name"), anonymous: try r.value("anonymous"),
             amount: try Store.money(try r.value("amount_minor"), cur),
-            tier: try r.value("tier_id", as: Data?.self).map { d throws in try Store.eventID(d, "tier_id") },
+            tier: try r.value("tier_id", as: EventID?.self),
             channel: try Materializer.channel(r).name, status: try Materializer.status(r).rawValue, waitlisted: try r.value("waitlisted"),
-            collected: try Store.money(try r.value("collected_minor"), cur), collectedBy: try r.optionalKey("collector_key"),
+            collected: try Store.money(try r.value("collected_minor"), cur), collectedBy: try r.value("collector_key", as: PublicKey?.self),
             collectedMethod: try Materializer.method(r)?.name, rejectReason: try r.value("reject_reason"),
             contact: Materializer.decodeContact(try r.value("contact")))
     }
@@ -266,11 +267,10 @@ extension Store {
     public func pledge(_ id: EventID) throws(WhipError) -> PledgeRow? {
         try read { db in
             guard
-                let campaign = try Data.fetchOne(
+                let campaign = try EventID.fetchOne(
                     db,
                     sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?",
-                    arguments: [Data(id.bytes)]
-                ).map({ d throws in try Store.eventID(d, "campaign") }),
+                    arguments: [id]),
                 let (_, cur) = try Store.partitionRef(db, campaign)
             else { return nil }
             return try Row.fetchOne(db, sql: Store.pledgeSelect + " WHERE e.id = ?", arguments: [Data(id.bytes)]).map { r throws in
@@ -293,12 +293,12 @@ extension Store {
             case "tiers": "SELECT e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE lower(hex(e.id)) LIKE ? LIMIT 2"
             default: "SELECT e.id FROM pledges p JOIN events e ON e.seq = p.seq WHERE lower(hex(e.id)) LIKE ? LIMIT 2"
             }
-        let matches = try read { db in try Data.fetchAll(db, sql: sql, arguments: [t + "%"]) }
+        let matches = try read { db in try EventID.fetchAll(db, sql: sql, arguments: [t + "%"]) }
         guard let first = matches.first else {
             throw WhipError(.notFound, "no \(what) with an id starting '\(text)'; list them with `whipround \(what) list`")
         }
         guard matches.count == 1 else { throw WhipError(.invalidArgument, "'\(text)' matches several \(what)s; type more of the id") }
-        do { return try Store.eventID(first, what) } catch { throw wrap(error) }
+        return first
     }
 
     /// Roles in a community as they stand.
@@ -310,7 +310,7 @@ extension Store {
             ).map { r throws in
                 guard let role = Role(name: try r.value("role")) else { throw DamagedData("a role is not one this version knows") }
                 return RoleRow(
-                    member: try r.key("member"), role: role, granted: try r.value("granted"),
+                    member: try r.value("member", as: PublicKey.self), role: role, granted: try r.value("granted"),
                     expires: try r.value("expires_ms", as: Int64?.self).map { UInt64(clamping: $0) })
             }
         }
@@ -424,11 +424,10 @@ extension Store {
     /// The campaign a pledge belongs to.
     public func pledgeCampaign(_ id: EventID) throws(WhipError) -> EventID? {
         try read { db in
-            try Data.fetchOne(
+            try EventID.fetchOne(
                 db,
                 sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?",
-                arguments: [Data(id.bytes)]
-            ).map { d throws in try Store.eventID(d, "campaign") }
+                arguments: [id])
         }
     }
 }
@@ -437,11 +436,10 @@ extension Store {
     /// The campaign a tier belongs to.
     public func tierCampaign(_ id: EventID) throws(WhipError) -> EventID? {
         try read { db in
-            try Data.fetchOne(
+            try EventID.fetchOne(
                 db,
                 sql: "SELECT pt.campaign FROM events e JOIN tiers t ON t.seq = e.seq JOIN partitions pt ON pt.ref = t.partition WHERE e.id = ?",
-                arguments: [Data(id.bytes)]
-            ).map { d throws in try Store.eventID(d, "campaign") }
+                arguments: [id])
         }
     }
 }
@@ -493,7 +491,7 @@ extension Store {
         try read { db in
             var communities: [Int64: PublicKey] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT ref, id FROM communities") {
-                communities[try row.value("ref", as: Int64.self)] = try row.key("id")
+                communities[try row.value("ref", as: Int64.self)] = try row.value("id", as: PublicKey.self)
             }
             var last = seq
             let cursor = try Row.fetchCursor(
@@ -590,7 +588,7 @@ extension Store {
                     address: try r.value("address"), source: try r.value("source"),
                     lastAttempt: try r.value("last_attempt_ms", as: Int64?.self).map { UInt64(clamping: $0) },
                     lastSuccess: try r.value("last_success_ms", as: Int64?.self).map { UInt64(clamping: $0) }, lastError: try r.value("last_error"),
-                    lastPeerID: try r.optionalKey("last_peer_id"), storedSinceSync: try r.value("since"))
+                    lastPeerID: try r.value("last_peer_id", as: PublicKey?.self), storedSinceSync: try r.value("since"))
             }
         }
     }

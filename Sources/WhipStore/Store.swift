@@ -322,16 +322,17 @@ public final class Store: Sendable {
         for (wire, result) in checked {
             switch result {
             case .failure(let a):
-                report.reject(a.code, a.message)
+                report.reject(a.code.rawValue, a.message)
                 try reject.execute(arguments: [
-                    nil, nil, a.code, a.message, Data(wire.prefix(Limits.maxEventBytes)), source.rawValue, Int64(now), nil,
+                    nil, nil, a.code.rawValue, a.message, Data(wire.prefix(Limits.maxEventBytes)), source.rawValue, Int64(now), nil,
                 ])
             case .success(let e):
                 guard let cref = joined[e.community.bytes] else {
                     let msg = "event belongs to community \(KeyText.encode(e.community, as: .community)), which this node has not joined"
-                    report.reject("unknown_community", msg)
+                    report.reject(Admission.Code.communityNotJoined.rawValue, msg)
                     try reject.execute(arguments: [
-                        Data(e.id.bytes), Data(e.community.bytes), "unknown_community", msg, Data(wire), source.rawValue, Int64(now), nil,
+                        Data(e.id.bytes), Data(e.community.bytes), Admission.Code.communityNotJoined.rawValue, msg, Data(wire), source.rawValue,
+                        Int64(now), nil,
                     ])
                     continue
                 }
@@ -345,7 +346,8 @@ public final class Store: Sendable {
                     if !held {
                         let msg = "timestamp is \((e.hlc.wall - now) / 1000) s ahead of this node's clock; held and retried later"
                         try reject.execute(arguments: [
-                            Data(e.id.bytes), Data(e.community.bytes), "future_timestamp", msg, Data(wire), source.rawValue, Int64(now),
+                            Data(e.id.bytes), Data(e.community.bytes), Admission.Code.futureTimestamp.rawValue, msg, Data(wire), source.rawValue,
+                            Int64(now),
                             Int64(e.hlc.wall - Store.maxFutureSkewMs),
                         ])
                     }
@@ -392,7 +394,7 @@ public final class Store: Sendable {
             }
             for e in fresh {
                 if case .rejected(let v) = statuses[e.id] ?? .applied {
-                    report.notApplied[v.code, default: 0] += 1
+                    report.notApplied[v.code.rawValue, default: 0] += 1
                     if requireApplied {
                         throw WhipError(.rejected, "cannot \(e.kind.userAction): \(v.message)")
                     }
@@ -438,7 +440,8 @@ public final class Store: Sendable {
                         """, arguments: [seq])
             else { return nil }
             return StandingChange(
-                pledge: try r.eventID("id"), campaign: try r.eventID("campaign"), backer: try r.value("backer"), tier: try r.value("tier"),
+                pledge: try r.value("id", as: EventID.self), campaign: try r.value("campaign", as: EventID.self), backer: try r.value("backer"),
+                tier: try r.value("tier"),
                 waitlisted: after[seq] ?? false)
         }
     }

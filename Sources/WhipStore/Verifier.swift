@@ -2,14 +2,6 @@ import Dispatch
 public import WhipCore
 public import WhipCrypto
 
-/// Why an event was refused before it reached the store.
-public struct Admission: Error, Sendable, Equatable {
-    /// Stable code, e.g. `bad_signature` or a `decode.*` code.
-    public let code: String
-    /// Explanation for a person.
-    public let message: String
-}
-
 /// Decodes and signature-checks raw events in parallel across cores.
 public enum Verifier {
     /// Decodes and verifies each wire event; the result is in input order.
@@ -47,14 +39,14 @@ public enum Verifier {
         do {
             let e = try Event.decode(wire: wire)
             if let community, e.community != community {
-                return .failure(Admission(code: "wrong_community", message: "the event belongs to another community than this session's"))
+                return .failure(Admission(code: .wrongCommunity, message: "the event belongs to another community than this session's"))
             }
             guard e.verifySignature() else {
-                return .failure(Admission(code: "bad_signature", message: "the signature does not match the event (forged or corrupted)"))
+                return .failure(Admission(code: .badSignature, message: "the signature does not match the event (forged or corrupted)"))
             }
             return .success(e)
         } catch {
-            return .failure(Admission(code: error.code, message: error.message))
+            return .failure(Admission(error))
         }
     }
 }

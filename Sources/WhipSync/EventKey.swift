@@ -1,4 +1,5 @@
 public import WhipCore
+import WhipCrypto
 
 /// The key an event is reconciled under: a 64-bit timestamp, then its 32-byte id.
 ///
@@ -18,7 +19,7 @@ public struct EventKey: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// A key from a timestamp and an event id.
     public init(timestamp: UInt64, id: EventID) {
-        self.init(timestamp: timestamp, idBytes: id.bytes[...])!
+        self.init(timestamp: timestamp, w0: id.raw.w0, w1: id.raw.w1, w2: id.raw.w2, w3: id.raw.w3)
     }
 
     /// The key of an event: its packed HLC and its id.
@@ -75,7 +76,7 @@ public struct EventKey: Hashable, Comparable, Sendable, CustomStringConvertible 
     public var idBytes: [UInt8] { raw.bytes }
 
     /// The event id.
-    public var id: EventID { EventID(bytes: idBytes)! }
+    public var id: EventID { raw.id }
 
     /// The id alone, as four words.
     var raw: RawID { RawID(w0: w0, w1: w1, w2: w2, w3: w3) }
@@ -96,6 +97,9 @@ struct RawID: Hashable, Comparable, Sendable {
     var w3: UInt64
 
     static let zero = RawID(w0: 0, w1: 0, w2: 0, w3: 0)
+
+    /// The event id these words hold (the same little-endian word layout as `Bytes32`).
+    var id: EventID { EventID(Bytes32(littleEndianWords: w0, w1, w2, w3)) }
 
     init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
         self.w0 = w0

@@ -11,6 +11,18 @@ public enum HandshakeFailure: ErrorFamily {
 /// `handshake.out_of_order`). The connection is closed; no application data was exchanged.
 public typealias HandshakeError = CodedError<HandshakeFailure>
 
+/// The handshake codes.
+extension ErrorCode where Family == HandshakeFailure {
+    /// The Noise handshake failed.
+    public static let noise = Self("handshake.noise")
+    /// The first message opens with none of this node's network keys.
+    public static let notMemberOfAny = Self("handshake.not_member_of_any")
+    /// The peer's member proof is missing, malformed or does not verify.
+    public static let badProof = Self("handshake.bad_proof")
+    /// A handshake message arrived when none was expected.
+    public static let outOfOrder = Self("handshake.out_of_order")
+}
+
 /// The result of a completed handshake: who the peer is, for which community, and the session keys.
 public struct EstablishedSession: Sendable {
     /// The community both sides proved they hold the network key of.
@@ -58,7 +70,7 @@ public struct PeerHandshake: Sendable {
         self.noiseKey = noiseKey
     }
 
-    static func wrap(_ e: NoiseError) -> HandshakeError { HandshakeError("handshake.noise", e.message) }
+    static func wrap(_ e: NoiseError) -> HandshakeError { HandshakeError(.noise, e.message) }
 
     /// Starts a handshake as the connecting side and returns it with the first message to send.
     public static func initiate(
@@ -89,7 +101,7 @@ public struct PeerHandshake: Sendable {
             let reply = try me.writeWithProof()
             return (me, reply)
         }
-        throw HandshakeError("handshake.not_member_of_any", "the first message opens with none of this node's network keys")
+        throw HandshakeError(.notMemberOfAny, "the first message opens with none of this node's network keys")
     }
 
     private mutating func writeWithProof() throws(HandshakeError) -> [UInt8] {
@@ -106,10 +118,10 @@ public struct PeerHandshake: Sendable {
             case .array(let items)? = try? CBOR.decode(payload, maxDepth: 1), items.count == 2,
             case .bytes(let key) = items[0], let identityKey = PublicKey(bytes: key),
             case .bytes(let signature) = items[1]
-        else { throw HandshakeError("handshake.bad_proof", "the peer's member proof is malformed") }
+        else { throw HandshakeError(.badProof, "the peer's member proof is malformed") }
         let signed = PeerHandshake.proofContext + community.bytes + peerStatic + before
         guard identityKey.verify(signature: signature, message: signed) else {
-            throw HandshakeError("handshake.bad_proof", "the peer's member proof does not verify")
+            throw HandshakeError(.badProof, "the peer's member proof does not verify")
         }
         peerIdentity = identityKey
     }
@@ -125,12 +137,12 @@ public struct PeerHandshake: Sendable {
             try readWithProof(message)
             return .established(try established())
         default:
-            throw HandshakeError("handshake.out_of_order", "a handshake message arrived when none was expected")
+            throw HandshakeError(.outOfOrder, "a handshake message arrived when none was expected")
         }
     }
 
     private mutating func established() throws(HandshakeError) -> EstablishedSession {
-        guard let peerIdentity else { throw HandshakeError("handshake.bad_proof", "no member proof received") }
+        guard let peerIdentity else { throw HandshakeError(.badProof, "no member proof received") }
         do {
             return EstablishedSession(community: community, peerIdentity: peerIdentity, transport: try noise.finish())
         } catch {

@@ -30,7 +30,7 @@ public struct SyncInitiator<Store: ReconcileIndex> {
 
     /// The first message.
     public mutating func initiate() throws(SyncError) -> [UInt8] {
-        guard state == .ready else { throw SyncError(SyncError.state, "initiate() may be called once, before reconcile(_:)") }
+        guard state == .ready else { throw SyncError(.state, "initiate() may be called once, before reconcile(_:)") }
         state = .waiting
         messagesSent = 1
         return engine.initiate()
@@ -42,16 +42,16 @@ public struct SyncInitiator<Store: ReconcileIndex> {
     /// reconciliation is complete.
     public mutating func reconcile(_ message: [UInt8]) throws(SyncError) -> (next: [UInt8]?, have: [EventKey], need: [EventID]) {
         guard state == .waiting else {
-            throw SyncError(SyncError.state, state == .ready ? "reconcile(_:) before initiate()" : "the reconciliation is over")
+            throw SyncError(.state, state == .ready ? "reconcile(_:) before initiate()" : "the reconciliation is over")
         }
         do {
             let r = try engine.process(message)
             if r.ranges == 0 {
                 state = .done
-                return (nil, r.have, r.need.map { EventID(bytes: $0.bytes)! })
+                return (nil, r.have, r.need.map(\.id))
             }
             messagesSent += 1
-            return (r.out, r.have, r.need.map { EventID(bytes: $0.bytes)! })
+            return (r.out, r.have, r.need.map(\.id))
         } catch {
             state = .failed
             throw error
@@ -158,14 +158,14 @@ struct Engine<Store: ReconcileIndex> {
     /// Parses and checks a whole message before acting on any of it.
     func parse(_ message: [UInt8]) throws(SyncError) -> [Incoming]? {
         guard message.count <= max(Sync.maxMessageSize, limit) else {
-            throw SyncError(SyncError.frameTooLarge, "message of \(message.count) bytes exceeds \(Sync.maxMessageSize)")
+            throw SyncError(.frameTooLarge, "message of \(message.count) bytes exceeds \(Sync.maxMessageSize)")
         }
         var r = Reader(message)
         let v = try r.byte()
         guard Sync.versionFamily.contains(v) else { throw .malformed("not a reconciliation message (version byte \(hex(v)))") }
         if v != Sync.version {
             if isInitiator {
-                throw SyncError(SyncError.unsupportedVersion, "the peer speaks version \(hex(v)), we speak \(hex(Sync.version))")
+                throw SyncError(.unsupportedVersion, "the peer speaks version \(hex(v)), we speak \(hex(Sync.version))")
             }
             return nil
         }
@@ -195,7 +195,7 @@ struct Engine<Store: ReconcileIndex> {
                     needy = !parameters.compactReplies || store.fingerprint(of: items) != Sync.fingerprint(sum: Self.sum(ids), count: ids.count)
                 }
             case .idListReply:
-                guard isInitiator else { throw SyncError(SyncError.protocolViolation, "the responder was sent an id list reply (mode 3)") }
+                guard isInitiator else { throw SyncError(.protocolViolation, "the responder was sent an id list reply (mode 3)") }
                 payload = try readReply(&r, lower: lower, upper: upper)
             case .deferred:
                 payload = .deferred
@@ -460,7 +460,7 @@ struct Engine<Store: ReconcileIndex> {
     /// Initiator: reads and checks a mode 3 reply to one of our id lists.
     func readReply(_ r: inout Reader, lower: Bound, upper: Bound) throws(SyncError) -> Payload {
         guard let ours = pending[PendingKey(lower: lower.key, upper: upper.key)] else {
-            throw SyncError(SyncError.protocolViolation, "an id list reply (mode 3) for a range we sent no id list for")
+            throw SyncError(.protocolViolation, "an id list reply (mode 3) for a range we sent no id list for")
         }
         let n = try r.count(unit: Sync.idSize, "id list reply")
         var theirs = [RawID]()
@@ -480,7 +480,7 @@ struct Engine<Store: ReconcileIndex> {
         let ourSet = Set(ours.map(\.raw))
         var seen = Set<RawID>()
         for id in theirs {
-            guard !ourSet.contains(id) else { throw SyncError(SyncError.protocolViolation, "an id list reply offers an id we sent") }
+            guard !ourSet.contains(id) else { throw SyncError(.protocolViolation, "an id list reply offers an id we sent") }
             guard seen.insert(id).inserted else { throw .malformed("an id list reply repeats an id") }
         }
         return .idListReply(ids: theirs, bits: bits, ours: ours)

@@ -79,24 +79,24 @@ public enum SessionMessage: Equatable, Sendable {
     /// Decodes one message; anything malformed is an error, never a crash.
     public static func decode(_ bytes: [UInt8]) throws(SessionError) -> SessionMessage {
         let value: CBOR
-        do { value = try CBOR.decode(bytes, maxDepth: 2) } catch { throw SessionError("session.malformed", error.message) }
+        do { value = try CBOR.decode(bytes, maxDepth: 2) } catch { throw SessionError(.malformed, error.message) }
         guard case .array(let items) = value, case .unsigned(let type)? = items.first else {
-            throw SessionError("session.malformed", "a message is an array starting with its type")
+            throw SessionError(.malformed, "a message is an array starting with its type")
         }
         let rest = Array(items.dropFirst())
         func ids(_ v: CBOR) throws(SessionError) -> [EventID] {
             guard case .array(let list) = v, list.count <= maxIDs else {
-                throw SessionError("session.malformed", "an id list holds at most \(maxIDs) ids")
+                throw SessionError(.malformed, "an id list holds at most \(maxIDs) ids")
             }
             var out = [EventID]()
             for item in list {
-                guard case .bytes(let b) = item, let id = EventID(bytes: b) else { throw SessionError("session.malformed", "an id is 32 bytes") }
+                guard case .bytes(let b) = item, let id = EventID(bytes: b) else { throw SessionError(.malformed, "an id is 32 bytes") }
                 out.append(id)
             }
             return out
         }
         func count(_ v: CBOR) throws(SessionError) -> Int {
-            guard case .unsigned(let n) = v, n <= UInt64(Int32.max) else { throw SessionError("session.malformed", "a count is out of range") }
+            guard case .unsigned(let n) = v, n <= UInt64(Int32.max) else { throw SessionError(.malformed, "a count is out of range") }
             return Int(n)
         }
         switch (type, rest.count) {
@@ -109,7 +109,7 @@ public enum SessionMessage: Equatable, Sendable {
             var evs = [[UInt8]]()
             for item in list {
                 guard case .bytes(let b) = item, b.count <= Limits.maxEventBytes else {
-                    throw SessionError("session.malformed", "an event is a byte string of at most \(Limits.maxEventBytes) bytes")
+                    throw SessionError(.malformed, "an event is a byte string of at most \(Limits.maxEventBytes) bytes")
                 }
                 evs.append(b)
             }
@@ -126,9 +126,9 @@ public enum SessionMessage: Equatable, Sendable {
             guard case .text(let t) = rest[0], t.utf8.count <= 500 else { break }
             return .goodbye(t)
         default:
-            throw SessionError("session.unknown_type", "unknown message type \(type) with \(rest.count) field(s)")
+            throw SessionError(.unknownType, "unknown message type \(type) with \(rest.count) field(s)")
         }
-        throw SessionError("session.malformed", "message type \(type) has a field of the wrong type")
+        throw SessionError(.malformed, "message type \(type) has a field of the wrong type")
     }
 }
 
@@ -139,3 +139,11 @@ public enum SessionFailure: ErrorFamily {
 
 /// Why a session broke (`session.malformed`, `session.unknown_type`).
 public typealias SessionError = CodedError<SessionFailure>
+
+/// The session message codes.
+extension ErrorCode where Family == SessionFailure {
+    /// A message that does not parse, or has a field of the wrong type.
+    public static let malformed = Self("session.malformed")
+    /// A message type this build does not know.
+    public static let unknownType = Self("session.unknown_type")
+}

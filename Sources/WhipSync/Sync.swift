@@ -41,21 +41,23 @@ public enum SyncFailure: ErrorFamily {
 /// Why a message could not be processed, with a stable machine-readable `code` (one of the codes below).
 public typealias SyncError = CodedError<SyncFailure>
 
-extension CodedError where Family == SyncFailure {
+extension ErrorCode where Family == SyncFailure {
     /// The bytes do not parse as a message: truncated, bad varint, unknown mode, bounds out of order, ...
-    public static var malformed: String { "sync.malformed" }
+    public static let malformed = Self("sync.malformed")
     /// A message is longer than `Sync.maxMessageSize`.
-    public static var frameTooLarge: String { "sync.frame_too_large" }
+    public static let frameTooLarge = Self("sync.frame_too_large")
     /// The peer speaks a version of this protocol we do not.
-    public static var unsupportedVersion: String { "sync.unsupported_version" }
+    public static let unsupportedVersion = Self("sync.unsupported_version")
     /// The message parses but breaks the protocol: a mode this role may not receive, a reply to an id list never sent.
-    public static var protocolViolation: String { "sync.protocol" }
+    public static let protocolViolation = Self("sync.protocol")
     /// The state machine was driven out of order (for example `reconcile` before `initiate`, or after it finished).
-    public static var state: String { "sync.state" }
+    public static let state = Self("sync.state")
     /// Parameters out of their allowed ranges.
-    public static var parameters: String { "sync.parameters" }
+    public static let parameters = Self("sync.parameters")
+}
 
-    static func malformed(_ m: String) -> SyncError { SyncError(malformed, m) }
+extension CodedError where Family == SyncFailure {
+    static func malformed(_ m: String) -> SyncError { SyncError(.malformed, m) }
 }
 
 /// How a side splits ranges and sizes its messages. Any two parameter sets interoperate: they only change
@@ -89,12 +91,12 @@ public struct SyncParameters: Sendable, Equatable {
         maxBuckets: Int = 16, idListThreshold: Int = 32, frameLimit: Int = Sync.maxMessageSize, compactReplies: Bool = true,
         adaptiveSplit: Bool = true
     ) throws(SyncError) {
-        guard (2...64).contains(maxBuckets) else { throw SyncError(SyncError.parameters, "maxBuckets must be 2...64, not \(maxBuckets)") }
+        guard (2...64).contains(maxBuckets) else { throw SyncError(.parameters, "maxBuckets must be 2...64, not \(maxBuckets)") }
         guard (1...64).contains(idListThreshold) else {
-            throw SyncError(SyncError.parameters, "idListThreshold must be 1...64, not \(idListThreshold)")
+            throw SyncError(.parameters, "idListThreshold must be 1...64, not \(idListThreshold)")
         }
         guard frameLimit >= Sync.minFrameLimit else {
-            throw SyncError(SyncError.parameters, "frameLimit must be at least \(Sync.minFrameLimit), not \(frameLimit)")
+            throw SyncError(.parameters, "frameLimit must be at least \(Sync.minFrameLimit), not \(frameLimit)")
         }
         self.maxBuckets = maxBuckets
         self.idListThreshold = idListThreshold

@@ -174,7 +174,10 @@ public struct RandomCommunity {
     /// A campaign to refer to: mostly one made during setup (so most references resolve), sometimes a
     /// later one (which random timestamps may order after the reference), rarely one that does not exist.
     mutating func campaignID() -> EventID {
-        if campaigns.isEmpty || rng.chance(3) { return EventID(bytes: rng.bytes(32))! }
+        if campaigns.isEmpty || rng.chance(3) {
+            // The same 32 bytes `rng.bytes(32)` would give: four words, each little-endian.
+            return EventID(Bytes32(littleEndianWords: rng.next(), rng.next(), rng.next(), rng.next()))
+        }
         if setupCampaigns > 0, rng.chance(85) { return campaigns[rng.below(setupCampaigns)].id }
         return rng.pick(campaigns).id
     }

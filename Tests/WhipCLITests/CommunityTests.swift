@@ -26,7 +26,7 @@ import Testing
         try cli.run(["bundle", "export", "--data", "hub", "--out", "all.bundle"])
         let report = try cli.json(["bundle", "import", "--data", "laptop", "all.bundle"])
         #expect(report["accepted"] as? Int == 2)  // Elm's genesis and campaign
-        #expect((report["rejected"] as? [String: Int])?["unknown_community"] == 2)  // Oak's genesis and campaign
+        #expect((report["rejected"] as? [String: Int])?["community_not_joined"] == 2)  // Oak's genesis and campaign
         let titles = try cli.run(["campaign", "list", "--data", "laptop"]).stdout
         #expect(titles.contains("Elm lido") && !titles.contains("Oak fence"))
         try cli.run(["campaign", "show", "--data", "laptop", oakCampaign], expect: 3)

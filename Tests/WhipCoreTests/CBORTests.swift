@@ -14,7 +14,7 @@ func cborCode(_ input: [UInt8], maxDepth: Int = 8) -> String {
         _ = try CBOR.decode(input, maxDepth: maxDepth)
         return "ok"
     } catch {
-        return error.code
+        return error.code.rawValue
     }
 }
 

@@ -27,7 +27,7 @@ func decodeCode(_ wire: [UInt8]) -> String {
         _ = try Event.decode(wire: wire)
         return "ok"
     } catch {
-        return error.code
+        return error.code.rawValue
     }
 }
 

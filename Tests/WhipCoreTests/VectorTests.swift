@@ -175,7 +175,7 @@ import WhipCrypto
                     Issue.record("\(v.name) (\(v.description)): decoded, expected \(v.error)")
                 }
             } catch {
-                #expect(error.code == v.error, "\(v.name) (\(v.description)): got \(error.code): \(error.message)")
+                #expect(error.code.rawValue == v.error, "\(v.name) (\(v.description)): got \(error.code): \(error.message)")
             }
         }
     }

@@ -59,7 +59,7 @@ struct SignatureTests {
         #expect(key.seed == [UInt8](repeating: 4, count: 32))
         #expect(SigningKey.generate().publicKey != SigningKey.generate().publicKey)
         let error = #expect(throws: CryptoError.self) { try SigningKey(seed: [UInt8](repeating: 1, count: 31)) }
-        #expect(error?.code == "crypto.bad_seed")
+        #expect(error?.code.rawValue == "crypto.bad_seed")
         #expect(PublicKey(bytes: [UInt8](repeating: 1, count: 31)) == nil)
         #expect(PublicKey(bytes: [UInt8](repeating: 1, count: 33)) == nil)
     }
@@ -84,15 +84,15 @@ struct SealedBoxTests {
     func failures() throws {
         let sealed = try SealedBox.seal(Array("address for Gift Aid".utf8), to: FixedKeys.organiser.publicKey)
         let wrong = #expect(throws: CryptoError.self) { try FixedKeys.collectorA.openSealed(sealed) }
-        #expect(wrong?.code == "crypto.seal_open")
+        #expect(wrong?.code.rawValue == "crypto.seal_open")
         for i in [0, 31, 32, 47, 48, sealed.count - 1] {
             var tampered = sealed
             tampered[i] ^= 0x01
             let e = #expect(throws: CryptoError.self) { try FixedKeys.organiser.openSealed(tampered) }
-            #expect(e?.code == "crypto.seal_open")
+            #expect(e?.code.rawValue == "crypto.seal_open")
         }
         let short = #expect(throws: CryptoError.self) { try FixedKeys.organiser.openSealed(Array(sealed.prefix(47))) }
-        #expect(short?.code == "crypto.seal_short")
+        #expect(short?.code.rawValue == "crypto.seal_short")
     }
 
     @Test("a key that is not a valid Ed25519 point cannot be sealed to")
@@ -100,7 +100,7 @@ struct SealedBoxTests {
         // The identity point: small order, refused by libsodium's Ed25519-to-X25519 conversion.
         let identity = try #require(PublicKey(bytes: [1] + [UInt8](repeating: 0, count: 31)))
         let e = #expect(throws: CryptoError.self) { try SealedBox.seal([1, 2, 3], to: identity) }
-        #expect(e?.code == "crypto.bad_key")
+        #expect(e?.code.rawValue == "crypto.bad_key")
         #expect(try FixedKeys.organiser.publicKey.curve25519().count == 32)
     }
 }

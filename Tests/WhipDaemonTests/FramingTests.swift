@@ -40,7 +40,7 @@ import WhipNet
 
     @Test func tooLargeFrameIsAnErrorBeforeItsBodyArrives() throws {
         let c = try channel(max: 1_000)
-        #expect(throws: FrameError(code: "frame.too_large", message: "a frame of 1001 bytes, over the 1000-byte limit")) {
+        #expect(throws: FrameError(code: .tooLarge, message: "a frame of 1001 bytes, over the 1000-byte limit")) {
             try c.writeInbound(bytes([0x03, 0xE9]))
         }
         _ = try? c.finish()

@@ -57,7 +57,7 @@ import WhipNoise
     }
 
     static func expectError(
-        _ code: String, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation,
+        _ code: NoiseError.Code, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation,
         _ body: () throws -> Void
     ) {
         let error = #expect(throws: NoiseError.self, comment, sourceLocation: sourceLocation) { try body() }
@@ -132,7 +132,7 @@ import WhipNoise
                             _ = try (fromInitiator ? p.responder.readMessage(m) : p.initiator.readMessage(m))
                         }
                         #expect(
-                            [NoiseError.Code.decryptFailed, NoiseError.Code.badDH].contains(error?.code ?? ""),
+                            error.map { [NoiseError.Code.decryptFailed, .badDH].contains($0.code) } == true,
                             "message \(k) byte \(position): \(String(describing: error))")
                         let reader = fromInitiator ? p.responder : p.initiator
                         #expect(reader.next == .failed)

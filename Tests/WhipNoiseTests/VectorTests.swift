@@ -108,7 +108,7 @@ import WhipNoise
                 }
             } else {
                 guard initiatorTransport != nil, responderTransport != nil else {
-                    throw NoiseError(code: "test.no_transport", message: "no transport state")
+                    throw NoiseError(code: NoiseError.Code("test.no_transport"), message: "no transport state")
                 }
                 if fromInitiator {
                     ciphertext = try initiatorTransport!.encrypt(payload)

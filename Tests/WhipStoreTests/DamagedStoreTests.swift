@@ -25,6 +25,9 @@ import WhipTestSupport
             ("communities", { _ = try store.communities() }), ("campaigns", { _ = try store.campaigns() }),
             ("campaign", { _ = try store.campaign(s.campaign) }), ("pledges", { _ = try store.pledges(campaign: s.campaign) }),
             ("tiers", { _ = try store.tiers(campaign: s.campaign) }), ("rejections", { _ = try store.rejections() }),
+            ("roles", { _ = try store.roles(community: FixedKeys.community.publicKey) }),
+            ("resolve", { _ = try store.resolve(String(s.campaign.hex.prefix(8)), in: "campaigns", what: "campaign") }),
+            // Last: a rebuild rewrites the derived tables.
             ("rebuild", { _ = try store.rebuild(community: FixedKeys.community.publicKey) }),
         ]
         var failed = 0
@@ -47,6 +50,9 @@ import WhipTestSupport
         "UPDATE campaigns SET goal_minor = 'lots'", "UPDATE campaigns SET organisers = x'0102'", "UPDATE pledges SET status = 7",
         "UPDATE pledges SET collected_method = 9", "UPDATE events SET raw = x'00'", "UPDATE members SET key = substr(key, 1, 31)",
         "DROP VIEW rejection_log", "DROP TABLE tiers",
+        // Ids and keys are read as 32-byte blobs or not at all; an unknown role or currency is damage, not a default.
+        "UPDATE events SET id = substr(id, 1, 31)", "UPDATE roles SET role = 'overlord'",
+        "UPDATE roles SET member = substr(member, 1, 31)", "UPDATE campaigns SET currency = 'QQQ'",
     ])
     func damageIsAnErrorNotACrash(_ sql: String) throws {
         let (store, s) = try filled()

@@ -50,6 +50,21 @@ func pureDigest(_ events: [Event]) -> String {
         #expect(c.pledged.minor == 5_010 && c.backers == 5)
     }
 
+    @Test("a community this node has not joined and a role event before the genesis have distinct codes")
+    func notJoinedIsNotUnknownCommunity() throws {
+        let store = try tempStore()
+        var f = EventFactory()
+        let tooEarly = f.make(FixedKeys.founder, .roleGranted(RoleGranted(member: FixedKeys.collectorA.publicKey, role: .collector)))
+        var foreign = EventFactory(community: FixedKeys.key(0x77))
+        let elsewhere = foreign.make(FixedKeys.founder, .roleGranted(RoleGranted(member: FixedKeys.collectorA.publicKey, role: .collector)))
+        let r = try store.ingest([tooEarly.wire, elsewhere.wire], source: .bundle, now: now)
+        #expect(r.accepted == 1)
+        #expect(r.notApplied == ["unknown_community": 1])  // the rule code, hashed into the digest
+        #expect(r.rejected == ["community_not_joined": 1])  // the admission code, never stored
+        let log = try store.rejections()
+        #expect(log.map(\.code).sorted() == ["community_not_joined", "unknown_community"])
+    }
+
     @Test func incrementalBatchesEqualFullRebuild() throws {
         var rng = SeededRandom(seed: 42)
         var s = Scenario(tierLimit: 2)
@@ -104,7 +119,7 @@ func pureDigest(_ events: [Event]) -> String {
         let r = try store.ingest([forged, foreign.wire, oversized, [0x82, 0x18, 0x01], ahead.wire], source: .bundle, now: now)
         #expect(r.accepted == 0)
         #expect(r.rejected["bad_signature"] == 1)
-        #expect(r.rejected["unknown_community"] == 1)
+        #expect(r.rejected["community_not_joined"] == 1)
         #expect(r.rejected["decode.too_large"] == 1)
         #expect(r.rejected["decode.non_canonical"] == 1)
         #expect(r.held == 1)

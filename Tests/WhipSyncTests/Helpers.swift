@@ -87,18 +87,18 @@ func reconcile(
     var o = Outcome()
     var message = try i.initiate()
     while true {
-        guard message.count <= pa.frameLimit else { throw SyncError("test.frame", "initiator sent \(message.count) bytes") }
+        guard message.count <= pa.frameLimit else { throw SyncError(SyncError.Code("test.frame"), "initiator sent \(message.count) bytes") }
         o.bytesSent += message.count
         o.largest = max(o.largest, message.count)
         let reply = try r.reconcile(message)
-        guard reply.count <= pb.frameLimit else { throw SyncError("test.frame", "responder sent \(reply.count) bytes") }
+        guard reply.count <= pb.frameLimit else { throw SyncError(SyncError.Code("test.frame"), "responder sent \(reply.count) bytes") }
         o.bytesReceived += reply.count
         o.largest = max(o.largest, reply.count)
         let step = try i.reconcile(reply)
         o.have += step.have
         o.need += step.need
         guard let next = step.next else { break }
-        guard i.messagesSent <= maxRounds else { throw SyncError("test.rounds", "more than \(maxRounds) rounds") }
+        guard i.messagesSent <= maxRounds else { throw SyncError(SyncError.Code("test.rounds"), "more than \(maxRounds) rounds") }
         message = next
     }
     o.roundTrips = i.messagesSent

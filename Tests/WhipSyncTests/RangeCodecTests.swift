@@ -17,7 +17,7 @@ func code(_ body: () throws -> Void) -> String? {
         try body()
         return nil
     } catch let e as SyncError {
-        return e.code
+        return e.code.rawValue
     } catch {
         return "not a SyncError: \(error)"
     }
@@ -85,25 +85,25 @@ func code(_ body: () throws -> Void) -> String? {
         #expect(try responder.reconcile([0x72, 0x01, 0x02]) == [0x71])
         var initiator = SyncInitiator(store: SortedIndex())
         _ = try initiator.initiate()
-        #expect(code { _ = try initiator.reconcile([0x72]) } == SyncError.unsupportedVersion)
-        #expect(code { _ = try responder.reconcile([0x61, 0x00, 0x00, 0x00]) } == SyncError.malformed)  // negentropy v1 is not us
+        #expect(code { _ = try initiator.reconcile([0x72]) } == SyncError.Code.unsupportedVersion.rawValue)
+        #expect(code { _ = try responder.reconcile([0x61, 0x00, 0x00, 0x00]) } == SyncError.Code.malformed.rawValue)  // negentropy v1 is not us
     }
 
     @Test func stateMachineMisuse() throws {
         var i = SyncInitiator(store: SortedIndex())
-        #expect(code { _ = try i.reconcile([0x71]) } == SyncError.state)
+        #expect(code { _ = try i.reconcile([0x71]) } == SyncError.Code.state.rawValue)
         _ = try i.initiate()
-        #expect(code { _ = try i.initiate() } == SyncError.state)
+        #expect(code { _ = try i.initiate() } == SyncError.Code.state.rawValue)
         #expect(try i.reconcile([0x71]).next == nil)
         #expect(i.isDone)
-        #expect(code { _ = try i.reconcile([0x71]) } == SyncError.state)
+        #expect(code { _ = try i.reconcile([0x71]) } == SyncError.Code.state.rawValue)
         var j = SyncInitiator(store: SortedIndex())
         _ = try j.initiate()
-        #expect(code { _ = try j.reconcile([0x71, 0x80]) } == SyncError.malformed)
-        #expect(code { _ = try j.reconcile([0x71]) } == SyncError.state, "a failed session stays failed")
-        #expect(code { _ = try SyncParameters(maxBuckets: 1) } == SyncError.parameters)
-        #expect(code { _ = try SyncParameters(idListThreshold: 65) } == SyncError.parameters)
-        #expect(code { _ = try SyncParameters(frameLimit: 4_095) } == SyncError.parameters)
+        #expect(code { _ = try j.reconcile([0x71, 0x80]) } == SyncError.Code.malformed.rawValue)
+        #expect(code { _ = try j.reconcile([0x71]) } == SyncError.Code.state.rawValue, "a failed session stays failed")
+        #expect(code { _ = try SyncParameters(maxBuckets: 1) } == SyncError.Code.parameters.rawValue)
+        #expect(code { _ = try SyncParameters(idListThreshold: 65) } == SyncError.Code.parameters.rawValue)
+        #expect(code { _ = try SyncParameters(frameLimit: 4_095) } == SyncError.Code.parameters.rawValue)
     }
 
     /// Every kind of malformed message a responder can be sent gets its error code.
@@ -111,33 +111,39 @@ func code(_ body: () throws -> Void) -> String? {
         let store = SortedIndex([Self.a1, Self.a2, Self.a3])
         let fp = [UInt8](repeating: 0xEE, count: 16)
         var cases: [(String, [UInt8], String)] = [
-            ("empty", [], SyncError.malformed),
-            ("not our family", [0x61], SyncError.malformed),
-            ("non-minimal varint", [0x71, 0x80, 0x01, 0x00, 0x00], SyncError.malformed),
-            ("varint over 64 bits", [0x71] + [UInt8](repeating: 0xff, count: 10) + [0x7f, 0x00, 0x00], SyncError.malformed),
-            ("truncated bound", [0x71, 0x05], SyncError.malformed),
-            ("prefix of 33 bytes", [0x71, 0x05, 0x21] + [UInt8](repeating: 1, count: 33) + [0x00], SyncError.malformed),
-            ("prefix runs past the end", [0x71, 0x05, 0x04, 0x01], SyncError.malformed),
-            ("infinity with a prefix", [0x71, 0x00, 0x01, 0x05, 0x00], SyncError.malformed),
-            ("prefix ending in zero", [0x71, 0x05, 0x02, 0x01, 0x00, 0x00], SyncError.malformed),
-            ("first bound at the zero bound", [0x71, 0x01, 0x00, 0x00], SyncError.malformed),
-            ("bounds repeat", [0x71, 0x05, 0x00, 0x00, 0x01, 0x00, 0x00], SyncError.malformed),
-            ("range after infinity", [0x71, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00], SyncError.malformed),
-            ("timestamp overflow", [0x71] + MessageBuilder.varint(UInt64.max) + [0x00, 0x00, 0x03, 0x00, 0x00], SyncError.malformed),
-            ("timestamp reaches infinity", [0x71] + MessageBuilder.varint(UInt64.max) + [0x00, 0x00, 0x02, 0x00, 0x00], SyncError.malformed),
-            ("unknown mode", [0x71, 0x00, 0x00, 0x05], SyncError.malformed),
-            ("missing mode", [0x71, 0x00, 0x00], SyncError.malformed),
-            ("short fingerprint", [0x71, 0x00, 0x00, 0x01] + fp.prefix(8), SyncError.malformed),
-            ("id list longer than the message", [0x71, 0x00, 0x00, 0x02, 0x02] + Self.id1, SyncError.malformed),
-            ("id list with a huge count", [0x71, 0x00, 0x00, 0x02] + MessageBuilder.varint(UInt64.max) + Self.id1, SyncError.malformed),
-            ("id list repeats an id", [0x71, 0x00, 0x00, 0x02, 0x02] + Self.id1 + Self.id1, SyncError.malformed),
-            ("mode 3 sent to a responder", [0x71, 0x00, 0x00, 0x03, 0x00, 0x00], SyncError.protocolViolation),
-            ("frame too large", [0x71] + [UInt8](repeating: 0, count: Sync.maxMessageSize), SyncError.frameTooLarge),
+            ("empty", [], SyncError.Code.malformed.rawValue),
+            ("not our family", [0x61], SyncError.Code.malformed.rawValue),
+            ("non-minimal varint", [0x71, 0x80, 0x01, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            ("varint over 64 bits", [0x71] + [UInt8](repeating: 0xff, count: 10) + [0x7f, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            ("truncated bound", [0x71, 0x05], SyncError.Code.malformed.rawValue),
+            ("prefix of 33 bytes", [0x71, 0x05, 0x21] + [UInt8](repeating: 1, count: 33) + [0x00], SyncError.Code.malformed.rawValue),
+            ("prefix runs past the end", [0x71, 0x05, 0x04, 0x01], SyncError.Code.malformed.rawValue),
+            ("infinity with a prefix", [0x71, 0x00, 0x01, 0x05, 0x00], SyncError.Code.malformed.rawValue),
+            ("prefix ending in zero", [0x71, 0x05, 0x02, 0x01, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            ("first bound at the zero bound", [0x71, 0x01, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            ("bounds repeat", [0x71, 0x05, 0x00, 0x00, 0x01, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            ("range after infinity", [0x71, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            ("timestamp overflow", [0x71] + MessageBuilder.varint(UInt64.max) + [0x00, 0x00, 0x03, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            (
+                "timestamp reaches infinity", [0x71] + MessageBuilder.varint(UInt64.max) + [0x00, 0x00, 0x02, 0x00, 0x00],
+                SyncError.Code.malformed.rawValue
+            ),
+            ("unknown mode", [0x71, 0x00, 0x00, 0x05], SyncError.Code.malformed.rawValue),
+            ("missing mode", [0x71, 0x00, 0x00], SyncError.Code.malformed.rawValue),
+            ("short fingerprint", [0x71, 0x00, 0x00, 0x01] + fp.prefix(8), SyncError.Code.malformed.rawValue),
+            ("id list longer than the message", [0x71, 0x00, 0x00, 0x02, 0x02] + Self.id1, SyncError.Code.malformed.rawValue),
+            (
+                "id list with a huge count", [0x71, 0x00, 0x00, 0x02] + MessageBuilder.varint(UInt64.max) + Self.id1,
+                SyncError.Code.malformed.rawValue
+            ),
+            ("id list repeats an id", [0x71, 0x00, 0x00, 0x02, 0x02] + Self.id1 + Self.id1, SyncError.Code.malformed.rawValue),
+            ("mode 3 sent to a responder", [0x71, 0x00, 0x00, 0x03, 0x00, 0x00], SyncError.Code.protocolViolation.rawValue),
+            ("frame too large", [0x71] + [UInt8](repeating: 0, count: Sync.maxMessageSize), SyncError.Code.frameTooLarge.rawValue),
         ]
         var ok = MessageBuilder()
         ok.fingerprint(1_500, [], fp)
         ok.skip(nil)
-        cases.append(("trailing garbage", ok.bytes + [0x07], SyncError.malformed))
+        cases.append(("trailing garbage", ok.bytes + [0x07], SyncError.Code.malformed.rawValue))
         for (name, message, expected) in cases {
             var responder = SyncResponder(store: store)
             #expect(code { _ = try responder.reconcile(message) } == expected, "\(name)")
@@ -158,13 +164,13 @@ func code(_ body: () throws -> Void) -> String? {
         }
         let cases: [(String, [UInt8], String?)] = [
             ("a good reply", reply([Self.id4], [0x02]), nil),
-            ("bitfield too long", reply([], [0x01, 0x01]), SyncError.malformed),
-            ("bitfield ends in zero", reply([Self.id4], [0x00]), SyncError.malformed),
-            ("bit past the list", reply([], [0x08]), SyncError.malformed),
-            ("offers an id we sent", reply([Self.id2], []), SyncError.protocolViolation),
-            ("repeats an id", reply([Self.id4, Self.id4], []), SyncError.malformed),
-            ("for a range we sent no list for", reply([Self.id4], [], bound: 5_000), SyncError.protocolViolation),
-            ("truncated", Array(reply([Self.id4], [0x02]).dropLast(3)), SyncError.malformed),
+            ("bitfield too long", reply([], [0x01, 0x01]), SyncError.Code.malformed.rawValue),
+            ("bitfield ends in zero", reply([Self.id4], [0x00]), SyncError.Code.malformed.rawValue),
+            ("bit past the list", reply([], [0x08]), SyncError.Code.malformed.rawValue),
+            ("offers an id we sent", reply([Self.id2], []), SyncError.Code.protocolViolation.rawValue),
+            ("repeats an id", reply([Self.id4, Self.id4], []), SyncError.Code.malformed.rawValue),
+            ("for a range we sent no list for", reply([Self.id4], [], bound: 5_000), SyncError.Code.protocolViolation.rawValue),
+            ("truncated", Array(reply([Self.id4], [0x02]).dropLast(3)), SyncError.Code.malformed.rawValue),
         ]
         for (name, message, expected) in cases {
             var initiator = SyncInitiator(store: mine)
@@ -226,7 +232,7 @@ func code(_ body: () throws -> Void) -> String? {
                     if let out = try i.reconcile(m).next { #expect(out.count <= s.parameters.frameLimit, "round \(round)") }
                 }
             } catch {
-                #expect(error.code.hasPrefix("sync."), "round \(round): \(error)")
+                #expect(error.code.rawValue.hasPrefix("sync."), "round \(round): \(error)")
             }
         }
     }

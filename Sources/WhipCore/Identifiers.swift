@@ -1,38 +1,39 @@
-import WhipCrypto
+public import WhipCrypto
 
 /// An event's id: BLAKE2b-256 of its signed payload bytes. Campaigns, tiers and pledges are named by
-/// the id of the event that created them.
+/// the id of the event that created them. 32 bytes held inline (`Bytes32`), no heap allocation.
 public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    /// The 32 raw bytes.
-    public let bytes: [UInt8]
+    /// The 32 id bytes.
+    public let raw: Bytes32
+
+    /// Wraps 32 bytes.
+    public init(_ raw: Bytes32) { self.raw = raw }
 
     /// Wraps 32 raw bytes; nil on any other length.
-    public init?(bytes: [UInt8]) {
-        guard bytes.count == 32 else { return nil }
-        self.bytes = bytes
-    }
-
-    /// Hashes the 32 bytes in one call (the synthesised hash feeds the array to the hasher a byte at a time).
-    public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    public init?(bytes: some Collection<UInt8>) {
+        guard let raw = Bytes32(bytes) else { return nil }
+        self.raw = raw
     }
 
     /// Parses 64 hex characters.
     public init?(hex: String) {
-        guard let b = Hex.decode(hex), b.count == 32 else { return nil }
-        self.bytes = b
+        guard let b = Hex.decode(hex), let raw = Bytes32(b) else { return nil }
+        self.raw = raw
     }
 
     /// The id of a payload.
     public static func of(payload: [UInt8]) -> EventID {
-        EventID(bytes: Blake2b.hash(payload, length: 32))!
+        EventID(Blake2b.hash32(payload))
     }
 
+    /// The id bytes as an array (allocates; `raw.withUnsafeBytes` does not).
+    public var bytes: [UInt8] { raw.array }
+
     /// Lower-case hex, 64 characters.
-    public var hex: String { Hex.encode(bytes) }
+    public var hex: String { raw.hex }
     public var description: String { hex }
 
-    public static func < (a: EventID, b: EventID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: EventID, b: EventID) -> Bool { a.raw < b.raw }
 }
 
 /// A hybrid logical timestamp: milliseconds of wall clock plus a counter for events in the same millisecond.
