@@ -37,15 +37,15 @@ public struct Event: Sendable, Hashable, CustomStringConvertible {
 
     /// Builds and signs an event.
     public static func sign(community: PublicKey, author: SigningKey, hlc: HLC, body: EventBody) -> Event {
-        let payload = CBOR.map([
-            (0, .unsigned(version)),
-            (1, .bytes(community.bytes)),
-            (2, .bytes(author.publicKey.bytes)),
-            (3, .unsigned(body.kind.rawValue)),
-            (4, .unsigned(hlc.wall)),
-            (5, .unsigned(UInt64(hlc.counter))),
-            (6, body.cbor()),
-        ]).encoded()
+        var m = MapBuilder()
+        m.add(PayloadField.version, .unsigned(version))
+        m.add(PayloadField.community, .bytes(community.bytes))
+        m.add(PayloadField.author, .bytes(author.publicKey.bytes))
+        m.add(PayloadField.kind, .unsigned(body.kind.rawValue))
+        m.add(PayloadField.wall, .unsigned(hlc.wall))
+        m.add(PayloadField.counter, .unsigned(UInt64(hlc.counter)))
+        m.add(PayloadField.body, body.cbor())
+        let payload = CBOR.map(m.pairs).encoded()
         return Event(
             id: .of(payload: payload), community: community, author: author.publicKey, hlc: hlc,
             body: body, payload: payload, signature: author.sign(payload))
@@ -71,8 +71,8 @@ public struct Event: Sendable, Hashable, CustomStringConvertible {
 
     /// Decodes wire bytes and checks everything that does not need other events, except the signature.
     public static func decode(wire: [UInt8]) throws(DecodingError) -> Event {
-        guard wire.count <= Limits.maxEventBytes else {
-            throw DecodingError(.tooLarge, "event is \(wire.count) bytes, over the \(Limits.maxEventBytes)-byte limit")
+        guard wire.count <= EventLimits.maxEventBytes else {
+            throw DecodingError(.tooLarge, "event is \(wire.count) bytes, over the \(EventLimits.maxEventBytes)-byte limit")
         }
         guard case .array(let outer) = try CBOR.decode(wire, maxDepth: 1), outer.count == 2 else {
             throw DecodingError(.badEnvelope, "an event is an array of [payload, signature]")
@@ -80,19 +80,19 @@ public struct Event: Sendable, Hashable, CustomStringConvertible {
         let payload = try outer[0].byteString("payload")
         let signature = try outer[1].byteString("signature", count: 64)
         var f = try Fields(try CBOR.decode(payload, maxDepth: 5), context: "event")
-        let version = try f.required(0, "version").uint("version")
+        let version = try f.required(PayloadField.version, "version").uint("version")
         guard version == Event.version else {
             throw DecodingError(.unknownVersion, "event version \(version) is not supported (this build reads version \(Event.version))")
         }
-        let community = try f.required(1, "community").key("community")
-        let author = try f.required(2, "author").key("author")
-        let kindNumber = try f.required(3, "kind").uint("kind")
+        let community = try f.required(PayloadField.community, "community").key("community")
+        let author = try f.required(PayloadField.author, "author").key("author")
+        let kindNumber = try f.required(PayloadField.kind, "kind").uint("kind")
         guard let kind = EventKind(rawValue: kindNumber) else {
             throw DecodingError(.unknownKind, "event kind \(kindNumber) is not known")
         }
-        let wall = try f.required(4, "wall").uint("wall")
-        let counter = try f.required(5, "counter").u32("counter")
-        let body = try EventBody.decode(kind: kind, try f.required(6, "body"))
+        let wall = try f.required(PayloadField.wall, "wall").uint("wall")
+        let counter = try f.required(PayloadField.counter, "counter").u32("counter")
+        let body = try EventBody.decode(kind: kind, try f.required(PayloadField.body, "body"))
         try f.finish()
         return Event(
             id: .of(payload: payload), community: community, author: author,
@@ -107,4 +107,9 @@ public struct Event: Sendable, Hashable, CustomStringConvertible {
     public static func == (a: Event, b: Event) -> Bool { a.id == b.id }
     public func hash(into h: inout Hasher) { h.combine(id) }
     public var description: String { "\(kind.name) \(id.hex.prefix(12)) by \(author.hex.prefix(12)) at \(hlc)" }
+}
+
+/// The field numbers of the signed payload map (PROTOCOL.md section 3.2), used by both `sign` and `decode`.
+enum PayloadField: UInt64 {
+    case version = 0, community = 1, author = 2, kind = 3, wall = 4, counter = 5, body = 6
 }

@@ -11,7 +11,7 @@ public enum EventBundle {
     public static let version: UInt8 = 1
     /// The most events one bundle may hold.
     public static let maxEvents = 10_000_000
-    /// The largest entry the framing accepts. Entries over `Limits.maxEventBytes` but within this are passed
+    /// The largest entry the framing accepts. Entries over `EventLimits.maxEventBytes` but within this are passed
     /// on, so the importer can refuse that one event by reason (`decode.too_large`) and keep the rest.
     public static let maxEntryBytes = 1 << 20
 

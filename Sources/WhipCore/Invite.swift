@@ -50,7 +50,7 @@ public struct Invite: Equatable, Sendable {
             var f = try Fields(try CBOR.decode(body, maxDepth: 2), context: "invite")
             community = try f.required(0, "community").key("community")
             networkKey = try f.required(1, "network key").byteString("network key", count: 32)
-            name = try f.required(2, "name").text("name", max: Limits.maxNameBytes)
+            name = try f.required(2, "name").text("name", max: EventLimits.maxNameBytes)
             hubs = []
             if case .array(let items)? = f.optional(3) {
                 for item in items { hubs.append(try item.text("hub", max: 255)) }

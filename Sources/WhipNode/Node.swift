@@ -54,8 +54,8 @@ public final class Node: Sendable {
     ) throws(WhipError) -> Node {
         let exists = try dir.check()
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.utf8.count <= Limits.maxNameBytes else {
-            throw WhipError(.invalidArgument, "the node name must be 1 to \(Limits.maxNameBytes) bytes")
+        guard !trimmed.isEmpty, trimmed.utf8.count <= EventLimits.maxNameBytes else {
+            throw WhipError(.invalidArgument, "the node name must be 1 to \(EventLimits.maxNameBytes) bytes")
         }
         try SafeText.checkName(trimmed, what: "the node name")
         let identity = exists ? try DataDir.fileType(dir.identityFile) : nil
@@ -177,8 +177,8 @@ public final class Node: Sendable {
     /// the command line), unless `allowDuplicateName`.
     public func createCommunity(name: String, allowDuplicateName: Bool = false) throws(WhipError) -> CommunityInfo {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.utf8.count <= Limits.maxNameBytes else {
-            throw WhipError(.invalidArgument, "a community name must be 1 to \(Limits.maxNameBytes) bytes")
+        guard !trimmed.isEmpty, trimmed.utf8.count <= EventLimits.maxNameBytes else {
+            throw WhipError(.invalidArgument, "a community name must be 1 to \(EventLimits.maxNameBytes) bytes")
         }
         try SafeText.checkName(trimmed, what: "the community name")
         if !allowDuplicateName, let same = try store.communities().first(where: { $0.name.lowercased() == trimmed.lowercased() }) {
@@ -275,8 +275,9 @@ public final class Node: Sendable {
         guard !contact.isEmpty else { return [] }
         let plain: [UInt8]
         do { plain = Array(try JSONEncoder().encode(contact)) } catch { throw WhipError(.internalError, "cannot encode contact", cause: error) }
-        guard plain.count + SealedBox.overhead <= Limits.maxSealedContactBytes else {
-            throw WhipError(.invalidArgument, "contact details are too long (at most \(Limits.maxSealedContactBytes - SealedBox.overhead) bytes)")
+        guard plain.count + SealedBox.overhead <= EventLimits.maxSealedContactBytes else {
+            throw WhipError(
+                .invalidArgument, "contact details are too long (at most \(EventLimits.maxSealedContactBytes - SealedBox.overhead) bytes)")
         }
         var out = [SealedContact]()
         for organiser in campaign.organisers {

@@ -324,7 +324,7 @@ public final class Store: Sendable {
             case .failure(let a):
                 report.reject(a.code.rawValue, a.message)
                 try reject.execute(arguments: [
-                    nil, nil, a.code.rawValue, a.message, Data(wire.prefix(Limits.maxEventBytes)), source.rawValue, Int64(now), nil,
+                    nil, nil, a.code.rawValue, a.message, Data(wire.prefix(EventLimits.maxEventBytes)), source.rawValue, Int64(now), nil,
                 ])
             case .success(let e):
                 guard let cref = joined[e.community.bytes] else {

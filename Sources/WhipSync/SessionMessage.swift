@@ -108,8 +108,8 @@ public enum SessionMessage: Equatable, Sendable {
             guard case .array(let list) = rest[0] else { break }
             var evs = [[UInt8]]()
             for item in list {
-                guard case .bytes(let b) = item, b.count <= Limits.maxEventBytes else {
-                    throw SessionError(.malformed, "an event is a byte string of at most \(Limits.maxEventBytes) bytes")
+                guard case .bytes(let b) = item, b.count <= EventLimits.maxEventBytes else {
+                    throw SessionError(.malformed, "an event is a byte string of at most \(EventLimits.maxEventBytes) bytes")
                 }
                 evs.append(b)
             }

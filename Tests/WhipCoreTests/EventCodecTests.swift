@@ -194,16 +194,16 @@ struct EventCodecTests {
 
     @Test("events over 8 KiB are refused; an event of exactly 8 KiB is accepted")
     func sizeLimit() throws {
-        #expect(Limits.maxEventBytes == 8192)
+        #expect(EventLimits.maxEventBytes == 8192)
         let probe = bigPledge(lastContact: 300).wire.count
-        let exact = 300 + Limits.maxEventBytes - probe
-        try #require((256...Limits.maxSealedContactBytes - 1).contains(exact))
+        let exact = 300 + EventLimits.maxEventBytes - probe
+        try #require((256...EventLimits.maxSealedContactBytes - 1).contains(exact))
         let fits = bigPledge(lastContact: exact)
-        #expect(fits.wire.count == Limits.maxEventBytes)
+        #expect(fits.wire.count == EventLimits.maxEventBytes)
         let decoded = try Event.decode(wire: fits.wire)
         #expect(decoded.verifySignature())
         let over = bigPledge(lastContact: exact + 1)
-        #expect(over.wire.count == Limits.maxEventBytes + 1)
+        #expect(over.wire.count == EventLimits.maxEventBytes + 1)
         #expect(decodeCode(over.wire) == "decode.too_large")
         #expect(decodeCode([UInt8](repeating: 0, count: 100_000)) == "decode.too_large")
     }
@@ -347,7 +347,7 @@ struct EventCodecTests {
             switch what {
             case "empty name": (.pledgeMade, .map(Forge.pledgeFields(name: "")))
             case "control character": (.pledgeMade, .map(Forge.pledgeFields(name: "Bob\u{7}")))
-            case "long name": (.pledgeMade, .map(Forge.pledgeFields(name: String(repeating: "b", count: Limits.maxNameBytes + 1))))
+            case "long name": (.pledgeMade, .map(Forge.pledgeFields(name: String(repeating: "b", count: EventLimits.maxNameBytes + 1))))
             case "closes before opens": (.campaignCreated, campaign(opens: 10, closes: 10))
             case "bad time zone": (.campaignCreated, campaign(tz: "Europe/Lon don"))
             case "zero goal": (.campaignCreated, campaign(goal: 0))

@@ -159,7 +159,7 @@ import WhipCrypto
     @Test func vectorsCoverEveryKind() throws {
         let file = try Self.load()
         #expect(Set(file.events.map(\.kind)) == Set(EventKind.allCases.map(\.rawValue)))
-        #expect(file.events.contains { $0.wire.count / 2 == Limits.maxEventBytes }, "a vector at exactly the size limit")
+        #expect(file.events.contains { $0.wire.count / 2 == EventLimits.maxEventBytes }, "a vector at exactly the size limit")
     }
 
     @Test func invalidVectorsAreRefusedWithTheirCode() throws {

@@ -111,7 +111,7 @@ func pureDigest(_ events: [Event]) -> String {
         let other = EventFactory(community: FixedKeys.key(0x77)).self
         var otherFactory = other
         let foreign = otherFactory.make(FixedKeys.collectorA, s.pledge("Elsewhere", 1_000))
-        let oversized = [UInt8](repeating: 0x80, count: Limits.maxEventBytes + 1)
+        let oversized = [UInt8](repeating: 0x80, count: EventLimits.maxEventBytes + 1)
         var future = s.factory
         future.now = now + Store.maxFutureSkewMs + 60_000
         let ahead = future.make(FixedKeys.collectorB, s.pledge("Ahead", 1_000))
@@ -249,7 +249,7 @@ func pureDigest(_ events: [Event]) -> String {
         #expect(throws: WhipError.self) { try stream(Array(bundle.dropLast()), batch: 2) }
         #expect(throws: WhipError.self) { try stream([], batch: 2) }
         // An oversized entry in an intact bundle is passed through, to be refused on its own by the importer.
-        let big = EventBundle.encode([wires[0], [UInt8](repeating: 0x80, count: Limits.maxEventBytes + 10)])
+        let big = EventBundle.encode([wires[0], [UInt8](repeating: 0x80, count: EventLimits.maxEventBytes + 10)])
         #expect(try stream(big, batch: 10).count == 2)
         #expect(try EventBundle.decode(big).count == 2)
     }

@@ -1,0 +1,290 @@
+public import WhipCrypto
+
+/// The field numbers of each body's map (PROTOCOL.md section 6), written once and used by both the encoder and
+/// the decoder. Changing one changes the protocol.
+enum BodyField {
+    enum CommunityCreated: UInt64 {
+        case name = 0, founder = 1
+    }
+    /// `role.granted` and `role.revoked` (which has no `expires`).
+    enum RoleChange: UInt64 {
+        case member = 0, role = 1, expires = 2
+    }
+    enum CampaignCreated: UInt64 {
+        case title = 0, description = 1, goal = 2, currency = 3, model = 4, opens = 5, closes = 6, timeZone = 7, organisers = 8
+    }
+    enum CampaignUpdated: UInt64 {
+        case campaign = 0, title = 1, description = 2, goal = 3, currency = 4, model = 5, opens = 6, closes = 7, timeZone = 8
+        case organisers = 9
+    }
+    /// `campaign.published`, `campaign.closed` and `campaign.cancelled`.
+    enum CampaignRef: UInt64 {
+        case campaign = 0, reason = 1
+    }
+    enum TierAdded: UInt64 {
+        case campaign = 0, title = 1, description = 2, minimum = 3, limit = 4
+    }
+    enum TierUpdated: UInt64 {
+        case campaign = 0, tier = 1, title = 2, description = 3, minimum = 4, limit = 5
+    }
+    enum PledgeMade: UInt64 {
+        case campaign = 0, backerName = 1, anonymous = 2, amount = 3, currency = 4, tier = 5, channel = 6, paid = 7, contact = 8
+    }
+    enum PledgeRevised: UInt64 {
+        case campaign = 0, pledge = 1, amount = 2, currency = 3, tier = 4, backerName = 5, anonymous = 6
+    }
+    /// `pledge.withdrawn`.
+    enum PledgeRef: UInt64 {
+        case campaign = 0, pledge = 1
+    }
+    enum PledgeCollected: UInt64 {
+        case campaign = 0, pledge = 1, amount = 2, currency = 3, method = 4
+    }
+    enum PledgeRejected: UInt64 {
+        case campaign = 0, pledge = 1, reason = 2
+    }
+}
+
+// MARK: - Encoding
+
+extension EventBody {
+    /// The body as a canonical CBOR map.
+    public func cbor() -> CBOR {
+        var m = MapBuilder()
+        switch self {
+        case .communityCreated(let b):
+            m.add(BodyField.CommunityCreated.name, .text(b.name))
+            m.add(BodyField.CommunityCreated.founder, .bytes(b.founder.bytes))
+        case .roleGranted(let b):
+            m.add(BodyField.RoleChange.member, .bytes(b.member.bytes))
+            m.add(BodyField.RoleChange.role, .unsigned(b.role.rawValue))
+            m.add(BodyField.RoleChange.expires, b.expires.map(CBOR.unsigned))
+        case .roleRevoked(let b):
+            m.add(BodyField.RoleChange.member, .bytes(b.member.bytes))
+            m.add(BodyField.RoleChange.role, .unsigned(b.role.rawValue))
+        case .campaignCreated(let b):
+            m.add(BodyField.CampaignCreated.title, .text(b.title))
+            m.add(BodyField.CampaignCreated.description, .text(b.description))
+            m.add(BodyField.CampaignCreated.goal, .amount(b.goal))
+            m.add(BodyField.CampaignCreated.currency, .text(b.currency.code))
+            m.add(BodyField.CampaignCreated.model, .unsigned(b.model.rawValue))
+            m.add(BodyField.CampaignCreated.opens, .unsigned(b.opens))
+            m.add(BodyField.CampaignCreated.closes, .unsigned(b.closes))
+            m.add(BodyField.CampaignCreated.timeZone, .text(b.timeZone))
+            m.add(BodyField.CampaignCreated.organisers, .keys(b.organisers))
+        case .campaignUpdated(let b):
+            m.add(BodyField.CampaignUpdated.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.CampaignUpdated.title, b.title.map(CBOR.text))
+            m.add(BodyField.CampaignUpdated.description, b.description.map(CBOR.text))
+            m.add(BodyField.CampaignUpdated.goal, b.goal.map(CBOR.amount))
+            m.add(BodyField.CampaignUpdated.currency, b.currency.map { .text($0.code) })
+            m.add(BodyField.CampaignUpdated.model, b.model.map { .unsigned($0.rawValue) })
+            m.add(BodyField.CampaignUpdated.opens, b.opens.map(CBOR.unsigned))
+            m.add(BodyField.CampaignUpdated.closes, b.closes.map(CBOR.unsigned))
+            m.add(BodyField.CampaignUpdated.timeZone, b.timeZone.map(CBOR.text))
+            m.add(BodyField.CampaignUpdated.organisers, b.organisers.map { CBOR.keys(Array(Set($0)).sorted()) })
+        case .campaignPublished(let b), .campaignClosed(let b):
+            m.add(BodyField.CampaignRef.campaign, .bytes(b.campaign.bytes))
+        case .campaignCancelled(let b):
+            m.add(BodyField.CampaignRef.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.CampaignRef.reason, b.reason.map(CBOR.text))
+        case .tierAdded(let b):
+            m.add(BodyField.TierAdded.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.TierAdded.title, .text(b.title))
+            m.add(BodyField.TierAdded.description, b.description.map(CBOR.text))
+            m.add(BodyField.TierAdded.minimum, .amount(b.minimum))
+            m.add(BodyField.TierAdded.limit, b.limit.map { .unsigned(UInt64($0)) })
+        case .tierUpdated(let b):
+            m.add(BodyField.TierUpdated.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.TierUpdated.tier, .bytes(b.tier.bytes))
+            m.add(BodyField.TierUpdated.title, b.title.map(CBOR.text))
+            m.add(BodyField.TierUpdated.description, b.description.map(CBOR.text))
+            m.add(BodyField.TierUpdated.minimum, b.minimum.map(CBOR.amount))
+            m.add(BodyField.TierUpdated.limit, b.limit.map { .unsigned(UInt64($0)) })
+        case .pledgeMade(let b):
+            m.add(BodyField.PledgeMade.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PledgeMade.backerName, .text(b.backerName))
+            m.add(BodyField.PledgeMade.anonymous, .bool(b.anonymous))
+            m.add(BodyField.PledgeMade.amount, .amount(b.amount))
+            m.add(BodyField.PledgeMade.currency, .text(b.currency.code))
+            m.add(BodyField.PledgeMade.tier, b.tier.map { .bytes($0.bytes) })
+            m.add(BodyField.PledgeMade.channel, .unsigned(b.channel.rawValue))
+            m.add(BodyField.PledgeMade.paid, b.paid.map { .unsigned($0.rawValue) })
+            if !b.contact.isEmpty {
+                m.add(BodyField.PledgeMade.contact, .array(b.contact.map { .array([.bytes($0.recipient.bytes), .bytes($0.ciphertext)]) }))
+            }
+        case .pledgeRevised(let b):
+            m.add(BodyField.PledgeRevised.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PledgeRevised.pledge, .bytes(b.pledge.bytes))
+            m.add(BodyField.PledgeRevised.amount, b.amount.map(CBOR.amount))
+            m.add(BodyField.PledgeRevised.currency, b.currency.map { .text($0.code) })
+            m.add(BodyField.PledgeRevised.tier, b.tier.map { .bytes($0.bytes) })
+            m.add(BodyField.PledgeRevised.backerName, b.backerName.map(CBOR.text))
+            m.add(BodyField.PledgeRevised.anonymous, b.anonymous.map(CBOR.bool))
+        case .pledgeWithdrawn(let b):
+            m.add(BodyField.PledgeRef.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PledgeRef.pledge, .bytes(b.pledge.bytes))
+        case .pledgeCollected(let b):
+            m.add(BodyField.PledgeCollected.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PledgeCollected.pledge, .bytes(b.pledge.bytes))
+            m.add(BodyField.PledgeCollected.amount, .amount(b.amount))
+            m.add(BodyField.PledgeCollected.currency, .text(b.currency.code))
+            m.add(BodyField.PledgeCollected.method, .unsigned(b.method.rawValue))
+        case .pledgeRejected(let b):
+            m.add(BodyField.PledgeRejected.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PledgeRejected.pledge, .bytes(b.pledge.bytes))
+            m.add(BodyField.PledgeRejected.reason, .text(b.reason))
+        }
+        return .map(m.pairs)
+    }
+}
+
+// MARK: - Decoding
+
+extension EventBody {
+    /// Decodes and statically validates a body of `kind`.
+    public static func decode(kind: EventKind, _ value: CBOR) throws(DecodingError) -> EventBody {
+        var f = try Fields(value, context: kind.name)
+        let body: EventBody
+        switch kind {
+        case .communityCreated:
+            body = .communityCreated(
+                CommunityCreated(
+                    name: try f.required(BodyField.CommunityCreated.name, "name").text("community name", max: EventLimits.maxNameBytes),
+                    founder: try f.required(BodyField.CommunityCreated.founder, "founder").key("founder")))
+        case .roleGranted:
+            body = .roleGranted(
+                RoleGranted(
+                    member: try f.required(BodyField.RoleChange.member, "member").key("member"),
+                    role: try f.required(BodyField.RoleChange.role, "role").enumValue("role", Role.self),
+                    expires: try f.optional(BodyField.RoleChange.expires)?.uint("expires")))
+        case .roleRevoked:
+            body = .roleRevoked(
+                RoleRevoked(
+                    member: try f.required(BodyField.RoleChange.member, "member").key("member"),
+                    role: try f.required(BodyField.RoleChange.role, "role").enumValue("role", Role.self)))
+        case .campaignCreated:
+            let c = CampaignCreated(
+                title: try f.required(BodyField.CampaignCreated.title, "title").text("title", max: EventLimits.maxNameBytes),
+                description: try f.required(BodyField.CampaignCreated.description, "description").text(
+                    "description", max: EventLimits.maxDescriptionBytes, allowEmpty: true, multiline: true),
+                goal: try positive(try f.required(BodyField.CampaignCreated.goal, "goal").amount("goal"), "goal"),
+                currency: try f.required(BodyField.CampaignCreated.currency, "currency").currency("currency"),
+                model: try f.required(BodyField.CampaignCreated.model, "model").enumValue("model", FundingModel.self),
+                opens: try f.required(BodyField.CampaignCreated.opens, "opens").uint("opens"),
+                closes: try f.required(BodyField.CampaignCreated.closes, "closes").uint("closes"),
+                timeZone: try timeZoneName(try f.required(BodyField.CampaignCreated.timeZone, "time zone")),
+                organisers: try f.required(BodyField.CampaignCreated.organisers, "organisers").keyList("organisers"))
+            guard c.closes > c.opens else { throw DecodingError(.badDates, "a campaign must close after it opens") }
+            body = .campaignCreated(c)
+        case .campaignUpdated:
+            var u = CampaignUpdated(campaign: try f.required(BodyField.CampaignUpdated.campaign, "campaign").id("campaign"))
+            u.title = try f.optional(BodyField.CampaignUpdated.title)?.text("title", max: EventLimits.maxNameBytes)
+            u.description = try f.optional(BodyField.CampaignUpdated.description)?.text(
+                "description", max: EventLimits.maxDescriptionBytes, allowEmpty: true, multiline: true)
+            if let g = try f.optional(BodyField.CampaignUpdated.goal)?.amount("goal") { u.goal = try positive(g, "goal") }
+            u.currency = try f.optional(BodyField.CampaignUpdated.currency)?.currency("currency")
+            u.model = try f.optional(BodyField.CampaignUpdated.model)?.enumValue("model", FundingModel.self)
+            u.opens = try f.optional(BodyField.CampaignUpdated.opens)?.uint("opens")
+            u.closes = try f.optional(BodyField.CampaignUpdated.closes)?.uint("closes")
+            if let tz = f.optional(BodyField.CampaignUpdated.timeZone) { u.timeZone = try timeZoneName(tz) }
+            u.organisers = try f.optional(BodyField.CampaignUpdated.organisers)?.keyList("organisers")
+            guard f.pairs.count > 1 else { throw DecodingError(.emptyUpdate, "campaign.updated changes nothing") }
+            body = .campaignUpdated(u)
+        case .campaignPublished:
+            body = .campaignPublished(CampaignRef(campaign: try f.required(BodyField.CampaignRef.campaign, "campaign").id("campaign")))
+        case .campaignClosed:
+            body = .campaignClosed(CampaignRef(campaign: try f.required(BodyField.CampaignRef.campaign, "campaign").id("campaign")))
+        case .campaignCancelled:
+            body = .campaignCancelled(
+                CampaignCancelled(
+                    campaign: try f.required(BodyField.CampaignRef.campaign, "campaign").id("campaign"),
+                    reason: try f.optional(BodyField.CampaignRef.reason)?.text("reason", max: EventLimits.maxReasonBytes, multiline: true)))
+        case .tierAdded:
+            let campaign = try f.required(BodyField.TierAdded.campaign, "campaign").id("campaign")
+            let title = try f.required(BodyField.TierAdded.title, "title").text("title", max: EventLimits.maxNameBytes)
+            let description = try f.optional(BodyField.TierAdded.description)?.text(
+                "description", max: EventLimits.maxDescriptionBytes, multiline: true)
+            let minimum = try f.required(BodyField.TierAdded.minimum, "minimum").amount("minimum")
+            let limit = try f.optional(BodyField.TierAdded.limit)?.u32("limit")
+            if limit == 0 { throw DecodingError(.notPositive, "limit must be greater than zero") }
+            body = .tierAdded(TierAdded(campaign: campaign, title: title, description: description, minimum: minimum, limit: limit))
+        case .tierUpdated:
+            var u = TierUpdated(
+                campaign: try f.required(BodyField.TierUpdated.campaign, "campaign").id("campaign"),
+                tier: try f.required(BodyField.TierUpdated.tier, "tier").id("tier"))
+            u.title = try f.optional(BodyField.TierUpdated.title)?.text("title", max: EventLimits.maxNameBytes)
+            u.description = try f.optional(BodyField.TierUpdated.description)?.text(
+                "description", max: EventLimits.maxDescriptionBytes, multiline: true)
+            u.minimum = try f.optional(BodyField.TierUpdated.minimum)?.amount("minimum")
+            u.limit = try f.optional(BodyField.TierUpdated.limit)?.u32("limit")
+            if u.limit == 0 { throw DecodingError(.notPositive, "limit must be greater than zero") }
+            guard f.pairs.count > 2 else { throw DecodingError(.emptyUpdate, "tier.updated changes nothing") }
+            body = .tierUpdated(u)
+        case .pledgeMade:
+            var p = PledgeMade(
+                campaign: try f.required(BodyField.PledgeMade.campaign, "campaign").id("campaign"),
+                backerName: try f.required(BodyField.PledgeMade.backerName, "backer name").text("backer name", max: EventLimits.maxNameBytes),
+                anonymous: try f.required(BodyField.PledgeMade.anonymous, "anonymous").bool("anonymous"),
+                amount: try positive(try f.required(BodyField.PledgeMade.amount, "amount").amount("amount"), "amount"),
+                currency: try f.required(BodyField.PledgeMade.currency, "currency").currency("currency"),
+                tier: try f.optional(BodyField.PledgeMade.tier)?.id("tier"),
+                channel: try f.required(BodyField.PledgeMade.channel, "channel").enumValue("channel", Channel.self),
+                paid: try f.optional(BodyField.PledgeMade.paid)?.enumValue("paid", PaymentMethod.self))
+            if let c = f.optional(BodyField.PledgeMade.contact) {
+                guard case .array(let items) = c, !items.isEmpty, items.count <= EventLimits.maxOrganisers else {
+                    throw DecodingError(.badType, "contact must be a non-empty array of at most \(EventLimits.maxOrganisers) entries")
+                }
+                for item in items {
+                    guard case .array(let pair) = item, pair.count == 2 else {
+                        throw DecodingError(.badType, "contact entries are [recipient, ciphertext]")
+                    }
+                    p.contact.append(
+                        SealedContact(
+                            recipient: try pair[0].key("contact recipient"),
+                            ciphertext: try pair[1].byteString("sealed contact", max: EventLimits.maxSealedContactBytes)))
+                }
+                guard zip(p.contact, p.contact.dropFirst()).allSatisfy({ $0.recipient < $1.recipient }) else {
+                    throw DecodingError(.nonCanonical, "contact entries must be sorted by recipient, without duplicates")
+                }
+            }
+            body = .pledgeMade(p)
+        case .pledgeRevised:
+            var r = PledgeRevised(
+                campaign: try f.required(BodyField.PledgeRevised.campaign, "campaign").id("campaign"),
+                pledge: try f.required(BodyField.PledgeRevised.pledge, "pledge").id("pledge"))
+            if let a = try f.optional(BodyField.PledgeRevised.amount)?.amount("amount") { r.amount = try positive(a, "amount") }
+            r.currency = try f.optional(BodyField.PledgeRevised.currency)?.currency("currency")
+            r.tier = try f.optional(BodyField.PledgeRevised.tier)?.id("tier")
+            r.backerName = try f.optional(BodyField.PledgeRevised.backerName)?.text("backer name", max: EventLimits.maxNameBytes)
+            r.anonymous = try f.optional(BodyField.PledgeRevised.anonymous)?.bool("anonymous")
+            guard (r.amount == nil) == (r.currency == nil) else {
+                throw DecodingError(.missingField, "pledge.revised: amount and currency go together")
+            }
+            guard f.pairs.count > 2 else { throw DecodingError(.emptyUpdate, "pledge.revised changes nothing") }
+            body = .pledgeRevised(r)
+        case .pledgeWithdrawn:
+            body = .pledgeWithdrawn(
+                PledgeRef(
+                    campaign: try f.required(BodyField.PledgeRef.campaign, "campaign").id("campaign"),
+                    pledge: try f.required(BodyField.PledgeRef.pledge, "pledge").id("pledge")))
+        case .pledgeCollected:
+            body = .pledgeCollected(
+                PledgeCollected(
+                    campaign: try f.required(BodyField.PledgeCollected.campaign, "campaign").id("campaign"),
+                    pledge: try f.required(BodyField.PledgeCollected.pledge, "pledge").id("pledge"),
+                    amount: try positive(try f.required(BodyField.PledgeCollected.amount, "amount").amount("amount"), "amount"),
+                    currency: try f.required(BodyField.PledgeCollected.currency, "currency").currency("currency"),
+                    method: try f.required(BodyField.PledgeCollected.method, "method").enumValue("method", PaymentMethod.self)))
+        case .pledgeRejected:
+            body = .pledgeRejected(
+                PledgeRejected(
+                    campaign: try f.required(BodyField.PledgeRejected.campaign, "campaign").id("campaign"),
+                    pledge: try f.required(BodyField.PledgeRejected.pledge, "pledge").id("pledge"),
+                    reason: try f.required(BodyField.PledgeRejected.reason, "reason").text("reason", max: EventLimits.maxReasonBytes, multiline: true)
+                ))
+        }
+        try f.finish()
+        return body
+    }
+}

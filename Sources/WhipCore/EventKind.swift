@@ -1,0 +1,41 @@
+/// Every kind of event, with its number on the wire.
+public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
+    case communityCreated = 1
+    case roleGranted = 2
+    case roleRevoked = 3
+    case campaignCreated = 10
+    case campaignUpdated = 11
+    case campaignPublished = 12
+    case campaignClosed = 13
+    case campaignCancelled = 14
+    case tierAdded = 20
+    case tierUpdated = 21
+    case pledgeMade = 30
+    case pledgeRevised = 31
+    case pledgeWithdrawn = 32
+    case pledgeCollected = 33
+    case pledgeRejected = 34
+
+    /// Dotted name, e.g. `pledge.made`.
+    public var name: String {
+        switch self {
+        case .communityCreated: "community.created"
+        case .roleGranted: "role.granted"
+        case .roleRevoked: "role.revoked"
+        case .campaignCreated: "campaign.created"
+        case .campaignUpdated: "campaign.updated"
+        case .campaignPublished: "campaign.published"
+        case .campaignClosed: "campaign.closed"
+        case .campaignCancelled: "campaign.cancelled"
+        case .tierAdded: "tier.added"
+        case .tierUpdated: "tier.updated"
+        case .pledgeMade: "pledge.made"
+        case .pledgeRevised: "pledge.revised"
+        case .pledgeWithdrawn: "pledge.withdrawn"
+        case .pledgeCollected: "pledge.collected"
+        case .pledgeRejected: "pledge.rejected"
+        }
+    }
+
+    public var description: String { name }
+}
