@@ -27,20 +27,24 @@ public actor Exchange {
     package nonisolated let sessions = Sessions()
     private var indexes: [PublicKey: SortedIndex] = [:]
     private var lastSeq: Int64 = 0
-    /// Ids asked of some peer recently, so that announces from several peers fetch an event once.
-    private var requested: [EventID: ContinuousClock.Instant] = [:]
+    /// Time since this exchange was made, on its clock (injected, so tests can move it).
+    private let elapsed: @Sendable () -> Duration
+    /// Ids asked of some peer recently (and when), so that announces from several peers fetch an event once.
+    private var requested: [EventID: Duration] = [:]
     /// How long a `want` is trusted to bring its events before another peer may be asked.
     static let wantPatience: Duration = .seconds(5)
     /// Refused events per peer identity, across its sessions.
-    private var refusals: [PublicKey: (count: Int, since: ContinuousClock.Instant)] = [:]
+    private var refusals: [PublicKey: (count: Int, since: Duration)] = [:]
     /// How long a peer's refused events count against it.
     static let refusalWindow: Duration = .seconds(3_600)
 
-    /// Loads the reconciliation index of every joined community.
-    public init(node: Node, logger: Logger, metrics: PeerMetrics = PeerMetrics()) throws(WhipError) {
+    /// Loads the reconciliation index of every joined community; `clock` times the want patience and the
+    /// refusal window.
+    public init(node: Node, logger: Logger, metrics: PeerMetrics = PeerMetrics(), clock: any Clock<Duration> = ContinuousClock()) throws(WhipError) {
         self.node = node
         self.logger = logger
         self.metrics = metrics
+        self.elapsed = Exchange.stopwatch(clock)
         var keys: [PublicKey: [EventKey]] = [:]
         lastSeq = try node.store.forEachEventKey(after: 0) { community, hlc, id in
             if let k = Exchange.key(hlc, idBuffer: id) { keys[community, default: []].append(k) }
@@ -50,6 +54,12 @@ public actor Exchange {
             indexes[community] = SortedIndex(consuming: keys.removeValue(forKey: community)!)
         }
         Exchange.returnFreedMemory()
+    }
+
+    /// A function that returns the time passed on `clock` since it was made.
+    static func stopwatch<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
     }
 
     /// Gives the memory freed after loading the indexes back to the system: the load's temporaries would
@@ -116,7 +126,7 @@ public actor Exchange {
 
     /// Of `ids`, those not asked of any peer within `wantPatience`; they are marked as asked now.
     func claim(_ ids: [EventID]) -> [EventID] {
-        let now = ContinuousClock.now
+        let now = elapsed()
         if requested.count > 100_000 { requested = requested.filter { now - $0.value < Exchange.wantPatience } }
         return ids.filter { id in
             if let t = requested[id], now - t < Exchange.wantPatience { return false }
@@ -176,7 +186,7 @@ public actor Exchange {
     /// Adds `count` refused events to `peer`'s tally (kept for `refusalWindow` from its first refusal) and
     /// says whether the tally is now over `limit`, so that a peer cannot reset it by reconnecting.
     func recordRefusals(_ count: Int, from peer: PublicKey, limit: Int) -> Bool {
-        let now = ContinuousClock.now
+        let now = elapsed()
         var entry = refusals[peer].flatMap { now - $0.since < Exchange.refusalWindow ? $0 : nil } ?? (count: 0, since: now)
         entry.count += count
         refusals[peer] = entry
@@ -185,7 +195,7 @@ public actor Exchange {
 
     /// Whether `peer` has had more than `limit` events refused within `refusalWindow`.
     func isCutOff(_ peer: PublicKey, limit: Int) -> Bool {
-        guard let e = refusals[peer], ContinuousClock.now - e.since < Exchange.refusalWindow else { return false }
+        guard let e = refusals[peer], elapsed() - e.since < Exchange.refusalWindow else { return false }
         return e.count > limit
     }
 
