@@ -153,13 +153,21 @@ public struct PeerDialer: Service {
     let exchange: Exchange
     let credentials: NodeCredentials
     let logger: Logger
+    /// Times the reconnect backoff and the reconcile interval.
+    let clock: any Clock<Duration>
+    /// Peer and community pairs with a task keeping them in step; a task that ends (its peer was removed)
+    /// takes its pair out, so the peer is dialled again if it is added back.
+    let started = StartedPairs()
 
     /// A dialer.
-    public init(config: DaemonConfig, exchange: Exchange, credentials: NodeCredentials, logger: Logger) {
+    public init(
+        config: DaemonConfig, exchange: Exchange, credentials: NodeCredentials, logger: Logger, clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.config = config
         self.exchange = exchange
         self.credentials = credentials
         self.logger = logger
+        self.clock = clock
     }
 
     /// Peers to dial: configured ones and stored ones, but not those only recorded by a one-off `sync` or
@@ -172,18 +180,21 @@ public struct PeerDialer: Service {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                var started = Set<String>()
                 while !isStopping {
                     let communities = (try? await exchange.communities().map(\.id)) ?? []
                     for address in wanted() {
                         guard let peer = try? HostPort(parsing: address) else { continue }
-                        for c in communities where !started.contains("\(address) \(c)") {
-                            started.insert("\(address) \(c)")
-                            group.addTask { await self.keepLive(with: peer, community: c) }
+                        for c in communities {
+                            let key = "\(address) \(c)"
+                            guard started.insert(key) else { continue }
+                            group.addTask {
+                                await self.keepLive(with: peer, community: c)
+                                started.remove(key)
+                            }
                         }
                     }
                     exchange.sessions.requestBackstop()
-                    await pause(config.timers.reconcileInterval)
+                    await pause(config.timers.reconcileInterval, on: clock)
                 }
             }
         } onGracefulShutdown: {
@@ -235,9 +246,21 @@ public struct PeerDialer: Service {
                 wait = delay * Double.random(in: 0.5...1.0)
                 delay = min(config.timers.reconnectMax, delay * 2)
             }
-            await pause(wait)
+            await pause(wait, on: clock)
         }
     }
+}
+
+/// The peer and community pairs a dialer keeps in step, shared with the tasks that do it.
+final class StartedPairs: Sendable {
+    private let pairs = Mutex(Set<String>())
+
+    /// Adds `key`; false if it was there.
+    func insert(_ key: String) -> Bool { pairs.withLock { $0.insert(key).inserted } }
+
+    func remove(_ key: String) { _ = pairs.withLock { $0.remove(key) } }
+
+    var isEmpty: Bool { pairs.withLock { $0.isEmpty } }
 }
 
 /// Notices events other processes stored (the CLI writing to the same data dir) and offers them to peers, and
@@ -266,9 +289,9 @@ public struct LocalChanges: Service {
 /// sibling failed, because every sleep then returns at once.
 var isStopping: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
-/// Sleeps, returning early when graceful shutdown begins or the task is cancelled.
-func pause(_ seconds: Double) async {
-    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+/// Sleeps on `clock`, returning early when graceful shutdown begins or the task is cancelled.
+func pause(_ seconds: Double, on clock: any Clock<Duration> = ContinuousClock()) async {
+    _ = try? await cancelWhenGracefulShutdown { try await clock.sleep(for: .milliseconds(Int64(seconds * 1000))) }
 }
 
 /// Runs `op` in a task of its own and returns its result, or nil once the service is stopping and `op` has
