@@ -129,6 +129,9 @@ package final class Mailbox: Sendable {
     /// Asks the session to say goodbye and close.
     func requestShutdown() { set { $0.shutdown = true } }
 
+    /// A reader is held back in `put`, waiting for room (for tests).
+    var readerWaiting: Bool { state.withLock { $0.producer != nil } }
+
     /// The next input, waiting for one if none is queued.
     package func next() async -> Item { await next(framesOnly: false) }
 

@@ -14,23 +14,35 @@ import WhipDaemon
 
     func frame(_ n: Int) -> ByteBuffer { ByteBuffer(bytes: [UInt8](repeating: 7, count: n)) }
 
+    /// Waits (a bounded poll, not a sleep for timing) until `box` holds a reader back.
+    func untilReaderWaits(_ box: Mailbox) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !box.readerWaiting {
+            guard ContinuousClock.now < deadline else { throw TimedOut(what: "the reader to wait") }
+            await Task.yield()
+        }
+    }
+
     @Test func aFullQueueHoldsTheReaderBackUntilFramesAreTaken() async throws {
         let box = Mailbox(capacity: 1_000)
         await box.put(frame(600))
         await box.put(frame(400))  // exactly full
+        let done = Atomic<Bool>(false)
         let third = Task {
             await box.put(frame(300))  // must wait
-            return ContinuousClock.now
+            done.store(true, ordering: .sequentiallyConsistent)
         }
-        try await Task.sleep(for: .milliseconds(200))
-        let released = ContinuousClock.now
+        try await untilReaderWaits(box)
+        let wentOnEarly = done.load(ordering: .sequentiallyConsistent)
+        #expect(!wentOnEarly, "the reader went on before room was made")
         guard case .frame(let f) = await box.next() else {
             Issue.record("expected a frame")
             return
         }
         #expect(f.readableBytes == 600)
-        let resumed = await third.value
-        #expect(resumed >= released, "the reader went on before room was made")
+        try await within(30, "the reader to go on") { await third.value }
+        let wentOn = done.load(ordering: .sequentiallyConsistent)
+        #expect(wentOn)
         for expected in [400, 300] {
             guard case .frame(let f) = await box.next() else {
                 Issue.record("expected a frame")
@@ -88,12 +100,15 @@ import WhipDaemon
         }
     }
 
-    @Test func closingReleasesAWaitingReader() async {
+    @Test func closingReleasesAWaitingReader() async throws {
         let box = Mailbox(capacity: 10)
         await box.put(frame(10))
-        let waiting = Task { await box.put(frame(10)) }
-        try? await Task.sleep(for: .milliseconds(50))
+        let waiting = Task { await box.put(frame(11)) }
+        try await untilReaderWaits(box)
         box.close()
-        await waiting.value  // returns: the frame is dropped, the reader is not stuck
+        // Returns (bounded): the reader is not stuck; the frame is dropped, and so is the one queued before.
+        try await within(30, "the waiting reader to be released") { await waiting.value }
+        #expect(!box.readerWaiting)
+        if case .frame(let f) = box.queuedFrame() { Issue.record("a frame of \(f.readableBytes) bytes outlived the close") }
     }
 }
