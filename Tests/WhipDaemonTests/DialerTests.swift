@@ -46,7 +46,7 @@ import WhipTestSupport
         config.timers.reconcileInterval = 1_000
         let clock = VirtualClock()
         let dialer = PeerDialer(
-            config: config, exchange: try Exchange(node: node, logger: Self.logger), credentials: try Daemon.credentials(for: node),
+            config: config, exchange: try Exchange(node: node, logger: Self.logger), credentials: try NodeCredentials(node: node),
             logger: Self.logger, clock: clock)
         try store.addPeer(address, source: "cli", now: node.now)
         let running = Task { try await dialer.run() }
