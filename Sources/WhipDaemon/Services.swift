@@ -268,18 +268,20 @@ final class StartedPairs: Sendable {
 public struct LocalChanges: Service {
     let exchange: Exchange
     let interval: Double
+    let clock: any Clock<Duration>
 
-    /// Looks every `interval` seconds.
-    public init(exchange: Exchange, interval: Double = 0.5) {
+    /// Looks every `interval` seconds of `clock`.
+    public init(exchange: Exchange, interval: Double = 0.5, clock: any Clock<Duration> = ContinuousClock()) {
         self.exchange = exchange
         self.interval = interval
+        self.clock = clock
     }
 
     public func run() async throws {
         while !isStopping {
             try? await exchange.poll()
             _ = try? await exchange.admitHeld()
-            await pause(interval)
+            await pause(interval, on: clock)
         }
     }
 }

@@ -10,6 +10,7 @@ import WhipDaemon
 import WhipNet
 import WhipNode
 import WhipStore
+import WhipTestSupport
 
 /// Daemons on loopback keeping live sessions: pushes, several nodes converging, partition and heal, and a
 /// goodbye on shutdown.
@@ -152,11 +153,14 @@ import WhipStore
         config.timers.reconnectMin = 0.05
         config.timers.reconnectMax = 0.1
         let exchange = try Exchange(node: net.nodes[1], logger: LiveTests.logger)
-        let dialer = PeerDialer(config: config, exchange: exchange, credentials: try NodeCredentials(node: net.nodes[1]), logger: LiveTests.logger)
-        let local = LocalChanges(exchange: exchange, interval: 0.05)
+        let clock = VirtualClock()
+        let dialer = PeerDialer(
+            config: config, exchange: exchange, credentials: try NodeCredentials(node: net.nodes[1]), logger: LiveTests.logger, clock: clock)
+        let local = LocalChanges(exchange: exchange, interval: 0.05, clock: clock)
         let dialing = Task { try await dialer.run() }
         let watching = Task { try await local.run() }
-        try await Task.sleep(for: .milliseconds(300))
+        // Every loop has run once and waits: the dialer's, its failed peer's backoff, the watcher's.
+        #expect(await clock.waitForSleepers(3))
         dialing.cancel()
         watching.cancel()
         _ = try await within(5, "the dialer to end on cancellation") { try await dialing.value }
