@@ -11,7 +11,7 @@ import WhipTestSupport
 @testable import WhipDaemon
 
 /// The dialer's peer bookkeeping, on a manual clock (no real backoff waits).
-@Suite(.timeLimit(.minutes(2))) struct DialerTests {
+@Suite(.timeLimit(.minutes(10))) struct DialerTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     /// A loopback address nothing listens on (bound, then closed), so every dial fails at once.

@@ -9,7 +9,7 @@ import WhipTestSupport
 @testable import WhipNet
 
 /// The exchange's timed rules on a manual clock: the one-hour refusal window and the want patience.
-@Suite(.timeLimit(.minutes(2))) struct ExchangeClockTests {
+@Suite(.timeLimit(.minutes(10))) struct ExchangeClockTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     let clock = VirtualClock()
     let peer = try! SigningKey(seed: [UInt8](repeating: 5, count: 32)).publicKey

@@ -5,7 +5,7 @@ import WhipTestSupport
 
 /// The live session's push and pull rules, without sockets: each test feeds the machine inputs and checks
 /// the actions it returns. Time is a manual clock's instants and jitter a seeded generator.
-@Suite(.timeLimit(.minutes(1))) struct LiveSessionMachineTests {
+@Suite(.timeLimit(.minutes(10))) struct LiveSessionMachineTests {
     typealias Machine = LiveSessionMachine<VirtualClock, SplitMix64>
 
     let clock = VirtualClock()
