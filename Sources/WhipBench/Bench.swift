@@ -80,19 +80,11 @@ public enum Bench {
         return Array(out)
     }
 
-    /// Runs the benchmark and prints figures.
-    public static func run(_ o: Options, logger: Logger, print out: (String) -> Void) throws {
-        let base = try BenchDirectory.make(parent: o.directory ?? BenchDirectory.defaultParent, label: "bulk")
-        defer { try? FileManager.default.removeItem(atPath: base) }
-        out("whipround bench: \(o.events) events, \(System.coreCount) cores, libsodium \(Sodium.version)")
-
-        let (node, community, campaign) = try setUp(base + "/gen", logger: logger)
-        let now = Dates.nowMs()
-        var wires: [[UInt8]] = []
-        let genTime = seconds { wires = pledges(o.events, community: community.id, campaign: campaign, author: node.identity, start: now + 1_000) }
-        let rawBytes = wires.reduce(0) { $0 + $1.count }
-        out("generated \(o.events) signed pledge events in \(String(format: "%.2f", genTime)) s (\(rawBytes / o.events) bytes each)")
-
+    /// The same-run bounds every figure is printed beside: raw libsodium verification of (up to 30,000 of)
+    /// `wires` on one core and on all cores, and raw SQLite batched inserts of them; each the best of three.
+    public static func bounds(
+        _ wires: [[UInt8]], base: String, print out: (String) -> Void
+    ) throws -> (verify1: Double, verifyAll: Double, sqlRate: Double) {
         // Bound 1: raw libsodium verification, one core and all cores.
         let decoded = wires.prefix(30_000).map { try! Event.decode(wire: $0) }
         let n1 = min(decoded.count, 15_000)
@@ -134,6 +126,26 @@ public enum Bench {
         }
         let sqlRate = Double(wires.count) / tSQL
         out("bound: raw SQLite insert, indexed, \(Node.importBatch)-row transactions, WAL + synchronous=FULL (best of 3): \(fmt(sqlRate)) rows/s")
+
+        return (verify1, verifyAll, sqlRate)
+    }
+
+    /// Runs the benchmark and prints figures.
+    public static func run(_ o: Options, logger: Logger, print out: (String) -> Void) throws {
+        let base = try BenchDirectory.make(parent: o.directory ?? BenchDirectory.defaultParent, label: "bulk")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        out("whipround bench: \(o.events) events, \(System.coreCount) cores, libsodium \(Sodium.version)")
+
+        let (node, community, campaign) = try setUp(base + "/gen", logger: logger)
+        let now = Dates.nowMs()
+        var wires: [[UInt8]] = []
+        let genTime = seconds { wires = pledges(o.events, community: community.id, campaign: campaign, author: node.identity, start: now + 1_000) }
+        let rawBytes = wires.reduce(0) { $0 + $1.count }
+        out("generated \(o.events) signed pledge events in \(String(format: "%.2f", genTime)) s (\(rawBytes / o.events) bytes each)")
+
+        let bound = try bounds(wires, base: base, print: out)
+        let verifyAll = bound.verifyAll
+        let sqlRate = bound.sqlRate
 
         // The figure: bulk ingest through the real path (decode, verify in parallel, validate, store, derive).
         let ingestNode = try Node.initialise(dir: DataDir(path: base + "/ingest"), name: "bench ingest", logger: logger)

@@ -17,7 +17,7 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var node: NodeOptions
-    @Option(help: "Events for the bulk ingest.") var events: Int = 100_000
+    @Option(help: "Events for the bulk ingest (or the initial sync, with --network or --scheduling).") var events: Int = 100_000
     @Option(help: "Single-pledge latency samples.") var samples: Int = 300
     @Option(help: "Also measure peak memory while ingesting this many events (e.g. 1000000), in a separate process run.")
     var memoryEvents: Int = 0
@@ -26,6 +26,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Only the memory measurement (so its peak RSS is not the bulk run's).") var memoryOnly = false
     @Flag(help: "Network figures instead: initial sync over loopback beside bulk ingest, and reconciliation of 1M-item sets.")
     var network = false
+    @Flag(help: "Scheduling delay instead: how late a task waking every 10 ms wakes during an initial sync of --events events over loopback.")
+    var scheduling = false
     @Option(help: "Items per side for the reconciliation figures (with --network; 0 skips them).") var reconcileItems: Int = 1_000_000
     @Option(help: "Largest logical reconciliation message, in bytes (sent in frames of at most 65,000).")
     var reconcileFrame: Int = SyncParameters().frameLimit
@@ -45,7 +47,9 @@ struct BenchCommand: AsyncParsableCommand {
                 throw WhipError(.invalidArgument, "--\(name) must be from \(min) to \(BenchCommand.maxCount) (it is \(value))")
             }
         }
-        if network {
+        if scheduling {
+            try count("events", events, min: 1)
+        } else if network {
             try count("events", events, min: 0)
             try count("reconcile-items", reconcileItems, min: 0)
             try count("mesh-nodes", meshNodes, min: 0)
@@ -73,6 +77,10 @@ struct BenchCommand: AsyncParsableCommand {
         let parent = node.data.map { DataDir.resolve(flag: $0).path } ?? BenchDirectory.defaultParent
         let signals = BenchDirectory.removeOnSignal(parent: parent)
         defer { signals.forEach { $0.cancel() } }
+        if scheduling {
+            try await SchedulingBench.run(events: events, parent: parent, logger: node.logger()) { print($0) }
+            return
+        }
         if network {
             if events > 0 {
                 try await NetBench.run(events: events, parent: parent, logger: node.logger()) { print($0) }

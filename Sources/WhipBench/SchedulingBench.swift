@@ -1,0 +1,111 @@
+import Foundation
+public import Logging
+import ServiceLifecycle
+import Synchronization
+import WhipCore
+import WhipCrypto
+import WhipDaemon
+import WhipNet
+import WhipNode
+import WhipStore
+
+/// `whipround bench --scheduling`: how late a trivial async task wakes while a large import runs through the
+/// daemon's path, the figure that says whether an HTTP handler in the same process would still be served.
+public enum SchedulingBench {
+    /// The ticker's period.
+    static let period: Duration = .milliseconds(10)
+
+    /// Scheduling delays of a ticker that wakes every `period`, in milliseconds, sorted.
+    struct Delays: Sendable {
+        var late: [Double] = []
+
+        func percentile(_ p: Double) -> Double {
+            late.isEmpty ? .nan : late[min(late.count - 1, Int(Double(late.count) * p))]
+        }
+
+        var summary: String {
+            String(format: "p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d wake-ups", percentile(0.5), percentile(0.99), late.last ?? .nan, late.count)
+        }
+    }
+
+    /// Runs `body` while a task on the cooperative pool asks to wake every `period` and records how late it
+    /// wakes; returns the body's result and the delays.
+    static func measure<T: Sendable>(_ body: () async throws -> T) async throws -> (T, Delays) {
+        let stop = Atomic<Bool>(false)
+        let ticker = Task {
+            let clock = ContinuousClock()
+            var delays = Delays()
+            while !stop.load(ordering: .relaxed) {
+                let deadline = clock.now + period
+                try? await clock.sleep(until: deadline, tolerance: .zero)
+                let late = clock.now - deadline
+                delays.late.append(Double(late.components.seconds) * 1e3 + Double(late.components.attoseconds) / 1e15)
+            }
+            delays.late.sort()
+            return delays
+        }
+        let result: T
+        do {
+            result = try await body()
+        } catch {
+            stop.store(true, ordering: .relaxed)
+            _ = await ticker.value
+            throw error
+        }
+        stop.store(true, ordering: .relaxed)
+        return (result, await ticker.value)
+    }
+
+    /// Prints the same-run bounds, the ticker's delays on an idle process, then its delays during an initial sync
+    /// of `events` events between two nodes in this process over loopback: a `PeerListener` serving one node's
+    /// `Exchange`, `PeerSession.syncOnce` pulling into the other's. Both ends run on this process's
+    /// cooperative pool, as a hub's sessions do: one end reads and sends, the other verifies and commits.
+    public static func run(events: Int, parent: String? = nil, logger: Logger, print out: @escaping @Sendable (String) -> Void) async throws {
+        let base = try BenchDirectory.make(parent: parent ?? BenchDirectory.defaultParent, label: "scheduling")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        out("whipround bench --scheduling: \(events) events, \(System.coreCount) cores, libsodium \(Sodium.version)")
+        let (source, community, campaign) = try Bench.setUp(base + "/source", logger: logger)
+        let target = try Node.initialise(dir: DataDir(path: base + "/target"), name: "target", logger: logger)
+        _ = try target.join(source.invite(community))
+        _ = try source.grant(community, member: target.identity.publicKey, role: .collector, expires: nil)
+
+        let now = Dates.nowMs()
+        let wires = Bench.pledges(events, community: community.id, campaign: campaign, author: source.identity, start: now + 1_000)
+        _ = try Bench.bounds(wires, base: base, print: out)
+        let batches = stride(from: 0, to: wires.count, by: Node.importBatch).map { Array(wires[$0..<min(wires.count, $0 + Node.importBatch)]) }
+        let setUp = try source.store.ingest(batches: batches, source: .bundle, now: now)
+        precondition(setUp.accepted == events)
+
+        let (_, idle) = try await measure { try await Task.sleep(for: .seconds(1)) }
+        out("bound: scheduling delay of a task waking every 10 ms, idle: " + idle.summary)
+
+        var config = DaemonConfig()
+        config.listen = HostPort(host: "127.0.0.1", port: 0)
+        let port = Mutex(0)
+        let listener = PeerListener(
+            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try Daemon.credentials(for: source),
+            logger: logger
+        ) { p in port.withLock { $0 = p } }
+        let group = ServiceGroup(services: [listener], logger: logger)
+        let running = Task { try await group.run() }
+        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let exchange = try Exchange(node: target, logger: logger)
+        let creds = try Daemon.credentials(for: target)
+        let address = HostPort(host: "127.0.0.1", port: port.withLock { $0 })
+
+        let start = ContinuousClock.now
+        let (report, busy) = try await measure {
+            try await PeerSession.syncOnce(
+                address: address, community: community.id, exchange: exchange, credentials: creds, settings: SessionSettings(), logger: logger)
+        }
+        let elapsed = ContinuousClock.now - start
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        out(
+            String(
+                format: "initial sync of %d events over loopback, both nodes in this process: %.2f s = %.0f events/s",
+                report.received.accepted, seconds, Double(report.received.accepted) / seconds))
+        out("scheduling delay of a task waking every 10 ms during that sync: " + busy.summary + " (goal p99 < 20 ms)")
+    }
+}
