@@ -160,7 +160,7 @@ extension NetBench {
         // Warm-up events let pushes settle onto a tree, as they do in a running network; they are not counted.
         let gbp = Currency(code: "GBP")!
         func pledge(_ i: Int, on n: Int) async throws -> (EventID, Int) {
-            let e = try nodes[n].emit(
+            let e = try await nodes[n].emit(
                 community.id,
                 .pledgeMade(PledgeMade(campaign: campaign, backerName: "Mesh \(i)", anonymous: false, amount: 500, currency: gbp, channel: .inPerson))
             )
@@ -177,7 +177,7 @@ extension NetBench {
             return nil
         }
         let warmUp = 20
-        let warmBefore = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) }
+        let warmBefore = replicas.reduce(0) { $0 + bytesSent($1).values.reduce(0, +) }
         var warmSizes = 0
         for i in 0..<warmUp {
             let (id, size) = try await pledge(-i, on: Int.random(in: 0..<count))
@@ -185,14 +185,14 @@ extension NetBench {
             _ = try await waitEverywhere(id, since: clock.now)
         }
         try await Task.sleep(for: .milliseconds(200))
-        let warmPerNode = Double(replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) } - warmBefore) / Double(warmUp * count)
+        let warmPerNode = Double(replicas.reduce(0) { $0 + bytesSent($1).values.reduce(0, +) } - warmBefore) / Double(warmUp * count)
         out(
             String(
                 format: "mesh warm-up (first %d events, links still settling onto the push tree): %.0f B per event per node = %.2fx the event",
                 warmUp, warmPerNode, warmPerNode / (Double(warmSizes) / Double(warmUp))))
 
-        let bytesBefore = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) }
-        let typesBefore = replicas.map(\.traffic.snapshot)
+        let typesBefore = replicas.map(bytesSent)
+        let bytesBefore = typesBefore.reduce(0) { $0 + $1.values.reduce(0, +) }
         var latencies: [Double] = []
         var sizes = 0
         var lost = 0
@@ -208,14 +208,14 @@ extension NetBench {
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(200))  // let the last acks land
-        let bytes = replicas.reduce(0) { $0 + $1.bytesSent.load(ordering: .relaxed) } - bytesBefore
-        var byType: [UInt64: Int] = [:]
-        for (r, before) in zip(replicas, typesBefore) {
-            for (t, n) in r.traffic.snapshot { byType[t, default: 0] += n - (before[t] ?? 0) }
+        let typesAfter = replicas.map(bytesSent)
+        let bytes = typesAfter.reduce(0) { $0 + $1.values.reduce(0, +) } - bytesBefore
+        var byType: [String: Int] = [:]
+        for (after, before) in zip(typesAfter, typesBefore) {
+            for (t, n) in after { byType[t, default: 0] += n - (before[t] ?? 0) }
         }
-        let names: [UInt64: String] = [1: "reconcile", 2: "want", 3: "events", 4: "ack", 5: "announce", 6: "ping", 7: "pong", 10: "reconcile_part"]
         let split = byType.filter { $0.value > 0 }.sorted { $0.value > $1.value }.map { t, n in
-            String(format: "%@ %.0f B", names[t] ?? "type \(t)", Double(n) / Double(events * count))
+            String(format: "%@ %.0f B", t, Double(n) / Double(events * count))
         }
         latencies.sort()
         func pct(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
@@ -236,6 +236,21 @@ extension NetBench {
         for g in dialers { await g.triggerGracefulShutdown() }
         for g in listeners { await g.triggerGracefulShutdown() }
         for t in running { _ = try? await t.value }
+    }
+}
+
+extension NetBench {
+    /// Bytes `exchange`'s node has sent to peers (frames with their length prefix), by message type: its
+    /// Prometheus counter `whipround_bytes_sent_total{type}`, read from the text a scrape would get.
+    static func bytesSent(_ exchange: Exchange) -> [String: Int] {
+        let prefix = #"whipround_bytes_sent_total{type=""#
+        var out: [String: Int] = [:]
+        for line in exchange.metrics.render().split(separator: "\n") where line.hasPrefix(prefix) {
+            let parts = line.dropFirst(prefix.count).split(separator: " ")
+            guard parts.count == 2, parts[0].hasSuffix(#""}"#), let n = Double(parts[1]) else { continue }
+            out[String(parts[0].dropLast(2)), default: 0] += Int(n)
+        }
+        return out
     }
 }
 

@@ -172,8 +172,8 @@ public struct PeerDialer: Service {
 
     /// Peers to dial: configured ones and stored ones, but not those only recorded by a one-off `sync` or
     /// as an inbound member (they are shown by `status`, not dialled).
-    func wanted() -> Set<String> {
-        let stored = (try? exchange.node.store.peers().filter(\.dialled).map(\.address)) ?? []
+    func wanted() async -> Set<String> {
+        let stored = (try? await exchange.node.read { store throws(WhipError) in try store.peers() }.filter(\.dialled).map(\.address)) ?? []
         return Set(config.peers.map(\.description) + stored)
     }
 
@@ -182,7 +182,7 @@ public struct PeerDialer: Service {
             await withDiscardingTaskGroup { group in
                 while !isStopping {
                     let communities = (try? await exchange.communities().map(\.id)) ?? []
-                    for address in wanted() {
+                    for address in await wanted() {
                         guard let peer = try? HostPort(parsing: address) else { continue }
                         for c in communities {
                             let key = "\(address) \(c)"
@@ -214,7 +214,7 @@ public struct PeerDialer: Service {
         // write per attempt, only when its state changes.
         var recordedFailure: String? = nil
         while !isStopping {
-            guard wanted().contains(peer.description) else { return }  // removed with `peer remove`
+            guard await wanted().contains(peer.description) else { return }  // removed with `peer remove`
             var wait: Double
             do {
                 let settings = SessionSettings(config)
@@ -239,7 +239,10 @@ public struct PeerDialer: Service {
                 if isStopping { return }
                 let message = (error as? WhipError)?.message ?? "\(error)"
                 if message != recordedFailure {
-                    try? store.recordSync(peer.description, now: now(), peer: nil, error: message)
+                    let at = now()
+                    try? await exchange.node.write { store throws(WhipError) in
+                        try store.recordSync(peer.description, now: at, peer: nil, error: message)
+                    }
                     recordedFailure = message
                 }
                 logger.notice("session with peer failed; will retry", metadata: ["error": "\(message)", "retry.seconds": "\(Int(delay))"])

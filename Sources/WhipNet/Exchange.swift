@@ -1,5 +1,5 @@
 public import Logging
-package import Synchronization
+import Synchronization
 public import WhipCore
 public import WhipCrypto
 public import WhipNode
@@ -11,18 +11,19 @@ public import WhipSync
     import CMalloc
 #endif
 
-/// The node's replica as the network sees it: the store plus, per community, the reconciliation index kept
-/// in step with every commit, so a session never rescans the database.
+/// The node's replica as the network sees it: per community, the reconciliation index kept in step with every
+/// commit, so a session never rescans the database; the live sessions to offer new events to; and what peers
+/// were asked and refused.
+///
+/// It reads and writes events only through the node's async API (`Node.read`, `Node.ingest`), which runs store
+/// transactions and signature checks on threads of their own: no method holds a cooperative thread while
+/// SQLite commits or libsodium verifies.
 public actor Exchange {
     /// The node.
     public nonisolated let node: Node
     let logger: Logger
     /// The daemon's counters.
     public nonisolated let metrics: PeerMetrics
-    /// Bytes this node has written to peers (frames with their length prefix), for benchmarks.
-    package nonisolated let bytesSent = Atomic<Int>(0)
-    /// Bytes sent, by session message type, for benchmarks.
-    package nonisolated let traffic = Traffic()
     /// Live peer sessions, told about every newly committed event.
     package nonisolated let sessions = Sessions()
     private var indexes: [PublicKey: SortedIndex] = [:]
@@ -37,6 +38,9 @@ public actor Exchange {
     private var refusals: [PublicKey: (count: Int, since: Duration)] = [:]
     /// How long a peer's refused events count against it.
     static let refusalWindow: Duration = .seconds(3_600)
+    /// Whether a commit or a refresh of the indexes is under way; they take turns (see `enter()`).
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
     /// Loads the reconciliation index of every joined community; `clock` times the want patience and the
     /// refusal window.
@@ -73,11 +77,16 @@ public actor Exchange {
     /// Adds events stored since the last look (by a peer session, the CLI or an import) to the indexes, and
     /// offers them to every live session of their community, except that events in `cameFrom.ids` are not
     /// offered back to the session they came from.
-    private func refresh(cameFrom: (session: Int, ids: Set<EventID>)? = nil) throws(WhipError) {
+    /// Runs between `enter()` and `leave()`.
+    private func refresh(cameFrom: (session: Int, ids: Set<EventID>)? = nil) async throws(WhipError) {
         var fresh: [PublicKey: (theirs: [EventID], others: [EventID])] = [:]
-        var found: [(PublicKey, EventKey)] = []
-        let last = try node.store.forEachEventKey(after: lastSeq) { community, hlc, id in
-            if let k = Exchange.key(hlc, idBuffer: id) { found.append((community, k)) }
+        let after = lastSeq
+        let (last, found) = try await node.read { store throws(WhipError) in
+            var found: [(PublicKey, EventKey)] = []
+            let last = try store.forEachEventKey(after: after) { community, hlc, id in
+                if let k = Exchange.key(hlc, idBuffer: id) { found.append((community, k)) }
+            }
+            return (last, found)
         }
         guard last != lastSeq else { return }
         lastSeq = last
@@ -97,31 +106,58 @@ public actor Exchange {
         }
     }
 
+    /// Waits until no other commit or refresh is under way. The actor is reentrant while they await the store,
+    /// but a commit and the refresh that offers its events must not interleave with another: a poll in between
+    /// would offer a session's events back to the session they came from, and two refreshes would offer the
+    /// same events twice. Turns are taken in arrival order.
+    private func enter() async {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+    }
+
+    /// Hands the turn to the next waiter, if any.
+    private func leave() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+
     /// Peer sessions past their first sync now, in both directions.
     public nonisolated var liveSessions: Int { sessions.live }
 
     /// Picks up events other processes stored (the CLI, an import) and offers them to peers.
-    public func poll() throws(WhipError) { try refresh() }
+    public func poll() async throws(WhipError) {
+        await enter()
+        defer { leave() }
+        try await refresh()
+    }
 
     /// Admits held events (stamped too far ahead when they arrived) whose time has come, and offers those
     /// admitted to peers. Cheap when nothing is due: one indexed read.
     @discardableResult
-    public func admitHeld() throws(WhipError) -> IngestReport {
-        guard let due = try node.store.nextHeldRetry(), due <= node.now else { return IngestReport() }
-        let report = try node.store.retryHeld(now: node.now)
+    public func admitHeld() async throws(WhipError) -> IngestReport {
+        let node = self.node
+        guard let due = try await node.read({ store throws(WhipError) in try store.nextHeldRetry() }), due <= node.now else {
+            return IngestReport()
+        }
+        await enter()
+        defer { leave() }
+        let report = try await node.write { store throws(WhipError) in try store.retryHeld(now: node.now) }
         if report.accepted > 0 {
             logger.info("admitted held events whose time has come", metadata: ["events.count": "\(report.accepted)"])
         }
-        try refresh()
+        try await refresh()
         return report
     }
 
     /// Sets the metrics read from the store (events stored and held, refusals by reason) and the connected
     /// peers; run before each scrape.
-    public func sampleMetrics() throws(WhipError) {
-        metrics.sample(
-            stored: try node.store.storedEventCount(), held: try node.store.heldCount(), rejections: try node.store.rejectionCounts(),
-            connectedPeers: sessions.connectedPeers)
+    public nonisolated func sampleMetrics() async throws(WhipError) {
+        let (stored, held, rejections) = try await node.read { store throws(WhipError) in
+            (try store.storedEventCount(), try store.heldCount(), try store.rejectionCounts())
+        }
+        metrics.sample(stored: stored, held: held, rejections: rejections, connectedPeers: sessions.connectedPeers)
     }
 
     /// Of `ids`, those not asked of any peer within `wantPatience`; they are marked as asked now.
@@ -148,38 +184,42 @@ public actor Exchange {
     }
 
     /// Communities and their network keys, for answering handshakes.
-    public func communities() throws(WhipError) -> [(id: PublicKey, networkKey: [UInt8])] {
-        try node.store.communities().map { (id: $0.id, networkKey: $0.networkKey) }
+    public nonisolated func communities() async throws(WhipError) -> [(id: PublicKey, networkKey: [UInt8])] {
+        try await node.read { store throws(WhipError) in try store.communities() }.map { (id: $0.id, networkKey: $0.networkKey) }
     }
 
     /// A snapshot of a community's reconciliation index.
-    public func index(of community: PublicKey) throws(WhipError) -> SortedIndex {
-        try refresh()
+    public func index(of community: PublicKey) async throws(WhipError) -> SortedIndex {
+        await enter()
+        defer { leave() }
+        try await refresh()
         return indexes[community] ?? SortedIndex()
     }
 
     /// Stored events of `community` among `ids`.
-    public func events(of community: PublicKey, ids: [EventID]) throws(WhipError) -> [[UInt8]] {
-        try node.store.rawEvents(community: community, ids: ids)
+    public nonisolated func events(of community: PublicKey, ids: [EventID]) async throws(WhipError) -> [[UInt8]] {
+        try await node.read { store throws(WhipError) in try store.rawEvents(community: community, ids: ids) }
     }
 
     /// The ids among `ids` this node does not store.
-    public func missing(_ ids: [EventID]) throws(WhipError) -> [EventID] {
-        try node.store.missing(ids)
+    public nonisolated func missing(_ ids: [EventID]) async throws(WhipError) -> [EventID] {
+        try await node.read { store throws(WhipError) in try store.missing(ids) }
     }
 
     /// Verifies, validates and commits events a peer sent for `community`; events of any other community are
     /// refused (`wrong_community`), so a session for one community can never write into another.
-    public func ingest(_ wires: [[UInt8]], community: PublicKey, from session: Int? = nil) throws(WhipError) -> IngestReport {
-        try ingest(verified: wires, results: Verifier.check(wires, community: community), from: session)
+    public func ingest(_ wires: [[UInt8]], community: PublicKey, from session: Int? = nil) async throws(WhipError) -> IngestReport {
+        try await ingest(verified: wires, results: Verifier.verify(wires, community: community), from: session)
     }
 
-    /// Commits a batch a session already verified (with `Verifier.check(_:community:)`) off the actor, so
-    /// that the next batch's signatures are checked while this one commits.
-    func ingest(verified wires: [[UInt8]], results: [Result<Event, Admission>], from session: Int?) throws(WhipError) -> IngestReport {
-        let report = try node.store.ingest(checked: wires, results: results, source: .peer, now: node.now)
+    /// Commits a batch a session already verified (with `Verifier.verify(_:community:)`), so that the next
+    /// batch's signatures are checked while this one commits.
+    func ingest(verified wires: [[UInt8]], results: [Result<Event, Admission>], from session: Int?) async throws(WhipError) -> IngestReport {
+        await enter()
+        defer { leave() }
+        let report = try await node.commit(wires, checked: results, source: .peer)
         metrics.received(accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected)
-        try refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
+        try await refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
         return report
     }
 
@@ -201,12 +241,14 @@ public actor Exchange {
 
     /// Whether `key` may sync `community`: its founder or root key, or a member holding a role. A community
     /// whose genesis has not arrived yet admits any holder of its network key (they are how it arrives).
-    public func isMember(_ key: PublicKey, of community: PublicKey) throws(WhipError) -> Bool {
-        guard let info = try node.store.communities().first(where: { $0.id == community }) else { return false }
-        guard let founder = info.founder else { return true }
-        if key == founder || key == community { return true }
+    public nonisolated func isMember(_ key: PublicKey, of community: PublicKey) async throws(WhipError) -> Bool {
         let now = node.now
-        return try node.store.roles(community: community).contains { $0.member == key && $0.granted && ($0.expires.map { now < $0 } ?? true) }
+        return try await node.read { store throws(WhipError) in
+            guard let info = try store.communities().first(where: { $0.id == community }) else { return false }
+            guard let founder = info.founder else { return true }
+            if key == founder || key == community { return true }
+            return try store.roles(community: community).contains { $0.member == key && $0.granted && ($0.expires.map { now < $0 } ?? true) }
+        }
     }
 }
 
@@ -278,14 +320,4 @@ package final class Sessions: Sendable {
         }
         for m in all { m.requestShutdown() }
     }
-}
-
-/// Bytes sent per session message type (frames with their length prefix).
-package final class Traffic: Sendable {
-    private let bytes = Mutex<[UInt64: Int]>([:])
-
-    func count(type: UInt64, bytes n: Int) { bytes.withLock { $0[type, default: 0] += n } }
-
-    /// A copy of the counts.
-    package var snapshot: [UInt64: Int] { bytes.withLock { $0 } }
 }

@@ -82,13 +82,13 @@ extension PeerSession {
                 queue = rest[...] + queue
             }
             if pending.count >= settings.commitBatch || (queue.isEmpty && asked.isEmpty) {
-                // Verify this batch (on every core, off the replica's actor) while the previous one commits;
+                // Verify this batch (on every core, on the verification threads) while the previous one commits;
                 // commits stay in order.
                 let previous = committing
                 let batch = pending
                 pending = []
                 committing = Task {
-                    let results = Verifier.check(batch, community: community)
+                    let results = await Verifier.verify(batch, community: community)
                     if let previous { _ = try? await previous.value }
                     return try await exchange.ingest(verified: batch, results: results, from: session)
                 }

@@ -34,22 +34,21 @@ struct Link {
         }
     }
 
-    func writeFrame(_ bytes: [UInt8]) async throws {
+    /// Writes one frame: a session message of type `message`, or with nil a handshake message.
+    func writeFrame(_ bytes: [UInt8], message: UInt64? = nil) async throws {
         try await outbound.write(ByteBuffer(bytes: bytes))
-        exchange.metrics.bytes(sent: bytes.count + 2)
-        exchange.bytesSent.add(bytes.count + 2, ordering: .relaxed)
+        exchange.metrics.bytes(sent: bytes.count + 2, message: message)
     }
 
     mutating func send(_ m: SessionMessage) async throws {
         let frame = try transport!.encrypt(m.encoded())
         do {
-            try await writeFrame(frame)
+            try await writeFrame(frame, message: m.type)
         } catch {
             // The peer may have said why before it closed: its goodbye is then still queued, unread.
             if let reason = await queuedGoodbye() { throw PeerLeft(reason: reason) }
             throw error
         }
-        exchange.traffic.count(type: m.type, bytes: frame.count + 2)
     }
 
     /// After a failed write: the reason of a `goodbye` among the frames the peer sent before it closed, if

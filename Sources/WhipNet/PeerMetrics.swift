@@ -13,7 +13,9 @@ public final class PeerMetrics: Sendable {
     let receivedRejected: Counter
     let eventsSent: Counter
     let bytesReceived: Counter
-    let bytesSent: Counter
+    /// Bytes sent, by session message type (`bytesSentHandshake` for the handshake's frames).
+    let bytesSent: [UInt64: Counter]
+    let bytesSentHandshake: Counter
     let reconcileRounds: Counter
     let handshakesOK: Counter
     let handshakesFailed: Counter
@@ -32,6 +34,9 @@ public final class PeerMetrics: Sendable {
     static var rejections: MetricNameDescriptor {
         descriptor("rejections", "", "Refused events on record in the replica (from peers, bundles and this node), by reason code.")
     }
+    static var sent: MetricNameDescriptor {
+        descriptor("bytes_sent", "total", "Bytes sent to peers (frames with their length prefix), by session message type.")
+    }
     static var refusals: MetricNameDescriptor {
         descriptor("connections_refused", "total", "Incoming connections refused before a handshake, by reason.")
     }
@@ -49,7 +54,8 @@ public final class PeerMetrics: Sendable {
         receivedRejected = r.makeCounter(descriptor: Self.received, labels: [("result", "rejected")])
         eventsSent = r.makeCounter(descriptor: Self.descriptor("events_sent", "total", "Events sent to peers."))
         bytesReceived = r.makeCounter(descriptor: Self.descriptor("bytes_received", "total", "Bytes received from peers."))
-        bytesSent = r.makeCounter(descriptor: Self.descriptor("bytes_sent", "total", "Bytes sent to peers."))
+        bytesSent = Dictionary(uniqueKeysWithValues: Self.messageTypes.map { ($0, r.makeCounter(descriptor: Self.sent, labels: [("type", $1)])) })
+        bytesSentHandshake = r.makeCounter(descriptor: Self.sent, labels: [("type", "handshake")])
         reconcileRounds = r.makeCounter(descriptor: Self.descriptor("reconcile_rounds", "total", "Set-reconciliation rounds with peers."))
         handshakesOK = r.makeCounter(descriptor: Self.handshakes, labels: [("result", "ok")])
         handshakesFailed = r.makeCounter(descriptor: Self.handshakes, labels: [("result", "failed")])
@@ -92,8 +98,19 @@ public final class PeerMetrics: Sendable {
     /// Counts bytes received from peers.
     public func bytes(received: Int) { bytesReceived.increment(by: Self.amount(received)) }
 
-    /// Counts bytes sent to peers.
-    public func bytes(sent: Int) { bytesSent.increment(by: Self.amount(sent)) }
+    /// Counts bytes sent to a peer in one frame: a session message of type `message` (`SessionMessage.type`),
+    /// or with nil a handshake message.
+    public func bytes(sent: Int, message: UInt64?) {
+        guard let message else { return bytesSentHandshake.increment(by: Self.amount(sent)) }
+        // Every type a session sends has its counter; an unknown one (a bug) is counted nowhere rather than trap.
+        bytesSent[message]?.increment(by: Self.amount(sent))
+    }
+
+    /// The `type` label of each session message type (PROTOCOL.md §16).
+    static let messageTypes: [(UInt64, String)] = [
+        (1, "reconcile"), (2, "want"), (3, "events"), (4, "ack"), (5, "announce"), (6, "ping"), (7, "pong"), (8, "goodbye"), (9, "live"),
+        (10, "reconcile_part"),
+    ]
 
     /// Counts one set-reconciliation round.
     public func reconcileRound() { reconcileRounds.increment() }

@@ -90,6 +90,8 @@ public final class Store: Sendable {
     public let readOnly: Bool
     let pool: DatabasePool
     let logger: Logger
+    /// The thread async code's writes run on, one after another (see `writing(_:)`).
+    let writer: DispatchQueue
 
     /// Opens (creating and migrating if needed) the database at `path`, in WAL mode with `synchronous=FULL`.
     ///
@@ -98,6 +100,7 @@ public final class Store: Sendable {
         self.path = path
         self.logger = logger
         self.readOnly = readOnly
+        writer = DispatchQueue(label: "whipround.store.write", qos: .userInitiated)
         do {
             var config = Configuration()
             config.busyMode = .timeout(10)

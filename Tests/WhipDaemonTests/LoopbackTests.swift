@@ -39,26 +39,26 @@ import WhipStore
         let c = try hub.createCommunity(name: "Elm Street")
         _ = try laptop.join(hub.invite(c))
         _ = try hub.grant(c, member: laptop.identity.publicKey, role: .collector, expires: nil)
-        let campaign = try hub.emit(
+        let campaign = try await hub.emit(
             c.id,
             .campaignCreated(
                 CampaignCreated(
                     title: "Lido", description: "", goal: 500_000, currency: Currency(code: "GBP")!, model: .allOrNothing, opens: 0,
                     closes: 1_900_000_000_000, timeZone: "UTC", organisers: [])))
-        try hub.emit(c.id, .campaignPublished(CampaignRef(campaign: campaign.id)))
+        try await hub.emit(c.id, .campaignPublished(CampaignRef(campaign: campaign.id)))
         try await serving(hub) { (address: HostPort) async throws in
             let first = try await sync(laptop, address, c.id)
             #expect(first.received.accepted == 4 && first.sent == 0)
             // Offline pledges on both sides.
             let gbp = Currency(code: "GBP")!
             for i in 0..<30 {
-                try laptop.emit(
+                try await laptop.emit(
                     c.id,
                     .pledgeMade(
                         PledgeMade(campaign: campaign.id, backerName: "L\(i)", anonymous: false, amount: 100, currency: gbp, channel: .inPerson)))
             }
             for i in 0..<20 {
-                try hub.emit(
+                try await hub.emit(
                     c.id,
                     .pledgeMade(
                         PledgeMade(campaign: campaign.id, backerName: "H\(i)", anonymous: false, amount: 100, currency: gbp, channel: .inPerson)))

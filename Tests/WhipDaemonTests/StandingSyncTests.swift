@@ -22,14 +22,14 @@ import WhipTestSupport
         _ = try laptop.join(hub.invite(c))
         _ = try hub.grant(c, member: laptop.identity.publicKey, role: .collector, expires: nil)
         let gbp = Currency(code: "GBP")!
-        let campaign = try hub.emit(
+        let campaign = try await hub.emit(
             c.id,
             .campaignCreated(
                 CampaignCreated(
                     title: "Lido", description: "", goal: 500_000, currency: gbp, model: .allOrNothing, opens: 0,
                     closes: 2_524_608_000_000, timeZone: "UTC", organisers: [])))
-        let tier = try hub.emit(c.id, .tierAdded(TierAdded(campaign: campaign.id, title: "T-shirt", minimum: 500, limit: 1)))
-        try hub.emit(c.id, .campaignPublished(CampaignRef(campaign: campaign.id)))
+        let tier = try await hub.emit(c.id, .tierAdded(TierAdded(campaign: campaign.id, title: "T-shirt", minimum: 500, limit: 1)))
+        try await hub.emit(c.id, .campaignPublished(CampaignRef(campaign: campaign.id)))
         func sell(_ n: Node, _ name: String) throws -> Event {
             try n.emit(
                 c.id,
