@@ -83,14 +83,14 @@ public enum SchedulingBench {
         config.listen = HostPort(host: "127.0.0.1", port: 0)
         let port = Mutex(0)
         let listener = PeerListener(
-            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try Daemon.credentials(for: source),
+            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try NodeCredentials(node: source),
             logger: logger
         ) { p in port.withLock { $0 = p } }
         let group = ServiceGroup(services: [listener], logger: logger)
         let running = Task { try await group.run() }
         while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let exchange = try Exchange(node: target, logger: logger)
-        let creds = try Daemon.credentials(for: target)
+        let creds = try NodeCredentials(node: target)
         let address = HostPort(host: "127.0.0.1", port: port.withLock { $0 })
 
         let start = ContinuousClock.now

@@ -232,6 +232,8 @@ public final class Store: Sendable {
     }
 
     /// Ingests many batches, verifying the next batch on the other cores while the current one commits.
+    /// It blocks its thread throughout: for synchronous callers (the CLI's import); async code commits with
+    /// `Node.ingest` or `Node.commit`.
     ///
     /// Each batch is its own transaction; the report sums them. Signature checks are the bottleneck
     /// (about 13k/s per core), so overlapping them with the single-threaded SQLite writer keeps both busy.
