@@ -12,7 +12,7 @@ import WhipNode
 
 /// Async code never holds one of the cooperative pool's threads (one per core) while SQLite or libsodium
 /// works: store transactions and signature checks run on threads of their own, which callers await.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct PoolTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PoolTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     func node(_ name: String) throws -> Node {
