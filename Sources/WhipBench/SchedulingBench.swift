@@ -18,6 +18,8 @@ public enum SchedulingBench {
     /// Scheduling delays of a ticker that wakes every `period`, in milliseconds, sorted.
     struct Delays: Sendable {
         var late: [Double] = []
+        /// The most delayed wake-up: how late (ms), and when it was due from the start of the measurement.
+        var worst: (late: Double, at: Duration) = (0, .zero)
 
         func percentile(_ p: Double) -> Double {
             late.isEmpty ? .nan : late[min(late.count - 1, Int(Double(late.count) * p))]
@@ -34,12 +36,15 @@ public enum SchedulingBench {
         let stop = Atomic<Bool>(false)
         let ticker = Task {
             let clock = ContinuousClock()
+            let start = clock.now
             var delays = Delays()
             while !stop.load(ordering: .relaxed) {
                 let deadline = clock.now + period
                 try? await clock.sleep(until: deadline, tolerance: .zero)
                 let late = clock.now - deadline
-                delays.late.append(Double(late.components.seconds) * 1e3 + Double(late.components.attoseconds) / 1e15)
+                let ms = Double(late.components.seconds) * 1e3 + Double(late.components.attoseconds) / 1e15
+                delays.late.append(ms)
+                if ms > delays.worst.late { delays.worst = (ms, deadline - start) }
             }
             delays.late.sort()
             return delays
@@ -94,9 +99,15 @@ public enum SchedulingBench {
         let address = HostPort(host: "127.0.0.1", port: port.withLock { $0 })
 
         let start = ContinuousClock.now
+        // When each phase of the sync began, to say in which one the worst wake-up fell.
+        let phases = Mutex<[(at: Duration, phase: String)]>([])
         let (report, busy) = try await measure {
             try await PeerSession.syncOnce(
-                address: address, community: community.id, exchange: exchange, credentials: creds, settings: SessionSettings(), logger: logger)
+                address: address, community: community.id, exchange: exchange, credentials: creds, settings: SessionSettings(), logger: logger
+            ) { p in
+                let at = ContinuousClock.now - start
+                phases.withLock { if $0.last?.phase != p.phase.rawValue { $0.append((at, p.phase.rawValue)) } }
+            }
         }
         let elapsed = ContinuousClock.now - start
         await group.triggerGracefulShutdown()
@@ -107,5 +118,10 @@ public enum SchedulingBench {
                 format: "initial sync of %d events over loopback, both nodes in this process: %.2f s = %.0f events/s",
                 report.received.accepted, seconds, Double(report.received.accepted) / seconds))
         out("scheduling delay of a task waking every 10 ms during that sync: " + busy.summary + " (goal p99 < 20 ms)")
+        let during = phases.withLock { p in p.last { $0.at <= busy.worst.at }?.phase ?? "connecting" }
+        out(
+            String(
+                format: "the most delayed wake-up, %.1f ms late, was due %.2f s into the sync, while %@", busy.worst.late,
+                Double(busy.worst.at.components.seconds) + Double(busy.worst.at.components.attoseconds) / 1e18, during))
     }
 }
