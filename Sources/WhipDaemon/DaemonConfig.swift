@@ -5,12 +5,13 @@ public import WhipNet
 import WhipSync
 
 /// Everything `whipround serve` can be told, with the documented defaults. `Config/whipround.toml` lists each key.
+/// The defaults of the keys that become `SessionSettings` are that type's own, so they are written once.
 public struct DaemonConfig: Sendable, Equatable {
     /// Named limits; each is enforced and tested.
     public struct Limits: Sendable, Equatable {
         /// Largest frame accepted, length prefix excluded: Noise's own limit by default, never below the
         /// protocol's floor (`SessionMessage.frameFloorBytes`), since peers may send frames that long.
-        public var maxFrameBytes = 65_535
+        public var maxFrameBytes = SessionSettings.defaults.maxFrameBytes
         /// Peer sessions past the handshake (members) open at once; one more is told the hub is busy.
         public var maxConnections = 64
         /// Connections still in their handshake (not yet proved members) at once; when full, a new connection
@@ -20,12 +21,12 @@ public struct DaemonConfig: Sendable, Equatable {
         public var maxConnectionsPerAddress = 4
         /// Bytes of frames from one peer waiting to be handled before we stop reading from it (TCP then
         /// pushes back on the peer).
-        public var inboundQueueBytes = 1 << 20
+        public var inboundQueueBytes = SessionSettings.defaults.inboundQueueBytes
         /// Events pulled in a first sync are committed in batches of about this many.
-        public var batchEvents = 10_000
+        public var batchEvents = SessionSettings.defaults.commitBatch
         /// Refused events (forged, unauthorised, malformed) one member may send within an hour, over all its
         /// sessions, before it is disconnected and turned away for the rest of the hour.
-        public var maxRefusedEvents = 1_000
+        public var maxRefusedEvents = SessionSettings.defaults.maxRefusedEvents
         /// Public default.
         public init() {}
     }
@@ -33,14 +34,14 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Timers, in seconds.
     public struct Timers: Sendable, Equatable {
         /// A handshake must finish within this.
-        public var handshakeTimeout: Double = 10
+        public var handshakeTimeout = SessionSettings.defaults.handshakeTimeout
         /// A connection we have read nothing from for this long is closed (half-open connections included).
-        public var idleTimeout: Double = 120
+        public var idleTimeout = SessionSettings.defaults.idleTimeout
         /// A frame whose first byte has arrived must be complete within this, or the connection is closed
         /// (a peer trickling bytes would otherwise keep the idle timer alive for ever).
-        public var frameTimeout: Double = 15
+        public var frameTimeout = SessionSettings.defaults.frameTimeout
         /// A keep-alive is sent after this much silence.
-        public var keepAlive: Double = 30
+        public var keepAlive = SessionSettings.defaults.keepAlive
         /// Background reconciliation with a random connected peer, every this often.
         public var reconcileInterval: Double = 30
         /// First reconnect delay; doubles (with jitter) up to `reconnectMax`.
@@ -48,7 +49,7 @@ public struct DaemonConfig: Sendable, Equatable {
         /// Longest reconnect delay.
         public var reconnectMax: Double = 60
         /// New events for a peer off the push tree are announced after this delay, together.
-        public var announceDelay: Double = 0.1
+        public var announceDelay = SessionSettings.defaults.announceDelay
         /// How often the daemon looks for events other processes (the CLI) stored.
         public var localPoll: Double = 0.5
         /// Public default.
@@ -219,6 +220,9 @@ public struct DaemonConfig: Sendable, Equatable {
 }
 
 extension SessionSettings {
+    /// The session defaults, which `DaemonConfig`'s `[limits]` and `[timers]` defaults are.
+    static let defaults = SessionSettings()
+
     /// Settings from a daemon configuration.
     public init(_ c: DaemonConfig) {
         self.init()
