@@ -31,9 +31,32 @@ public final class OutputBuffer {
     /// Everything written, for output kept in memory.
     public var contents: [UInt8] { buffer }
 
+    /// Appends a decimal integer without making a `String` of it.
+    public func write(_ value: Int64) throws(WhipError) {
+        if value < 0 { buffer.append(0x2D) }
+        var m = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of UInt64.max
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            repeat {
+                i -= 1
+                d[i] = 0x30 + UInt8(m % 10)
+                m /= 10
+            } while m > 0
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
+        }
+        if sink != nil && buffer.count >= Self.chunkBytes { try flush() }
+    }
+
     /// Appends text, handing on a full piece when one is ready.
     public func write(_ text: String) throws(WhipError) {
         buffer.append(contentsOf: text.utf8)
+        if sink != nil && buffer.count >= Self.chunkBytes { try flush() }
+    }
+
+    /// Appends a literal (a JSON key).
+    public func write(_ text: StaticString) throws(WhipError) {
+        text.withUTF8Buffer { buffer.append(contentsOf: $0) }
         if sink != nil && buffer.count >= Self.chunkBytes { try flush() }
     }
 
@@ -71,14 +94,6 @@ public final class OutputBuffer {
 /// whose writer is called in its place (a long array read from a cursor). Keys sort case-insensitively, as
 /// `JSONSerialization` sorts them, which for the keys used here (lowercase letters and `_`) is plain byte order.
 public enum JSONText {
-    /// An object whose keys are already in `JSONSerialization`'s order, written without hashing or sorting them:
-    /// for the fields of each of thousands of listed rows.
-    public struct Ordered {
-        let pairs: [(String, Any)]
-        /// An object with these entries, which must already be sorted as `JSONSerialization` sorts keys.
-        public init(_ pairs: [(String, Any)]) { self.pairs = pairs }
-    }
-
     /// A value written by a closure when its turn comes, given the output and the current indentation level.
     public struct Deferred {
         let write: (OutputBuffer, Int) throws(WhipError) -> Void
@@ -100,7 +115,6 @@ public enum JSONText {
             let array = ArrayWriter(out: out, level: level)
             for element in a { try array.append(element) }
             try array.finish()
-        case let o as Ordered: try writeObject(o.pairs, level: level, to: out)
         case let d as Deferred: try d.write(out, level)
         case let i as UInt64: try out.write(String(i))
         case let i as Int32: try out.write(String(i))
@@ -129,6 +143,55 @@ public enum JSONText {
         try out.write("}")
     }
 
+    /// An object written one typed field at a time, in the order given (which must be `JSONSerialization`'s
+    /// key order), with no dictionary, array of pairs or dynamic cast per field: for each of thousands of rows.
+    /// Keys must be plain ASCII without quotes or backslashes (they are the CLI's own field names).
+    public struct ObjectWriter: ~Copyable {
+        private let out: OutputBuffer
+        private let level: Int
+        private var first = true
+
+        init(out: OutputBuffer, level: Int) throws(WhipError) {
+            self.out = out
+            self.level = level
+            try out.write("{\n")
+        }
+
+        private mutating func key(_ key: StaticString) throws(WhipError) {
+            try out.write(first ? "" : ",\n")
+            first = false
+            try out.write(indent(level + 1))
+            try out.write("\"")
+            try out.write(key)
+            try out.write("\" : ")
+        }
+
+        /// A string field.
+        public mutating func field(_ name: StaticString, _ value: String) throws(WhipError) {
+            try key(name)
+            try writeString(value, to: out)
+        }
+
+        /// An integer field.
+        public mutating func field(_ name: StaticString, _ value: Int64) throws(WhipError) {
+            try key(name)
+            try out.write(value)
+        }
+
+        /// A true or false field.
+        public mutating func field(_ name: StaticString, _ value: Bool) throws(WhipError) {
+            try key(name)
+            try out.write(value ? "true" : "false")
+        }
+
+        /// Closes the object.
+        public consuming func finish() throws(WhipError) {
+            try out.write("\n")
+            try out.write(indent(level))
+            try out.write("}")
+        }
+    }
+
     /// An array written one element at a time.
     public final class ArrayWriter {
         private let out: OutputBuffer
@@ -147,6 +210,16 @@ public enum JSONText {
             try out.write(indent(level + 1))
             count += 1
             try JSONText.write(element, level: level + 1, to: out)
+        }
+
+        /// Writes the next element, an object whose fields `body` writes.
+        public func appendObject(_ body: (inout ObjectWriter) throws(WhipError) -> Void) throws(WhipError) {
+            try out.write(count == 0 ? "[\n" : ",\n")
+            try out.write(indent(level + 1))
+            count += 1
+            var object = try ObjectWriter(out: out, level: level + 1)
+            try body(&object)
+            try object.finish()
         }
 
         /// Closes the array.

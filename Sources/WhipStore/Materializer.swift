@@ -322,8 +322,11 @@ enum Materializer {
     }
 
     /// A pledge row's payment method, if collected.
-    static func method(_ r: Row) throws -> PaymentMethod? {
-        guard let code = try r.value("collected_method", as: Int64?.self) else { return nil }
+    static func method(_ r: Row) throws -> PaymentMethod? { try method(code: try r.value("collected_method")) }
+
+    /// A stored payment method code, if collected.
+    static func method(code: Int64?) throws -> PaymentMethod? {
+        guard let code else { return nil }
         guard code >= 0, let m = PaymentMethod(rawValue: UInt64(code)) else {
             throw DamagedData("a payment method is not one this version knows")
         }
@@ -403,7 +406,7 @@ enum Materializer {
             madeAt: HLC(wall: try r.unsigned("made_ms"), counter: try r.counter("made_counter")),
             backerName: try r.value("backer_name"), anonymous: try r.value("anonymous"), amount: try r.value("amount_minor"),
             tier: try r.value("tier", as: Int64?.self).flatMap { tierBySeq[$0] }, channel: try channel(r), status: try status(r),
-            contact: decodeContact(try r.value("contact")))
+            contact: try decodeContact(try r.value("contact")))
         p.waitlisted = try r.value("waitlisted")
         p.collected = try r.value("collected_minor")
         p.collectedBy = try r.value("collector_key", as: PublicKey?.self)
@@ -412,13 +415,16 @@ enum Materializer {
         return p
     }
 
-    static func decodeContact(_ raw: Data?) -> [SealedContact] {
-        guard let raw, case .array(let items)? = try? CBOR.decode([UInt8](raw)) else { return [] }
+    /// A pledge's stored sealed contacts; anything but the list `writePledge` stores is damage.
+    static func decodeContact(_ raw: Data?) throws -> [SealedContact] {
+        guard let raw else { return [] }
+        guard case .array(let items)? = try? CBOR.decode([UInt8](raw)) else { throw DamagedData("a pledge's contact is not a list") }
         var contact: [SealedContact] = []
-        for case .array(let pair) in items where pair.count == 2 {
-            if case .bytes(let k) = pair[0], case .bytes(let ct) = pair[1], let pk = PublicKey(bytes: k) {
-                contact.append(SealedContact(recipient: pk, ciphertext: ct))
-            }
+        for item in items {
+            guard case .array(let pair) = item, pair.count == 2, case .bytes(let k) = pair[0], case .bytes(let ct) = pair[1],
+                let pk = PublicKey(bytes: k)
+            else { throw DamagedData("a pledge's contact entry is damaged") }
+            contact.append(SealedContact(recipient: pk, ciphertext: ct))
         }
         return contact
     }

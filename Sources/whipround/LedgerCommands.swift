@@ -185,7 +185,7 @@ struct CampaignCommand: ParsableCommand {
                 d["pledges"] = JSONText.Deferred { (out, level) throws(WhipError) in
                     let array = JSONText.ArrayWriter(out: out, level: level)
                     try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
-                        try array.append(p.publicJSONOrdered(tiers: names, standing: standing))
+                        try p.writePublicJSON(to: array, tiers: names, standing: standing)
                     }
                     try array.finish()
                 }

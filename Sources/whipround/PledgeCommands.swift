@@ -249,7 +249,7 @@ struct PledgeCommand: ParsableCommand {
             if output.json {
                 let array = JSONText.ArrayWriter(out: out)
                 try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
-                    try array.append(p.publicJSONOrdered(tiers: names, standing: standing))
+                    try p.writePublicJSON(to: array, tiers: names, standing: standing)
                 }
                 try array.finish()
                 try out.write("\n")

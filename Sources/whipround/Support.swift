@@ -137,27 +137,34 @@ extension CampaignRow {
 }
 
 extension PledgeRow {
-    /// The public view (an anonymous backer's name is never shown), keys already in sorted order, so that
-    /// streaming thousands of pledges builds and sorts no dictionary per pledge.
-    func publicJSONOrdered(tiers: [EventID: String], standing: CampaignStanding? = nil) -> JSONText.Ordered {
-        var pairs: [(String, Any)] = [
-            ("amount", amount.formatted), ("amount_minor", amount.minor), ("anonymous", anonymous),
-            ("backer", anonymous ? "Anonymous" : backerName), ("channel", channel), ("collected", collected.formatted),
-        ]
-        pairs.reserveCapacity(19)
-        if let collectedMethod { pairs.append(("collected_method", collectedMethod)) }
-        pairs += [
-            ("collected_minor", collected.minor), ("currency", amount.currency.code), ("id", id.hex),
-            ("made", Dates.format(madeAt, timeZone: "UTC")), ("recorded_by", member(author)),
-        ]
-        if let standing, let due = refundDue(in: standing) {
-            pairs += [("refund_due", due.formatted), ("refund_due_minor", due.minor)]
+    /// Writes the public view (an anonymous backer's name is never shown) as the next element of `array`, its
+    /// keys in sorted order, so that streaming thousands of pledges builds and sorts no dictionary per pledge.
+    func writePublicJSON(to array: JSONText.ArrayWriter, tiers: [EventID: String], standing: CampaignStanding? = nil) throws(WhipError) {
+        try array.appendObject { (o) throws(WhipError) in
+            try o.field("amount", amount.formatted)
+            try o.field("amount_minor", amount.minor)
+            try o.field("anonymous", anonymous)
+            try o.field("backer", anonymous ? "Anonymous" : backerName)
+            try o.field("channel", channel)
+            try o.field("collected", collected.formatted)
+            if let collectedMethod { try o.field("collected_method", collectedMethod) }
+            try o.field("collected_minor", collected.minor)
+            try o.field("currency", amount.currency.code)
+            try o.field("id", id.hex)
+            try o.field("made", Dates.format(madeAt, timeZone: "UTC"))
+            try o.field("recorded_by", member(author))
+            if let standing, let due = refundDue(in: standing) {
+                try o.field("refund_due", due.formatted)
+                try o.field("refund_due_minor", due.minor)
+            }
+            if let rejectReason { try o.field("reject_reason", rejectReason) }
+            try o.field("status", status)
+            if let tier {
+                try o.field("tier", tier.hex)
+                try o.field("tier_title", tiers[tier] ?? "")
+            }
+            try o.field("waitlisted", waitlisted)
         }
-        if let rejectReason { pairs.append(("reject_reason", rejectReason)) }
-        pairs.append(("status", status))
-        if let tier { pairs += [("tier", tier.hex), ("tier_title", tiers[tier] ?? "")] }
-        pairs.append(("waitlisted", waitlisted))
-        return JSONText.Ordered(pairs)
     }
 }
 

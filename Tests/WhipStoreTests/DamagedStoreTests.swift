@@ -52,7 +52,7 @@ import WhipTestSupport
         "DROP VIEW rejection_log", "DROP TABLE tiers",
         // Ids and keys are read as 32-byte blobs or not at all; an unknown role or currency is damage, not a default.
         "UPDATE events SET id = substr(id, 1, 31)", "UPDATE roles SET role = 'overlord'",
-        "UPDATE roles SET member = substr(member, 1, 31)", "UPDATE campaigns SET currency = 'QQQ'",
+        "UPDATE roles SET member = substr(member, 1, 31)", "UPDATE campaigns SET currency = 'QQQ'", "UPDATE pledges SET contact = x'00'",
     ])
     func damageIsAnErrorNotACrash(_ sql: String) throws {
         let (store, s) = try filled()
