@@ -50,7 +50,25 @@ public final class OutputBuffer {
 
     /// Appends text, handing on a full piece when one is ready.
     public func write(_ text: String) throws(WhipError) {
-        buffer.append(contentsOf: text.utf8)
+        append(text)
+        if sink != nil && buffer.count >= Self.chunkBytes { try flush() }
+    }
+
+    /// Appends a string's UTF-8 bytes in one copy (a native string's bytes are contiguous; the generic append
+    /// of a `String.UTF8View` went byte by byte).
+    @inline(__always)
+    func append(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer.append(contentsOf: $0) }
+    }
+
+    /// Appends bytes without handing on a full piece (the caller does, once per value).
+    @inline(__always)
+    func append(_ bytes: UnsafeBufferPointer<UInt8>) { buffer.append(contentsOf: bytes) }
+
+    /// Hands on a full piece, if one is ready.
+    @inline(__always)
+    func flushIfFull() throws(WhipError) {
         if sink != nil && buffer.count >= Self.chunkBytes { try flush() }
     }
 
@@ -158,12 +176,12 @@ public enum JSONText {
         }
 
         private mutating func key(_ key: StaticString) throws(WhipError) {
-            try out.write(first ? "" : ",\n")
+            if !first { out.append(",\n") }
             first = false
-            try out.write(indent(level + 1))
-            try out.write("\"")
-            try out.write(key)
-            try out.write("\" : ")
+            out.append(indent(level + 1))
+            out.append("\"")
+            key.withUTF8Buffer { out.append($0) }
+            out.append("\" : ")
         }
 
         /// A string field.
@@ -247,15 +265,21 @@ public enum JSONText {
     static func indent(_ level: Int) -> String { level < indents.count ? indents[level] : String(repeating: "  ", count: level) }
 
     static func writeString(_ s: String, to out: OutputBuffer) throws(WhipError) {
-        // Printable ASCII without quotes or backslashes (nearly every value) is written as it is.
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5C }) {
-            try out.write("\"")
-            try out.write(s)
-            try out.write("\"")
-        } else {
-            try out.write(quoted(s))
+        // Printable ASCII without quotes or backslashes (nearly every value) is written as it is, checked and
+        // copied from the string's own bytes.
+        var s = s
+        let plain = s.withUTF8 { bytes in
+            for b in bytes where b < 0x20 || b >= 0x7f || b == 0x22 || b == 0x5C { return false }
+            quote.withUnsafeBufferPointer { out.append($0) }
+            out.append(bytes)
+            quote.withUnsafeBufferPointer { out.append($0) }
+            return true
         }
+        if !plain { out.append(quoted(s)) }
+        try out.flushIfFull()
     }
+
+    static let quote: [UInt8] = [0x22]
 
     /// A JSON string literal, escaped as `JSONSerialization` escapes it (slashes left alone), and as `printJSON`.
     static func quoted(_ s: String) -> String {
