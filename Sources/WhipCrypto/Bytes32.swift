@@ -31,13 +31,10 @@ public struct Bytes32: Hashable, Comparable, Sendable {
     /// Exactly 32 bytes; nil for any other length.
     public init?(_ bytes: some Collection<UInt8>) {
         guard bytes.count == 32 else { return nil }
-        let direct = bytes.withContiguousStorageIfAvailable { Bytes32(UnsafeRawBufferPointer($0)) }
-        if let direct {
-            guard let direct else { return nil }
-            self = direct
-        } else {
-            self = Array(bytes).withUnsafeBytes { Bytes32($0)! }
-        }
+        // `withContiguousStorageIfAvailable` gives nil for a collection without contiguous storage (then copied).
+        let contiguous = bytes.withContiguousStorageIfAvailable { Bytes32(UnsafeRawBufferPointer($0)) }
+        guard let raw = contiguous ?? Array(bytes).withUnsafeBytes({ Bytes32($0) }) else { return nil }
+        self = raw
     }
 
     /// Fills 32 bytes through `body` (for example a hash function writing its output).
