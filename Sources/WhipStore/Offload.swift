@@ -1,4 +1,6 @@
 import Dispatch
+import Foundation
+import Synchronization
 public import WhipCore
 public import WhipCrypto
 
@@ -9,8 +11,6 @@ public import WhipCrypto
 enum Offload {
     /// Store reads, side by side (a `DatabasePool` reads concurrently).
     static let reads = DispatchQueue(label: "whipround.store.read", qos: .userInitiated, attributes: .concurrent)
-    /// Signature checks; `Verifier.check` fans each batch out over every core from here.
-    static let verification = DispatchQueue(label: "whipround.verify", qos: .userInitiated, attributes: .concurrent)
 
     /// Runs `work` on `queue` and returns its result, suspending the calling task (not blocking its thread).
     static func run<T: Sendable>(on queue: DispatchQueue, _ work: @escaping @Sendable () throws(WhipError) -> T) async throws(WhipError) -> T {
@@ -36,11 +36,43 @@ extension Store {
 }
 
 extension Verifier {
-    /// `check(_:community:)` on the verification threads, awaited: for async code, whose cooperative threads
-    /// must neither do the work nor wait for it.
+    /// `check(_:community:)` on threads started for this batch (one per core), awaited: for async code, whose
+    /// cooperative threads must neither do the work nor wait for it. Not on Dispatch's global pool, which
+    /// on Linux also runs the timers that wake sleeping tasks: a batch holding every worker there for a second
+    /// delayed every `Task.sleep` in the process by as much.
     public static func verify(_ wires: [[UInt8]], community: PublicKey? = nil) async -> [Result<Event, Admission>] {
-        await withCheckedContinuation { c in
-            Offload.verification.async { c.resume(returning: check(wires, community: community)) }
+        let n = wires.count
+        let parts = min(System.coreCount, max(1, n / 256))
+        guard parts > 1 else {
+            return await withCheckedContinuation { c in
+                Thread { c.resume(returning: check(wires, community: community, parallelism: 1)) }.start()
+            }
+        }
+        let per = (n + parts - 1) / parts
+        let done = Batch(parts: parts)
+        return await withCheckedContinuation { c in
+            for p in 0..<parts {
+                Thread {
+                    let part = Array(wires[(p * per)..<min(n, (p + 1) * per)])
+                    if let all = done.finish(p, check(part, community: community, parallelism: 1)) { c.resume(returning: all) }
+                }
+                .start()
+            }
+        }
+    }
+}
+
+/// The parts of one batch verified on separate threads; the last to finish gets the whole result.
+private final class Batch: Sendable {
+    private let results: Mutex<(parts: [[Result<Event, Admission>]], left: Int)>
+
+    init(parts: Int) { results = Mutex((Array(repeating: [], count: parts), parts)) }
+
+    func finish(_ part: Int, _ r: [Result<Event, Admission>]) -> [Result<Event, Admission>]? {
+        results.withLock { s in
+            s.parts[part] = r
+            s.left -= 1
+            return s.left == 0 ? s.parts.flatMap { $0 } : nil
         }
     }
 }
