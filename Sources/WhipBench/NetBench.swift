@@ -33,23 +33,14 @@ public enum NetBench {
         let ingestRate = Double(events) / tIngest
         out("bound: bulk ingest of \(events) events on the source node: \(Int(ingestRate)) events/s")
 
-        var config = DaemonConfig()
-        config.listen = HostPort(host: "127.0.0.1", port: 0)
-        let port = Mutex(0)
-        let listener = PeerListener(
-            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try NodeCredentials(node: source),
-            logger: logger
-        ) { p in port.withLock { $0 = p } }
-        let group = ServiceGroup(services: [listener], logger: logger)
-        let running = Task { try await group.run() }
-        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let (listening, group, running) = try await NetBench.listen(source, logger: logger)
 
         let exchange = try Exchange(node: target, logger: logger)
         let creds = try NodeCredentials(node: target)
         let clock = ContinuousClock()
         let start = clock.now
         let report = try await PeerSession.syncOnce(
-            address: HostPort(host: "127.0.0.1", port: port.withLock { $0 }), community: community.id, exchange: exchange, credentials: creds,
+            address: HostPort(host: "127.0.0.1", port: listening), community: community.id, exchange: exchange, credentials: creds,
             settings: SessionSettings(), logger: logger)
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -318,5 +309,22 @@ extension NetBench {
         p.terminate()
         p.waitUntilExit()
         return (kb("VmRSS:") * 1024, kb("VmHWM:") * 1024, Double(ready.components.seconds) + Double(ready.components.attoseconds) / 1e18)
+    }
+}
+
+extension NetBench {
+    /// `node` accepting peers on an ephemeral loopback port in a `ServiceGroup` of its own; end it with
+    /// `group.triggerGracefulShutdown()`, then await `running`.
+    static func listen(_ node: Node, logger: Logger) async throws -> (port: Int, group: ServiceGroup, running: Task<Void, any Error>) {
+        var config = DaemonConfig()
+        config.listen = HostPort(host: "127.0.0.1", port: 0)
+        let port = Mutex(0)
+        let listener = PeerListener(
+            config: config, exchange: try Exchange(node: node, logger: logger), credentials: try NodeCredentials(node: node), logger: logger
+        ) { p in port.withLock { $0 = p } }
+        let group = ServiceGroup(services: [listener], logger: logger)
+        let running = Task { try await group.run() }
+        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        return (port.withLock { $0 }, group, running)
     }
 }

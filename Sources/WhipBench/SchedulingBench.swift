@@ -84,19 +84,10 @@ public enum SchedulingBench {
         let (_, idle) = try await measure { try await Task.sleep(for: .seconds(1)) }
         out("bound: scheduling delay of a task waking every 10 ms, idle: " + idle.summary)
 
-        var config = DaemonConfig()
-        config.listen = HostPort(host: "127.0.0.1", port: 0)
-        let port = Mutex(0)
-        let listener = PeerListener(
-            config: config, exchange: try Exchange(node: source, logger: logger), credentials: try NodeCredentials(node: source),
-            logger: logger
-        ) { p in port.withLock { $0 = p } }
-        let group = ServiceGroup(services: [listener], logger: logger)
-        let running = Task { try await group.run() }
-        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let (listening, group, running) = try await NetBench.listen(source, logger: logger)
         let exchange = try Exchange(node: target, logger: logger)
         let creds = try NodeCredentials(node: target)
-        let address = HostPort(host: "127.0.0.1", port: port.withLock { $0 })
+        let address = HostPort(host: "127.0.0.1", port: listening)
 
         let start = ContinuousClock.now
         // When each phase of the sync began, to say in which one the worst wake-up fell.
