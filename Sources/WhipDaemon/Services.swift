@@ -37,7 +37,8 @@ public struct PeerListener: Service {
     let exchange: Exchange
     let credentials: NodeCredentials
     let logger: Logger
-    let limiter: ConnectionLimiter
+    /// The connection slots, which tests watch to know when the listener has admitted or released one.
+    package let limiter: ConnectionLimiter
     let bound: BoundListener?
     let onBound: @Sendable (Int) -> Void
 

@@ -54,6 +54,13 @@ struct AdversaryTests {
         try await serveForTest(node, config: config, logger: Self.logger, body)
     }
 
+    /// `serving`, with the listener's connection slots.
+    func serving(
+        _ node: Node, config: DaemonConfig = AdversaryTests.hubConfig(), _ body: (HostPort, ConnectionLimiter) async throws -> Void
+    ) async throws {
+        try await serveForTest(node, config: config, logger: Self.logger, body)
+    }
+
     func sync(_ from: Node, _ to: HostPort, _ community: PublicKey) async throws -> SyncReport {
         let exchange = try Exchange(node: from, logger: Self.logger)
         let credentials = try NodeCredentials(node: from)
@@ -491,13 +498,13 @@ struct AdversaryTests {
         var config = Self.hubConfig()
         config.limits.maxConnectionsPerAddress = 2
         config.timers.handshakeTimeout = 3
-        try await serving(hub.node, config: config) { address in
+        try await serving(hub.node, config: config) { address, slots in
             let client = try makeClient(hub)
             try await withRawConnections { raw in
                 let opened = ContinuousClock.now
                 let a = try await raw.open(address)
                 let b = try await raw.open(address)
-                try await Task.sleep(for: .milliseconds(200))  // both admitted
+                #expect(try await eventually(5) { slots.handshaking == 2 }, "both admitted")
                 let third = try await raw.open(address)
                 #expect(await third.closed(within: 1), "a third connection from the address is refused")
                 // Well before the handshake timeout, the first two are still open.
@@ -512,7 +519,7 @@ struct AdversaryTests {
                 #expect(ContinuousClock.now - opened >= .milliseconds(2_500), "closed by the handshake timeout, not at once")
                 #expect(a.received.isEmpty && b.received.isEmpty)
             }
-            try await Task.sleep(for: .milliseconds(300))  // the sessions give back their slots
+            #expect(try await eventually(5) { slots.open == 0 }, "the closed connections give back their slots")
             _ = try await sync(client, address, c)
             #expect(try digest(client, c) == digest(hub.node, c))
         }
@@ -556,7 +563,7 @@ struct AdversaryTests {
         var config = Self.hubConfig()
         config.limits.maxConnections = 1
         config.timers.idleTimeout = 30  // the raw session holding the slot stays while the test needs it
-        try await serving(hub.node, config: config) { address in
+        try await serving(hub.node, config: config) { address, slots in
             let refused = await #expect(throws: WhipError.self) { _ = try await sync(stranger, address, c) }
             #expect(refused?.code == .permissionDenied, "\(String(describing: refused))")
             #expect(refused?.message.contains("not a member of this community") == true, "\(String(describing: refused))")
@@ -564,7 +571,7 @@ struct AdversaryTests {
             try await withRawConnections { raw in
                 // One member holds the only session slot (a raw session past the handshake).
                 _ = try await rawSession(try await raw.open(address), client: holder, community: c)
-                try await Task.sleep(for: .milliseconds(200))
+                #expect(try await eventually(5) { slots.sessions == 1 }, "the raw session holds the slot")
                 let late = try makeClient(hub)
                 let busy = await #expect(throws: WhipError.self) { _ = try await sync(late, address, c) }
                 #expect(busy?.code == .io && busy?.message.contains("busy") == true, "\(String(describing: busy))")

@@ -70,7 +70,8 @@ import WhipTestSupport
         let port: Int
 
         init(
-            _ node: Node, port: Int = 0, peers: [Int], reconcileInterval: Double = 3_600, localPoll: Double = 0.05, keepAlive: Double = 30
+            _ node: Node, port: Int = 0, peers: [Int], reconcileInterval: Double = 3_600, localPoll: Double = 0.05, keepAlive: Double = 30,
+            pollClock: any Clock<Duration> = ContinuousClock()
         ) async throws {
             var config = DaemonConfig()
             config.listen = HostPort(host: "127.0.0.1", port: port)
@@ -94,7 +95,7 @@ import WhipTestSupport
                                 bound.withLock { $0 = p }
                             }),
                         .init(service: PeerDialer(config: config, exchange: exchange, credentials: creds, logger: logger)),
-                        .init(service: LocalChanges(exchange: exchange, interval: localPoll)),
+                        .init(service: LocalChanges(exchange: exchange, interval: localPoll, clock: pollClock)),
                     ],
                     logger: LiveTests.logger))
             self.exchange = exchange
@@ -113,16 +114,6 @@ import WhipTestSupport
             await group.triggerGracefulShutdown()
             try await task.value
         }
-    }
-
-    /// Polls `condition` until it holds or `seconds` pass.
-    func eventually(_ seconds: Double = 30, _ condition: () throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return try condition()
     }
 
     /// With reconciliation effectively off, a pledge made on either side of a live session reaches the other.
@@ -175,7 +166,9 @@ import WhipTestSupport
         let clock: @Sendable () -> UInt64 = { Dates.nowMs() + offset.withLock { $0 } }
         let hubNode = try Node.open(dir: net.nodes[0].dir, logger: LiveTests.logger, clock: clock)
         let laptopNode = try Node.open(dir: net.nodes[1].dir, logger: LiveTests.logger, clock: clock)
-        let hub = try await Running(hubNode, peers: [])
+        // The hub's local-change watcher polls only when the test moves its clock.
+        let polls = VirtualClock()
+        let hub = try await Running(hubNode, peers: [], pollClock: polls)
         let laptop = try await Running(laptopNode, peers: [hub.port])
         #expect(try await eventually { try net.digest(0) == net.digest(1) && laptop.exchange.liveSessions == 1 })
 
@@ -186,10 +179,16 @@ import WhipTestSupport
             ))
         let held = try hubNode.store.ingest([ahead.wire], source: .peer, now: hubNode.now)
         #expect(held.held == 1 && held.accepted == 0)
-        try await Task.sleep(for: .milliseconds(300))  // several polls: not yet its time
+        // Three whole polls (each ends asleep again) before its time: the event stays held.
+        for _ in 0..<3 {
+            #expect(await polls.waitForSleepers(1))
+            polls.advance(by: .milliseconds(50))
+        }
+        #expect(await polls.waitForSleepers(1))
         #expect(try hubNode.store.missing([ahead.id]) == [ahead.id])
 
         offset.withLock { $0 = 3_600_000 }
+        polls.advance(by: .milliseconds(50))
         #expect(try await eventually(10) { try hubNode.store.missing([ahead.id]).isEmpty }, "admitted by the running daemon")
         #expect(try hubNode.store.heldCount() == 0)
         #expect(try await eventually(10) { try laptopNode.store.missing([ahead.id]).isEmpty }, "and offered to the peer")

@@ -13,6 +13,14 @@ import WhipNode
 func serveForTest<T: Sendable>(
     _ node: Node, config: DaemonConfig, logger: Logger, _ body: (HostPort) async throws -> T
 ) async throws -> T {
+    try await serveForTest(node, config: config, logger: logger) { address, _ in try await body(address) }
+}
+
+/// `serveForTest`, also handing `body` the listener's connection slots, so a test can wait until the listener
+/// has admitted or released a connection instead of sleeping.
+func serveForTest<T: Sendable>(
+    _ node: Node, config: DaemonConfig, logger: Logger, _ body: (HostPort, ConnectionLimiter) async throws -> T
+) async throws -> T {
     var config = config
     config.listen = HostPort(host: "127.0.0.1", port: 0)
     config.metricsListen = nil
@@ -32,7 +40,7 @@ func serveForTest<T: Sendable>(
     }
     let result: T
     do {
-        result = try await body(HostPort(host: "127.0.0.1", port: port.withLock { $0 }))
+        result = try await body(HostPort(host: "127.0.0.1", port: port.withLock { $0 }), listener.limiter)
     } catch {
         await group.triggerGracefulShutdown()
         _ = try? await within(60, "listener shutdown") { try await running.value }
@@ -41,6 +49,16 @@ func serveForTest<T: Sendable>(
     await group.triggerGracefulShutdown()
     try await within(60, "listener shutdown") { try await running.value }
     return result
+}
+
+/// Polls `condition` until it holds or `seconds` of real time pass; whether it holds.
+func eventually(_ seconds: Double = 30, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return try condition()
 }
 
 struct TimedOut: Error, CustomStringConvertible {
