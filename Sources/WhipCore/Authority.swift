@@ -57,6 +57,18 @@ extension ErrorCode where Family == RuleFailure {
     public static let pledgeInactive = Self("pledge_inactive")
     /// The pledge's money was already received.
     public static let alreadyCollected = Self("already_collected")
+    /// Gift Aid: the community is not recognised by HMRC as a charity (no `charity.recognised` ordered before).
+    public static let notRecognised = Self("not_recognised")
+    /// Gift Aid: the campaign is not in pounds sterling.
+    public static let notSterling = Self("not_sterling")
+    /// Gift Aid: the campaign has not closed funded by the claim's timestamp.
+    public static let notFunded = Self("not_funded")
+    /// Gift Aid: the pledge's money has not all been received.
+    public static let notCollected = Self("not_collected")
+    /// Gift Aid: the pledge was already claimed by an earlier `giftaid.claimed`.
+    public static let alreadyClaimed = Self("already_claimed")
+    /// Gift Aid: the pledge's reward is worth more than the donor-benefit limits allow, or its value is not stated.
+    public static let benefitOverLimit = Self("benefit_over_limit")
 }
 
 /// Whether an event was applied to the derived state, and if not, why.
@@ -90,6 +102,15 @@ public struct Authority: Sendable, Equatable {
     public private(set) var timeline: [MemberRole: [RoleEntry]] = [:]
     /// Status of every community-level event.
     public private(set) var statuses: [EventID: EventStatus] = [:]
+    /// Applied `charity.recognised` events, in replay order: the last one before a point is in force there.
+    public private(set) var charity: [CharityEntry] = []
+
+    /// One applied `charity.recognised`.
+    public struct CharityEntry: Equatable, Sendable {
+        public let at: OrderKey
+        public let event: EventID
+        public let recognition: CharityRecognised
+    }
 
     /// A member and one of their roles.
     public struct MemberRole: Hashable, Sendable {
@@ -139,6 +160,15 @@ public struct Authority: Sendable, Equatable {
             timeline[MemberRole(member: b.member, role: b.role), default: []].append(
                 RoleEntry(at: e.orderKey, event: e.id, by: e.author, granted: false, expires: nil))
             return .applied
+        case .charityRecognised(let b):
+            guard genesis != nil else {
+                return .rejected(RuleViolation(.unknownCommunity, "no community.created is ordered before this event"))
+            }
+            guard isAdmin(e.author, at: e.orderKey, wall: e.hlc.wall) else {
+                return .rejected(RuleViolation(.unauthorised, "only the founder or an admin may record the charity's recognition"))
+            }
+            charity.append(CharityEntry(at: e.orderKey, event: e.id, recognition: b))
+            return .applied
         default:
             return .rejected(RuleViolation(.notCommunityLevel, "\(e.kind.name) is not a community-level event"))
         }
@@ -187,6 +217,19 @@ public struct Authority: Sendable, Equatable {
         isRoot(key) || has(.admin, key, at: at, wall: wall)
     }
 
+    /// The charity recognition in force at order position `at` (nil before any), for Gift Aid.
+    public func charity(at: OrderKey) -> CharityRecognised? {
+        charity.last(where: { $0.at < at })?.recognition
+    }
+
+    /// The charity recognition in force at the end of the timeline.
+    public var currentCharity: CharityRecognised? { charity.last?.recognition }
+
+    /// May sign Gift Aid claims: treasurers and root.
+    public func mayClaimGiftAid(_ key: PublicKey, at: OrderKey, wall: UInt64) -> Bool {
+        isRoot(key) || has(.treasurer, key, at: at, wall: wall)
+    }
+
     /// The roles each member holds at the end of the timeline, for display.
     public func currentRoles(wall: UInt64?) -> [(member: PublicKey, role: Role, entry: RoleEntry)] {
         var out: [(PublicKey, Role, RoleEntry)] = []
@@ -200,6 +243,6 @@ public struct Authority: Sendable, Equatable {
 
     /// Whether the event kind is judged at community level (genesis and roles) rather than per campaign.
     public static func isCommunityLevel(_ kind: EventKind) -> Bool {
-        kind == .communityCreated || kind == .roleGranted || kind == .roleRevoked
+        kind == .communityCreated || kind == .roleGranted || kind == .roleRevoked || kind == .charityRecognised
     }
 }

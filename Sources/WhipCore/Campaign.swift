@@ -59,6 +59,8 @@ public struct TierState: Equatable, Sendable {
     public var claimed: Int = 0
     /// Active pledges beyond the limit, in order of their timestamps.
     public var waitlisted: Int = 0
+    /// The reward's value to a backer (Gift Aid donor benefit), minor units; nil when not stated.
+    public var benefit: Int64?
 
     /// A tier with no pledges yet.
     public init(id: EventID, title: String, description: String?, minimum: Int64, limit: UInt32?) {
@@ -88,6 +90,10 @@ public struct PledgeState: Equatable, Sendable {
     public var collectedMethod: PaymentMethod?
     public var rejectReason: String?
     public let contact: [SealedContact]
+    /// The `giftaid.claimed` event that claimed Gift Aid on this pledge, if any.
+    public var giftAidClaim: EventID?
+    /// That claim's timestamp.
+    public var giftAidClaimedAt: HLC?
     /// True while the pledge counts towards totals.
     public var counts: Bool { status == .active }
 
@@ -228,6 +234,7 @@ public struct CampaignLedger {
             case .pledgeWithdrawn(let b): out.insert(b.pledge)
             case .pledgeCollected(let b): out.insert(b.pledge)
             case .pledgeRejected(let b): out.insert(b.pledge)
+            case .giftAidClaimed(let b): out.formUnion(b.pledges)
             default: break
             }
         }
@@ -314,7 +321,7 @@ public struct CampaignLedger {
         let at = e.orderKey
         let wall = e.hlc.wall
         switch e.body {
-        case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated:
+        case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated, .charityRecognised:
             throw fail(.wrongPartition, "not a campaign event")
 
         case .campaignUpdated(let u):
@@ -360,12 +367,19 @@ public struct CampaignLedger {
         case .tierAdded(let b):
             try mayEdit(e, c, auth)
             try requireOpen(c, "adding a tier")
-            c.tiers[e.id] = TierState(id: e.id, title: b.title, description: b.description, minimum: b.minimum, limit: b.limit)
+            var tier = TierState(id: e.id, title: b.title, description: b.description, minimum: b.minimum, limit: b.limit)
+            tier.benefit = b.benefit
+            c.tiers[e.id] = tier
 
         case .tierUpdated(let b):
             try mayEdit(e, c, auth)
             try requireOpen(c, "editing a tier")
             guard var t = c.tiers[b.tier] else { throw fail(.unknownTier, "tier \(b.tier.hex.prefix(12)) is not a tier of this campaign") }
+            // Gift Aid claims need the deadline passed; freezing the benefit then means no claim is judged on a
+            // value that changes after it.
+            if b.benefit != nil, b.benefit != t.benefit, wall >= c.closes {
+                throw fail(.closed, "a reward's benefit value cannot change after the campaign's deadline")
+            }
             if let limit = b.limit {
                 // Places claimed are the winners so far; waitlisted pledges have not claimed one.
                 let claimed = min(t.active, t.limit.map(Int.init) ?? Int.max)
@@ -377,6 +391,7 @@ public struct CampaignLedger {
             if let v = b.title { t.title = v }
             if let v = b.description { t.description = v }
             if let v = b.minimum { t.minimum = v }
+            if let v = b.benefit { t.benefit = v }
             c.tiers[b.tier] = t
 
         case .pledgeMade(let b):
@@ -485,6 +500,9 @@ public struct CampaignLedger {
             p.status = .rejected
             p.rejectReason = r.reason
             c.pledges[r.pledge] = p
+
+        case .giftAidClaimed(let b):
+            try GiftAidRules.claim(b, e, &c, auth)
         }
     }
 

@@ -144,12 +144,19 @@ public enum StateDigest {
     /// Hash of one pledge (its tier place is covered by the tier's counts, not here).
     public static func pledge(_ p: PledgeState) -> [UInt8] {
         h(
-            .array([
-                .bytes(p.id.bytes), .bytes(p.author.bytes), hlc(p.madeAt), .text(p.backerName), .bool(p.anonymous),
-                int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
-                .text(p.status.rawValue), int(p.collected), p.collectedBy.map { .bytes($0.bytes) } ?? .array([]),
-                opt(p.collectedMethod?.rawValue), opt(p.rejectReason),
-            ]))
+            .array(
+                [
+                    .bytes(p.id.bytes), .bytes(p.author.bytes), hlc(p.madeAt), .text(p.backerName), .bool(p.anonymous),
+                    int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
+                    .text(p.status.rawValue), int(p.collected), p.collectedBy.map { .bytes($0.bytes) } ?? .array([]),
+                    opt(p.collectedMethod?.rawValue), opt(p.rejectReason),
+                ] + giftAidItems(p)))
+    }
+
+    /// A claimed pledge's claim, appended to its hash only when there is one (unclaimed pledges keep their hash).
+    static func giftAidItems(_ p: PledgeState) -> [CBOR] {
+        guard let claim = p.giftAidClaim, let at = p.giftAidClaimedAt else { return [] }
+        return [.array([.bytes(claim.bytes), hlc(at)])]
     }
 
     /// The sums of a complete derivation.
@@ -169,10 +176,11 @@ public enum StateDigest {
         var items: [CBOR] = [.bytes(sums.statuses.bytes), .unsigned(UInt64(sums.statusCount))]
         if let c {
             let tiers: [CBOR] = c.tiers.values.sorted { $0.id < $1.id }.map { t in
-                .array([
-                    .bytes(t.id.bytes), .text(t.title), opt(t.description), int(t.minimum), opt(t.limit.map(UInt64.init)),
-                    .unsigned(UInt64(t.active)), .unsigned(UInt64(t.claimed)), .unsigned(UInt64(t.waitlisted)),
-                ])
+                .array(
+                    [
+                        .bytes(t.id.bytes), .text(t.title), opt(t.description), int(t.minimum), opt(t.limit.map(UInt64.init)),
+                        .unsigned(UInt64(t.active)), .unsigned(UInt64(t.claimed)), .unsigned(UInt64(t.waitlisted)),
+                    ] + (t.benefit.map { [.array([int($0)])] } ?? []))
             }
             items.append(
                 .array([
@@ -201,11 +209,22 @@ public enum StateDigest {
                 ])
             }
         let statuses: CBOR = .array(a.statuses.sorted { $0.key < $1.key }.map { .array([.bytes($0.key.bytes), .text($0.value.code)]) })
-        return h(
-            .array([
-                a.genesis.map { .bytes($0.bytes) } ?? .array([]), opt(a.name),
-                a.founder.map { .bytes($0.bytes) } ?? .array([]), .array(timeline), statuses,
-            ]))
+        var items: [CBOR] = [
+            a.genesis.map { .bytes($0.bytes) } ?? .array([]), opt(a.name),
+            a.founder.map { .bytes($0.bytes) } ?? .array([]), .array(timeline), statuses,
+        ]
+        // Appended only once a charity.recognised applies, so communities without one keep their digest.
+        if !a.charity.isEmpty {
+            items.append(
+                .array(
+                    a.charity.map { c in
+                        .array([
+                            .bytes(c.event.bytes), .text(c.recognition.reference), .text(c.recognition.legalName),
+                            .unsigned(UInt64(c.recognition.yearEndMonth)), .unsigned(UInt64(c.recognition.yearEndDay)),
+                        ])
+                    }))
+        }
+        return h(.array(items))
     }
 
     /// Digest of a whole community from its parts.

@@ -104,12 +104,17 @@ public struct TierAdded: Equatable, Sendable {
     public var minimum: Int64
     /// How many backers may claim it; nil for no limit.
     public var limit: UInt32?
-    public init(campaign: EventID, title: String, description: String? = nil, minimum: Int64, limit: UInt32? = nil) {
+    /// What the reward is worth to the backer, in minor units, for the Gift Aid donor-benefit limits; nil when not stated.
+    public var benefit: Int64?
+    public init(
+        campaign: EventID, title: String, description: String? = nil, minimum: Int64, limit: UInt32? = nil, benefit: Int64? = nil
+    ) {
         self.campaign = campaign
         self.title = title
         self.description = description
         self.minimum = minimum
         self.limit = limit
+        self.benefit = benefit
     }
 }
 
@@ -121,6 +126,8 @@ public struct TierUpdated: Equatable, Sendable {
     public var description: String?
     public var minimum: Int64?
     public var limit: UInt32?
+    /// The reward's value to the backer (Gift Aid donor benefit), minor units.
+    public var benefit: Int64?
     public init(campaign: EventID, tier: EventID) {
         self.campaign = campaign
         self.tier = tier
@@ -236,6 +243,8 @@ public enum EventBody: Equatable, Sendable {
     case pledgeWithdrawn(PledgeRef)
     case pledgeCollected(PledgeCollected)
     case pledgeRejected(PledgeRejected)
+    case charityRecognised(CharityRecognised)
+    case giftAidClaimed(GiftAidClaimed)
 
     /// The wire kind of this body.
     public var kind: EventKind {
@@ -255,6 +264,8 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeWithdrawn: .pledgeWithdrawn
         case .pledgeCollected: .pledgeCollected
         case .pledgeRejected: .pledgeRejected
+        case .charityRecognised: .charityRecognised
+        case .giftAidClaimed: .giftAidClaimed
         }
     }
 
@@ -262,6 +273,7 @@ public enum EventBody: Equatable, Sendable {
     public var referencedCampaign: EventID? {
         switch self {
         case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated: nil
+        case .charityRecognised: nil
         case .campaignUpdated(let b): b.campaign
         case .campaignPublished(let b), .campaignClosed(let b): b.campaign
         case .campaignCancelled(let b): b.campaign
@@ -272,6 +284,7 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeWithdrawn(let b): b.campaign
         case .pledgeCollected(let b): b.campaign
         case .pledgeRejected(let b): b.campaign
+        case .giftAidClaimed(let b): b.campaign
         }
     }
 
@@ -288,6 +301,7 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeWithdrawn(let b): out.append(b.pledge)
         case .pledgeCollected(let b): out.append(b.pledge)
         case .pledgeRejected(let b): out.append(b.pledge)
+        case .giftAidClaimed(let b): out += b.pledges
         default: break
         }
         return out

@@ -22,10 +22,10 @@ enum BodyField {
         case campaign = 0, reason = 1
     }
     enum TierAdded: UInt64 {
-        case campaign = 0, title = 1, description = 2, minimum = 3, limit = 4
+        case campaign = 0, title = 1, description = 2, minimum = 3, limit = 4, benefit = 5
     }
     enum TierUpdated: UInt64 {
-        case campaign = 0, tier = 1, title = 2, description = 3, minimum = 4, limit = 5
+        case campaign = 0, tier = 1, title = 2, description = 3, minimum = 4, limit = 5, benefit = 6
     }
     enum PledgeMade: UInt64 {
         case campaign = 0, backerName = 1, anonymous = 2, amount = 3, currency = 4, tier = 5, channel = 6, paid = 7, contact = 8
@@ -42,6 +42,12 @@ enum BodyField {
     }
     enum PledgeRejected: UInt64 {
         case campaign = 0, pledge = 1, reason = 2
+    }
+    enum CharityRecognised: UInt64 {
+        case reference = 0, legalName = 1, yearEndMonth = 2, yearEndDay = 3
+    }
+    enum GiftAidClaimed: UInt64 {
+        case campaign = 0, pledges = 1
     }
 }
 
@@ -94,6 +100,7 @@ extension EventBody {
             m.add(BodyField.TierAdded.description, b.description.map(CBOR.text))
             m.add(BodyField.TierAdded.minimum, .amount(b.minimum))
             m.add(BodyField.TierAdded.limit, b.limit.map { .unsigned(UInt64($0)) })
+            m.add(BodyField.TierAdded.benefit, b.benefit.map(CBOR.amount))
         case .tierUpdated(let b):
             m.add(BodyField.TierUpdated.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.TierUpdated.tier, .bytes(b.tier.bytes))
@@ -101,6 +108,7 @@ extension EventBody {
             m.add(BodyField.TierUpdated.description, b.description.map(CBOR.text))
             m.add(BodyField.TierUpdated.minimum, b.minimum.map(CBOR.amount))
             m.add(BodyField.TierUpdated.limit, b.limit.map { .unsigned(UInt64($0)) })
+            m.add(BodyField.TierUpdated.benefit, b.benefit.map(CBOR.amount))
         case .pledgeMade(let b):
             m.add(BodyField.PledgeMade.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.PledgeMade.backerName, .text(b.backerName))
@@ -134,6 +142,14 @@ extension EventBody {
             m.add(BodyField.PledgeRejected.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.PledgeRejected.pledge, .bytes(b.pledge.bytes))
             m.add(BodyField.PledgeRejected.reason, .text(b.reason))
+        case .charityRecognised(let b):
+            m.add(BodyField.CharityRecognised.reference, .text(b.reference))
+            m.add(BodyField.CharityRecognised.legalName, .text(b.legalName))
+            m.add(BodyField.CharityRecognised.yearEndMonth, .unsigned(UInt64(b.yearEndMonth)))
+            m.add(BodyField.CharityRecognised.yearEndDay, .unsigned(UInt64(b.yearEndDay)))
+        case .giftAidClaimed(let b):
+            m.add(BodyField.GiftAidClaimed.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.GiftAidClaimed.pledges, .array(b.pledges.map { .bytes($0.bytes) }))
         }
         return .map(m.pairs)
     }
@@ -208,7 +224,9 @@ extension EventBody {
             let minimum = try f.required(BodyField.TierAdded.minimum, "minimum").amount("minimum")
             let limit = try f.optional(BodyField.TierAdded.limit)?.u32("limit")
             if limit == 0 { throw DecodingError(.notPositive, "limit must be greater than zero") }
-            body = .tierAdded(TierAdded(campaign: campaign, title: title, description: description, minimum: minimum, limit: limit))
+            let benefit = try f.optional(BodyField.TierAdded.benefit)?.amount("benefit")
+            body = .tierAdded(
+                TierAdded(campaign: campaign, title: title, description: description, minimum: minimum, limit: limit, benefit: benefit))
         case .tierUpdated:
             var u = TierUpdated(
                 campaign: try f.required(BodyField.TierUpdated.campaign, "campaign").id("campaign"),
@@ -219,6 +237,7 @@ extension EventBody {
             u.minimum = try f.optional(BodyField.TierUpdated.minimum)?.amount("minimum")
             u.limit = try f.optional(BodyField.TierUpdated.limit)?.u32("limit")
             if u.limit == 0 { throw DecodingError(.notPositive, "limit must be greater than zero") }
+            u.benefit = try f.optional(BodyField.TierUpdated.benefit)?.amount("benefit")
             guard f.pairs.count > 2 else { throw DecodingError(.emptyUpdate, "tier.updated changes nothing") }
             body = .tierUpdated(u)
         case .pledgeMade:
@@ -283,8 +302,47 @@ extension EventBody {
                     pledge: try f.required(BodyField.PledgeRejected.pledge, "pledge").id("pledge"),
                     reason: try f.required(BodyField.PledgeRejected.reason, "reason").text("reason", max: EventLimits.maxReasonBytes, multiline: true)
                 ))
+        case .charityRecognised:
+            body = .charityRecognised(try decodeCharityRecognised(&f))
+        case .giftAidClaimed:
+            body = .giftAidClaimed(try decodeGiftAidClaimed(&f))
         }
         try f.finish()
         return body
+    }
+}
+
+// MARK: - Gift Aid kinds
+
+extension EventBody {
+    static func decodeCharityRecognised(_ f: inout Fields) throws(DecodingError) -> CharityRecognised {
+        let reference = try f.required(BodyField.CharityRecognised.reference, "reference").text("HMRC reference", max: GiftAid.maxReferenceBytes)
+        guard reference.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) }) else {
+            throw DecodingError(.outOfRange, "the HMRC reference holds only capital letters and digits")
+        }
+        let name = try f.required(BodyField.CharityRecognised.legalName, "legal name").text("legal name", max: EventLimits.maxNameBytes)
+        let month = try f.required(BodyField.CharityRecognised.yearEndMonth, "year-end month").uint("year-end month")
+        let day = try f.required(BodyField.CharityRecognised.yearEndDay, "year-end day").uint("year-end day")
+        // 2001 is a common year: 29 February is refused, so every year has the year-end day.
+        guard month <= 12, day <= 31, CivilDate(year: 2001, month: Int(month), day: Int(day)) != nil else {
+            throw DecodingError(.outOfRange, "the accounting year-end \(month)/\(day) is not a day of every year")
+        }
+        return CharityRecognised(reference: reference, legalName: name, yearEndMonth: UInt8(month), yearEndDay: UInt8(day))
+    }
+
+    static func decodeGiftAidClaimed(_ f: inout Fields) throws(DecodingError) -> GiftAidClaimed {
+        let campaign = try f.required(BodyField.GiftAidClaimed.campaign, "campaign").id("campaign")
+        guard case .array(let items) = try f.required(BodyField.GiftAidClaimed.pledges, "pledges") else {
+            throw DecodingError(.badType, "pledges must be an array")
+        }
+        guard !items.isEmpty, items.count <= GiftAid.maxClaimPledges else {
+            throw DecodingError(.tooLong, "a claim names 1 to \(GiftAid.maxClaimPledges) pledges")
+        }
+        var ids = [EventID]()
+        for item in items { ids.append(try item.id("pledge")) }
+        guard zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw DecodingError(.nonCanonical, "pledges must be sorted and without duplicates")
+        }
+        return GiftAidClaimed(campaign: campaign, pledges: ids)
     }
 }

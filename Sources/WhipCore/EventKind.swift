@@ -15,6 +15,8 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case pledgeWithdrawn = 32
     case pledgeCollected = 33
     case pledgeRejected = 34
+    case charityRecognised = 50
+    case giftAidClaimed = 51
 
     /// Dotted name, e.g. `pledge.made`.
     public var name: String {
@@ -34,6 +36,8 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .pledgeWithdrawn: "pledge.withdrawn"
         case .pledgeCollected: "pledge.collected"
         case .pledgeRejected: "pledge.rejected"
+        case .charityRecognised: "charity.recognised"
+        case .giftAidClaimed: "giftaid.claimed"
         }
     }
 

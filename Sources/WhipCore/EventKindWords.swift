@@ -17,6 +17,8 @@ extension EventKind {
         case .pledgeWithdrawn: "withdraw the pledge"
         case .pledgeCollected: "record the collection"
         case .pledgeRejected: "reject the pledge"
+        case .charityRecognised: "record the charity's HMRC recognition"
+        case .giftAidClaimed: "record the Gift Aid claim"
         }
     }
 }

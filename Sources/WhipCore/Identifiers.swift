@@ -92,6 +92,8 @@ public enum Role: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case organiser = 2
     /// May record and collect pledges.
     case collector = 3
+    /// Reads the Gift Aid declarations sealed to treasurers and signs Gift Aid claims (`giftaid.claimed`).
+    case treasurer = 5
 
     /// The role's name as typed on the command line.
     public var name: String {
@@ -99,6 +101,7 @@ public enum Role: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .admin: "admin"
         case .organiser: "organiser"
         case .collector: "collector"
+        case .treasurer: "treasurer"
         }
     }
 
@@ -108,6 +111,7 @@ public enum Role: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case "admin": self = .admin
         case "organiser", "organizer": self = .organiser
         case "collector": self = .collector
+        case "treasurer": self = .treasurer
         default: return nil
         }
     }

@@ -279,13 +279,14 @@ enum Materializer {
             ])
         let tierIns = try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO tiers (seq, partition, title, description, minimum_minor, quantity_limit, active, claimed, waitlisted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO tiers (seq, partition, title, description, minimum_minor, quantity_limit, active, claimed, waitlisted,
+                    benefit_minor)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for t in c.tiers.values {
             guard let seq = seqs[t.id] else { continue }
             try tierIns.execute(arguments: [
-                seq, pref, t.title, t.description, t.minimum, t.limit.map { Int64($0) }, t.active, t.claimed, t.waitlisted,
+                seq, pref, t.title, t.description, t.minimum, t.limit.map { Int64($0) }, t.active, t.claimed, t.waitlisted, t.benefit,
             ])
         }
     }
@@ -341,14 +342,16 @@ enum Materializer {
         try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO pledges (seq, partition, author, made_ms, made_counter, backer_name, anonymous, amount_minor, tier,
-                    channel, status, waitlisted, collected_minor, collected_by, collected_method, reject_reason, contact)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    channel, status, waitlisted, collected_minor, collected_by, collected_method, reject_reason, contact,
+                    giftaid_claim, giftaid_claimed_ms, giftaid_claimed_counter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             seq, pref, try memberRef(db, p.author), Int64(clamping: p.madeAt.wall), Int64(p.madeAt.counter), p.backerName,
             p.anonymous, p.amount, p.tier.flatMap { seqs[$0] }, Int64(p.channel.rawValue), statusCode(p.status), p.waitlisted,
             p.collected, try p.collectedBy.map { try memberRef(db, $0) }, p.collectedMethod.map { Int64($0.rawValue) },
-            p.rejectReason, contact,
+            p.rejectReason, contact, p.giftAidClaim.flatMap { seqs[$0] }, p.giftAidClaimedAt.map { Int64(clamping: $0.wall) },
+            p.giftAidClaimedAt.map { Int64($0.counter) },
         ])
     }
 
@@ -383,6 +386,7 @@ enum Materializer {
             tier.active = try t.value("active")
             tier.claimed = try t.value("claimed")
             tier.waitlisted = try t.value("waitlisted")
+            tier.benefit = try t.value("benefit_minor")
             c.tiers[tid] = tier
         }
         return c
@@ -394,8 +398,10 @@ enum Materializer {
             let r = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT p.*, m.key AS author_key, mc.key AS collector_key FROM events e JOIN pledges p ON p.seq = e.seq
+                    SELECT p.*, m.key AS author_key, mc.key AS collector_key, ge.id AS giftaid_claim_id FROM events e
+                    JOIN pledges p ON p.seq = e.seq
                     JOIN members m ON m.ref = p.author LEFT JOIN members mc ON mc.ref = p.collected_by
+                    LEFT JOIN events ge ON ge.seq = p.giftaid_claim
                     WHERE e.id = ? AND p.partition = ?
                     """, arguments: [Data(id.bytes), pref])
         else { return nil }
@@ -412,6 +418,11 @@ enum Materializer {
         p.collectedBy = try r.value("collector_key", as: PublicKey?.self)
         p.collectedMethod = try method(r)
         p.rejectReason = try r.value("reject_reason")
+        if let claim = try r.value("giftaid_claim_id", as: EventID?.self) {
+            seqs[claim] = try r.value("giftaid_claim")
+            p.giftAidClaim = claim
+            p.giftAidClaimedAt = HLC(wall: try r.unsigned("giftaid_claimed_ms"), counter: try r.counter("giftaid_claimed_counter"))
+        }
         return p
     }
 

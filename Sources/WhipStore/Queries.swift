@@ -51,6 +51,8 @@ public struct TierRow: Sendable {
     public let limit: Int?
     public let claimed: Int
     public let waitlisted: Int
+    /// The reward's stated value to a backer (Gift Aid donor benefit); nil when not stated.
+    public var benefit: Money? = nil
 }
 
 /// A pledge row.
@@ -71,6 +73,8 @@ public struct PledgeRow: Sendable {
     public let collectedMethod: String?
     public let rejectReason: String?
     public let contact: [SealedContact]
+    /// The `giftaid.claimed` event that claimed Gift Aid on this pledge, and its timestamp (ms).
+    public var giftAidClaim: (event: EventID, at: UInt64)? = nil
 
     /// Money received for this pledge that is due back to the backer when the campaign is in `standing`:
     /// what was collected on a counted pledge of a cancelled or unfunded campaign (PROTOCOL.md §7.5).
@@ -188,7 +192,8 @@ extension Store {
                     id: try r.value("id", as: EventID.self), title: try r.value("title"), description: try r.value("description"),
                     minimum: Money(minor: try r.value("minimum_minor"), currency: cur), limit: try r.value("quantity_limit"),
                     claimed: try r.value("claimed"),
-                    waitlisted: try r.value("waitlisted"))
+                    waitlisted: try r.value("waitlisted"),
+                    benefit: try r.value("benefit_minor", as: Int64?.self).map { Money(minor: $0, currency: cur) })
             }
         }
     }
@@ -196,16 +201,18 @@ extension Store {
     /// Pledge columns with the pledge, tier, author and collector ids joined in, in `PledgeColumn` order.
     static let pledgeSelect = """
         SELECT e.id, m.key, p.made_ms, p.backer_name, p.anonymous, p.amount_minor, te.id, p.channel, p.status, p.waitlisted,
-               p.collected_minor, mc.key, p.collected_method, p.reject_reason, p.contact
+               p.collected_minor, mc.key, p.collected_method, p.reject_reason, p.contact, ge.id, p.giftaid_claimed_ms
         FROM pledges p JOIN events e ON e.seq = p.seq JOIN members m ON m.ref = p.author
         LEFT JOIN members mc ON mc.ref = p.collected_by LEFT JOIN events te ON te.seq = p.tier
+        LEFT JOIN events ge ON ge.seq = p.giftaid_claim
         """
 
-    /// The columns of `pledgeSelect`, read by index: looking 15 names up in every one of 50,000 rows cost more
+    /// The columns of `pledgeSelect`, read by index: looking every name up in each one of 50,000 rows cost more
     /// than the query. Each read still throws on a value of the wrong type.
     enum PledgeColumn: Int {
         case id, author, madeMs, backerName, anonymous, amountMinor, tierID, channel, status, waitlisted
         case collectedMinor, collector, collectedMethod, rejectReason, contact
+        case giftAidClaim, giftAidClaimedMs
     }
 
     /// The order pledges are listed in: as they were made, ties broken by id, so every replica lists them alike.
@@ -213,7 +220,7 @@ extension Store {
 
     static func pledge(_ r: Row, campaign: EventID, currency: Currency) throws -> PledgeRow {
         typealias C = PledgeColumn
-        guard r.count == 15 else { throw DamagedData("a pledge row has \(r.count) columns") }
+        guard r.count == 17 else { throw DamagedData("a pledge row has \(r.count) columns") }
         let made = try r.value(at: C.madeMs.rawValue, as: Int64.self)
         guard made >= 0 else { throw DamagedData("made_ms is negative") }
         let status = try r.value(at: C.status.rawValue, as: Int.self)
@@ -221,7 +228,7 @@ extension Store {
         guard let channel = Channel(rawValue: UInt64(clamping: try r.value(at: C.channel.rawValue, as: Int64.self))) else {
             throw DamagedData("a pledge channel is not one this version knows")
         }
-        return PledgeRow(
+        var row = PledgeRow(
             id: try r.value(at: C.id.rawValue), campaign: campaign, author: try r.value(at: C.author.rawValue),
             madeAt: UInt64(made), backerName: try r.value(at: C.backerName.rawValue), anonymous: try r.value(at: C.anonymous.rawValue),
             amount: Money(minor: try r.value(at: C.amountMinor.rawValue), currency: currency),
@@ -232,6 +239,11 @@ extension Store {
             collectedMethod: try Materializer.method(code: try r.value(at: C.collectedMethod.rawValue))?.name,
             rejectReason: try r.value(at: C.rejectReason.rawValue),
             contact: try Materializer.decodeContact(try r.value(at: C.contact.rawValue)))
+        if let claim = try r.value(at: C.giftAidClaim.rawValue, as: EventID?.self) {
+            let at = try r.value(at: C.giftAidClaimedMs.rawValue, as: Int64?.self) ?? 0
+            row.giftAidClaim = (claim, UInt64(max(0, at)))
+        }
+        return row
     }
 
     /// Pledges of a campaign in the order they were made. For a large campaign prefer `forEachPledge`.

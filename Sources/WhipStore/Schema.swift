@@ -262,6 +262,17 @@ enum Schema {
                     LEFT JOIN tiers t ON t.seq = p.tier;
                     """)
         }
+        m.registerMigration("v7-giftaid") { db in
+            // Gift Aid (issue 9): a tier's stated benefit value, and the claim that claimed a pledge (events.seq of
+            // its giftaid.claimed, with that event's timestamp for the retention rule).
+            try db.execute(
+                sql: """
+                    ALTER TABLE tiers ADD COLUMN benefit_minor INTEGER;
+                    ALTER TABLE pledges ADD COLUMN giftaid_claim INTEGER;
+                    ALTER TABLE pledges ADD COLUMN giftaid_claimed_ms INTEGER;
+                    ALTER TABLE pledges ADD COLUMN giftaid_claimed_counter INTEGER;
+                    """)
+        }
         return m
     }
 

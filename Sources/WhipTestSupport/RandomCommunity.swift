@@ -19,6 +19,8 @@ public struct RandomCommunity {
     public static let admin = FixedKeys.key(0xAD)
     /// A second organiser.
     public static let organiser2 = FixedKeys.key(0x0B)
+    /// The treasurer, who claims Gift Aid.
+    public static let treasurer = FixedKeys.key(0x7E)
     /// Wall-clock start of every set (2027-01-01T00:00:00Z).
     public static let start: UInt64 = 1_798_761_600_000
     /// Milliseconds over which the random events are spread.
@@ -33,7 +35,8 @@ public struct RandomCommunity {
     /// One random event set from `seed`, with a size in `count` (the setup events count towards it).
     public static func events(seed: UInt64, count: ClosedRange<Int> = 10...60) throws(DecodingError) -> [Event] {
         var g = RandomCommunity(seed: seed)
-        let target = g.rng.int(in: count)
+        // The charity and treasurer events of every set come on top of the drawn size.
+        let target = min(g.rng.int(in: count) + 2, count.upperBound)
         try g.setUp()
         while g.events.count < target { try g.step() }
         return g.events
@@ -118,6 +121,11 @@ public struct RandomCommunity {
             let expires: UInt64? = rng.chance(10) ? randomWall() : nil
             try emit(k.founder, .roleGranted(RoleGranted(member: member.publicKey, role: role, expires: expires)), wall: w)
         }
+        // Every set's community is a charity with a treasurer, at fixed times so the random stream is unchanged.
+        try emit(
+            k.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)),
+            wall: Self.start + 2)
+        try emit(k.founder, .roleGranted(RoleGranted(member: Self.treasurer.publicKey, role: .treasurer)), wall: Self.start + 2)
         for _ in 0..<rng.int(in: 1...2) {
             try createCampaign(author: k.organiser, wall: early(10))
             let campaign = campaigns.last!.id
@@ -277,10 +285,11 @@ public struct RandomCommunity {
         }
         enum Op: CaseIterable {
             case pledge, revise, withdraw, collect, reject, update, publish, close, cancel, addTier, updateTier, grant, revoke, create, rush
+            case claimGiftAid
         }
-        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3, 4]
+        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3, 4, 2]
         var op = Op.allCases[rng.weighted(weights)]
-        if pledges.isEmpty, [.revise, .withdraw, .collect, .reject].contains(op) { op = .pledge }
+        if pledges.isEmpty, [.revise, .withdraw, .collect, .reject, .claimGiftAid].contains(op) { op = .pledge }
         if tiers.isEmpty, op == .updateTier { op = .addTier }
         if campaigns.isEmpty, op != .grant, op != .revoke { op = .create }
 
@@ -328,6 +337,7 @@ public struct RandomCommunity {
             if rng.chance(30) { u.title = name("Tier") }
             if rng.chance(20) { u.description = "Better reward" }
             if rng.chance(30) { u.minimum = Int64(rng.int(in: 0...3_000)) }
+            if rng.chance(30) { u.benefit = Int64(rng.int(in: 0...400)) }
             if u == TierUpdated(campaign: u.campaign, tier: u.tier) { u.limit = UInt32(rng.int(in: 1...5)) }
             // Often late in the span, after most pledges, so that a lower limit meets claimed places.
             let late = Self.start + Self.span - UInt64(rng.below(300))
@@ -391,6 +401,15 @@ public struct RandomCommunity {
             } else {
                 try emit(author, .roleRevoked(RoleRevoked(member: member, role: role)), wall: wall)
             }
+
+        case .claimGiftAid:
+            // Mostly by the treasurer, after the long deadline; one or two pledges of a campaign.
+            let p = followUp()
+            var ids = [p.id]
+            if rng.chance(30), let other = pledges.first(where: { $0.campaign == p.campaign && $0.id != p.id }) { ids.append(other.id) }
+            let author = rng.chance(85) ? Self.treasurer : editor()
+            let when = rng.chance(80) ? Self.start + 1_000_000_000 + UInt64(rng.below(1_000)) : wall
+            try emit(author, .giftAidClaimed(GiftAidClaimed(campaign: p.campaign, pledges: ids)), wall: when)
         }
     }
 }

@@ -96,6 +96,9 @@ func sampleEvents() throws -> [Event] {
             .pledgeCollected(PledgeCollected(campaign: campaign, pledge: pledge, amount: 1_050, currency: gbp, method: .transfer))
         ),
         (K.organiser, .pledgeRejected(PledgeRejected(campaign: campaign, pledge: pledge, reason: "Duplicate of an online pledge"))),
+        (K.organiser, .tierAdded(TierAdded(campaign: campaign, title: "Mug", minimum: 2_000, benefit: 500))),
+        (K.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31))),
+        (K.founder, .giftAidClaimed(GiftAidClaimed(campaign: campaign, pledges: [pledge, tier]))),
     ]
     return bodies.map { author, body in
         f.tick(7)
@@ -144,7 +147,7 @@ struct EventCodecTests {
     func campaignOfEvent() throws {
         for e in try sampleEvents() {
             switch e.kind {
-            case .communityCreated, .roleGranted, .roleRevoked: #expect(e.campaign == nil)
+            case .communityCreated, .roleGranted, .roleRevoked, .charityRecognised: #expect(e.campaign == nil)
             case .campaignCreated: #expect(e.campaign == e.id)
             default: #expect(e.campaign == EventID(bytes: [UInt8](repeating: 0xCA, count: 32)))
             }
@@ -366,10 +369,10 @@ struct EventCodecTests {
         #expect(decodeCode(Forge.wire(Forge.payload(kind: kind.rawValue, body: body))) == code)
     }
 
-    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<23)
+    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<26)
     func everyFlippedBit(index: Int) throws {
         let events = try sampleEvents()
-        try #require(events.count == 23)
+        try #require(events.count == 26)
         let e = events[index]
         #expect(e.verifySignature())
         var decodedVariants = 0

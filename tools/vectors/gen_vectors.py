@@ -113,6 +113,8 @@ KIND_NAMES = {
     14: "campaign.cancelled", 20: "tier.added", 21: "tier.updated",
     30: "pledge.made", 31: "pledge.revised", 32: "pledge.withdrawn", 33: "pledge.collected", 34: "pledge.rejected",
 }
+KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed"})
+COMMUNITY_LEVEL = {1, 2, 3, 50}
 
 # Field names per kind, by key (section 6), for the human-readable body in the JSON.
 FIELD_NAMES = {
@@ -124,13 +126,15 @@ FIELD_NAMES = {
     12: ["campaign"],
     13: ["campaign"],
     14: ["campaign", "reason"],
-    20: ["campaign", "title", "description", "minimum", "limit"],
-    21: ["campaign", "tier", "title", "description", "minimum", "limit"],
+    20: ["campaign", "title", "description", "minimum", "limit", "benefit"],
+    21: ["campaign", "tier", "title", "description", "minimum", "limit", "benefit"],
     30: ["campaign", "backer_name", "anonymous", "amount", "currency", "tier", "channel", "paid", "contact"],
     31: ["campaign", "pledge", "amount", "currency", "tier", "backer_name", "anonymous"],
     32: ["campaign", "pledge"],
     33: ["campaign", "pledge", "amount", "currency", "method"],
     34: ["campaign", "pledge", "reason"],
+    50: ["reference", "legal_name", "year_end_month", "year_end_day"],
+    51: ["campaign", "pledges"],
 }
 
 
@@ -295,6 +299,26 @@ fete = add(
     {0: "Summer fete", 1: "", 2: 100_000, 3: "EUR", 4: 2, 5: T0, 6: T0 + 30 * 86_400_000, 7: "Europe/Dublin", 8: []},
 )
 add("campaign.cancelled", founder, 14, T0 + 11_000, 0, {0: fete.id, 1: "Merged into the lido campaign"})
+
+# Gift Aid (section 6.17-6.18): the community is a recognised charity with a treasurer; a keep-what-you-raise
+# campaign with a reward worth £5 closes funded and the treasurer claims its two collected pledges.
+treasurer = Key("treasurer", 0x06)
+KEYS.append(treasurer)
+add("charity.recognised", founder, 50, T0 + 12_000, 0, {0: "AB12345", 1: "Elm Street Trust", 2: 3, 3: 31})
+add("role.granted treasurer", founder, 2, T0 + 12_000, 1, {0: treasurer.pk, 1: 5})
+hall = add(
+    "campaign.created hall", organiser, 10, T0 + 13_000, 0,
+    {0: "Paint the church hall", 1: "", 2: 50_000, 3: "GBP", 4: 2, 5: T0, 6: CLOSES, 7: "Europe/London", 8: []},
+)
+mug = add("tier.added with a benefit value", organiser, 20, T0 + 13_000, 1, {0: hall.id, 1: "Hall mug", 3: 2_000, 5: 400})
+add("tier.updated benefit", organiser, 21, T0 + 13_000, 2, {0: hall.id, 1: mug.id, 6: 500})
+add("campaign.published hall", organiser, 12, T0 + 13_000, 3, {0: hall.id})
+amy = add("pledge.made hall, with the mug", collector, 30, T0 + 14_000, 0,
+          {0: hall.id, 1: "Amy", 2: False, 3: 2_500, 4: "GBP", 5: mug.id, 6: 1, 7: 1})
+ben = add("pledge.made hall", collector, 30, T0 + 14_000, 1, {0: hall.id, 1: "Ben", 2: False, 3: 1_500, 4: "GBP", 6: 2})
+add("pledge.collected hall", collector, 33, T0 + 15_000, 0, {0: hall.id, 1: ben.id, 2: 1_500, 3: "GBP", 4: 2})
+add("campaign.closed hall", organiser, 13, T0 + 16_000, 0, {0: hall.id})
+add("giftaid.claimed", treasurer, 51, T0 + 17_000, 0, {0: hall.id, 1: sorted([amy.id, ben.id])})
 
 events.sort(key=Event.order_key)
 assert {e.kind for e in events} == set(KIND_NAMES), "every kind must have a vector"
@@ -574,21 +598,28 @@ def sum256(values):
 
 def digest_of(evs):
     evs = sorted(evs, key=Event.order_key)
-    community_level = [e for e in evs if e.kind in (1, 2, 3)]
+    community_level = [e for e in evs if e.kind in COMMUNITY_LEVEL]
     gen = next(e for e in community_level if e.kind == 1)
     timeline = {}
+    charity = []
     for e in community_level:
         if e.kind in (2, 3):
             timeline.setdefault((e.body[0], e.body[1]), []).append([e.id, e.kind == 2, opt(e.body.get(2))])
-    authority = H([
+        elif e.kind == 50:
+            # Founder-signed in the vectors, so applied; the entry in force is the last in replay order.
+            charity.append([e.id, e.body[0], e.body[1], e.body[2], e.body[3]])
+    authority_items = [
         gen.id, gen.body[0], gen.body[1],
         [[m, r, entries] for (m, r), entries in sorted(timeline.items())],
         statuses(community_level),
-    ])
+    ]
+    if charity:
+        authority_items.append(charity)
+    authority = H(authority_items)
 
     partitions = {}
     for e in evs:
-        if e.kind not in (1, 2, 3):
+        if e.kind not in COMMUNITY_LEVEL:
             partitions.setdefault(e.id if e.kind == 10 else e.body[0], []).append(e)
 
     partition_digests = {}
@@ -614,15 +645,16 @@ def digest_of(evs):
             elif e.kind == 14:
                 c["phase"], c["cancel"] = "cancelled", b.get(1)
             elif e.kind == 20:
-                c["tiers"][e.id] = dict(title=b[1], description=b.get(2), minimum=b[3], limit=b.get(4))
+                c["tiers"][e.id] = dict(title=b[1], description=b.get(2), minimum=b[3], limit=b.get(4), benefit=b.get(5))
             elif e.kind == 21:
-                for k, f in [(2, "title"), (3, "description"), (4, "minimum"), (5, "limit")]:
+                for k, f in [(2, "title"), (3, "description"), (4, "minimum"), (5, "limit"), (6, "benefit")]:
                     if k in b:
                         c["tiers"][b[1]][f] = b[k]
             elif e.kind == 30:
                 late = c["phase"] == "closed" or e.wall >= c["closes"]
                 p = dict(author=e.author.pk, made=(e.wall, e.counter), name=b[1], anonymous=b[2], amount=b[3],
-                         tier=b.get(5), channel=b[6], status="late" if late else "active", collected=0, by=None, method=None, reason=None)
+                         tier=b.get(5), channel=b[6], status="late" if late else "active", collected=0, by=None, method=None, reason=None,
+                         claim=None)
                 if not late:
                     c["pledged"] += b[3]
                     c["backers"] += 1
@@ -661,6 +693,19 @@ def digest_of(evs):
                     c["collected"] -= p["collected"]
                     c["backers"] -= 1
                 p["status"], p["reason"] = "rejected", b[2]
+            elif e.kind == 51:
+                # The vectors' claim is valid: a treasurer, a closed funded GBP campaign, collected pledges,
+                # rewards within the donor-benefit limit (25% of the first £100 + 5% of the rest, max £2,500).
+                funded = c["pledged"] >= c["goal"] if c["model"] == 1 else c["pledged"] > 0
+                assert c["phase"] == "closed" and funded and c["currency"] == "GBP"
+                for pid in b[1]:
+                    p = c["pledges"][pid]
+                    assert p["status"] == "active" and p["collected"] >= p["amount"] and p["claim"] is None
+                    if p["tier"] is not None:
+                        amount = p["amount"]
+                        limit = min(min(amount, 10_000) * 25 // 100 + max(0, amount - 10_000) * 5 // 100, 250_000)
+                        assert c["tiers"][p["tier"]]["benefit"] is not None and c["tiers"][p["tier"]]["benefit"] <= limit
+                    p["claim"] = [e.id, hlc(e.wall, e.counter)]
         items = [sum256(H([e.id, "applied"]) for e in pevs), len(pevs)]
         if c is not None:
             waitlisted = set()
@@ -673,13 +718,13 @@ def digest_of(evs):
                 tiers.append([
                     tid, t["title"], opt(t["description"]), t["minimum"], opt(t["limit"]),
                     len(ps), min(len(ps), limit), max(0, len(ps) - limit),
-                ])
+                ] + ([[t["benefit"]]] if t.get("benefit") is not None else []))
             pledge_hashes = []
             for pid, p in c["pledges"].items():
                 pledge_hashes.append(H([
                     pid, p["author"], list(p["made"]), p["name"], p["anonymous"], p["amount"], opt(p["tier"]), p["channel"],
                     p["status"], p["collected"], opt(p["by"]), opt(p["method"]), opt(p["reason"]),
-                ]))
+                ] + ([p["claim"]] if p["claim"] is not None else [])))
             items.append([
                 c["id"], c["creator"], c["created"], c["title"], c["description"], c["goal"], c["currency"], c["model"],
                 c["opens"], c["closes"], c["tz"], c["organisers"], c["phase"], opt(c["cancel"]), c["pledged"], c["collected"],
