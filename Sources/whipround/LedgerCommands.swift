@@ -178,6 +178,10 @@ struct CampaignCommand: ParsableCommand {
                     ]
                     if let l = t.limit { td["limit"] = l }
                     if let desc = t.description { td["description"] = desc }
+                    if let b = t.benefit {
+                        td["benefit"] = b.formatted
+                        td["benefit_minor"] = b.minor
+                    }
                     return td
                 }
                 let standing = c.standing(now: now)
@@ -258,13 +262,17 @@ struct TierCommand: ParsableCommand {
         @Option(help: "Smallest pledge that earns it, e.g. 20.") var minimum: String
         @Option(help: "How many are available (default: unlimited).") var limit: UInt32?
         @Option var description: String?
+        @Option(help: "What the reward is worth to a backer, e.g. 5 (for Gift Aid's donor-benefit limits; 0 for none).")
+        var benefit: String?
         func run() throws {
             let n = try node.open()
             let c = try n.campaign(campaign)
             if limit == 0 { throw WhipError(.invalidArgument, "--limit must be at least 1 (leave it out for no limit)") }
             let min = try Money(parsing: minimum, currency: c.goal.currency)
+            let value = try benefit.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency).minor }
             let e = try n.emit(
-                c.community, .tierAdded(TierAdded(campaign: c.id, title: title, description: description, minimum: min.minor, limit: limit)))
+                c.community,
+                .tierAdded(TierAdded(campaign: c.id, title: title, description: description, minimum: min.minor, limit: limit, benefit: value)))
             output.report(["id": e.id.hex, "campaign": c.id.hex, "title": title], "Added tier '\(title)': \(e.id.hex)")
         }
     }
@@ -278,6 +286,7 @@ struct TierCommand: ParsableCommand {
         @Option var minimum: String?
         @Option var limit: UInt32?
         @Option var description: String?
+        @Option(help: "What the reward is worth to a backer (Gift Aid donor benefit); fixed after the deadline.") var benefit: String?
         func run() throws {
             let n = try node.open()
             let tid = try n.store.resolve(tier, in: "tiers", what: "tier")
@@ -289,6 +298,7 @@ struct TierCommand: ParsableCommand {
             u.minimum = try minimum.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency).minor }
             if limit == 0 { throw WhipError(.invalidArgument, "--limit must be at least 1") }
             u.limit = limit
+            u.benefit = try benefit.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency).minor }
             guard u != TierUpdated(campaign: c.id, tier: tid) else {
                 throw WhipError(.invalidArgument, "nothing to change: give at least one option")
             }

@@ -86,7 +86,7 @@ func parseMember(_ text: String) throws(WhipError) -> PublicKey { try KeyText.de
 
 func parseRole(_ text: String) throws(WhipError) -> Role {
     guard let r = Role(name: text) else {
-        throw WhipError(.invalidArgument, "'\(text)' is not a role: use admin, organiser or collector")
+        throw WhipError(.invalidArgument, "'\(text)' is not a role: use admin, organiser, collector or treasurer")
     }
     return r
 }

@@ -1,0 +1,277 @@
+import ArgumentParser
+import Foundation
+import WhipCore
+import WhipCrypto
+import WhipNode
+import WhipStore
+
+struct CharityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "charity", abstract: "Record that the community is a charity recognised by HMRC (needed for Gift Aid).",
+        subcommands: [Recognise.self, Show.self])
+
+    struct Recognise: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record the community's HMRC charity recognition (founder or admin); a later record replaces it.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "HMRC charities reference, e.g. AB12345.") var reference: String
+        @Option(name: .customLong("legal-name"), help: "The charity's legal name, as HMRC knows it.") var legalName: String
+        @Option(name: .customLong("year-end"), help: "Last day of the accounting year, MM-DD, e.g. 03-31.") var yearEnd: String
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let ref = reference.uppercased().filter { $0 != " " }
+            let parts = yearEnd.split(separator: "-").map { UInt8($0) }
+            guard parts.count == 2, let m = parts[0], let d = parts[1], CivilDate(year: 2001, month: Int(m), day: Int(d)) != nil else {
+                throw WhipError(.invalidArgument, "--year-end '\(yearEnd)' is not a day of every year: write it as MM-DD, e.g. 03-31")
+            }
+            guard !ref.isEmpty, ref.utf8.count <= GiftAid.maxReferenceBytes, ref.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+            else {
+                throw WhipError(
+                    .invalidArgument,
+                    "--reference '\(reference)' is not an HMRC charities reference (letters and digits, at most \(GiftAid.maxReferenceBytes))")
+            }
+            let e = try n.emit(
+                c.id, .charityRecognised(CharityRecognised(reference: ref, legalName: legalName, yearEndMonth: m, yearEndDay: d)))
+            output.report(
+                [
+                    "event": e.id.hex, "community": KeyText.encode(c.id, as: .community), "reference": ref, "legal_name": legalName,
+                    "year_end": yearEnd,
+                ],
+                "Recorded '\(c.name)' as the charity \(legalName) (HMRC reference \(ref), year ending \(yearEnd)): Gift Aid can now be offered.")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the community's charity recognition and its treasurers.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let charity = try n.charity(c)
+            let treasurers = try n.treasurers(c).map { KeyText.encode($0, as: .member) }
+            if output.json {
+                var out: [String: Any] = ["community": KeyText.encode(c.id, as: .community), "recognised": charity != nil, "treasurers": treasurers]
+                if let charity {
+                    out["reference"] = charity.reference
+                    out["legal_name"] = charity.legalName
+                    out["year_end"] = yearEndText(charity)
+                }
+                printJSON(out)
+            } else if let charity {
+                print(
+                    "'\(c.name)' is the charity \(charity.legalName), HMRC reference \(charity.reference), accounting year ending \(yearEndText(charity))."
+                )
+                print(
+                    treasurers.isEmpty
+                        ? "No treasurer yet: grant one with `whipround community grant MEMBER --role treasurer`."
+                        : "Treasurers: \(treasurers.joined(separator: ", "))")
+            } else {
+                print("'\(c.name)' is not recorded as a charity recognised by HMRC: it cannot offer or claim Gift Aid.")
+            }
+        }
+    }
+}
+
+func yearEndText(_ c: CharityRecognised) -> String {
+    (c.yearEndMonth < 10 ? "0" : "") + "\(c.yearEndMonth)-" + (c.yearEndDay < 10 ? "0" : "") + "\(c.yearEndDay)"
+}
+
+struct GiftAidCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "giftaid", abstract: "Claim Gift Aid (treasurers), list small donations, and see declarations' retention.",
+        subcommands: [Claim.self, SmallDonationsList.self, Retention.self, Wording.self])
+
+    struct Claim: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write HMRC's Charities Online Gift Aid schedule and record the claim (treasurers).",
+            discussion: """
+                Takes the collected pledges of GBP campaigns that closed funded, received between --from and --to (UK dates, \
+                inclusive), whose Gift Aid declaration this node can open and whose reward keeps within the donor-benefit \
+                limits, and that no earlier claim took. Donations of £20 or less are added together per accounting period, at \
+                most £1,000 a row. The schedule is written as CSV in HMRC's column order (paste it into HMRC's spreadsheet); \
+                then a giftaid.claimed event per campaign records the claim, so no donation is claimed twice.
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "First day of donations to claim, YYYY-MM-DD.") var from: String
+        @Option(help: "Last day of donations to claim, YYYY-MM-DD (inclusive).") var to: String
+        @Option(help: "The schedule file to write (CSV).") var out: String
+        @Option(help: "Description of aggregated rows (at most 35 characters).") var description: String = "Small pledges"
+        @Flag(help: "Give every donation its own row.") var noAggregate = false
+        @Flag(help: "Write the schedule but record no claim.") var dryRun = false
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let charity = try n.requireCharity(c)
+            let fromDate = try Node.civilDate(from, option: "--from")
+            let toDate = try Node.civilDate(to, option: "--to")
+            guard fromDate <= toDate else { throw WhipError(.invalidArgument, "--from must not be after --to") }
+            guard description.count <= GiftAidSchedule.maxDescription, !description.isEmpty else {
+                throw WhipError(.invalidArgument, "--description must be 1 to \(GiftAidSchedule.maxDescription) characters")
+            }
+            let auth = try n.store.authority(community: c.id)
+            let me = n.identity.publicKey
+            guard dryRun || auth.isRoot(me) || auth.currentRoles(wall: n.now).contains(where: { $0.member == me && $0.role == .treasurer }) else {
+                throw WhipError(.permissionDenied, "only a treasurer may claim Gift Aid (try --dry-run to see the schedule)")
+            }
+            let found = try n.giftAidDonations(c, from: fromDate, to: toDate)
+            let built = GiftAidSchedule.rows(
+                found.donations, charity: charity, today: n.ukDate(n.now), aggregate: !noAggregate, description: description)
+            let path = try AtomicFile.checkTarget(out)
+            try AtomicFile.write(Array(GiftAidSchedule.csv(built.rows).utf8), to: path)
+            let claimed = built.rows.flatMap(\.pledges)
+            let campaignOf = Dictionary(uniqueKeysWithValues: found.donations.map { ($0.pledge, $0.campaign) })
+            let events = dryRun || claimed.isEmpty ? [] : try n.recordGiftAidClaim(c, pledges: claimed.map { ($0, campaignOf[$0]!) })
+            let total = built.rows.reduce(Int64(0)) { $0 + $1.amount }
+            let skipped =
+                found.skipped.map { (pledge: $0.pledge.hex, reason: $0.reason) }
+                + built.skipped.map { (pledge: $0.0.pledge.hex, reason: $0.1.rawValue) }
+            if output.json {
+                printJSON([
+                    "file": path, "rows": built.rows.count, "donations": claimed.count, "total": GiftAidSchedule.pounds(total),
+                    "total_minor": total, "gift_aid_due": GiftAidSchedule.pounds(total / 4), "gift_aid_due_minor": total / 4,
+                    "aggregated_rows": built.rows.filter { !$0.cells[6].isEmpty }.count, "claim_events": events.map(\.id.hex),
+                    "dry_run": dryRun, "skipped": skipped.map { ["pledge": $0.pledge, "reason": $0.reason] },
+                ])
+            } else {
+                print("Wrote \(built.rows.count) row(s), \(claimed.count) donation(s), £\(GiftAidSchedule.pounds(total)) to \(path).")
+                if !claimed.isEmpty { print("Gift Aid on them at 25p per £1: about £\(GiftAidSchedule.pounds(total / 4)).") }
+                if dryRun {
+                    print("Dry run: no claim recorded.")
+                } else if !events.isEmpty {
+                    print("Recorded the claim in \(events.count) giftaid.claimed event(s): these donations will not be claimed again.")
+                }
+                for s in skipped { print("Left out \(s.pledge.prefix(12)): \(s.reason).") }
+            }
+        }
+    }
+
+    struct SmallDonationsList: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "small-donations",
+            abstract: "List cash pledges of £30 or less without a declaration (Gift Aid Small Donations Scheme), by tax year.",
+            discussion: """
+                Totals are per UK tax year (6 April to 5 April) against the scheme's £8,000 a year and the matching rule \
+                (at most 10 times the Gift Aid donations claimed in the same tax year). Contactless payments also count for \
+                the scheme, but Whipround records only cash and transfers.
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "First day, YYYY-MM-DD.") var from: String
+        @Option(help: "Last day, YYYY-MM-DD (inclusive).") var to: String
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            _ = try n.requireCharity(c)
+            let fromDate = try Node.civilDate(from, option: "--from")
+            let toDate = try Node.civilDate(to, option: "--to")
+            guard fromDate <= toDate else { throw WhipError(.invalidArgument, "--from must not be after --to") }
+            let list = try n.smallDonations(c, from: fromDate, to: toDate)
+            let giftAid = try n.giftAidClaimedByTaxYear(c)
+            var years: [Int: Int64] = [:]
+            for d in list { years[GiftAid.taxYearEnding(d.date), default: 0] += d.amount }
+            let yearRows: [[String: Any]] = years.keys.sorted().map { y in
+                let cap = min(Node.SmallDonations.maxPerTaxYear, Node.SmallDonations.matchingFactor * (giftAid[y] ?? 0))
+                return [
+                    "tax_year_ending": "\(y)-04-05", "total": GiftAidSchedule.pounds(years[y]!), "total_minor": years[y]!,
+                    "claimable": GiftAidSchedule.pounds(min(years[y]!, cap)), "claimable_minor": min(years[y]!, cap),
+                    "gift_aid_claimed": GiftAidSchedule.pounds(giftAid[y] ?? 0),
+                ]
+            }
+            if output.json {
+                printJSON([
+                    "donations": list.map {
+                        [
+                            "pledge": $0.pledge.hex, "campaign": $0.campaign.hex, "amount": GiftAidSchedule.pounds($0.amount),
+                            "amount_minor": $0.amount,
+                            "date": $0.date.iso,
+                        ] as [String: Any]
+                    }, "tax_years": yearRows,
+                ])
+            } else {
+                for d in list { print("\(d.date.iso)  £\(GiftAidSchedule.pounds(d.amount))  \(d.pledge.hex.prefix(12))") }
+                for y in yearRows {
+                    print(
+                        "Tax year ending \(y["tax_year_ending"]!): £\(y["total"]!) in small donations; claimable £\(y["claimable"]!) "
+                            + "(at most £8,000, and 10 x the £\(y["gift_aid_claimed"]!) of Gift Aid donations claimed that year).")
+                }
+                if list.isEmpty { print("No small donations between \(fromDate.iso) and \(toDate.iso).") }
+            }
+        }
+    }
+
+    struct Retention: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List claimed pledges' declarations and when each may be erased (6 years after its accounting period).")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Flag(help: "Only those due for `pledge erase --reason retention_expired`.") var due = false
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let charity = try n.requireCharity(c)
+            let today = CivilDate(utcMs: n.now)
+            var rows: [[String: Any]] = []
+            for campaign in try n.store.campaigns(community: c.id) {
+                for p in try n.store.pledges(campaign: campaign.id) {
+                    guard let claim = p.giftAidClaim else { continue }
+                    let ends = charity.retentionEnds(lastDonation: CivilDate(utcMs: claim.at))
+                    if due && today < ends { continue }
+                    rows.append([
+                        "pledge": p.id.hex, "campaign": campaign.id.hex, "claim": claim.event.hex, "claimed": CivilDate(utcMs: claim.at).iso,
+                        "keep_until": ends.adding(days: -1).iso, "due_for_retention_expired": today >= ends,
+                    ])
+                }
+            }
+            if output.json {
+                printJSON(["declarations": rows])
+            } else {
+                for r in rows {
+                    let pledge = (r["pledge"] as? String ?? "").prefix(12)
+                    print(
+                        (r["due_for_retention_expired"] as? Bool ?? false)
+                            ? "\(pledge): kept until \(r["keep_until"]!); DUE for `pledge erase --reason retention_expired`"
+                            : "\(pledge): claimed \(r["claimed"]!); must be kept until \(r["keep_until"]!)")
+                }
+                if rows.isEmpty { print(due ? "No declaration is due for erasure." : "No claimed declarations.") }
+            }
+        }
+    }
+
+    struct Wording: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the Gift Aid declaration wording to show or read to a donor.")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "this-donation or past-and-future.") var scope: String = "past-and-future"
+        @Option(help: "Wording version (default: the current one).") var version: UInt64?
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            let charity = try n.requireCharity(c)
+            guard let s = GiftAidDeclaration.Scope(name: scope) else {
+                throw WhipError(.invalidArgument, "'\(scope)' is not a scope: use this-donation or past-and-future")
+            }
+            let v = version ?? GiftAidWording.current.version
+            guard let w = GiftAidWording.version(v) else { throw WhipError(.notFound, "no declaration wording version \(v)") }
+            let text = w.text(charity: charity.legalName, scope: s)
+            output.report(
+                ["version": v, "scope": s.name, "text": text, "oral_confirmation_note": GiftAidWording.oralConfirmationNote],
+                "Wording version \(v):", text)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// The Gift Aid commands as a treasurer uses them, and their `--json` against docs/CLI.md.
+@Suite(.serialized, .timeLimit(.minutes(10))) struct GiftAidCLITests {
+    @Test func charityTreasurerClaimAndSmallDonations() throws {
+        let contract = try JSONContractTests.contract()
+        let cli = try CLI()
+        func run(_ name: String, _ args: [String]) throws -> [String: Any] {
+            try #require(try JSONContractTests.run(cli, contract, name, args) as? [String: Any])
+        }
+        try cli.run(["init", "--data", "hub", "--name", "Hub"])
+        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
+        let dates = ["--from", "2000-01-01", "--to", "2099-12-31"]
+
+        // Not a charity yet: Gift Aid is refused in words, exit 4.
+        let refused = try cli.run(["giftaid", "claim", "--data", "hub", "--out", "claim.csv"] + dates, expect: 4)
+        #expect(refused.stderr.contains("not recorded as a charity recognised by HMRC"))
+        #expect(try run("charity show --json", ["charity", "show", "--data", "hub"])["recognised"] as? Bool == false)
+        let bad = try cli.run(
+            ["charity", "recognise", "--data", "hub", "--reference", "AB12345", "--legal-name", "Elm Street Trust", "--year-end", "02-29"],
+            expect: 2)
+        #expect(bad.stderr.contains("not a day of every year"))
+
+        _ = try run(
+            "charity recognise --json",
+            ["charity", "recognise", "--data", "hub", "--reference", "ab 12345", "--legal-name", "Elm Street Trust", "--year-end", "03-31"])
+        let me = try #require(try cli.json(["id", "--data", "hub"])["id"] as? String)
+        try cli.run(["community", "grant", "--data", "hub", "--role", "treasurer", me])
+        let shown = try run("charity show --json", ["charity", "show", "--data", "hub"])
+        #expect(shown["reference"] as? String == "AB12345")
+        #expect(shown["treasurers"] as? [String] == [me])
+
+        let campaign = try #require(
+            try cli.json([
+                "campaign", "create", "--data", "hub", "--title", "Paint the hall", "--goal", "100", "--model", "keep-what-you-raise",
+                "--closes", "2099-03-31",
+            ])["id"] as? String)
+        let tier = try #require(
+            try cli.json(["tier", "add", "--data", "hub", "--campaign", campaign, "--title", "Mug", "--minimum", "20", "--benefit", "4"])["id"]
+                as? String)
+        try cli.run(["tier", "update", "--data", "hub", tier, "--benefit", "5"])
+        try cli.run(["campaign", "publish", "--data", "hub", campaign])
+        let add = ["pledge", "add", "--data", "hub", "--campaign", campaign]
+        let small = try #require(try cli.json(add + ["--name", "Bob", "--amount", "12", "--paid", "cash"])["id"] as? String)
+        try cli.run(add + ["--name", "Cat", "--amount", "31", "--paid", "cash"])
+        try cli.run(add + ["--name", "Dee", "--amount", "25", "--tier", tier, "--paid", "transfer"])
+        let show = try cli.json(["campaign", "show", "--data", "hub", campaign])
+        let tiers = try #require(show["tiers"] as? [[String: Any]])
+        #expect(tiers.first?["benefit"] as? String == "5.00")
+
+        // Still live: nothing is claimable and no small donation is listed yet.
+        let early = try run("giftaid small-donations --json", ["giftaid", "small-donations", "--data", "hub"] + dates)
+        #expect((early["donations"] as? [Any])?.isEmpty == true)
+        try cli.run(["campaign", "close", "--data", "hub", campaign])
+
+        let list = try run("giftaid small-donations --json", ["giftaid", "small-donations", "--data", "hub"] + dates)
+        let donations = try #require(list["donations"] as? [[String: Any]])
+        #expect(donations.map { $0["pledge"] as? String } == [small])  // £31 is over £30; the transfer is not cash
+        let years = try #require(list["tax_years"] as? [[String: Any]])
+        #expect(years.count == 1)
+        #expect(years.first?["total"] as? String == "12.00")
+        #expect(years.first?["claimable"] as? String == "0.00")  // 10 x no Gift Aid donations claimed that year
+
+        // No declaration can be read yet, so the schedule has its header only and no claim is recorded.
+        let claim = try run("giftaid claim --json", ["giftaid", "claim", "--data", "hub", "--out", "claim.csv"] + dates)
+        #expect(claim["rows"] as? Int == 0)
+        #expect((claim["claim_events"] as? [Any])?.isEmpty == true)
+        let csv = try String(contentsOf: cli.cwd.appendingPathComponent("claim.csv"), encoding: .utf8)
+        #expect(csv.hasPrefix("Item,Title,First name or initial,Last name,House name or number,Postcode,Aggregated donations,"))
+
+        let retention = try run("giftaid retention --json", ["giftaid", "retention", "--data", "hub"])
+        #expect((retention["declarations"] as? [Any])?.isEmpty == true)
+        let wording = try run("giftaid wording --json", ["giftaid", "wording", "--data", "hub", "--scope", "this-donation"])
+        #expect((wording["text"] as? String)?.hasPrefix("I want Elm Street Trust to treat this donation as Gift Aid donations.") == true)
+        try cli.run(["giftaid", "wording", "--data", "hub", "--version", "7"], expect: 3)
+    }
+}
