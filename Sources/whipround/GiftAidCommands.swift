@@ -275,3 +275,45 @@ struct GiftAidCommand: ParsableCommand {
         }
     }
 }
+
+/// The Gift Aid declaration options of `pledge add`.
+struct GiftAidOptions: ParsableArguments {
+    @Flag(help: "The backer makes a Gift Aid declaration (needs --first-name, --last-name, --house and --postcode).")
+    var giftAid = false
+    @Option(name: .customLong("ga-title"), help: "Gift Aid: the backer's title, e.g. Mrs (at most 4 characters).") var title: String?
+    @Option(name: .customLong("first-name"), help: "Gift Aid: first name or initial.") var firstName: String?
+    @Option(name: .customLong("last-name"), help: "Gift Aid: last name.") var lastName: String?
+    @Option(help: "Gift Aid: house name or number (the whole address for a backer outside the UK).") var house: String?
+    @Option(help: "Gift Aid: UK postcode, or X for a backer outside the UK.") var postcode: String?
+    @Option(name: .customLong("ga-scope"), help: "Gift Aid: this-donation or past-and-future.") var scope: String = "this-donation"
+    @Option(name: .customLong("declared"), help: "Gift Aid: the day it was made, YYYY-MM-DD (default today).") var declared: String?
+    @Flag(help: "Gift Aid: given by word of mouth to a volunteer (a written confirmation must be sent).") var oral = false
+    @Option(name: .customLong("confirmation-sent"), help: "Gift Aid: the day the written confirmation of an oral declaration was sent.")
+    var confirmationSent: String?
+
+    /// Whether any Gift Aid option was given.
+    var given: Bool {
+        giftAid || title != nil || firstName != nil || lastName != nil || house != nil || postcode != nil || declared != nil || oral
+            || confirmationSent != nil
+    }
+
+    /// The declaration the options describe, checked against HMRC's limits; nil without `--gift-aid`.
+    func declaration(today: CivilDate) throws(WhipError) -> GiftAidDeclaration? {
+        guard given else { return nil }
+        guard giftAid else { throw WhipError(.invalidArgument, "the Gift Aid details need --gift-aid") }
+        guard let firstName, let lastName, let house, let postcode else {
+            throw WhipError(.invalidArgument, "a Gift Aid declaration needs --first-name, --last-name, --house and --postcode")
+        }
+        guard let s = GiftAidDeclaration.Scope(name: scope) else {
+            throw WhipError(.invalidArgument, "'\(scope)' is not a Gift Aid scope: use this-donation or past-and-future")
+        }
+        if confirmationSent != nil && !oral { throw WhipError(.invalidArgument, "--confirmation-sent goes with --oral") }
+        let d = GiftAidDeclaration(
+            title: title, firstName: firstName, lastName: lastName, house: house,
+            postcode: GiftAidDeclaration.normalisePostcode(postcode), scope: s,
+            date: try declared.map { (t: String) throws(WhipError) in try Node.civilDate(t, option: "--declared") } ?? today, oral: oral,
+            confirmationSent: try confirmationSent.map { (t: String) throws(WhipError) in try Node.civilDate(t, option: "--confirmation-sent") })
+        do { try d.validate() } catch { throw WhipError(.invalidArgument, "the Gift Aid declaration: \(error.message)") }
+        return d
+    }
+}
