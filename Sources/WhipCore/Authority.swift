@@ -69,6 +69,13 @@ extension ErrorCode where Family == RuleFailure {
     public static let alreadyClaimed = Self("already_claimed")
     /// Gift Aid: the pledge's reward is worth more than the donor-benefit limits allow, or its value is not stated.
     public static let benefitOverLimit = Self("benefit_over_limit")
+    /// A pledge revision in the other pledge format's terms (a name in clear for a version-2 pledge, or a name
+    /// part for a version-1 pledge).
+    public static let wrongVersion = Self("wrong_version")
+    /// An erasure of a version-1 pledge, whose personal data is inside its signed event.
+    public static let notErasable = Self("not_erasable")
+    /// A new name for a pledge whose name was erased.
+    public static let erased = Self("erased")
 }
 
 /// Whether an event was applied to the derived state, and if not, why.

@@ -94,6 +94,14 @@ public struct PledgeState: Equatable, Sendable {
     public var giftAidClaim: EventID?
     /// That claim's timestamp.
     public var giftAidClaimedAt: HLC?
+    /// Version-2 pledges: the current commitment of each `PartSlot`, in slot order (the name slot as replaced by
+    /// the latest naming revision); nil for version-1 pledges, whose name and contact are in clear above.
+    public var commitments: [Bytes32]?
+    /// Version-2 pledges: the event whose name part holds the current name (the pledge, or its latest naming
+    /// revision).
+    public var nameEvent: EventID?
+    /// Slots erased by `personal.erased`; not part of the digest (an erasure changes no pledge's contribution).
+    public var erased: Set<PartSlot> = []
     /// True while the pledge counts towards totals.
     public var counts: Bool { status == .active }
 
@@ -112,6 +120,27 @@ public struct PledgeState: Equatable, Sendable {
         self.channel = channel
         self.status = status
         self.contact = contact
+    }
+
+    /// A version-2 pledge as made: its personal data is in parts, committed to by `commitments`.
+    public init(
+        id: EventID, author: PublicKey, madeAt: HLC, amount: Int64, tier: EventID?, channel: Channel, status: PledgeStatus,
+        commitments: [Bytes32]
+    ) {
+        self.init(
+            id: id, author: author, madeAt: madeAt, backerName: "", anonymous: false, amount: amount, tier: tier, channel: channel,
+            status: status, contact: [])
+        self.commitments = commitments
+        self.nameEvent = id
+    }
+
+    /// True for a version-2 pledge (`pledge.made.v2`).
+    public var hasParts: Bool { commitments != nil }
+
+    /// The events whose parts hold this pledge's current personal data, with their slots.
+    public var partEvents: [(event: EventID, slot: PartSlot)] {
+        guard commitments != nil else { return [] }
+        return [(nameEvent ?? id, .name), (id, .contact), (id, .giftAid)]
     }
 }
 
@@ -235,6 +264,8 @@ public struct CampaignLedger {
             case .pledgeCollected(let b): out.insert(b.pledge)
             case .pledgeRejected(let b): out.insert(b.pledge)
             case .giftAidClaimed(let b): out.formUnion(b.pledges)
+            case .pledgeRevisedV2(let b): out.insert(b.pledge)
+            case .personalErased(let b): out.insert(b.pledge)
             default: break
             }
         }
@@ -395,61 +426,54 @@ public struct CampaignLedger {
             c.tiers[b.tier] = t
 
         case .pledgeMade(let b):
-            guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
-                throw fail(.unauthorised, "only collectors, organisers and admins may record pledges")
-            }
-            switch c.phase {
-            case .draft: throw fail(.notLive, "the campaign is not published yet")
-            case .cancelled: throw fail(.cancelled, "the campaign was cancelled")
-            case .live, .closed: break
-            }
-            if wall < c.opens { throw fail(.notOpen, "the campaign does not open until later") }
-            try currencyCheck(c, b.currency)
-            try tierCheck(c, tier: b.tier, amount: b.amount)
-            let late = c.phase == .closed || wall >= c.closes
-            var p = PledgeState(
-                id: e.id, author: e.author, madeAt: e.hlc, backerName: b.backerName, anonymous: b.anonymous,
-                amount: b.amount, tier: b.tier, channel: b.channel, status: late ? .late : .active,
-                contact: b.contact)
-            if !late {
-                let pledged = try checkedAdd(c.pledged, b.amount)
-                let collected = b.paid == nil ? c.collected : try checkedAdd(c.collected, b.amount)
-                c.pledged = pledged
-                c.collected = collected
-                c.backers += 1
-                count(&c, from: nil, to: b.tier)
-                if let method = b.paid {
-                    p.collected = b.amount
-                    p.collectedBy = e.author
-                    p.collectedMethod = method
-                }
-            }
-            c.hasPledges = true
-            c.pledges[e.id] = p
+            let late = try admitPledge(e, c, auth, currency: b.currency, tier: b.tier, amount: b.amount)
+            try recordPledge(
+                PledgeState(
+                    id: e.id, author: e.author, madeAt: e.hlc, backerName: b.backerName, anonymous: b.anonymous,
+                    amount: b.amount, tier: b.tier, channel: b.channel, status: late ? .late : .active,
+                    contact: b.contact), paid: b.paid, by: e.author, in: &c)
+
+        case .pledgeMadeV2(let b):
+            let late = try admitPledge(e, c, auth, currency: b.currency, tier: b.tier, amount: b.amount)
+            try recordPledge(
+                PledgeState(
+                    id: e.id, author: e.author, madeAt: e.hlc, amount: b.amount, tier: b.tier, channel: b.channel,
+                    status: late ? .late : .active, commitments: b.commitments), paid: b.paid, by: e.author, in: &c)
 
         case .pledgeRevised(let r):
-            guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
-                throw fail(.unauthorised, "only collectors, organisers and admins may revise pledges")
+            var p = try revisable(e, c, auth, pledge: r.pledge)
+            if (r.backerName != nil || r.anonymous != nil) && p.hasParts {
+                throw fail(.wrongVersion, "this pledge keeps its name in a part: rename it with pledge.revised.v2")
             }
-            guard var p = c.pledges[r.pledge] else { throw fail(.unknownPledge, "no pledge \(r.pledge.hex.prefix(12)) in this campaign") }
-            guard p.author == e.author else { throw fail(.notAuthor, "only the pledge's author may revise it") }
-            try requireLive(c, e, "revising a pledge")
-            guard p.status == .active else { throw fail(.pledgeInactive, "the pledge is \(p.status.rawValue)") }
-            let amount = r.amount ?? p.amount
-            let tier = r.tier ?? p.tier
-            if let cur = r.currency { try currencyCheck(c, cur) }
-            if (amount != p.amount || tier != p.tier) && p.collectedBy != nil {
-                throw fail(.alreadyCollected, "a collected pledge's amount and tier cannot change")
-            }
-            // A tier's minimum binds when the amount or tier changes, not when only the name or anonymity does.
-            if amount != p.amount || tier != p.tier { try tierCheck(c, tier: tier, amount: amount) }
-            c.pledged = try checkedAdd(c.pledged - p.amount, amount)
-            count(&c, from: p.tier, to: tier)
-            p.amount = amount
-            p.tier = tier
+            try revise(&p, in: &c, amount: r.amount, currency: r.currency, tier: r.tier)
             if let v = r.backerName { p.backerName = v }
             if let v = r.anonymous { p.anonymous = v }
             c.pledges[r.pledge] = p
+
+        case .pledgeRevisedV2(let r):
+            var p = try revisable(e, c, auth, pledge: r.pledge)
+            if r.name != nil {
+                guard p.hasParts else {
+                    throw fail(.wrongVersion, "a version-1 pledge's name is inside its signed event and cannot move to a part")
+                }
+                guard !p.erased.contains(.name) else { throw fail(.erased, "this pledge's name was erased; record a new pledge instead") }
+            }
+            try revise(&p, in: &c, amount: r.amount, currency: r.currency, tier: r.tier)
+            if let name = r.name {
+                p.commitments?[Int(PartSlot.name.rawValue)] = name
+                p.nameEvent = e.id
+            }
+            c.pledges[r.pledge] = p
+
+        case .personalErased(let b):
+            try mayEdit(e, c, auth)
+            guard var p = c.pledges[b.pledge] else { throw fail(.unknownPledge, "no pledge \(b.pledge.hex.prefix(12)) in this campaign") }
+            guard p.hasParts else {
+                throw fail(.notErasable, "a version-1 pledge's personal data is inside its signed event and cannot be erased (docs/PRIVACY.md)")
+            }
+            try checkErasure(e, b, c, p)
+            p.erased.formUnion(b.slots)
+            c.pledges[b.pledge] = p
 
         case .pledgeWithdrawn(let r):
             guard auth.mayRecordPledges(e.author, at: at, wall: wall) else {
@@ -505,6 +529,80 @@ public struct CampaignLedger {
             try GiftAidRules.claim(b, e, &c, auth)
         }
     }
+
+    /// Checks the recording of a pledge and says whether it is late (kept, not counted).
+    static func admitPledge(
+        _ e: Event, _ c: CampaignState, _ auth: Authority, currency: Currency, tier: EventID?, amount: Int64
+    ) throws(RuleViolation) -> Bool {
+        guard auth.mayRecordPledges(e.author, at: e.orderKey, wall: e.hlc.wall) else {
+            throw fail(.unauthorised, "only collectors, organisers and admins may record pledges")
+        }
+        switch c.phase {
+        case .draft: throw fail(.notLive, "the campaign is not published yet")
+        case .cancelled: throw fail(.cancelled, "the campaign was cancelled")
+        case .live, .closed: break
+        }
+        if e.hlc.wall < c.opens { throw fail(.notOpen, "the campaign does not open until later") }
+        try currencyCheck(c, currency)
+        try tierCheck(c, tier: tier, amount: amount)
+        return c.phase == .closed || e.hlc.wall >= c.closes
+    }
+
+    /// Adds a pledge as made (`p.status` says whether it counts) to the campaign.
+    static func recordPledge(_ pledge: PledgeState, paid: PaymentMethod?, by author: PublicKey, in c: inout CampaignState) throws(RuleViolation) {
+        var p = pledge
+        if p.status == .active {
+            let pledged = try checkedAdd(c.pledged, p.amount)
+            let collected = paid == nil ? c.collected : try checkedAdd(c.collected, p.amount)
+            c.pledged = pledged
+            c.collected = collected
+            c.backers += 1
+            count(&c, from: nil, to: p.tier)
+            if let method = paid {
+                p.collected = p.amount
+                p.collectedBy = author
+                p.collectedMethod = method
+            }
+        }
+        c.hasPledges = true
+        c.pledges[p.id] = p
+    }
+
+    /// The pledge a revision names, if its author may revise it now.
+    static func revisable(_ e: Event, _ c: CampaignState, _ auth: Authority, pledge: EventID) throws(RuleViolation) -> PledgeState {
+        guard auth.mayRecordPledges(e.author, at: e.orderKey, wall: e.hlc.wall) else {
+            throw fail(.unauthorised, "only collectors, organisers and admins may revise pledges")
+        }
+        guard let p = c.pledges[pledge] else { throw fail(.unknownPledge, "no pledge \(pledge.hex.prefix(12)) in this campaign") }
+        guard p.author == e.author else { throw fail(.notAuthor, "only the pledge's author may revise it") }
+        try requireLive(c, e, "revising a pledge")
+        guard p.status == .active else { throw fail(.pledgeInactive, "the pledge is \(p.status.rawValue)") }
+        return p
+    }
+
+    /// Applies a revision's amount, currency and tier to an active pledge and the campaign's totals.
+    static func revise(
+        _ p: inout PledgeState, in c: inout CampaignState, amount newAmount: Int64?, currency: Currency?, tier newTier: EventID?
+    ) throws(RuleViolation) {
+        let amount = newAmount ?? p.amount
+        let tier = newTier ?? p.tier
+        if let cur = currency { try currencyCheck(c, cur) }
+        if (amount != p.amount || tier != p.tier) && p.collectedBy != nil {
+            throw fail(.alreadyCollected, "a collected pledge's amount and tier cannot change")
+        }
+        // A tier's minimum binds when the amount or tier changes, not when only the name or anonymity does.
+        if amount != p.amount || tier != p.tier { try tierCheck(c, tier: tier, amount: amount) }
+        c.pledged = try checkedAdd(c.pledged - p.amount, amount)
+        count(&c, from: p.tier, to: tier)
+        p.amount = amount
+        p.tier = tier
+    }
+
+    /// Further conditions on an erasure, judged after its author and pledge were checked.
+    ///
+    /// The hook for the Gift Aid retention rule (`under_retention`: a declaration is kept for 6 years after
+    /// the accounting period of the last donation claimed under it); no condition yet.
+    static func checkErasure(_ e: Event, _ b: PersonalErased, _ c: CampaignState, _ p: PledgeState) throws(RuleViolation) {}
 
     /// Decides limited tiers: the earliest active pledges (timestamp, then id) win; the rest wait.
     /// Needs every pledge of the campaign in `c.pledges`.

@@ -142,8 +142,22 @@ public enum StateDigest {
     }
 
     /// Hash of one pledge (its tier place is covered by the tier's counts, not here).
+    ///
+    /// A version-2 pledge hashes its commitments where a version-1 pledge hashes its name and anonymity (a
+    /// 12-item array against 13), and never a part or which parts were erased: parts may be missing or erased
+    /// on any replica without changing its digest.
     public static func pledge(_ p: PledgeState) -> [UInt8] {
-        h(
+        if let commitments = p.commitments {
+            return h(
+                .array(
+                    [
+                        .bytes(p.id.bytes), .bytes(p.author.bytes), hlc(p.madeAt), .array(commitments.map { .bytes($0.array) }),
+                        int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
+                        .text(p.status.rawValue), int(p.collected), p.collectedBy.map { .bytes($0.bytes) } ?? .array([]),
+                        opt(p.collectedMethod?.rawValue), opt(p.rejectReason),
+                    ] + giftAidItems(p)))
+        }
+        return h(
             .array(
                 [
                     .bytes(p.id.bytes), .bytes(p.author.bytes), hlc(p.madeAt), .text(p.backerName), .bool(p.anonymous),

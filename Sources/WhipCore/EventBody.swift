@@ -226,6 +226,85 @@ public struct PledgeRejected: Equatable, Sendable {
     }
 }
 
+/// Body of `pledge.made.v2`: a pledge whose personal data travels beside it as parts (PROTOCOL.md §6.4); the
+/// pledge's id is this event's id.
+public struct PledgeMadeV2: Equatable, Sendable {
+    public var campaign: EventID
+    public var amount: Int64
+    public var currency: Currency
+    public var tier: EventID?
+    public var channel: Channel
+    /// Set when the author received the money on the spot.
+    public var paid: PaymentMethod?
+    /// One commitment per `PartSlot`, in slot order (name, contact, Gift Aid); a dummy for an absent part.
+    public var commitments: [Bytes32]
+    public init(
+        campaign: EventID, amount: Int64, currency: Currency, tier: EventID? = nil, channel: Channel, paid: PaymentMethod? = nil,
+        commitments: [Bytes32]
+    ) {
+        self.campaign = campaign
+        self.amount = amount
+        self.currency = currency
+        self.tier = tier
+        self.channel = channel
+        self.paid = paid
+        self.commitments = commitments
+    }
+}
+
+/// Body of `pledge.revised.v2` by the pledge's author: as `pledge.revised`, but a new name travels as a part.
+public struct PledgeRevisedV2: Equatable, Sendable {
+    public var campaign: EventID
+    public var pledge: EventID
+    public var amount: Int64?
+    public var currency: Currency?
+    public var tier: EventID?
+    /// A commitment to the new name part (attached to this event), replacing the pledge's name slot.
+    public var name: Bytes32?
+    public init(campaign: EventID, pledge: EventID) {
+        self.campaign = campaign
+        self.pledge = pledge
+    }
+}
+
+/// Why personal parts were erased.
+public enum ErasureReason: UInt64, Sendable, CaseIterable {
+    /// The backer asked (UK GDPR article 17).
+    case request = 0
+    /// The data's retention period is over.
+    case retentionExpired = 1
+
+    /// `request` or `retention_expired`.
+    public var name: String {
+        switch self {
+        case .request: "request"
+        case .retentionExpired: "retention_expired"
+        }
+    }
+
+    /// The reason named `name`, or nil.
+    public init?(name: String) {
+        guard let r = ErasureReason.allCases.first(where: { $0.name == name }) else { return nil }
+        self = r
+    }
+}
+
+/// Body of `personal.erased`: every node deletes the named parts of a version-2 pledge and keeps their
+/// commitments as tombstones.
+public struct PersonalErased: Equatable, Sendable {
+    public var campaign: EventID
+    public var pledge: EventID
+    public var reason: ErasureReason
+    /// The slots erased: non-empty, ascending, no duplicates.
+    public var slots: [PartSlot]
+    public init(campaign: EventID, pledge: EventID, reason: ErasureReason, slots: [PartSlot]) {
+        self.campaign = campaign
+        self.pledge = pledge
+        self.reason = reason
+        self.slots = Array(Set(slots)).sorted()
+    }
+}
+
 /// The typed body of an event.
 public enum EventBody: Equatable, Sendable {
     case communityCreated(CommunityCreated)
@@ -245,6 +324,9 @@ public enum EventBody: Equatable, Sendable {
     case pledgeRejected(PledgeRejected)
     case charityRecognised(CharityRecognised)
     case giftAidClaimed(GiftAidClaimed)
+    case pledgeMadeV2(PledgeMadeV2)
+    case pledgeRevisedV2(PledgeRevisedV2)
+    case personalErased(PersonalErased)
 
     /// The wire kind of this body.
     public var kind: EventKind {
@@ -266,6 +348,9 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeRejected: .pledgeRejected
         case .charityRecognised: .charityRecognised
         case .giftAidClaimed: .giftAidClaimed
+        case .pledgeMadeV2: .pledgeMadeV2
+        case .pledgeRevisedV2: .pledgeRevisedV2
+        case .personalErased: .personalErased
         }
     }
 
@@ -285,6 +370,18 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeCollected(let b): b.campaign
         case .pledgeRejected(let b): b.campaign
         case .giftAidClaimed(let b): b.campaign
+        case .pledgeMadeV2(let b): b.campaign
+        case .pledgeRevisedV2(let b): b.campaign
+        case .personalErased(let b): b.campaign
+        }
+    }
+
+    /// The amount of a pledge as made (`pledge.made` or `pledge.made.v2`); nil for other kinds.
+    public var pledgeAmount: Int64? {
+        switch self {
+        case .pledgeMade(let b): b.amount
+        case .pledgeMadeV2(let b): b.amount
+        default: nil
         }
     }
 
@@ -302,6 +399,11 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeCollected(let b): out.append(b.pledge)
         case .pledgeRejected(let b): out.append(b.pledge)
         case .giftAidClaimed(let b): out += b.pledges
+        case .pledgeMadeV2(let b): if let t = b.tier { out.append(t) }
+        case .pledgeRevisedV2(let b):
+            out.append(b.pledge)
+            if let t = b.tier { out.append(t) }
+        case .personalErased(let b): out.append(b.pledge)
         default: break
         }
         return out

@@ -49,6 +49,15 @@ enum BodyField {
     enum GiftAidClaimed: UInt64 {
         case campaign = 0, pledges = 1
     }
+    enum PledgeMadeV2: UInt64 {
+        case campaign = 0, amount = 1, currency = 2, tier = 3, channel = 4, paid = 5, commitments = 6
+    }
+    enum PledgeRevisedV2: UInt64 {
+        case campaign = 0, pledge = 1, amount = 2, currency = 3, tier = 4, name = 5
+    }
+    enum PersonalErased: UInt64 {
+        case campaign = 0, pledge = 1, reason = 2, slots = 3
+    }
 }
 
 // MARK: - Encoding
@@ -150,6 +159,26 @@ extension EventBody {
         case .giftAidClaimed(let b):
             m.add(BodyField.GiftAidClaimed.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.GiftAidClaimed.pledges, .array(b.pledges.map { .bytes($0.bytes) }))
+        case .pledgeMadeV2(let b):
+            m.add(BodyField.PledgeMadeV2.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PledgeMadeV2.amount, .amount(b.amount))
+            m.add(BodyField.PledgeMadeV2.currency, .text(b.currency.code))
+            m.add(BodyField.PledgeMadeV2.tier, b.tier.map { .bytes($0.bytes) })
+            m.add(BodyField.PledgeMadeV2.channel, .unsigned(b.channel.rawValue))
+            m.add(BodyField.PledgeMadeV2.paid, b.paid.map { .unsigned($0.rawValue) })
+            m.add(BodyField.PledgeMadeV2.commitments, .array(b.commitments.map { .bytes($0.array) }))
+        case .pledgeRevisedV2(let b):
+            m.add(BodyField.PledgeRevisedV2.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PledgeRevisedV2.pledge, .bytes(b.pledge.bytes))
+            m.add(BodyField.PledgeRevisedV2.amount, b.amount.map(CBOR.amount))
+            m.add(BodyField.PledgeRevisedV2.currency, b.currency.map { .text($0.code) })
+            m.add(BodyField.PledgeRevisedV2.tier, b.tier.map { .bytes($0.bytes) })
+            m.add(BodyField.PledgeRevisedV2.name, b.name.map { .bytes($0.array) })
+        case .personalErased(let b):
+            m.add(BodyField.PersonalErased.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.PersonalErased.pledge, .bytes(b.pledge.bytes))
+            m.add(BodyField.PersonalErased.reason, .unsigned(b.reason.rawValue))
+            m.add(BodyField.PersonalErased.slots, .array(b.slots.map { .unsigned($0.rawValue) }))
         }
         return .map(m.pairs)
     }
@@ -306,6 +335,50 @@ extension EventBody {
             body = .charityRecognised(try decodeCharityRecognised(&f))
         case .giftAidClaimed:
             body = .giftAidClaimed(try decodeGiftAidClaimed(&f))
+        case .pledgeMadeV2:
+            let campaign = try f.required(BodyField.PledgeMadeV2.campaign, "campaign").id("campaign")
+            let amount = try positive(try f.required(BodyField.PledgeMadeV2.amount, "amount").amount("amount"), "amount")
+            let currency = try f.required(BodyField.PledgeMadeV2.currency, "currency").currency("currency")
+            let tier = try f.optional(BodyField.PledgeMadeV2.tier)?.id("tier")
+            let channel = try f.required(BodyField.PledgeMadeV2.channel, "channel").enumValue("channel", Channel.self)
+            let paid = try f.optional(BodyField.PledgeMadeV2.paid)?.enumValue("paid", PaymentMethod.self)
+            guard case .array(let cs) = try f.required(BodyField.PledgeMadeV2.commitments, "commitments"), cs.count == PartSlot.allCases.count
+            else {
+                throw DecodingError(.badType, "commitments must be an array of \(PartSlot.allCases.count) byte strings, one per part slot")
+            }
+            var commitments = [Bytes32]()
+            for c in cs { commitments.append(try c.bytes32("commitment")) }
+            body = .pledgeMadeV2(
+                PledgeMadeV2(
+                    campaign: campaign, amount: amount, currency: currency, tier: tier, channel: channel, paid: paid, commitments: commitments))
+        case .pledgeRevisedV2:
+            var r = PledgeRevisedV2(
+                campaign: try f.required(BodyField.PledgeRevisedV2.campaign, "campaign").id("campaign"),
+                pledge: try f.required(BodyField.PledgeRevisedV2.pledge, "pledge").id("pledge"))
+            if let a = try f.optional(BodyField.PledgeRevisedV2.amount)?.amount("amount") { r.amount = try positive(a, "amount") }
+            r.currency = try f.optional(BodyField.PledgeRevisedV2.currency)?.currency("currency")
+            r.tier = try f.optional(BodyField.PledgeRevisedV2.tier)?.id("tier")
+            r.name = try f.optional(BodyField.PledgeRevisedV2.name)?.bytes32("name commitment")
+            guard (r.amount == nil) == (r.currency == nil) else {
+                throw DecodingError(.missingField, "pledge.revised.v2: amount and currency go together")
+            }
+            guard f.pairs.count > 2 else { throw DecodingError(.emptyUpdate, "pledge.revised.v2 changes nothing") }
+            body = .pledgeRevisedV2(r)
+        case .personalErased:
+            let campaign = try f.required(BodyField.PersonalErased.campaign, "campaign").id("campaign")
+            let pledge = try f.required(BodyField.PersonalErased.pledge, "pledge").id("pledge")
+            let reason = try f.required(BodyField.PersonalErased.reason, "reason").enumValue("reason", ErasureReason.self)
+            guard case .array(let items) = try f.required(BodyField.PersonalErased.slots, "slots"), !items.isEmpty,
+                items.count <= PartSlot.allCases.count
+            else {
+                throw DecodingError(.badType, "slots must be a non-empty array of part slots")
+            }
+            var slots = [PartSlot]()
+            for i in items { slots.append(try i.enumValue("slot", PartSlot.self)) }
+            guard zip(slots, slots.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw DecodingError(.nonCanonical, "slots must be ascending, without duplicates")
+            }
+            body = .personalErased(PersonalErased(campaign: campaign, pledge: pledge, reason: reason, slots: slots))
         }
         try f.finish()
         return body

@@ -17,6 +17,9 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case pledgeRejected = 34
     case charityRecognised = 50
     case giftAidClaimed = 51
+    case pledgeMadeV2 = 35
+    case pledgeRevisedV2 = 36
+    case personalErased = 37
 
     /// Dotted name, e.g. `pledge.made`.
     public var name: String {
@@ -38,6 +41,9 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .pledgeRejected: "pledge.rejected"
         case .charityRecognised: "charity.recognised"
         case .giftAidClaimed: "giftaid.claimed"
+        case .pledgeMadeV2: "pledge.made.v2"
+        case .pledgeRevisedV2: "pledge.revised.v2"
+        case .personalErased: "personal.erased"
         }
     }
 

@@ -19,6 +19,9 @@ extension EventKind {
         case .pledgeRejected: "reject the pledge"
         case .charityRecognised: "record the charity's HMRC recognition"
         case .giftAidClaimed: "record the Gift Aid claim"
+        case .pledgeMadeV2: "record the pledge"
+        case .pledgeRevisedV2: "revise the pledge"
+        case .personalErased: "erase the personal data"
         }
     }
 }

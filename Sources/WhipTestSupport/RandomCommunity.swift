@@ -54,6 +54,8 @@ public struct RandomCommunity {
     /// with a role, to a setup campaign, in its currency), which follow-up events prefer.
     private var pledges: [(id: EventID, campaign: EventID, author: SigningKey, amount: Int64, wall: UInt64, likely: Bool)] = []
     private var nameCounter = 0
+    /// Pledges made in the version-2 format.
+    private var v2Pledges = Set<EventID>()
     private var setupCampaigns = 0
     /// The derived state of the events made so far, refreshed now and then: a hint for choosing targets
     /// that are valid (say, an active pledge to revise), so that enough random events are applied.
@@ -260,14 +262,31 @@ public struct RandomCommunity {
         let c = campaignID()
         let author = recorder()
         let paid: PaymentMethod? = rng.chance(30) ? rng.pick(PaymentMethod.allCases) : nil
-        let body = PledgeMade(
-            campaign: c, backerName: name("Backer"), anonymous: rng.chance(20), amount: amount(), currency: currency(for: c),
-            tier: tier(for: c), channel: rng.pick(Channel.allCases), paid: paid)
-        let e = try emit(author, .pledgeMade(body), wall: wall)
+        let e: Event
+        let pledgeCurrency = currency(for: c)
+        if rng.chance(40) {
+            // A version-2 pledge: its commitments are random bytes here, as good as any for the rules.
+            let body = PledgeMadeV2(
+                campaign: c, amount: amount(), currency: pledgeCurrency, tier: tier(for: c), channel: rng.pick(Channel.allCases), paid: paid,
+                commitments: PartSlot.allCases.map { _ in commitment() })
+            e = try emit(author, .pledgeMadeV2(body), wall: wall)
+            v2Pledges.insert(e.id)
+        } else {
+            let body = PledgeMade(
+                campaign: c, backerName: name("Backer"), anonymous: rng.chance(20), amount: amount(), currency: pledgeCurrency,
+                tier: tier(for: c), channel: rng.pick(Channel.allCases), paid: paid)
+            e = try emit(author, .pledgeMade(body), wall: wall)
+        }
         let likely =
             author.publicKey != k.stranger.publicKey && author.publicKey != Self.admin.publicKey
-            && campaigns.prefix(setupCampaigns).contains { $0.id == c && $0.currency == body.currency }
-        pledges.append((e.id, c, author, body.amount, e.hlc.wall, likely))
+            && campaigns.prefix(setupCampaigns).contains { $0.id == c && $0.currency == pledgeCurrency }
+        guard let amount = e.body.pledgeAmount else { return }
+        pledges.append((e.id, c, author, amount, e.hlc.wall, likely))
+    }
+
+    /// 32 random bytes from the generator, standing for a part commitment.
+    mutating func commitment() -> Bytes32 {
+        Bytes32(littleEndianWords: rng.next(), rng.next(), rng.next(), rng.next())
     }
 
     /// Usually a little after `wall` (a follow-up made soon after its pledge); otherwise `random`.
@@ -285,11 +304,11 @@ public struct RandomCommunity {
         }
         enum Op: CaseIterable {
             case pledge, revise, withdraw, collect, reject, update, publish, close, cancel, addTier, updateTier, grant, revoke, create, rush
-            case claimGiftAid
+            case claimGiftAid, erase
         }
-        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3, 4, 2]
+        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3, 4, 2, 4]
         var op = Op.allCases[rng.weighted(weights)]
-        if pledges.isEmpty, [.revise, .withdraw, .collect, .reject, .claimGiftAid].contains(op) { op = .pledge }
+        if pledges.isEmpty, [.revise, .withdraw, .collect, .reject, .claimGiftAid, .erase].contains(op) { op = .pledge }
         if tiers.isEmpty, op == .updateTier { op = .addTier }
         if campaigns.isEmpty, op != .grant, op != .revoke { op = .create }
 
@@ -348,6 +367,31 @@ public struct RandomCommunity {
 
         case .rush:
             try rush()
+
+        case .revise where rng.chance(40):
+            let p = followUp()
+            var r = PledgeRevisedV2(campaign: p.campaign, pledge: p.id)
+            if rng.chance(50) {
+                r.amount = amount()
+                r.currency = currency(for: p.campaign)
+            }
+            if rng.chance(30) { r.tier = tier(for: p.campaign) }
+            if rng.chance(40) || r == PledgeRevisedV2(campaign: p.campaign, pledge: p.id) { r.name = commitment() }
+            try emit(rng.chance(85) ? p.author : recorder(), .pledgeRevisedV2(r), wall: after(p.wall, else: wall))
+
+        case .erase:
+            // Mostly of version-2 pledges, by an organiser or admin; sometimes of a version-1 one, or by a collector.
+            let v2 = pledges.filter { v2Pledges.contains($0.id) }
+            let p = !v2.isEmpty && rng.chance(85) ? rng.pick(v2) : followUp()
+            let author = [k.organiser, k.founder, k.collectorA, Self.organiser2][rng.weighted([60, 15, 15, 10])]
+            let slots = PartSlot.allCases.filter { _ in rng.chance(50) }
+            try emit(
+                author,
+                .personalErased(
+                    PersonalErased(
+                        campaign: p.campaign, pledge: p.id, reason: rng.pick(ErasureReason.allCases),
+                        slots: slots.isEmpty ? [.name] : slots)),
+                wall: after(p.wall, else: wall))
 
         case .revise:
             let p = followUp()

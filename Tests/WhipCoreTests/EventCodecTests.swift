@@ -41,6 +41,10 @@ func sampleEvents() throws -> [Event] {
     revision.anonymous = true
     var nameOnly = PledgeRevised(campaign: campaign, pledge: pledge)
     nameOnly.backerName = "Bobby"
+    var revisionV2 = PledgeRevisedV2(campaign: campaign, pledge: pledge)
+    revisionV2.amount = 3_000
+    revisionV2.currency = gbp
+    revisionV2.name = Bytes32([UInt8](repeating: 4, count: 32))!
 
     let bodies: [(SigningKey, EventBody)] = [
         (K.community, .communityCreated(CommunityCreated(name: "Elm Street", founder: K.founder.publicKey))),
@@ -99,6 +103,18 @@ func sampleEvents() throws -> [Event] {
         (K.organiser, .tierAdded(TierAdded(campaign: campaign, title: "Mug", minimum: 2_000, benefit: 500))),
         (K.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31))),
         (K.founder, .giftAidClaimed(GiftAidClaimed(campaign: campaign, pledges: [pledge, tier]))),
+        (
+            K.collectorA,
+            .pledgeMadeV2(
+                PledgeMadeV2(
+                    campaign: campaign, amount: 2_500, currency: gbp, tier: tier, channel: .online, paid: .transfer,
+                    commitments: [
+                        Bytes32([UInt8](repeating: 1, count: 32))!, Bytes32([UInt8](repeating: 2, count: 32))!,
+                        Bytes32([UInt8](repeating: 3, count: 32))!,
+                    ]))
+        ),
+        (K.collectorA, .pledgeRevisedV2(revisionV2)),
+        (K.organiser, .personalErased(PersonalErased(campaign: campaign, pledge: pledge, reason: .retentionExpired, slots: [.contact, .giftAid]))),
     ]
     return bodies.map { author, body in
         f.tick(7)

@@ -12,6 +12,23 @@ import WhipCrypto
         let invalid: [Invalid]
         let digest: Digest
         let invites: [InviteVector]
+        let parts: [PartVector]
+    }
+
+    /// A personal part of a version-2 pledge or revision (PROTOCOL.md §6.4).
+    struct PartVector: Decodable {
+        let event: String
+        let eventID: String
+        let slot: UInt64
+        let salt: String
+        let bytes: String
+        let commitment: String
+        let record: String
+        let erased: Bool
+        enum CodingKeys: String, CodingKey {
+            case event, slot, salt, bytes, commitment, record, erased
+            case eventID = "event_id"
+        }
     }
 
     struct InviteVector: Decodable {
@@ -204,6 +221,43 @@ import WhipCrypto
         var rng = SystemRandomNumberGenerator()
         let shuffled = (events + events.prefix(5)).shuffled(using: &rng)
         #expect(CommunityState(community: community, events: shuffled).digest == state.digest)
+    }
+
+    /// Parts: each record decodes to its fields, opens its event's commitment, and the erasure in the set erases
+    /// the slots the vector marks.
+    @Test func partsOpenTheirCommitments() throws {
+        let file = try Self.load()
+        #expect(file.parts.count >= 3)
+        let events = try file.events.map { try Event.decode(wire: try Self.raw($0.wire)) }
+        let community = try #require(PublicKey(bytes: try Self.raw(file.digest.community)))
+        let state = CommunityState(community: community, events: events)
+        for v in file.parts {
+            let record = try PartRecord.decode(try Self.raw(v.record))
+            #expect(record.event.hex == v.eventID, "\(v.event): event")
+            #expect(record.slot.rawValue == v.slot, "\(v.event): slot")
+            #expect(record.salt.hex == v.salt, "\(v.event): salt")
+            #expect(Hex.encode(record.bytes) == v.bytes, "\(v.event): bytes")
+            #expect(record.commitment.hex == v.commitment, "\(v.event): commitment")
+            #expect(Hex.encode(record.encoded()) == v.record, "\(v.event): re-encoded")
+            let event = try #require(events.first { $0.id == record.event })
+            let signed: Bytes32? =
+                switch event.body {
+                case .pledgeMadeV2(let b): b.commitments[Int(record.slot.rawValue)]
+                case .pledgeRevisedV2(let b): b.name
+                default: nil
+                }
+            #expect(signed == record.commitment, "\(v.event): the event signs this commitment")
+            let pledge: EventID? =
+                switch event.body {
+                case .pledgeMadeV2: event.id
+                case .pledgeRevisedV2(let b): b.pledge
+                default: nil
+                }
+            let campaign = try #require(event.campaign)
+            let pledgeID = try #require(pledge)
+            let erased = try #require(state.partitions[campaign]?.campaign?.pledges[pledgeID]?.erased)
+            #expect(erased.contains(record.slot) == v.erased, "\(v.event): erased")
+        }
     }
 
     /// Invites (PROTOCOL.md §9.1): the independent implementation's text is what we print and parse, and

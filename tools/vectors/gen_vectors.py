@@ -112,6 +112,7 @@ KIND_NAMES = {
     10: "campaign.created", 11: "campaign.updated", 12: "campaign.published", 13: "campaign.closed",
     14: "campaign.cancelled", 20: "tier.added", 21: "tier.updated",
     30: "pledge.made", 31: "pledge.revised", 32: "pledge.withdrawn", 33: "pledge.collected", 34: "pledge.rejected",
+    35: "pledge.made.v2", 36: "pledge.revised.v2", 37: "personal.erased",
 }
 KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed"})
 COMMUNITY_LEVEL = {1, 2, 3, 50}
@@ -135,6 +136,9 @@ FIELD_NAMES = {
     34: ["campaign", "pledge", "reason"],
     50: ["reference", "legal_name", "year_end_month", "year_end_day"],
     51: ["campaign", "pledges"],
+    35: ["campaign", "amount", "currency", "tier", "channel", "paid", "commitments"],
+    36: ["campaign", "pledge", "amount", "currency", "tier", "name"],
+    37: ["campaign", "pledge", "reason", "slots"],
 }
 
 
@@ -161,6 +165,8 @@ def describe(kind, body):
         v = body[k]
         if kind == 30 and k == 8:
             out[names[k]] = [{"recipient": r.hex(), "ciphertext": c.hex()} for r, c in v]
+        elif kind == 37 and k == 3:
+            out[names[k]] = [PART_SLOTS[s] for s in v]
         else:
             out[names[k]] = jsonable(v)
     return out
@@ -293,7 +299,47 @@ def max_size_pledge(extra):
 
 
 add("pledge.made of exactly 8192 bytes", collector, 30, T0 + 9000, 1, max_size_pledge(0))
+
+# Version-2 pledges (section 6.4): the signed event holds one commitment per personal part,
+# BLAKE2b-256(salt || part); the parts travel beside it. Salts are fixed here (random in real use).
+PART_SLOTS = {0: "name", 1: "contact", 2: "gift-aid"}
+parts = []
+
+
+def commit(salt, part):
+    return blake2b(salt + part)
+
+
+def part_record(event_id, slot, salt, data):
+    return enc([event_id, slot, salt, data])
+
+
+# A sealed part: [[recipient, box]...] sorted by recipient; each box seals a plaintext padded to 256 bytes,
+# so is 256 + 48 = 304 bytes (opaque fixed bytes here: sealed boxes are randomised).
+ann_name = "Ann Ng".encode("utf-8")
+ann_contact = enc(sorted([[organiser.pk, bytes([0x6F]) * 304], [founder.pk, bytes([0x66]) * 304]]))
+ann_salts = [bytes([0xA0 + i]) * 32 for i in range(3)]
+# No Gift Aid declaration: a dummy commitment over the empty string (its salt is thrown away in real use).
+ann_commitments = [commit(ann_salts[0], ann_name), commit(ann_salts[1], ann_contact), commit(ann_salts[2], b"")]
+ann = add(
+    "pledge.made.v2 with a name and sealed contact", collector, 35, T0 + 9500, 0,
+    {0: lido.id, 1: 3000, 2: "GBP", 4: 2, 6: ann_commitments},
+)
+renamed_salt = bytes([0xB0]) * 32
+renamed = "Ann Ng-Walsh".encode("utf-8")
+ann_rev = add(
+    "pledge.revised.v2 with a new name", collector, 36, T0 + 9600, 0,
+    {0: lido.id, 1: ann.id, 2: 3500, 3: "GBP", 5: commit(renamed_salt, renamed)},
+)
+for ev, slot, salt, data in [(ann, 0, ann_salts[0], ann_name), (ann, 1, ann_salts[1], ann_contact), (ann_rev, 0, renamed_salt, renamed)]:
+    parts.append({
+        "event": ev.name, "event_id": ev.id.hex(), "slot": slot, "slot_name": PART_SLOTS[slot], "salt": salt.hex(),
+        "bytes": data.hex(), "commitment": commit(salt, data).hex(), "record": part_record(ev.id, slot, salt, data).hex(),
+        "erased": slot in (0, 1),
+    })
 add("campaign.closed", organiser, 13, T0 + 10_000, 0, {0: lido.id})
+# Erasure works after the close: the name (of the pledge and of its revision) and the contact go.
+add("personal.erased", organiser, 37, T0 + 10_500, 0, {0: lido.id, 1: ann.id, 2: 0, 3: [0, 1]})
 fete = add(
     "campaign.created fete", founder, 10, T0 + 10_000, 1,
     {0: "Summer fete", 1: "", 2: 100_000, 3: "EUR", 4: 2, 5: T0, 6: T0 + 30 * 86_400_000, 7: "Europe/Dublin", 8: []},
@@ -663,6 +709,28 @@ def digest_of(evs):
                         p.update(collected=b[3], by=e.author.pk, method=b[7])
                 c["has_pledges"] = True
                 c["pledges"][e.id] = p
+            elif e.kind == 35:
+                # No name or anonymity: the commitments take their place in the pledge's hash.
+                p = dict(author=e.author.pk, made=(e.wall, e.counter), commitments=list(b[6]), amount=b[1],
+                         tier=b.get(3), channel=b[4], status="active", collected=0, by=None, method=None, reason=None, claim=None)
+                c["pledged"] += b[1]
+                c["backers"] += 1
+                if 5 in b:
+                    c["collected"] += b[1]
+                    p.update(collected=b[1], by=e.author.pk, method=b[5])
+                c["has_pledges"] = True
+                c["pledges"][e.id] = p
+            elif e.kind == 36:
+                p = c["pledges"][b[1]]
+                if 2 in b:
+                    c["pledged"] += b[2] - p["amount"]
+                    p["amount"] = b[2]
+                if 4 in b:
+                    p["tier"] = b[4]
+                if 5 in b:
+                    p["commitments"][0] = b[5]
+            elif e.kind == 37:
+                pass  # erasure changes no pledge's hash: only its own status enters the digest
             elif e.kind == 31:
                 p = c["pledges"][b[1]]
                 if 2 in b:
@@ -721,6 +789,12 @@ def digest_of(evs):
                 ] + ([[t["benefit"]]] if t.get("benefit") is not None else []))
             pledge_hashes = []
             for pid, p in c["pledges"].items():
+                if "commitments" in p:
+                    pledge_hashes.append(H([
+                        pid, p["author"], list(p["made"]), p["commitments"], p["amount"], opt(p["tier"]), p["channel"],
+                        p["status"], p["collected"], opt(p["by"]), opt(p["method"]), opt(p["reason"]),
+                    ] + ([p["claim"]] if p["claim"] is not None else [])))
+                    continue
                 pledge_hashes.append(H([
                     pid, p["author"], list(p["made"]), p["name"], p["anonymous"], p["amount"], opt(p["tier"]), p["channel"],
                     p["status"], p["collected"], opt(p["by"]), opt(p["method"]), opt(p["reason"]),
@@ -784,6 +858,7 @@ doc = {
         "checksum": bundle_hex[-64:],
     },
     "digest": digest,
+    "parts": parts,
     "invites": invites,
     "session_messages": session_messages,
 }
@@ -804,7 +879,7 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"wrote {args.out}: {len(doc['keys'])} keys, {len(doc['events'])} events, {len(doc['invalid'])} invalid, 1 bundle, 1 digest, {len(invites)} invites, {len(session_messages)} session messages")
+    print(f"wrote {args.out}: {len(doc['keys'])} keys, {len(doc['events'])} events, {len(doc['invalid'])} invalid, {len(parts)} parts, 1 bundle, 1 digest, {len(invites)} invites, {len(session_messages)} session messages")
 
 
 if __name__ == "__main__":
