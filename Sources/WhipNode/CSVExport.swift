@@ -19,15 +19,17 @@ public enum CSVExport {
         try out.write(header.joined(separator: ",") + "\n")
         try node.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
             var row = [
-                p.id.hex, p.anonymous ? "Anonymous" : p.backerName, p.amount.formatted, p.amount.currency.code,
+                p.id.hex, p.publicName, p.amount.formatted, p.amount.currency.code,
                 p.tier.flatMap { tiers[$0] } ?? "", p.status, p.waitlisted ? "yes" : "no", p.collected.formatted, p.channel,
                 Dates.format(p.madeAt, timeZone: "UTC"),
             ]
             if organiserView {
                 let contact = node.openContact(p.contact)
                 let sealed = contact == nil && !p.contact.isEmpty ? "(sealed to another organiser)" : ""
+                // A version-2 anonymous backer's name is sealed with the contact details.
+                let name = p.erased.contains(.name) ? "(erased)" : p.backerName.isEmpty ? contact?.name ?? "" : p.backerName
                 row += [
-                    p.backerName, p.anonymous ? "yes" : "no", contact?.email ?? sealed, contact?.phone ?? "", contact?.address ?? "",
+                    name, p.anonymous ? "yes" : "no", contact?.email ?? sealed, contact?.phone ?? "", contact?.address ?? "",
                     (contact?.giftAid ?? false) ? "yes" : "no",
                 ]
             }

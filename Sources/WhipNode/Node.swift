@@ -6,13 +6,16 @@ public import WhipStore
 
 /// A backer's contact details, sealed to the campaign's organisers before they leave this node.
 public struct Contact: Codable, Sendable, Equatable {
+    /// An anonymous backer's name, sealed with the contact details of a version-2 pledge instead of being public.
+    public var name: String?
     public var email: String?
     public var phone: String?
     public var address: String?
     /// The backer made a Gift Aid declaration.
     public var giftAid: Bool
 
-    public init(email: String? = nil, phone: String? = nil, address: String? = nil, giftAid: Bool = false) {
+    public init(name: String? = nil, email: String? = nil, phone: String? = nil, address: String? = nil, giftAid: Bool = false) {
+        self.name = name
         self.email = email
         self.phone = phone
         self.address = address
@@ -20,7 +23,7 @@ public struct Contact: Codable, Sendable, Equatable {
     }
 
     /// True when nothing would be sealed.
-    public var isEmpty: Bool { email == nil && phone == nil && address == nil && !giftAid }
+    public var isEmpty: Bool { name == nil && email == nil && phone == nil && address == nil && !giftAid }
 }
 
 /// A Whipround node: its identity, data directory and replica, and every user operation.
@@ -219,8 +222,8 @@ public final class Node: Sendable {
 
     /// Signs and stores a local event; refused (nothing stored) if the rules would reject it.
     @discardableResult
-    public func emit(_ community: PublicKey, _ body: EventBody) throws(WhipError) -> Event {
-        try store.appendLocal(community: community, now: clock(), after: body.references, author: identity.publicKey) { hlc in
+    public func emit(_ community: PublicKey, _ body: EventBody, parts: [PartDraft] = []) throws(WhipError) -> Event {
+        try store.appendLocal(community: community, now: clock(), after: body.references, author: identity.publicKey, parts: parts) { hlc in
             Event.sign(community: community, author: identity, hlc: hlc, body: body)
         }
     }
@@ -290,12 +293,70 @@ public final class Node: Sendable {
         return out
     }
 
-    /// Opens the contact details sealed to this node, if any.
+    /// Opens the contact details sealed to this node, if any (padded, as in a version-2 pledge's contact part, or not).
     public func openContact(_ sealed: [SealedContact]) -> Contact? {
         guard let mine = sealed.first(where: { $0.recipient == identity.publicKey }),
             let plain = try? identity.openSealed(mine.ciphertext)
         else { return nil }
-        return try? JSONDecoder().decode(Contact.self, from: Data(plain))
+        if let c = try? JSONDecoder().decode(Contact.self, from: Data(plain)) { return c }
+        guard let unpadded = SealedPart.unpad(plain) else { return nil }
+        return try? JSONDecoder().decode(Contact.self, from: Data(unpadded))
+    }
+
+    /// The parts of a new version-2 pledge: the public name (absent when `anonymous`: the name is then sealed with
+    /// the contact details), the contact details sealed to the campaign's organisers, and `giftAid` (an encoded
+    /// `SealedPart`, sealed to the treasurers by its maker).
+    public func pledgeParts(
+        name: String, anonymous: Bool, contact: Contact, giftAid: [UInt8]? = nil, for campaign: CampaignRow
+    ) throws(WhipError) -> PledgeParts {
+        var sealed = contact
+        if anonymous { sealed.name = name }
+        var contactPart: [UInt8]? = nil
+        if !sealed.isEmpty {
+            let plain: [UInt8]
+            do { plain = Array(try JSONEncoder().encode(sealed)) } catch { throw WhipError(.internalError, "cannot encode contact", cause: error) }
+            let part: SealedPart?
+            do { part = try SealedPart.seal(plain, to: campaign.organisers) } catch {
+                throw WhipError(.internalError, "cannot seal contact details", cause: error)
+            }
+            guard let part else {
+                throw WhipError(.invalidArgument, "contact details are too long (at most \(SealedPart.maxPlaintext) bytes)")
+            }
+            contactPart = part.encoded()
+        }
+        let parts = PledgeParts(name: anonymous ? nil : name, contact: contactPart, giftAid: giftAid)
+        do { try parts.validate() } catch { throw WhipError(.invalidArgument, "cannot record the pledge: \(error.message)") }
+        return parts
+    }
+
+    /// Signs and stores a version-2 pledge with its parts in one transaction; refused (nothing stored) if the
+    /// rules would reject it.
+    @discardableResult
+    public func recordPledge(
+        _ campaign: CampaignRow, amount: Money, tier: EventID?, channel: Channel, paid: PaymentMethod?, parts: PledgeParts
+    ) throws(WhipError) -> Event {
+        try emit(
+            campaign.community,
+            .pledgeMadeV2(
+                PledgeMadeV2(
+                    campaign: campaign.id, amount: amount.minor, currency: amount.currency, tier: tier, channel: channel, paid: paid,
+                    commitments: parts.commitments)),
+            parts: parts.drafts)
+    }
+
+    /// Erases a version-2 pledge's personal parts on every node (`personal.erased`); refused unless this node may
+    /// (an organiser of the campaign or an admin) and the pledge is version 2.
+    @discardableResult
+    public func erase(_ pledge: PledgeRow, of campaign: CampaignRow, reason: ErasureReason, slots: [PartSlot]) throws(WhipError) -> Event {
+        guard pledge.version == 2 else {
+            throw WhipError(
+                .rejected,
+                "pledge \(pledge.id.hex.prefix(12)) is in the old format, with the name inside its signed event: it cannot be erased "
+                    + "(docs/PRIVACY.md)")
+        }
+        guard !slots.isEmpty else { throw WhipError(.invalidArgument, "name at least one part to erase: name, contact or gift-aid") }
+        return try emit(
+            campaign.community, .personalErased(PersonalErased(campaign: campaign.id, pledge: pledge.id, reason: reason, slots: slots)))
     }
 
     /// The pledge named by an id or unique prefix.

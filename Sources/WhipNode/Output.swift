@@ -202,6 +202,12 @@ public enum JSONText {
             try out.write(value ? "true" : "false")
         }
 
+        /// A list of strings.
+        public mutating func field(_ name: StaticString, _ value: [String]) throws(WhipError) {
+            try key(name)
+            try JSONText.write(value, level: level + 1, to: out)
+        }
+
         /// Closes the object.
         public consuming func finish() throws(WhipError) {
             try out.write("\n")

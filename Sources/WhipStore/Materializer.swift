@@ -343,16 +343,47 @@ enum Materializer {
             sql: """
                 INSERT OR REPLACE INTO pledges (seq, partition, author, made_ms, made_counter, backer_name, anonymous, amount_minor, tier,
                     channel, status, waitlisted, collected_minor, collected_by, collected_method, reject_reason, contact,
-                    giftaid_claim, giftaid_claimed_ms, giftaid_claimed_counter)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    giftaid_claim, giftaid_claimed_ms, giftaid_claimed_counter, commitments, name_event, erased)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             seq, pref, try memberRef(db, p.author), Int64(clamping: p.madeAt.wall), Int64(p.madeAt.counter), p.backerName,
             p.anonymous, p.amount, p.tier.flatMap { seqs[$0] }, Int64(p.channel.rawValue), statusCode(p.status), p.waitlisted,
             p.collected, try p.collectedBy.map { try memberRef(db, $0) }, p.collectedMethod.map { Int64($0.rawValue) },
             p.rejectReason, contact, p.giftAidClaim.flatMap { seqs[$0] }, p.giftAidClaimedAt.map { Int64(clamping: $0.wall) },
-            p.giftAidClaimedAt.map { Int64($0.counter) },
+            p.giftAidClaimedAt.map { Int64($0.counter) }, p.commitments.map { Data($0.flatMap(\.array)) }, p.nameEvent.flatMap { seqs[$0] },
+            p.erased.reduce(0) { $0 | (1 << Int64($1.rawValue)) },
         ])
+        if !p.erased.isEmpty { try erase(db, p) }
+    }
+
+    /// Deletes the erased parts of a pledge (its own and its revisions') and keeps a tombstone for each
+    /// erased slot, which refuses the parts if they come again. Idempotent; the store checkpoints the WAL after
+    /// a transaction that added a tombstone (`Store.checkpointAfterErasure`).
+    static func erase(_ db: Database, _ p: PledgeState) throws {
+        let tomb = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO tombstones (pledge, slot, erased_at) VALUES (?, ?, CAST(strftime('%s', 'now') AS INTEGER) * 1000)")
+        let delete = try db.cachedStatement(sql: "DELETE FROM parts WHERE pledge = ? AND slot = ?")
+        for slot in p.erased.sorted() {
+            try tomb.execute(arguments: [Data(p.id.bytes), Int64(slot.rawValue)])
+            try delete.execute(arguments: [Data(p.id.bytes), Int64(slot.rawValue)])
+        }
+    }
+
+    /// The erased slots stored as bits (1 << slot).
+    static func erasedSlots(_ bits: Int64) -> Set<PartSlot> {
+        Set(PartSlot.allCases.filter { bits & (1 << Int64($0.rawValue)) != 0 })
+    }
+
+    /// Stored commitments: nil, or 3 x 32 bytes; anything else is damage.
+    static func commitments(_ raw: Data?) throws -> [Bytes32]? {
+        guard let raw else { return nil }
+        let bytes = [UInt8](raw)
+        guard bytes.count == 32 * PartSlot.allCases.count else { throw DamagedData("a pledge's commitments are damaged") }
+        return try stride(from: 0, to: bytes.count, by: 32).map { i throws in
+            guard let b = Bytes32(bytes[i..<i + 32]) else { throw DamagedData("a pledge's commitments are damaged") }
+            return b
+        }
     }
 
     /// The stored campaign and its tiers (whose seqs go into `seqs`), without pledges.
@@ -398,10 +429,10 @@ enum Materializer {
             let r = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT p.*, m.key AS author_key, mc.key AS collector_key, ge.id AS giftaid_claim_id FROM events e
-                    JOIN pledges p ON p.seq = e.seq
+                    SELECT p.*, m.key AS author_key, mc.key AS collector_key, ge.id AS giftaid_claim_id, ne.id AS name_event_id
+                    FROM events e JOIN pledges p ON p.seq = e.seq
                     JOIN members m ON m.ref = p.author LEFT JOIN members mc ON mc.ref = p.collected_by
-                    LEFT JOIN events ge ON ge.seq = p.giftaid_claim
+                    LEFT JOIN events ge ON ge.seq = p.giftaid_claim LEFT JOIN events ne ON ne.seq = p.name_event
                     WHERE e.id = ? AND p.partition = ?
                     """, arguments: [Data(id.bytes), pref])
         else { return nil }
@@ -423,6 +454,12 @@ enum Materializer {
             p.giftAidClaim = claim
             p.giftAidClaimedAt = HLC(wall: try r.unsigned("giftaid_claimed_ms"), counter: try r.counter("giftaid_claimed_counter"))
         }
+        p.commitments = try commitments(try r.value("commitments"))
+        if let nameEvent = try r.value("name_event_id", as: EventID?.self) {
+            p.nameEvent = nameEvent
+            seqs[nameEvent] = try r.value("name_event")
+        }
+        p.erased = erasedSlots(try r.value("erased"))
         return p
     }
 

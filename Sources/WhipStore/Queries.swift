@@ -72,9 +72,21 @@ public struct PledgeRow: Sendable {
     public let collectedBy: PublicKey?
     public let collectedMethod: String?
     public let rejectReason: String?
+    /// The sealed contact details: in the event for a version-1 pledge, in its contact part for a version-2 one
+    /// (empty when the part is absent, missing or erased).
     public let contact: [SealedContact]
     /// The `giftaid.claimed` event that claimed Gift Aid on this pledge, and its timestamp (ms).
     public var giftAidClaim: (event: EventID, at: UInt64)? = nil
+    /// 1 for `pledge.made`, 2 for `pledge.made.v2` (personal data in parts).
+    public let version: Int
+    /// Version-2 pledges: the slots erased by `personal.erased`.
+    public let erased: Set<PartSlot>
+
+    /// The name everyone may see: "(erased)", "Anonymous" (asked for, or no name part), or the name.
+    public var publicName: String {
+        if erased.contains(.name) { return "(erased)" }
+        return anonymous ? "Anonymous" : backerName
+    }
 
     /// Money received for this pledge that is due back to the backer when the campaign is in `standing`:
     /// what was collected on a counted pledge of a cancelled or unfunded campaign (PROTOCOL.md §7.5).
@@ -82,6 +94,17 @@ public struct PledgeRow: Sendable {
     public func refundDue(in standing: CampaignStanding) -> Money? {
         guard standing.refundsDue, status == "active", collected.minor > 0 else { return nil }
         return collected
+    }
+}
+
+extension PledgeRow {
+    /// This version-2 pledge with its name and contact from its parts.
+    func withParts(name: String?, contact: [SealedContact], erased: Set<PartSlot>) -> PledgeRow {
+        PledgeRow(
+            id: id, campaign: campaign, author: author, madeAt: madeAt, backerName: erased.contains(.name) ? "" : name ?? "",
+            anonymous: name == nil && !erased.contains(.name), amount: amount, tier: tier, channel: channel, status: status,
+            waitlisted: waitlisted, collected: collected, collectedBy: collectedBy, collectedMethod: collectedMethod, rejectReason: rejectReason,
+            contact: erased.contains(.contact) ? [] : contact, giftAidClaim: giftAidClaim, version: 2, erased: erased)
     }
 }
 
@@ -201,10 +224,12 @@ extension Store {
     /// Pledge columns with the pledge, tier, author and collector ids joined in, in `PledgeColumn` order.
     static let pledgeSelect = """
         SELECT e.id, m.key, p.made_ms, p.backer_name, p.anonymous, p.amount_minor, te.id, p.channel, p.status, p.waitlisted,
-               p.collected_minor, mc.key, p.collected_method, p.reject_reason, p.contact, ge.id, p.giftaid_claimed_ms
+               p.collected_minor, mc.key, p.collected_method, p.reject_reason, p.contact, ge.id, p.giftaid_claimed_ms,
+               p.commitments IS NOT NULL, p.erased, np.bytes, cp.bytes
         FROM pledges p JOIN events e ON e.seq = p.seq JOIN members m ON m.ref = p.author
         LEFT JOIN members mc ON mc.ref = p.collected_by LEFT JOIN events te ON te.seq = p.tier
         LEFT JOIN events ge ON ge.seq = p.giftaid_claim
+        LEFT JOIN parts np ON np.event = p.name_event AND np.slot = 0 LEFT JOIN parts cp ON cp.event = p.seq AND cp.slot = 1
         """
 
     /// The columns of `pledgeSelect`, read by index: looking every name up in each one of 50,000 rows cost more
@@ -212,7 +237,7 @@ extension Store {
     enum PledgeColumn: Int {
         case id, author, madeMs, backerName, anonymous, amountMinor, tierID, channel, status, waitlisted
         case collectedMinor, collector, collectedMethod, rejectReason, contact
-        case giftAidClaim, giftAidClaimedMs
+        case giftAidClaim, giftAidClaimedMs, hasParts, erased, namePart, contactPart
     }
 
     /// The order pledges are listed in: as they were made, ties broken by id, so every replica lists them alike.
@@ -220,7 +245,7 @@ extension Store {
 
     static func pledge(_ r: Row, campaign: EventID, currency: Currency) throws -> PledgeRow {
         typealias C = PledgeColumn
-        guard r.count == 17 else { throw DamagedData("a pledge row has \(r.count) columns") }
+        guard r.count == 21 else { throw DamagedData("a pledge row has \(r.count) columns") }
         let made = try r.value(at: C.madeMs.rawValue, as: Int64.self)
         guard made >= 0 else { throw DamagedData("made_ms is negative") }
         let status = try r.value(at: C.status.rawValue, as: Int.self)
@@ -238,12 +263,18 @@ extension Store {
             collectedBy: try r.value(at: C.collector.rawValue),
             collectedMethod: try Materializer.method(code: try r.value(at: C.collectedMethod.rawValue))?.name,
             rejectReason: try r.value(at: C.rejectReason.rawValue),
-            contact: try Materializer.decodeContact(try r.value(at: C.contact.rawValue)))
+            contact: try Materializer.decodeContact(try r.value(at: C.contact.rawValue)), version: 1, erased: [])
         if let claim = try r.value(at: C.giftAidClaim.rawValue, as: EventID?.self) {
             let at = try r.value(at: C.giftAidClaimedMs.rawValue, as: Int64?.self) ?? 0
             row.giftAidClaim = (claim, UInt64(max(0, at)))
         }
-        return row
+        guard try r.value(at: C.hasParts.rawValue, as: Bool.self) else { return row }
+        // A version-2 pledge: the name and contact come from its parts. A name part never arrived reads as
+        // anonymous (a dummy commitment and a missing part look the same, by design).
+        let name = try r.value(at: C.namePart.rawValue, as: Data?.self).flatMap { String(data: $0, encoding: .utf8) }
+        let contact = try r.value(at: C.contactPart.rawValue, as: Data?.self).flatMap { try? SealedPart.decode([UInt8]($0)).boxes } ?? []
+        return row.withParts(
+            name: name, contact: contact, erased: Materializer.erasedSlots(try r.value(at: C.erased.rawValue, as: Int64.self)))
     }
 
     /// Pledges of a campaign in the order they were made. For a large campaign prefer `forEachPledge`.

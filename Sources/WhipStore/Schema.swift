@@ -262,6 +262,54 @@ enum Schema {
                     LEFT JOIN tiers t ON t.seq = p.tier;
                     """)
         }
+        m.registerMigration("v5-personal") { db in
+            // Version-2 pledges keep personal data in parts beside their events (PROTOCOL.md §6.4): erasable
+            // without changing any event. A tombstone records an erased slot of a pledge and refuses its parts
+            // for ever; it is not derived, so a rebuild keeps it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE parts (
+                        event INTEGER NOT NULL,          -- events.seq of the event whose commitment the part opens
+                        slot INTEGER NOT NULL,           -- 0 name, 1 contact, 2 Gift Aid declaration
+                        pledge BLOB NOT NULL,            -- id of the pledge the event makes or revises
+                        salt BLOB NOT NULL,
+                        bytes BLOB NOT NULL,
+                        PRIMARY KEY (event, slot)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX parts_by_pledge ON parts(pledge, slot);
+
+                    CREATE TABLE tombstones (
+                        pledge BLOB NOT NULL,            -- pledge id
+                        slot INTEGER NOT NULL,
+                        erased_at INTEGER NOT NULL,      -- local ms when this node deleted the parts
+                        PRIMARY KEY (pledge, slot)
+                    ) WITHOUT ROWID;
+
+                    -- Version-2 pledges: commitments (3 x 32 bytes, slot order), the event holding the current
+                    -- name part, and the erased slots (bit 1 << slot). backer_name is '' and contact NULL for them.
+                    ALTER TABLE pledges ADD COLUMN commitments BLOB;
+                    ALTER TABLE pledges ADD COLUMN name_event INTEGER;
+                    ALTER TABLE pledges ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;
+
+                    DROP VIEW pledge_list;
+                    CREATE VIEW pledge_list AS
+                    SELECT lower(hex(e.id)) AS pledge, lower(hex(pt.campaign)) AS campaign, c.title AS campaign_title,
+                           \(Schema.backerSQL) AS backer,
+                           p.amount_minor, c.currency,
+                           CASE p.status WHEN 0 THEN 'active' WHEN 1 THEN 'late' WHEN 2 THEN 'withdrawn' ELSE 'rejected' END AS status,
+                           p.waitlisted, p.collected_minor,
+                           CASE p.collected_method WHEN 1 THEN 'cash' WHEN 2 THEN 'transfer' END AS collected_method,
+                           CASE p.channel WHEN 1 THEN 'in-person' ELSE 'online' END AS channel,
+                           datetime(p.made_ms / 1000, 'unixepoch') AS made_utc, t.title AS tier,
+                           CASE WHEN p.status = 0 AND \(Schema.stateSQL) IN ('closed-unfunded', 'cancelled')
+                                THEN p.collected_minor ELSE 0 END AS refund_due_minor
+                    FROM pledges p
+                    JOIN events e ON e.seq = p.seq
+                    JOIN partitions pt ON pt.ref = p.partition
+                    JOIN campaigns c ON c.partition = p.partition
+                    LEFT JOIN tiers t ON t.seq = p.tier;
+                    """)
+        }
         m.registerMigration("v7-giftaid") { db in
             // Gift Aid (issue 9): a tier's stated benefit value, and the claim that claimed a pledge (events.seq of
             // its giftaid.claimed, with that event's timestamp for the retention rule).
@@ -275,6 +323,13 @@ enum Schema {
         }
         return m
     }
+
+    /// The name a pledge row `p` shows publicly: '(erased)', 'Anonymous' (asked for, or no name part), or the name.
+    static let backerSQL = """
+        (CASE WHEN p.commitments IS NULL THEN (CASE WHEN p.anonymous THEN 'Anonymous' ELSE p.backer_name END)
+              WHEN p.erased & 1 THEN '(erased)'
+              ELSE COALESCE((SELECT CAST(np.bytes AS TEXT) FROM parts np WHERE np.event = p.name_event AND np.slot = 0), 'Anonymous') END)
+        """
 
     /// A campaign's state (`CampaignStanding`) in SQL, for a row `c` of `campaigns`, at SQLite's clock.
     static let stateSQL = """

@@ -52,6 +52,14 @@ public struct IngestReport: Sendable, Equatable {
     /// Pledges already held whose place in a limited tier changed (counted with the reward, or waitlisted)
     /// because of events from a bundle or a peer. Local commands report their own pledge's standing instead.
     public var standingChanges: [StandingChange] = []
+    /// Personal parts newly stored.
+    public var partsStored = 0
+    /// Personal parts already stored.
+    public var partsDuplicate = 0
+    /// Personal parts dropped, by reason code (`part.*`, PROTOCOL.md §6.4); their bytes are never logged.
+    public var partsRefused: [String: Int] = [:]
+    /// Slots newly erased (tombstones added) by this batch; the store checkpoints the WAL after such a batch.
+    public var erasures = 0
 
     /// An empty report.
     public init() {}
@@ -74,6 +82,10 @@ public struct IngestReport: Sendable, Equatable {
         examples += o.examples.prefix(max(0, 10 - examples.count))
         stored += o.stored
         standingChanges += o.standingChanges
+        partsStored += o.partsStored
+        partsDuplicate += o.partsDuplicate
+        partsRefused.merge(o.partsRefused, uniquingKeysWith: +)
+        erasures += o.erasures
     }
 }
 
@@ -107,6 +119,9 @@ public final class Store: Sendable {
             config.readonly = readOnly
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA foreign_keys = ON")
+                // Deleted content is overwritten, so an erased personal part leaves no bytes in the file
+                // (docs/PRIVACY.md); the WAL is checkpointed after each erasure for the same reason.
+                try db.execute(sql: "PRAGMA secure_delete = ON")
             }
             pool = try DatabasePool(path: readOnly ? Store.readOnlyLocation(path) : path, configuration: config)
             if readOnly {
@@ -211,24 +226,27 @@ public final class Store: Sendable {
     /// local commands use this so a user is told at once that they lack a role.
     @discardableResult
     public func ingest(
-        _ wires: [[UInt8]], source: EventSource, now: UInt64, requireApplied: Bool = false
+        _ wires: [[UInt8]], parts: [PartRecord] = [], source: EventSource, now: UInt64, requireApplied: Bool = false
     ) throws(WhipError) -> IngestReport {
         let checked = Verifier.check(wires)
-        return try write { db in
-            try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, source: source, now: now, requireApplied: requireApplied)
-        }
+        return try afterErasure(
+            try write { db in
+                try self.admit(
+                    db, checked: zip(wires, checked).map { ($0, $1) }, parts: parts, source: source, now: now, requireApplied: requireApplied)
+            })
     }
 
     /// Stores a batch already decoded and verified by `Verifier.check` (the two in the same order), in one
     /// transaction: for callers that verify the next batch while this one commits.
     @discardableResult
     public func ingest(
-        checked: [[UInt8]], results: [Result<Event, Admission>], source: EventSource, now: UInt64
+        checked: [[UInt8]], results: [Result<Event, Admission>], parts: [PartRecord] = [], source: EventSource, now: UInt64
     ) throws(WhipError) -> IngestReport {
         precondition(checked.count == results.count)
-        return try write { db in
-            try self.admit(db, checked: zip(checked, results).map { ($0, $1) }, source: source, now: now, requireApplied: false)
-        }
+        return try afterErasure(
+            try write { db in
+                try self.admit(db, checked: zip(checked, results).map { ($0, $1) }, parts: parts, source: source, now: now, requireApplied: false)
+            })
     }
 
     /// Ingests many batches, verifying the next batch on the other cores while the current one commits.
@@ -237,18 +255,44 @@ public final class Store: Sendable {
     ///
     /// Each batch is its own transaction; the report sums them. Signature checks are the bottleneck
     /// (about 13k/s per core), so overlapping them with the single-threaded SQLite writer keeps both busy.
-    public func ingest(batches: [[[UInt8]]], source: EventSource, now: UInt64) throws(WhipError) -> IngestReport {
+    ///
+    /// `parts`, when given, holds the personal parts sent with each batch (the same count as `batches`).
+    public func ingest(batches: [[[UInt8]]], parts: [[PartRecord]] = [], source: EventSource, now: UInt64) throws(WhipError) -> IngestReport {
+        precondition(parts.isEmpty || parts.count == batches.count)
         var report = IngestReport()
         guard !batches.isEmpty else { return report }
         var pending = Verifier.check(batches[0])
         for i in batches.indices {
             let next = i + 1 < batches.count ? Prefetch { Verifier.check(batches[i + 1]) } : nil
             let checked = zip(batches[i], pending).map { ($0, $1) }
-            let r = try write { db in try self.admit(db, checked: checked, source: source, now: now, requireApplied: false) }
-            report.merge(r)
+            let batchParts = parts.isEmpty ? [] : parts[i]
+            let r = try write { db in try self.admit(db, checked: checked, parts: batchParts, source: source, now: now, requireApplied: false) }
+            report.merge(try afterErasure(r))
             if let next { pending = next.wait() }
         }
         return report
+    }
+
+    /// After a transaction that erased personal parts: checkpoints the WAL and truncates it, so the erased
+    /// bytes (overwritten in the database by `secure_delete`) do not linger in WAL frames either.
+    func afterErasure(_ report: IngestReport) throws(WhipError) -> IngestReport {
+        if report.erasures > 0 { try checkpoint() }
+        return report
+    }
+
+    /// Copies every WAL frame into the database and truncates the WAL to zero bytes. Fails (`storage`) when a
+    /// reader holds an old snapshot that keeps frames in use; the next erasure or `checkpoint` tries again.
+    public func checkpoint() throws(WhipError) {
+        let busy: Bool
+        do {
+            busy = try pool.writeWithoutTransaction { db in
+                let r = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                return try r?.value(at: 0, as: Int.self) != 0
+            }
+        } catch { throw wrap(error) }
+        if busy {
+            logger.warning("WAL checkpoint after an erasure was blocked by a reader; erased bytes may remain in the WAL until the next one")
+        }
     }
 
     /// Signs and stores one local event at the next hybrid logical timestamp, all in one transaction.
@@ -258,10 +302,19 @@ public final class Store: Sendable {
     /// `after` (the campaign, tier or pledge it refers to), the publication of a campaign in `after`, and the
     /// newest grant of a role to `author`. A node's own event is never held for being ahead of its clock
     /// (PROTOCOL.md §8): a node can always record.
+    ///
+    /// `parts` are the new event's personal parts (`PartDraft.record(for:)` gives their records once the event
+    /// is signed); they are stored in the same transaction.
     public func appendLocal(
-        community: PublicKey, now: UInt64, after: [EventID] = [], author: PublicKey? = nil, make: (HLC) -> Event
+        community: PublicKey, now: UInt64, after: [EventID] = [], author: PublicKey? = nil, parts: [PartDraft] = [],
+        make: (HLC) -> Event
     ) throws(WhipError) -> Event {
-        try write { db in try self.appendLocal(db, community: community, now: now, after: after, author: author, make: make) }
+        var erasures = 0
+        let event = try write { db in
+            try self.appendLocal(db, community: community, now: now, after: after, author: author, parts: parts, erasures: &erasures, make: make)
+        }
+        if erasures > 0 { try checkpoint() }
+        return event
     }
 
     /// Joins a new community and stores its first local event (its genesis) in one transaction: both or neither.
@@ -270,12 +323,14 @@ public final class Store: Sendable {
     ) throws(WhipError) -> Event {
         try write { db in
             try Store.insertCommunity(db, id: id, name: name, networkKey: networkKey, hubs: [], now: now)
-            return try self.appendLocal(db, community: id, now: now, make: make)
+            var erasures = 0
+            return try self.appendLocal(db, community: id, now: now, erasures: &erasures, make: make)
         }
     }
 
     private func appendLocal(
-        _ db: Database, community: PublicKey, now: UInt64, after: [EventID] = [], author: PublicKey? = nil, make: (HLC) -> Event
+        _ db: Database, community: PublicKey, now: UInt64, after: [EventID] = [], author: PublicKey? = nil, parts: [PartDraft] = [],
+        erasures: inout Int, make: (HLC) -> Event
     ) throws -> Event {
         let hlc = try self.nextHLC(db, community: community, now: now, after: after, author: author)
         let event = make(hlc)
@@ -283,15 +338,24 @@ public final class Store: Sendable {
         // stores (and later hands out) an event its peers would refuse.
         let checked = Verifier.checkOne(event.wire)
         if case .failure(let a) = checked { throw WhipError(.invalidArgument, "cannot \(event.kind.userAction): \(a.message)") }
-        let report = try self.admit(db, checked: [(event.wire, checked)], source: .local, now: now, requireApplied: true)
+        let report = try self.admit(
+            db, checked: [(event.wire, checked)], parts: parts.map { $0.record(for: event.id) }, source: .local, now: now, requireApplied: true)
         if report.duplicates == 1 { throw WhipError(.alreadyExists, "this change is already stored") }
         if report.accepted != 1 { throw WhipError(.rejected, "cannot \(event.kind.userAction): the change was refused") }
+        if report.partsStored != parts.count {
+            throw WhipError(.internalError, "cannot \(event.kind.userAction): its personal parts were refused (\(report.partsRefused))")
+        }
+        erasures = report.erasures
         return event
     }
 
     /// Retries held events whose time has come.
     @discardableResult
     public func retryHeld(now: UInt64) throws(WhipError) -> IngestReport {
+        try afterErasure(try retryHeldBatch(now: now))
+    }
+
+    private func retryHeldBatch(now: UInt64) throws(WhipError) -> IngestReport {
         try write { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT seq, raw FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
@@ -299,14 +363,16 @@ public final class Store: Sendable {
             try db.execute(sql: "DELETE FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
             let wires = try rows.map { r throws in try r.bytes("raw") }
             let checked = Verifier.check(wires)
-            return try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, source: .retry, now: now, requireApplied: false)
+            return try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, parts: [], source: .retry, now: now, requireApplied: false)
         }
     }
 
     private func admit(
-        _ db: Database, checked: [([UInt8], Result<Event, Admission>)], source: EventSource, now: UInt64, requireApplied: Bool
+        _ db: Database, checked: [([UInt8], Result<Event, Admission>)], parts: [PartRecord], source: EventSource, now: UInt64,
+        requireApplied: Bool
     ) throws -> IngestReport {
         var report = IngestReport()
+        let tombstonesBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
         let joined = Dictionary(
             try Row.fetchAll(db, sql: "SELECT id, ref FROM communities").map { r throws in (try r.bytes("id"), try r.value("ref", as: Int64.self)) },
             uniquingKeysWith: { a, _ in a })
@@ -406,6 +472,8 @@ public final class Store: Sendable {
                 }
             }
         }
+        report.erasures = (try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0) - tombstonesBefore
+        if !parts.isEmpty { try Store.admitParts(db, parts, now: now, into: &report) }
         if report.accepted + report.duplicates + report.held + report.rejectedCount > 0 {
             logger.debug(
                 "ingested batch",
@@ -439,7 +507,7 @@ public final class Store: Sendable {
                     db,
                     sql: """
                         SELECT e.id AS id, pt.campaign AS campaign,
-                               CASE WHEN p.anonymous THEN 'Anonymous' ELSE p.backer_name END AS backer, t.title AS tier
+                               \(Schema.backerSQL) AS backer, t.title AS tier
                         FROM pledges p JOIN events e ON e.seq = p.seq JOIN partitions pt ON pt.ref = p.partition
                         JOIN tiers t ON t.seq = p.tier WHERE p.seq = ?
                         """, arguments: [seq])

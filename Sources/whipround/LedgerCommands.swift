@@ -239,7 +239,7 @@ struct CampaignCommand: ParsableCommand {
                         ]
                         .compactMap { $0 }
                         print(
-                            "  \(p.id.hex.prefix(12)) \(p.anonymous ? "Anonymous" : p.backerName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")"
+                            "  \(p.id.hex.prefix(12)) \(p.publicName): \(money(p.amount))\(flags.isEmpty ? "" : " (" + flags.joined(separator: ", ") + ")")"
                         )
                     }
                     if total > latest.count { print("List them all with `whipround pledge list --campaign \(c.id.hex.prefix(12))`.") }

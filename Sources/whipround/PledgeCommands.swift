@@ -261,7 +261,7 @@ struct PledgeCommand: ParsableCommand {
                     // Escaped as `print` escapes text: a stored name cannot drive the terminal.
                     try out.write(
                         SafeText.printable(
-                            "\(p.id.hex.prefix(12))  \(p.anonymous ? "Anonymous" : p.backerName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)"
+                            "\(p.id.hex.prefix(12))  \(p.publicName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)"
                         ) + "\n")
                 }
                 if !any { try out.write("No pledges yet.\n") }

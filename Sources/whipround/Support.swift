@@ -144,12 +144,13 @@ extension PledgeRow {
             try o.field("amount", amount.formatted)
             try o.field("amount_minor", amount.minor)
             try o.field("anonymous", anonymous)
-            try o.field("backer", anonymous ? "Anonymous" : backerName)
+            try o.field("backer", publicName)
             try o.field("channel", channel)
             try o.field("collected", collected.formatted)
             if let collectedMethod { try o.field("collected_method", collectedMethod) }
             try o.field("collected_minor", collected.minor)
             try o.field("currency", amount.currency.code)
+            if !erased.isEmpty { try o.field("erased", erased.sorted().map(\.name)) }
             try o.field("id", id.hex)
             try o.field("made", Dates.format(madeAt, timeZone: "UTC"))
             try o.field("recorded_by", member(author))

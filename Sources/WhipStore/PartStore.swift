@@ -1,0 +1,118 @@
+import Foundation
+import GRDB
+public import WhipCore
+import WhipCrypto
+
+/// Why a personal part was dropped on arrival (PROTOCOL.md §6.4): counted in `IngestReport.partsRefused`, never
+/// logged with its bytes.
+public enum PartRefusal: String, Sendable {
+    /// Its event is neither stored nor in the same batch.
+    case noEvent = "part.no_event"
+    /// Its event commits to no part in that slot (not a version-2 pledge, or a revision without a name).
+    case noCommitment = "part.no_commitment"
+    /// `BLAKE2b-256(salt ‖ bytes)` is not the event's commitment.
+    case mismatch = "part.mismatch"
+    /// The slot was erased: the tombstone refuses it for ever.
+    case erased = "part.erased"
+    /// Not a valid part for its slot.
+    case malformed = "part.malformed"
+}
+
+extension Store {
+    /// Stores the parts whose event is stored (by this batch or earlier) and whose commitment they open, unless
+    /// their slot was erased; drops and counts the rest.
+    static func admitParts(_ db: Database, _ parts: [PartRecord], now: UInt64, into report: inout IngestReport) throws {
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO parts (event, slot, pledge, salt, bytes) VALUES (?, ?, ?, ?, ?)")
+        var events: [EventID: (seq: Int64, event: Event)?] = [:]
+        for part in parts {
+            func refuse(_ r: PartRefusal) { report.partsRefused[r.rawValue, default: 0] += 1 }
+            if events[part.event] == nil {
+                events[part.event] = try Row.fetchOne(db, sql: "SELECT seq, raw FROM events WHERE id = ?", arguments: [Data(part.event.bytes)])
+                    .map { r throws in
+                        do { return (try r.value("seq"), try Event.decode(wire: try r.bytes("raw"))) } catch {
+                            throw DamagedData("a stored event cannot be decoded: \(error)")
+                        }
+                    }
+            }
+            guard case .some(.some(let stored)) = events[part.event] else {
+                refuse(.noEvent)
+                continue
+            }
+            guard let (pledge, commitment) = Store.commitment(of: stored.event, slot: part.slot) else {
+                refuse(.noCommitment)
+                continue
+            }
+            do { try part.validate() } catch {
+                refuse(.malformed)
+                continue
+            }
+            guard part.commitment == commitment else {
+                refuse(.mismatch)
+                continue
+            }
+            let erased =
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM tombstones WHERE pledge = ? AND slot = ?", arguments: [Data(pledge.bytes), Int64(part.slot.rawValue)])
+                ?? false
+            guard !erased else {
+                refuse(.erased)
+                continue
+            }
+            try insert.execute(arguments: [
+                stored.seq, Int64(part.slot.rawValue), Data(pledge.bytes), Data(part.salt.array), Data(part.bytes),
+            ])
+            if db.changesCount == 1 { report.partsStored += 1 } else { report.partsDuplicate += 1 }
+        }
+    }
+
+    /// The pledge an event's part in `slot` belongs to and the commitment it must open, or nil when the event
+    /// commits to no part there.
+    static func commitment(of e: Event, slot: PartSlot) -> (pledge: EventID, commitment: Bytes32)? {
+        switch e.body {
+        case .pledgeMadeV2(let b): (e.id, b.commitments[Int(slot.rawValue)])
+        case .pledgeRevisedV2(let b) where slot == .name: b.name.map { (b.pledge, $0) }
+        default: nil
+        }
+    }
+
+    /// The stored parts of `events` that are not erased, for sync and bundles: each event's parts in slot order.
+    public func parts(for events: [EventID]) throws(WhipError) -> [PartRecord] {
+        try read { db in
+            var out: [PartRecord] = []
+            let stmt = try db.cachedStatement(
+                sql: "SELECT p.slot, p.salt, p.bytes FROM events e JOIN parts p ON p.event = e.seq WHERE e.id = ? ORDER BY p.slot")
+            for id in events {
+                for r in try Row.fetchAll(stmt, arguments: [Data(id.bytes)]) {
+                    out.append(try Store.partRecord(r, event: id))
+                }
+            }
+            return out
+        }
+    }
+
+    /// One stored part, or nil (never received, or erased).
+    public func part(event: EventID, slot: PartSlot) throws(WhipError) -> PartRecord? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT p.slot, p.salt, p.bytes FROM events e JOIN parts p ON p.event = e.seq WHERE e.id = ? AND p.slot = ?",
+                arguments: [Data(event.bytes), Int64(slot.rawValue)]
+            ).map { r throws in try Store.partRecord(r, event: event) }
+        }
+    }
+
+    /// The erased slots of a pledge, by this node's tombstones.
+    public func tombstones(pledge: EventID) throws(WhipError) -> Set<PartSlot> {
+        try read { db in
+            Set(
+                try Int64.fetchAll(db, sql: "SELECT slot FROM tombstones WHERE pledge = ?", arguments: [Data(pledge.bytes)])
+                    .compactMap { PartSlot(rawValue: UInt64(clamping: $0)) })
+        }
+    }
+
+    static func partRecord(_ r: Row, event: EventID) throws -> PartRecord {
+        guard let slot = PartSlot(rawValue: UInt64(clamping: try r.value("slot", as: Int64.self))),
+            let salt = Bytes32([UInt8](try r.value("salt", as: Data.self)))
+        else { throw DamagedData("a stored part is damaged") }
+        return PartRecord(event: event, slot: slot, salt: salt, bytes: [UInt8](try r.value("bytes", as: Data.self)))
+    }
+}
