@@ -226,7 +226,7 @@ public struct PledgeRejected: Equatable, Sendable {
     }
 }
 
-/// Body of `pledge.made.v2`: a pledge whose personal data travels beside it as parts (PROTOCOL.md §6.4); the
+/// Body of `pledge.made.v2`: a pledge whose personal data travels beside it as parts (PROTOCOL.md §6.35); the
 /// pledge's id is this event's id.
 public struct PledgeMadeV2: Equatable, Sendable {
     public var campaign: EventID

@@ -14,7 +14,7 @@ public enum EventLimits {
     public static let maxOrganisers = 16
     /// One sealed contact ciphertext.
     public static let maxSealedContactBytes = 1024
-    /// One personal part (PROTOCOL.md §6.4): bounds what the per-slot formats allow (16 boxes of 1,024 bytes).
+    /// One personal part (PROTOCOL.md §6.35): bounds what the per-slot formats allow (16 boxes of 1,024 bytes).
     public static let maxPartBytes = 17_408
     /// Sealed parts' plaintext is padded to a multiple of this, so a box's length shows only the bucket.
     public static let partPaddingBlock = 256

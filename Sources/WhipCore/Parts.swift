@@ -1,6 +1,6 @@
 public import WhipCrypto
 
-/// The personal parts of a version-2 pledge (PROTOCOL.md §6.4): stored beside the signed event, which signs only
+/// The personal parts of a version-2 pledge (PROTOCOL.md §6.35): stored beside the signed event, which signs only
 /// a salted commitment to each, so that they can be erased without changing any id, signature or digest.
 public enum PartSlot: UInt64, Sendable, CaseIterable, Comparable, CustomStringConvertible {
     /// The public display name, UTF-8; absent for anonymous backers.

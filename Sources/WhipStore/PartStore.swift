@@ -3,7 +3,7 @@ import GRDB
 public import WhipCore
 import WhipCrypto
 
-/// Why a personal part was dropped on arrival (PROTOCOL.md §6.4): counted in `IngestReport.partsRefused`, never
+/// Why a personal part was dropped on arrival (PROTOCOL.md §6.35): counted in `IngestReport.partsRefused`, never
 /// logged with its bytes.
 public enum PartRefusal: String, Sendable {
     /// Its event is neither stored nor in the same batch.

@@ -263,7 +263,7 @@ enum Schema {
                     """)
         }
         m.registerMigration("v5-personal") { db in
-            // Version-2 pledges keep personal data in parts beside their events (PROTOCOL.md §6.4): erasable
+            // Version-2 pledges keep personal data in parts beside their events (PROTOCOL.md §6.35): erasable
             // without changing any event. A tombstone records an erased slot of a pledge and refuses its parts
             // for ever; it is not derived, so a rebuild keeps it.
             try db.execute(

@@ -56,7 +56,7 @@ public struct IngestReport: Sendable, Equatable {
     public var partsStored = 0
     /// Personal parts already stored.
     public var partsDuplicate = 0
-    /// Personal parts dropped, by reason code (`part.*`, PROTOCOL.md §6.4); their bytes are never logged.
+    /// Personal parts dropped, by reason code (`part.*`, PROTOCOL.md §6.35); their bytes are never logged.
     public var partsRefused: [String: Int] = [:]
     /// Slots newly erased (tombstones added) by this batch; the store checkpoints the WAL after such a batch.
     public var erasures = 0

@@ -385,10 +385,10 @@ struct EventCodecTests {
         #expect(decodeCode(Forge.wire(Forge.payload(kind: kind.rawValue, body: body))) == code)
     }
 
-    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<26)
+    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<29)
     func everyFlippedBit(index: Int) throws {
         let events = try sampleEvents()
-        try #require(events.count == 26)
+        try #require(events.count == 29)
         let e = events[index]
         #expect(e.verifySignature())
         var decodedVariants = 0

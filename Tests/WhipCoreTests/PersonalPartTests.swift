@@ -3,7 +3,7 @@ import WhipCore
 import WhipCrypto
 import WhipTestSupport
 
-/// Version-2 pledges, their personal parts and `personal.erased` (PROTOCOL.md §6.4).
+/// Version-2 pledges, their personal parts and `personal.erased` (PROTOCOL.md §6.35).
 @Suite(.timeLimit(.minutes(10))) struct PersonalPartTests {
     static let salt = Bytes32([UInt8](repeating: 0x5A, count: 32))!
 

@@ -15,7 +15,7 @@ import WhipCrypto
         let parts: [PartVector]
     }
 
-    /// A personal part of a version-2 pledge or revision (PROTOCOL.md §6.4).
+    /// A personal part of a version-2 pledge or revision (PROTOCOL.md §6.35).
     struct PartVector: Decodable {
         let event: String
         let eventID: String
