@@ -196,9 +196,11 @@ public actor Exchange {
         return indexes[community] ?? SortedIndex()
     }
 
-    /// Stored events of `community` among `ids`.
-    public nonisolated func events(of community: PublicKey, ids: [EventID]) async throws(WhipError) -> [[UInt8]] {
-        try await node.read { store throws(WhipError) in try store.rawEvents(community: community, ids: ids) }
+    /// Stored events of `community` among `ids`, each with the personal parts stored for it.
+    public nonisolated func events(of community: PublicKey, ids: [EventID]) async throws(WhipError) -> [Shipment] {
+        try await node.read { store throws(WhipError) in
+            try store.eventsWithParts(community: community, ids: ids).map { Shipment(wire: $0.wire, parts: $0.parts.map { $0.encoded() }) }
+        }
     }
 
     /// The ids among `ids` this node does not store.
@@ -208,16 +210,24 @@ public actor Exchange {
 
     /// Verifies, validates and commits events a peer sent for `community`; events of any other community are
     /// refused (`wrong_community`), so a session for one community can never write into another.
-    public func ingest(_ wires: [[UInt8]], community: PublicKey, from session: Int? = nil) async throws(WhipError) -> IngestReport {
-        try await ingest(verified: wires, results: Verifier.verify(wires, community: community), from: session)
+    public func ingest(
+        _ wires: [[UInt8]], parts: [[UInt8]] = [], community: PublicKey, from session: Int? = nil
+    ) async throws(WhipError) -> IngestReport {
+        try await ingest(verified: wires, results: Verifier.verify(wires, community: community), parts: parts, from: session)
     }
 
     /// Commits a batch a session already verified (with `Verifier.verify(_:community:)`), so that the next
     /// batch's signatures are checked while this one commits.
-    func ingest(verified wires: [[UInt8]], results: [Result<Event, Admission>], from session: Int?) async throws(WhipError) -> IngestReport {
+    func ingest(
+        verified wires: [[UInt8]], results: [Result<Event, Admission>], parts: [[UInt8]], from session: Int?
+    ) async throws(WhipError) -> IngestReport {
         await enter()
         defer { leave() }
-        let report = try await node.commit(wires, checked: results, source: .peer)
+        // A record that does not decode is dropped and counted like any other unusable part, never logged with
+        // its bytes and never counted against the peer as a refused event (PROTOCOL.md §16).
+        let (records, malformed) = Node.partRecords(parts)
+        var report = try await node.commit(wires, checked: results, parts: records, source: .peer)
+        if malformed > 0 { report.partsRefused[PartRefusal.malformed.rawValue, default: 0] += malformed }
         metrics.received(accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected)
         try await refresh(cameFrom: session.map { ($0, Set(report.stored.map(\.id))) })
         return report

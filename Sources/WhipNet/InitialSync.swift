@@ -34,8 +34,9 @@ extension PeerSession {
         progress(SyncProgress(.sending, done: 0, total: have.count))
 
         let toSend = try await exchange.events(of: community, ids: have.map(\.id))
-        for batch in eventMessages(toSend, budget: settings.eventsMessageBytes) {
-            try await c.send(.events(batch))
+        for message in eventMessages(toSend, budget: settings.eventsMessageBytes) {
+            guard case .events(let batch, _) = message else { continue }
+            try await c.send(message)
             guard case .ack(let accepted, _, _) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
             report.sent += batch.count
             report.peerAccepted += accepted
@@ -51,6 +52,7 @@ extension PeerSession {
         var queue = need[...]
         var asked: [[EventID]] = []
         var pending = [[UInt8]]()
+        var pendingParts = [[UInt8]]()
         var committing: Task<IngestReport, any Error>?
         let total = need.count
         var received = 0
@@ -69,10 +71,11 @@ extension PeerSession {
             let ids = asked.removeFirst()
             var got = 0
             while true {
-                guard case .events(let wires) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
-                if wires.isEmpty { break }
+                guard case .events(let wires, let parts) = try await c.receive() else { throw WhipError(.rejected, "peer broke the protocol") }
+                if wires.isEmpty && parts.isEmpty { break }
                 got += wires.count
                 pending += wires
+                pendingParts += parts
             }
             received += got
             if got > 0 && got < ids.count {
@@ -86,11 +89,13 @@ extension PeerSession {
                 // commits stay in order.
                 let previous = committing
                 let batch = pending
+                let parts = pendingParts
                 pending = []
+                pendingParts = []
                 committing = Task {
                     let results = await Verifier.verify(batch, community: community)
                     if let previous { _ = try? await previous.value }
-                    return try await exchange.ingest(verified: batch, results: results, from: session)
+                    return try await exchange.ingest(verified: batch, results: results, parts: parts, from: session)
                 }
                 if let previous { try await acknowledge(previous, &c) }
             }

@@ -68,7 +68,7 @@ struct LiveSession {
             switch action {
             case .send(let m):
                 try await link.send(m)
-                if case .events(let batch) = m, !batch.isEmpty { exchange.metrics.sent(events: batch.count) }
+                if case .events(let batch, _) = m, !batch.isEmpty { exchange.metrics.sent(events: batch.count) }
             case .sendReconcile(let bytes, let round):
                 try await link.sendReconcile(bytes)
                 if round { exchange.metrics.reconcileRound() }
@@ -76,8 +76,8 @@ struct LiveSession {
                 queue += try machine.indexLoaded(try await exchange.index(of: community))
             case .fetchEvents(let ids):
                 queue += machine.eventsFetched(try await exchange.events(of: community, ids: ids))
-            case .ingest(let wires):
-                let r = try await exchange.ingest(wires, community: community, from: id)
+            case .ingest(let wires, let parts):
+                let r = try await exchange.ingest(wires, parts: parts, community: community, from: id)
                 if r.rejectedCount > 0 {
                     logger.notice(
                         "peer sent events we refuse", metadata: ["events.refused": "\(r.rejected)", "events.example": "\(r.examples.first ?? "")"])

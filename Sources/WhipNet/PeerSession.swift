@@ -181,6 +181,7 @@ public enum PeerSession {
                 throw WhipError(
                     .permissionDenied,
                     "\(address) closed the connection during the handshake: our network key is wrong, it is not a hub of this community, "
+                        + "it runs a different protocol version (Whipround nodes before version 2 cannot connect to this one), "
                         + "or it is busy (try again later)")
             }
             guard case .sendAndEstablish(let third, let session) = try hs.receive(second) else {

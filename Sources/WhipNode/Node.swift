@@ -371,15 +371,33 @@ public final class Node: Sendable {
     /// A bundle of every stored event (optionally of one community).
     public func exportBundle(community: PublicKey?) throws(WhipError) -> (bytes: [UInt8], count: Int) {
         let events = try store.exportEvents(community: community)
-        return (EventBundle.encode(events), events.count)
+        let parts = try store.exportParts(community: community)
+        return (EventBundle.encode(events, parts: parts.map { $0.encoded() }), events.count)
+    }
+
+    /// Decodes part records from a bundle or a peer; those that do not decode are dropped and counted.
+    package static func partRecords(_ bytes: [[UInt8]]) -> (records: [PartRecord], malformed: Int) {
+        var records: [PartRecord] = []
+        for b in bytes { if let r = try? PartRecord.decode(b) { records.append(r) } }
+        return (records, bytes.count - records.count)
+    }
+
+    /// Stores a bundle's part records, after all its events (PROTOCOL.md §12).
+    func importParts(_ bytes: [[UInt8]], into report: inout IngestReport) throws(WhipError) {
+        guard !bytes.isEmpty else { return }
+        let (records, malformed) = Node.partRecords(bytes)
+        report.merge(try store.ingest([], parts: records, source: .bundle, now: clock()))
+        if malformed > 0 { report.partsRefused[PartRefusal.malformed.rawValue, default: 0] += malformed }
     }
 
     /// Imports a bundle; a damaged bundle is refused whole.
     public func importBundle(_ bytes: [UInt8]) throws(WhipError) -> IngestReport {
-        let events = try EventBundle.decode(bytes)
+        let (events, parts) = try EventBundle.decode(bytes)
         // Batches bound transaction size; each batch is one transaction.
         let batches = stride(from: 0, to: events.count, by: Node.importBatch).map { Array(events[$0..<min(events.count, $0 + Node.importBatch)]) }
-        return try store.ingest(batches: batches, source: .bundle, now: clock())
+        var report = try store.ingest(batches: batches, source: .bundle, now: clock())
+        try importParts(parts, into: &report)
+        return report
     }
 
     /// Imports a bundle file in batches without reading it all into memory; a damaged file is refused whole
@@ -404,6 +422,7 @@ public final class Node: Sendable {
             let b = try reader.next(upTo: Node.importBatch)
             report.merge(try store.ingest(batches: b.isEmpty ? [a] : [a, b], source: .bundle, now: clock()))
         }
+        while case let parts = try reader.nextParts(upTo: Node.importBatch), !parts.isEmpty { try importParts(parts, into: &report) }
         return report
     }
 

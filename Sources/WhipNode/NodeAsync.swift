@@ -25,16 +25,20 @@ extension Node {
 
     /// Decodes and verifies `wires` on the verification threads, then commits them in one transaction; with
     /// `community`, events of any other community are refused (`wrong_community`).
-    public func ingest(_ wires: [[UInt8]], community: PublicKey? = nil, source: EventSource) async throws(WhipError) -> IngestReport {
-        try await commit(wires, checked: await Verifier.verify(wires, community: community), source: source)
+    public func ingest(
+        _ wires: [[UInt8]], parts: [PartRecord] = [], community: PublicKey? = nil, source: EventSource
+    ) async throws(WhipError) -> IngestReport {
+        try await commit(wires, checked: await Verifier.verify(wires, community: community), parts: parts, source: source)
     }
 
-    /// Commits events already checked by `Verifier.verify` (the two in the same order) in one transaction: for
-    /// callers that verify the next batch while this one commits.
-    public func commit(_ wires: [[UInt8]], checked: [Result<Event, Admission>], source: EventSource) async throws(WhipError) -> IngestReport {
+    /// Commits events already checked by `Verifier.verify` (the two in the same order), and the personal parts
+    /// that came with them, in one transaction: for callers that verify the next batch while this one commits.
+    public func commit(
+        _ wires: [[UInt8]], checked: [Result<Event, Admission>], parts: [PartRecord] = [], source: EventSource
+    ) async throws(WhipError) -> IngestReport {
         let now = self.now
         return try await store.writing { store throws(WhipError) -> IngestReport in
-            try store.ingest(checked: wires, results: checked, source: source, now: now)
+            try store.ingest(checked: wires, results: checked, parts: parts, source: source, now: now)
         }
     }
 }

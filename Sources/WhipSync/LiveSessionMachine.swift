@@ -37,8 +37,8 @@ public struct LiveSessionMachine<C: Clock, R: RandomNumberGenerator> where C.Dur
         case loadIndex
         /// Request: the stored events among these ids, for `eventsFetched`.
         case fetchEvents([EventID])
-        /// Request: verify and commit these events from the peer, for `ingested`.
-        case ingest([[UInt8]])
+        /// Request: verify and commit these events and part records from the peer, for `ingested`.
+        case ingest([[UInt8]], parts: [[UInt8]])
         /// Request: add refused events to the peer's tally, for `refusalsRecorded`.
         case recordRefusals(Int)
         /// Request: of these ids, the ones this node lacks and no session has asked for lately (marked as
@@ -160,10 +160,10 @@ public struct LiveSessionMachine<C: Clock, R: RandomNumberGenerator> where C.Dur
             if peerLive { eager = true }  // it lacks what we announce: push to it again
             pending = .answerWant(ids)
             return [.fetchEvents(ids)]
-        case .events(let wires):
-            if wires.isEmpty { return answerEnded() }
+        case .events(let wires, let parts):
+            if wires.isEmpty && parts.isEmpty { return answerEnded() }
             pending = .ingest(count: wires.count)
-            return [.ingest(wires)]
+            return [.ingest(wires, parts: parts)]
         case .ack(let accepted, let duplicates, let rejected):
             unacked = max(0, unacked - 1)
             if accepted == 0 && duplicates > 0 && rejected == 0 && eager {  // it had them all: prune
@@ -247,13 +247,13 @@ public struct LiveSessionMachine<C: Clock, R: RandomNumberGenerator> where C.Dur
         }
     }
 
-    /// The stored events asked for with `fetchEvents`.
-    public mutating func eventsFetched(_ wires: [[UInt8]]) -> [Action] {
+    /// The stored events, with their parts, asked for with `fetchEvents`.
+    public mutating func eventsFetched(_ shipments: [Shipment]) -> [Action] {
         switch take() {
         case .push(let fresh):
             var actions: [Action] = []
-            for batch in eventMessages(wires, budget: rules.eventsMessageBytes) {
-                actions.append(.send(.events(batch)))
+            for message in eventMessages(shipments, budget: rules.eventsMessageBytes) {
+                actions.append(.send(message))
                 unacked += 1
             }
             peerHas.insert(fresh)
@@ -262,14 +262,14 @@ public struct LiveSessionMachine<C: Clock, R: RandomNumberGenerator> where C.Dur
             // Up to `answerBytes` (at least one event), then an empty `events` to end the answer.
             var budget = rules.answerBytes
             var sent = 0
-            for w in wires {
-                budget -= w.count
+            for s in shipments {
+                budget -= s.cost - 4
                 if budget < 0 && sent > 0 { break }
                 sent += 1
             }
             var actions: [Action] = []
-            for batch in eventMessages(Array(wires.prefix(sent)), budget: rules.eventsMessageBytes) {
-                actions.append(.send(.events(batch)))
+            for message in eventMessages(Array(shipments.prefix(sent)), budget: rules.eventsMessageBytes) {
+                actions.append(.send(message))
                 unacked += 1
             }
             peerHas.insert(ids)

@@ -11,8 +11,9 @@ public enum SessionMessage: Equatable, Sendable {
     case reconcilePart([UInt8])
     /// Please send these events.
     case want([EventID])
-    /// Events, each in wire form; answered by `ack` once durably committed.
-    case events([[UInt8]])
+    /// Events, each in wire form, and the personal-part records of events in this or an earlier `events`
+    /// message (PROTOCOL.md §16); answered by `ack` once durably committed.
+    case events([[UInt8]], parts: [[UInt8]] = [])
     /// The last `events` batch is committed: this many were new, this many already known, this many refused.
     case ack(accepted: Int, duplicates: Int, rejected: Int)
     /// New events exist with these ids (push notification; the peer pulls what it lacks with `want`).
@@ -28,7 +29,11 @@ public enum SessionMessage: Equatable, Sendable {
     public static let maxIDs = 1_024
     /// Most bytes of a reconciliation message in one frame.
     public static let reconcilePartBytes = 60_000
-    /// Senders keep the sum of (length + 4) over the events of one `events` message within this budget.
+    /// The largest personal-part record a receiver accepts in an `events` message: a part of
+    /// `EventLimits.maxPartBytes` in its record `[bstr(32), uint, bstr(32), bstr]` (73 bytes of framing).
+    public static let maxPartRecordBytes = EventLimits.maxPartBytes + 73
+    /// Senders keep the sum of (length + 4) over the events and part records of one `events` message within
+    /// this budget.
     public static let eventsBudgetBytes = 60_000
     /// Every receiver accepts frames up to at least this many bytes (PROTOCOL.md §14); no message a
     /// conforming sender builds needs more, so `limits.max_frame_bytes` may not go below it.
@@ -68,7 +73,10 @@ public enum SessionMessage: Equatable, Sendable {
         switch self {
         case .reconcile(let m), .reconcilePart(let m): items.append(.bytes(m))
         case .want(let ids), .announce(let ids): items.append(.array(ids.map { .bytes($0.bytes) }))
-        case .events(let evs): items.append(.array(evs.map { .bytes($0) }))
+        case .events(let evs, let parts):
+            items.append(.array(evs.map { .bytes($0) }))
+            // An empty parts list is left out, so that `events([])`, the end of an answer, stays `82 03 80`.
+            if !parts.isEmpty { items.append(.array(parts.map { .bytes($0) })) }
         case .ack(let a, let d, let r): items += [.unsigned(UInt64(a)), .unsigned(UInt64(d)), .unsigned(UInt64(r))]
         case .ping, .pong, .live: break
         case .goodbye(let reason): items.append(.text(reason))
@@ -104,16 +112,23 @@ public enum SessionMessage: Equatable, Sendable {
             guard case .bytes(let m) = rest[0] else { break }
             return .reconcile(m)
         case (2, 1): return .want(try ids(rest[0]))
-        case (3, 1):
-            guard case .array(let list) = rest[0] else { break }
-            var evs = [[UInt8]]()
-            for item in list {
-                guard case .bytes(let b) = item, b.count <= EventLimits.maxEventBytes else {
-                    throw SessionError(.malformed, "an event is a byte string of at most \(EventLimits.maxEventBytes) bytes")
+        case (3, 1), (3, 2):
+            func list(_ v: CBOR, max: Int, what: String) throws(SessionError) -> [[UInt8]] {
+                guard case .array(let items) = v else { throw SessionError(.malformed, "an events message holds lists of byte strings") }
+                var out = [[UInt8]]()
+                for item in items {
+                    guard case .bytes(let b) = item, b.count <= max else {
+                        throw SessionError(.malformed, "\(what) is a byte string of at most \(max) bytes")
+                    }
+                    out.append(b)
                 }
-                evs.append(b)
+                return out
             }
-            return .events(evs)
+            let evs = try list(rest[0], max: EventLimits.maxEventBytes, what: "an event")
+            guard rest.count == 2 else { return .events(evs) }
+            let parts = try list(rest[1], max: maxPartRecordBytes, what: "a part record")
+            guard !parts.isEmpty else { throw SessionError(.malformed, "an empty list of part records is left out, not sent") }
+            return .events(evs, parts: parts)
         case (4, 3): return .ack(accepted: try count(rest[0]), duplicates: try count(rest[1]), rejected: try count(rest[2]))
         case (5, 1): return .announce(try ids(rest[0]))
         case (6, 0): return .ping

@@ -47,7 +47,7 @@ import WhipNode
         try Data("not mine".utf8).write(to: URL(fileURLWithPath: cli.path("out.bundle.partial")))
         try cli.run(["bundle", "export", "--data", "hub", "--out", "out.bundle"])
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: cli.path("out.bundle"))))
-        #expect(try EventBundle.decode(bytes).count == 2)
+        #expect(try EventBundle.decode(bytes).events.count == 2)
         // A file that only looks like a temporary file is someone else's: untouched.
         #expect(try String(contentsOfFile: cli.path("out.bundle.partial"), encoding: .utf8) == "not mine")
         try cli.run(["export", "--data", "hub", "--campaign", campaign, "--out", "pledges.csv"])
