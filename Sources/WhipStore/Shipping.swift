@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 public import WhipCore
-import WhipCrypto
+public import WhipCrypto
 
 /// Events with the personal parts that travel beside them (PROTOCOL.md §12 and §16): what sync sends and
 /// bundles carry. Erased parts are deleted, so they are never among them.

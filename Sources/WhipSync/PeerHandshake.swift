@@ -76,6 +76,13 @@ public struct PeerHandshake: Sendable {
     public static func initiate(
         community: PublicKey, networkKey: [UInt8], noiseKey: NoiseKeyPair, identity: SigningKey
     ) throws(HandshakeError) -> (PeerHandshake, first: [UInt8]) {
+        try initiate(community: community, networkKey: networkKey, noiseKey: noiseKey, identity: identity, prologue: prologue)
+    }
+
+    /// `initiate` under another prologue: how a node of another protocol version starts (for tests).
+    package static func initiate(
+        community: PublicKey, networkKey: [UInt8], noiseKey: NoiseKeyPair, identity: SigningKey, prologue: [UInt8]
+    ) throws(HandshakeError) -> (PeerHandshake, first: [UInt8]) {
         do {
             var hs = try HandshakeState(
                 protocolName: protocolName, role: .initiator, prologue: prologue, staticKeyPair: noiseKey, psks: [networkKey])

@@ -40,6 +40,26 @@ import WhipTestSupport
         }
     }
 
+    /// Protocol version 2 (PROTOCOL.md §0) changed the prologue: a version-1 node, with the right network key,
+    /// fails at the first message exactly as a stranger does, and a version-2 one still gets in.
+    @Test func aVersionOneNodeCannotConnect() throws {
+        #expect(PeerHandshake.prologue == Array("whipround/2".utf8))
+        for (prologue, opens) in [("whipround/1", false), ("whipround/2", true)] {
+            let (_, m1) = try PeerHandshake.initiate(
+                community: elm.id, networkKey: elm.networkKey, noiseKey: NoiseKeyPair.generate(), identity: FixedKeys.collectorA,
+                prologue: Array(prologue.utf8))
+            let answer = Result { () throws(HandshakeError) in
+                try PeerHandshake.respond(to: m1, communities: [elm], noiseKey: NoiseKeyPair.generate(), identity: FixedKeys.founder)
+            }
+            switch answer {
+            case .success: #expect(opens, "\(prologue) should not open")
+            case .failure(let e):
+                #expect(!opens, "\(prologue): \(e)")
+                #expect(e.code == .notMemberOfAny)
+            }
+        }
+    }
+
     @Test func anyFlippedByteInAnyMessageFails() {
         for message in 1...3 {
             for position in [0, 5, 31, 32, 40, 47, 60, 100] {
