@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WhipCore
 import WhipCrypto
@@ -56,6 +57,27 @@ struct BundleFormatTests {
         extra += Blake2b.hash(extra, length: 32)
         #expect(throws: WhipError.self) { try EventBundle.decode(extra) }
         #expect(throws: WhipError.self) { try stream(extra, batch: 2) }
+    }
+
+    /// The independent generator's bundles (PROTOCOL.md §13): version 1 and version 2 with part records.
+    @Test func generatedBundlesDecode() throws {
+        let url = try #require(Bundle.module.url(forResource: "events", withExtension: "json", subdirectory: "Vectors"))
+        let file = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        for (key, version) in [("bundle", 1), ("bundle_v2", 2)] {
+            let v = try #require(file[key] as? [String: Any], "\(key)")
+            let hex = try #require(v["hex"] as? String)
+            let bytes = try #require(Hex.decode(hex))
+            #expect(Int(bytes[8]) == version)
+            let decoded = try EventBundle.decode(bytes)
+            let ids = try decoded.events.map { try Event.decode(wire: $0).id.hex }
+            #expect(ids == v["event_ids"] as? [String], "\(key)")
+            #expect(decoded.parts.map { Hex.encode($0) } == (v["parts"] as? [String] ?? []), "\(key)")
+            for record in decoded.parts {
+                let r = try PartRecord.decode(record)
+                #expect(ids.contains(r.event.hex), "a part of an event in the file")
+            }
+            #expect(try stream(bytes, batch: 1).parts == decoded.parts)
+        }
     }
 
     @Test func unknownVersionsAreRefusedWithTheRangeRead() throws {

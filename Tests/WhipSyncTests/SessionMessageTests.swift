@@ -72,7 +72,7 @@ import WhipTestSupport
             let texts = try #require(v as? [String])
             return try texts.map { try #require(EventID(hex: $0)) }
         }
-        #expect(vectors.count == 12)
+        #expect(vectors.count == 13)
         for v in vectors {
             let name = try #require(v["name"] as? String)
             let hex = try #require(v["hex"] as? String)
@@ -83,9 +83,10 @@ import WhipTestSupport
             case "reconcile_part": expected = .reconcilePart(try bytes(f["part"]))
             case "want", "want, no ids": expected = .want(try ids(f["ids"]))
             case "announce": expected = .announce(try ids(f["ids"]))
-            case "events", "events, the end of an answer":
+            case "events", "events, the end of an answer", "events, with parts":
                 let texts = try #require(f["events"] as? [String])
-                expected = .events(try texts.map { try bytes($0) })
+                let parts = f["parts"] as? [String] ?? []
+                expected = .events(try texts.map { try bytes($0) }, parts: try parts.map { try bytes($0) })
             case "ack":
                 expected = .ack(
                     accepted: try #require(f["accepted"] as? Int), duplicates: try #require(f["duplicates"] as? Int),

@@ -551,15 +551,24 @@ bad("replayed into another community", "a valid signature over the same body in 
 # Bundle (section 12)
 
 
-def bundle(wires):
-    out = b"WHIPBNDL" + b"\x01" + len(wires).to_bytes(4, "big")
+def bundle(wires, records=None):
+    """Version 1 without `records`; version 2 (a part section after the events) with them."""
+    out = b"WHIPBNDL" + (b"\x01" if records is None else b"\x02") + len(wires).to_bytes(4, "big")
     for w in wires:
         out += len(w).to_bytes(4, "big") + w
+    if records is not None:
+        out += len(records).to_bytes(4, "big")
+        for r in records:
+            out += len(r).to_bytes(4, "big") + r
     return out + blake2b(out)
 
 
 bundle_events = events[:2]
 bundle_hex = bundle([e.wire for e in bundle_events]).hex()
+# Version 2: the version-2 pledge and its revision with their three part records, as written before the erasure.
+bundle2_events = [ann, ann_rev]
+bundle2_records = [bytes.fromhex(p["record"]) for p in parts]
+bundle2_hex = bundle([e.wire for e in bundle2_events], bundle2_records).hex()
 
 # ---------------------------------------------------------------------------------------------------------
 # Invites (section 9.1)
@@ -608,6 +617,10 @@ session_messages = [
     session_message("want, no ids", [2, []], {"ids": []}),
     session_message("events", [3, [events[0].wire]], {"events": [events[0].wire.hex()]}),
     session_message("events, the end of an answer", [3, []], {"events": []}),
+    session_message(
+        "events, with parts", [3, [ann.wire], bundle2_records[:2]],
+        {"events": [ann.wire.hex()], "parts": [r.hex() for r in bundle2_records[:2]]},
+    ),
     session_message("ack", [4, 3, 1, 0], {"accepted": 3, "duplicates": 1, "rejected": 0}),
     session_message("announce", [5, [ID_A]], {"ids": [ID_A.hex()]}),
     session_message("ping", [6], {}),
@@ -857,6 +870,13 @@ doc = {
         "hex": bundle_hex,
         "checksum": bundle_hex[-64:],
     },
+    "bundle_v2": {
+        "events": [e.name for e in bundle2_events],
+        "event_ids": [e.id.hex() for e in bundle2_events],
+        "parts": [r.hex() for r in bundle2_records],
+        "hex": bundle2_hex,
+        "checksum": bundle2_hex[-64:],
+    },
     "digest": digest,
     "parts": parts,
     "invites": invites,
@@ -879,7 +899,7 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"wrote {args.out}: {len(doc['keys'])} keys, {len(doc['events'])} events, {len(doc['invalid'])} invalid, {len(parts)} parts, 1 bundle, 1 digest, {len(invites)} invites, {len(session_messages)} session messages")
+    print(f"wrote {args.out}: {len(doc['keys'])} keys, {len(doc['events'])} events, {len(doc['invalid'])} invalid, {len(parts)} parts, 2 bundles, 1 digest, {len(invites)} invites, {len(session_messages)} session messages")
 
 
 if __name__ == "__main__":
