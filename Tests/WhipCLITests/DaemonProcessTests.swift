@@ -237,8 +237,10 @@ import Testing
         try cli.run(["community", "create", "--data", name, "Elm Street \(name)"])
     }
 
-    /// An address that cannot be used ends `serve` within 2 s with one line and exit 74: the listen port in
-    /// use, an explicitly asked-for metrics port in use, an address that is not on this host.
+    /// An address that cannot be used ends `serve` on its own, with one line and exit 74, instead of retrying:
+    /// the listen port in use, an explicitly asked-for metrics port in use, an address that is not on this host.
+    /// (The bound is generous because a process start on a loaded 2-core machine can itself take seconds; a
+    /// `serve` that retried would still be running.)
     @Test func unusableAddressesEndServeAtOnce() async throws {
         let cli = try CLI()
         try founder(cli, "a")
@@ -257,9 +259,7 @@ import Testing
         ]
         for (args, line) in cases {
             let b = try Daemon(cli, ["--data", "b"] + args, own: true)
-            let started = ContinuousClock.now
-            #expect(await b.ends(within: 2), "serve \(args) still running after 2 s: \(b.log.value)")
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(await b.ends(within: 20), "serve \(args) still running after 20 s: \(b.log.value)")
             #expect(b.process.terminationStatus == 74, "\(args): \(b.log.value)")
             #expect(b.log.value == line + "\n", "\(args)")
         }
