@@ -69,6 +69,9 @@ extension ErrorCode where Family == RuleFailure {
     public static let alreadyClaimed = Self("already_claimed")
     /// Gift Aid: the pledge's reward is worth more than the donor-benefit limits allow, or its value is not stated.
     public static let benefitOverLimit = Self("benefit_over_limit")
+    /// Gift Aid: a claimed declaration is erased before its retention period (6 years after the end of the
+    /// accounting period of the claim) is over.
+    public static let underRetention = Self("under_retention")
     /// A pledge revision in the other pledge format's terms (a name in clear for a version-2 pledge, or a name
     /// part for a version-1 pledge).
     public static let wrongVersion = Self("wrong_version")

@@ -471,7 +471,7 @@ public struct CampaignLedger {
             guard p.hasParts else {
                 throw fail(.notErasable, "a version-1 pledge's personal data is inside its signed event and cannot be erased (docs/PRIVACY.md)")
             }
-            try checkErasure(e, b, c, p)
+            try checkErasure(e, b, c, p, auth)
             p.erased.formUnion(b.slots)
             c.pledges[b.pledge] = p
 
@@ -598,11 +598,11 @@ public struct CampaignLedger {
         p.tier = tier
     }
 
-    /// Further conditions on an erasure, judged after its author and pledge were checked.
-    ///
-    /// The hook for the Gift Aid retention rule (`under_retention`: a declaration is kept for 6 years after
-    /// the accounting period of the last donation claimed under it); no condition yet.
-    static func checkErasure(_ e: Event, _ b: PersonalErased, _ c: CampaignState, _ p: PledgeState) throws(RuleViolation) {}
+    /// Further conditions on an erasure, judged after its author and pledge were checked: the Gift Aid
+    /// retention rule (`GiftAidRules.retention`).
+    static func checkErasure(_ e: Event, _ b: PersonalErased, _ c: CampaignState, _ p: PledgeState, _ auth: Authority) throws(RuleViolation) {
+        try GiftAidRules.retention(e, b, p, auth)
+    }
 
     /// Decides limited tiers: the earliest active pledges (timestamp, then id) win; the rest wait.
     /// Needs every pledge of the campaign in `c.pledges`.

@@ -197,6 +197,12 @@ enum GiftAidRules {
         }
         for id in b.pledges {
             guard let p = c.pledges[id] else { throw fail(.unknownPledge, "no pledge \(id.hex.prefix(12)) in this campaign") }
+            guard p.hasParts else {
+                throw fail(.wrongVersion, "pledge \(id.hex.prefix(12)) is in the old format, which has no Gift Aid declaration part")
+            }
+            guard !p.erased.contains(.giftAid) else {
+                throw fail(.erased, "pledge \(id.hex.prefix(12)): its Gift Aid declaration was erased")
+            }
             guard p.status == .active else { throw fail(.pledgeInactive, "pledge \(id.hex.prefix(12)) is \(p.status.rawValue)") }
             guard p.collected >= p.amount else {
                 throw fail(.notCollected, "pledge \(id.hex.prefix(12)): its money has not all been received")
@@ -218,6 +224,21 @@ enum GiftAidRules {
         for id in b.pledges {
             c.pledges[id]!.giftAidClaim = e.id
             c.pledges[id]!.giftAidClaimedAt = e.hlc
+        }
+    }
+
+    /// `under_retention`: erasing a claimed pledge's Gift Aid declaration (slot 2), whatever the reason, before
+    /// the day after 6 years from the end of the accounting period that contains its claim's UTC date, by the
+    /// charity recognition in force at the erasure.
+    static func retention(_ e: Event, _ b: PersonalErased, _ p: PledgeState, _ auth: Authority) throws(RuleViolation) {
+        guard b.slots.contains(.giftAid), let claimed = p.giftAidClaimedAt,
+            let charity = auth.charity(at: e.orderKey) ?? auth.currentCharity
+        else { return }
+        let ends = charity.retentionEnds(lastDonation: CivilDate(utcMs: claimed.wall))
+        guard CivilDate(utcMs: e.hlc.wall) >= ends else {
+            throw fail(
+                .underRetention,
+                "the Gift Aid declaration was claimed and must be kept until \(ends.adding(days: -1).iso) (6 years after its accounting period)")
         }
     }
 }

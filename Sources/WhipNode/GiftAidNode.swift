@@ -57,6 +57,14 @@ extension Node {
         return d
     }
 
+    /// The joined community with this id.
+    public func communityInfo(_ id: PublicKey) throws(WhipError) -> CommunityInfo {
+        guard let c = try store.communities().first(where: { $0.id == id }) else {
+            throw WhipError(.notFound, "this node is not a member of community \(KeyText.encode(id, as: .community))")
+        }
+        return c
+    }
+
     /// The community's HMRC recognition as a charity, or nil.
     public func charity(_ c: CommunityInfo) throws(WhipError) -> CharityRecognised? {
         try store.authority(community: c.id).currentCharity
@@ -78,10 +86,38 @@ extension Node {
         try store.authority(community: c.id).currentRoles(wall: now).filter { $0.role == .treasurer }.map(\.member)
     }
 
-    /// The Gift Aid declaration of a pledge, as far as this node can read it.
+    /// The Gift Aid declaration of a pledge, as far as this node can read it: its slot-2 part, opened with this
+    /// node's key.
     public func giftAidDeclaration(pledge: EventID) throws(WhipError) -> DeclarationLookup {
-        // Filled in with the personal parts of pledge format v2 (slot 2, sealed to the treasurers).
-        .none
+        if try store.tombstones(pledge: pledge).contains(.giftAid) { return .erased }
+        guard let part = try store.part(event: pledge, slot: .giftAid) else { return .none }
+        guard let sealed = try? SealedPart.decode(part.bytes) else { return .sealedToOthers }
+        guard let mine = sealed.boxes.first(where: { $0.recipient == identity.publicKey }) else { return .sealedToOthers }
+        guard let padded = try? identity.openSealed(mine.ciphertext), let plain = SealedPart.unpad(padded) else {
+            throw WhipError(.corrupt, "pledge \(pledge.hex.prefix(12))'s Gift Aid declaration is sealed to this node but cannot be opened")
+        }
+        do { return .found(try GiftAidDeclaration.decode(plain)) } catch {
+            throw WhipError(.corrupt, "pledge \(pledge.hex.prefix(12))'s Gift Aid declaration is not valid: \(error.message)")
+        }
+    }
+
+    /// A declaration sealed to the community's treasurers: the bytes of a version-2 pledge's slot-2 part. Refused
+    /// unless the community is a recognised charity with at least one treasurer.
+    public func sealDeclaration(_ d: GiftAidDeclaration, community c: CommunityInfo) throws(WhipError) -> [UInt8] {
+        _ = try requireCharity(c)
+        let treasurers = try treasurers(c)
+        guard !treasurers.isEmpty else {
+            throw WhipError(
+                .rejected,
+                "'\(c.name)' has no treasurer to seal the Gift Aid declaration to; an admin grants one with `community grant --role treasurer`")
+        }
+        do { try d.validate() } catch { throw WhipError(.invalidArgument, "the Gift Aid declaration: \(error.message)") }
+        let part: SealedPart?
+        do { part = try SealedPart.seal(d.encoded(), to: treasurers) } catch {
+            throw WhipError(.internalError, "cannot seal the Gift Aid declaration", cause: error)
+        }
+        guard let part else { throw WhipError(.invalidArgument, "the Gift Aid declaration is too long") }
+        return part.encoded()
     }
 
     /// The donations a treasurer may claim: collected pledges of GBP campaigns of `c` that closed funded, not claimed

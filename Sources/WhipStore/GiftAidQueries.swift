@@ -24,15 +24,18 @@ extension Store {
                 db,
                 sql: """
                     SELECT e.raw FROM events e LEFT JOIN rule_rejections r ON r.seq = e.seq
-                    WHERE e.partition = ? AND e.kind IN (?, ?) AND r.seq IS NULL
+                    WHERE e.partition = ? AND e.kind IN (?, ?, ?) AND r.seq IS NULL
                     """,
-                arguments: [pref, Int64(EventKind.pledgeMade.rawValue), Int64(EventKind.pledgeCollected.rawValue)])
+                arguments: [
+                    pref, Int64(EventKind.pledgeMade.rawValue), Int64(EventKind.pledgeCollected.rawValue), Int64(EventKind.pledgeMadeV2.rawValue),
+                ])
             var out: [EventID: UInt64] = [:]
             while let row = try cursor.next() {
                 let e: Event
                 do { e = try Event.decode(wire: try row.bytes("raw")) } catch { throw DamagedData("a stored event cannot be decoded: \(error)") }
                 switch e.body {
                 case .pledgeMade(let b) where b.paid != nil: out[e.id] = max(out[e.id] ?? 0, e.hlc.wall)
+                case .pledgeMadeV2(let b) where b.paid != nil: out[e.id] = max(out[e.id] ?? 0, e.hlc.wall)
                 case .pledgeCollected(let b): out[b.pledge] = max(out[b.pledge] ?? 0, e.hlc.wall)
                 default: break
                 }

@@ -26,7 +26,7 @@ struct PledgeCommand: ParsableCommand {
         @Option var email: String?
         @Option var phone: String?
         @Option var address: String?
-        @Flag(help: "The backer made a Gift Aid declaration.") var giftAid = false
+        @OptionGroup(title: "Gift Aid (a charity's pledges)") var gift: GiftAidOptions
         @Flag(help: "Record it although the campaign has closed: it is kept, but not counted.") var late = false
 
         func run() throws {
@@ -48,19 +48,30 @@ struct PledgeCommand: ParsableCommand {
                 }
                 return m
             }
-            let contact = try n.seal(Contact(email: email, phone: phone, address: address, giftAid: giftAid), for: c)
-            let e = try n.emit(
-                c.community,
-                .pledgeMade(
-                    PledgeMade(
-                        campaign: c.id, backerName: name, anonymous: anonymous, amount: amt.minor, currency: amt.currency, tier: tierID,
-                        channel: ch, paid: method, contact: contact)))
+            let e: Event
+            if let declaration = try gift.declaration(today: n.ukDate(n.now)) {
+                // A Gift Aid declaration is the slot-2 part of a version-2 pledge, sealed to the treasurers.
+                let sealed = try n.sealDeclaration(declaration, community: try n.communityInfo(c.community))
+                let parts = try n.pledgeParts(
+                    name: name, anonymous: anonymous, contact: Contact(email: email, phone: phone, address: address, giftAid: true),
+                    giftAid: sealed, for: c)
+                e = try n.recordPledge(c, amount: amt, tier: tierID, channel: ch, paid: method, parts: parts)
+            } else {
+                let contact = try n.seal(Contact(email: email, phone: phone, address: address, giftAid: false), for: c)
+                e = try n.emit(
+                    c.community,
+                    .pledgeMade(
+                        PledgeMade(
+                            campaign: c.id, backerName: name, anonymous: anonymous, amount: amt.minor, currency: amt.currency, tier: tierID,
+                            channel: ch, paid: method, contact: contact)))
+            }
             let after = try n.campaign(c.id.hex)
             let (p, _) = try n.pledge(e.id.hex)
             if output.json {
                 printJSON([
                     "id": e.id.hex, "campaign": c.id.hex, "amount": amt.formatted, "currency": amt.currency.code, "pledged": after.pledged.formatted,
                     "backers": after.backers, "status": p.status, "counted": p.status == "active", "waitlisted": p.waitlisted,
+                    "gift_aid": gift.giftAid,
                 ])
             } else {
                 let who = anonymous ? "an anonymous backer" : name

@@ -75,4 +75,88 @@ import Testing
         #expect((wording["text"] as? String)?.hasPrefix("I want Elm Street Trust to treat this donation as Gift Aid donations.") == true)
         try cli.run(["giftaid", "wording", "--data", "hub", "--version", "7"], expect: 3)
     }
+
+    /// Declarations taken at the pledge desk reach the treasurer sealed, and become the schedule's rows.
+    @Test func declarationsBecomeTheSchedule() throws {
+        let cli = try CLI()
+        try cli.run(["init", "--data", "hub", "--name", "Hub"])
+        try cli.run(["community", "create", "--data", "hub", "Elm Street"])
+        let add0 = ["pledge", "add", "--data", "hub", "--name", "Ann", "--amount", "5", "--gift-aid", "--first-name", "Ann"]
+
+        // Gift Aid options are refused in words until the community is a charity with a treasurer.
+        let campaign = try #require(
+            try cli.json([
+                "campaign", "create", "--data", "hub", "--title", "Paint the hall", "--goal", "100", "--model", "keep-what-you-raise",
+                "--closes", "2099-03-31",
+            ])["id"] as? String)
+        try cli.run(["campaign", "publish", "--data", "hub", campaign])
+        let early = try cli.run(add0 + ["--campaign", campaign, "--last-name", "Smith", "--house", "1", "--postcode", "S1 2BD"], expect: 4)
+        #expect(early.stderr.contains("not recorded as a charity"))
+        try cli.run([
+            "charity", "recognise", "--data", "hub", "--reference", "AB12345", "--legal-name", "Elm Street Trust", "--year-end", "12-31",
+        ])
+        let noTreasurer = try cli.run(add0 + ["--campaign", campaign, "--last-name", "Smith", "--house", "1", "--postcode", "S1 2BD"], expect: 4)
+        #expect(noTreasurer.stderr.contains("no treasurer"))
+        let me = try #require(try cli.json(["id", "--data", "hub"])["id"] as? String)
+        try cli.run(["community", "grant", "--data", "hub", "--role", "treasurer", me])
+        let missing = try cli.run(add0 + ["--campaign", campaign], expect: 2)
+        #expect(missing.stderr.contains("needs --first-name, --last-name, --house and --postcode"))
+        let badPostcode = try cli.run(add0 + ["--campaign", campaign, "--last-name", "Smith", "--house", "1", "--postcode", "12345"], expect: 2)
+        #expect(badPostcode.stderr.contains("not a UK postcode"))
+
+        let add = ["pledge", "add", "--data", "hub", "--campaign", campaign, "--paid", "cash", "--gift-aid"]
+        let ann = try #require(
+            try cli.json(
+                add + [
+                    "--name", "Ann", "--amount", "250", "--ga-title", "Mrs", "--first-name", "Ann", "--last-name", "Smith-Jones", "--house", "12",
+                    "--postcode", "s19 2bd", "--ga-scope", "past-and-future",
+                ])["id"] as? String)
+        // Oral, confirmed long ago: claimable. Oral, not confirmed: left out, and said so.
+        let bob = try #require(
+            try cli.json(
+                add + [
+                    "--name", "Bob", "--amount", "15", "--first-name", "B", "--last-name", "Oak", "--house", "Rose Cottage", "--postcode", "EC1A1BB",
+                    "--oral", "--declared", "2020-01-01", "--confirmation-sent", "2020-01-02",
+                ])["id"] as? String)
+        let cat = try #require(
+            try cli.json(
+                add + ["--name", "Cat", "--amount", "10", "--first-name", "Cat", "--last-name", "Elm", "--house", "3", "--postcode", "X", "--oral"])[
+                    "id"] as? String)
+        let plain = try #require(
+            try cli.json(["pledge", "add", "--data", "hub", "--campaign", campaign, "--name", "Dee", "--amount", "9", "--paid", "cash"])["id"]
+                as? String)
+        // The declaration is not in the database in clear.
+        let db = try Data(contentsOf: cli.cwd.appendingPathComponent("hub/whipround.sqlite"))
+        #expect(db.range(of: Data("Smith-Jones".utf8)) == nil)
+        try cli.run(["campaign", "close", "--data", "hub", campaign])
+
+        let dates = ["--from", "2000-01-01", "--to", "2099-12-31"]
+        let claim = try cli.json(["giftaid", "claim", "--data", "hub", "--out", "claim.csv"] + dates)
+        #expect(claim["donations"] as? Int == 2)
+        #expect(claim["total"] as? String == "265.00")
+        #expect((claim["claim_events"] as? [Any])?.count == 1)
+        let skipped = try #require(claim["skipped"] as? [[String: Any]])
+        #expect(skipped.map { $0["pledge"] as? String } == [cat])
+        let today =
+            try #require(try cli.json(["giftaid", "retention", "--data", "hub"])["declarations"] as? [[String: Any]]).first?["claimed"] as? String
+        let date = try #require(today.map { "\($0.suffix(2))/\($0.dropFirst(5).prefix(2))/\($0.dropFirst(2).prefix(2))" })
+        let csv = try String(contentsOf: cli.cwd.appendingPathComponent("claim.csv"), encoding: .utf8)
+        let rows = csv.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.count == 3)
+        // Sorted by date then pledge id: both today, so the aggregated row and Ann's row in pledge-id order.
+        let annRow = ["Mrs", "Ann", "Smith Jones", "12", "S19 2BD", "", "", date, "250.00"]
+        let bobRow = ["", "", "", "", "", "Small pledges", "", date, "15.00"]
+        let body = rows.dropFirst().map { Array($0.dropFirst()) }
+        #expect(Set(body) == Set([annRow, bobRow]))
+        #expect(rows.dropFirst().map(\.first) == ["1", "2"])
+
+        // Claimed once: a second run finds nothing; the plain pledge is a small donation, the claimed ones are not.
+        let again = try cli.json(["giftaid", "claim", "--data", "hub", "--out", "again.csv"] + dates)
+        #expect(again["donations"] as? Int == 0)
+        let small = try #require(try cli.json(["giftaid", "small-donations", "--data", "hub"] + dates)["donations"] as? [[String: Any]])
+        #expect(small.map { $0["pledge"] as? String } == [plain])
+        let kept = try #require(try cli.json(["giftaid", "retention", "--data", "hub"])["declarations"] as? [[String: Any]])
+        #expect(Set(kept.compactMap { $0["pledge"] as? String }) == [ann, bob])
+        #expect(kept.allSatisfy { $0["due_for_retention_expired"] as? Bool == false })
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WhipCore
 import WhipCrypto
@@ -5,6 +6,14 @@ import WhipTestSupport
 
 /// A treasurer's key for the Gift Aid scenarios.
 let treasurerKey = FixedKeys.key(0x7E)
+
+/// A version-2 pledge body (its commitments are arbitrary: the rules never open the parts).
+func v2Pledge(_ campaign: EventID, _ pence: Int64, tier: EventID? = nil, paid: PaymentMethod? = nil) -> EventBody {
+    .pledgeMadeV2(
+        PledgeMadeV2(
+            campaign: campaign, amount: pence, currency: gbp, tier: tier, channel: .inPerson, paid: paid,
+            commitments: (0..<3).map { Bytes32(littleEndianWords: UInt64($0), 1, 2, 3) }))
+}
 
 /// The scenario community recognised as a charity, with a treasurer, a tier worth £5 to its backers and a funded
 /// campaign's pledges; `close` closes it.
@@ -30,9 +39,9 @@ struct GiftAidScenario {
         let tierEvent = s.make(
             K.organiser, .tierAdded(TierAdded(campaign: s.campaign, title: "Mug", minimum: 2_000, limit: nil, benefit: 500)))
         setup.append(tierEvent)
-        big = s.make(K.collectorA, s.pledge("Ann", 480_000, paid: .cash))
-        small = s.make(K.collectorA, s.pledge("Bob", 1_500, paid: .cash))
-        tiered = s.make(K.collectorB, s.pledge("Cat", 20_000, tier: tierEvent.id, paid: .transfer))
+        big = s.make(K.collectorA, v2Pledge(s.campaign, 480_000, paid: .cash))
+        small = s.make(K.collectorA, v2Pledge(s.campaign, 1_500, paid: .cash))
+        tiered = s.make(K.collectorB, v2Pledge(s.campaign, 20_000, tier: tierEvent.id, paid: .transfer))
         close = s.make(K.organiser, .campaignClosed(CampaignRef(campaign: s.campaign)))
         setup += [big, small, tiered]
         if closeIt { setup.append(close) }
@@ -257,7 +266,7 @@ struct GiftAidTests {
 
         // The base scenario's T-shirt tier states no value.
         var k = GiftAidScenario(close: false)
-        let shirt = k.s.make(K.collectorA, k.s.pledge("Dan", 5_000, tier: k.s.tier, paid: .cash))
+        let shirt = k.s.make(K.collectorA, v2Pledge(k.s.campaign, 5_000, tier: k.s.tier, paid: .cash))
         let close2 = k.s.make(K.organiser, .campaignClosed(CampaignRef(campaign: k.s.campaign)))
         let unknown = k.claim([shirt])
         #expect(k.state([shirt, close2, unknown]).code(unknown) == "benefit_over_limit")
@@ -268,6 +277,65 @@ struct GiftAidTests {
         late.benefit = 100
         let frozen = m.s.make(K.organiser, .tierUpdated(late), at: HLC(wall: 1_893_456_000_000))
         #expect(m.state([frozen]).code(frozen) == "closed")
+    }
+
+    @Test("an old-format pledge, or one whose declaration was erased, cannot be claimed")
+    func claimNeedsADeclarationPart() throws {
+        var g = GiftAidScenario(close: false)
+        let old = g.s.make(K.collectorA, g.s.pledge("Old", 2_000, paid: .cash))
+        let erase = g.s.make(
+            K.organiser, .personalErased(PersonalErased(campaign: g.s.campaign, pledge: g.small.id, reason: .request, slots: [.giftAid])))
+        let close = g.s.make(K.organiser, .campaignClosed(CampaignRef(campaign: g.s.campaign)))
+        let claimOld = g.claim([old])
+        let claimErased = g.claim([g.small])
+        let st = g.state([old, erase, close, claimOld, claimErased])
+        #expect(st.code(erase) == "applied")  // not claimed yet: nothing to retain
+        #expect(st.code(claimOld) == "wrong_version")
+        #expect(st.code(claimErased) == "erased")
+    }
+
+    @Test("a claimed declaration is kept 6 years after its accounting period: erasing it earlier is under_retention")
+    func retentionRule() throws {
+        var g = GiftAidScenario()
+        let claim = g.claim([g.big])
+        // The claim is stamped in 2027 (UTC); the accounting year ends 31 March 2027 or 2028.
+        let claimedOn = CivilDate(utcMs: claim.hlc.wall)
+        let charity = CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)
+        let ends = charity.retentionEnds(lastDonation: claimedOn)
+        func erase(_ pledge: Event, _ reason: ErasureReason, on day: CivilDate, slots: [PartSlot] = [.giftAid]) -> Event {
+            g.s.make(
+                K.organiser, .personalErased(PersonalErased(campaign: g.s.campaign, pledge: pledge.id, reason: reason, slots: slots)),
+                at: HLC(wall: day.utcStartMs + 1))
+        }
+        let tooEarly = erase(g.big, .retentionExpired, on: ends.adding(days: -1))
+        let requested = erase(g.big, .request, on: ends.adding(days: -1))
+        let nameOnly = erase(g.big, .request, on: ends.adding(days: -1), slots: [.name])
+        let onTime = erase(g.big, .retentionExpired, on: ends)
+        let unclaimed = erase(g.small, .request, on: ends.adding(days: -1))
+        let st = g.state([claim, tooEarly, requested, nameOnly, onTime, unclaimed])
+        #expect(st.code(claim) == "applied")
+        #expect(st.code(tooEarly) == "under_retention")
+        #expect(st.code(requested) == "under_retention")
+        #expect(st.code(nameOnly) == "applied")
+        #expect(st.code(onTime) == "applied")
+        #expect(st.code(unclaimed) == "applied")
+        #expect(ends.month == 4 && ends.day == 1)
+    }
+
+    @Test("the declaration vector of the independent generator decodes to the same fields and re-encodes byte for byte")
+    func declarationVector() throws {
+        let url = try #require(Bundle.module.url(forResource: "events", withExtension: "json", subdirectory: "Vectors"))
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let vector = try #require(doc["gift_aid_declaration"] as? [String: Any])
+        let hex = try #require(vector["plaintext"] as? String)
+        let bytes = try #require(Hex.decode(hex))
+        let d = try GiftAidDeclaration.decode(bytes)
+        #expect(
+            d
+                == GiftAidDeclaration(
+                    title: "Mrs", firstName: "Amy", lastName: "Oak-Smith", house: "12", postcode: "S19 2BD", scope: .thisPastAndFuture,
+                    date: CivilDate(iso: "2027-01-01")!, wordingVersion: 1, oral: true, confirmationSent: CivilDate(iso: "2027-01-02")))
+        #expect(d.encoded() == bytes)
     }
 
     @Test("claims and eligibility converge: any order or duplication of the events gives the same state and digest")

@@ -359,9 +359,31 @@ hall = add(
 mug = add("tier.added with a benefit value", organiser, 20, T0 + 13_000, 1, {0: hall.id, 1: "Hall mug", 3: 2_000, 5: 400})
 add("tier.updated benefit", organiser, 21, T0 + 13_000, 2, {0: hall.id, 1: mug.id, 6: 500})
 add("campaign.published hall", organiser, 12, T0 + 13_000, 3, {0: hall.id})
-amy = add("pledge.made hall, with the mug", collector, 30, T0 + 14_000, 0,
-          {0: hall.id, 1: "Amy", 2: False, 3: 2_500, 4: "GBP", 5: mug.id, 6: 1, 7: 1})
-ben = add("pledge.made hall", collector, 30, T0 + 14_000, 1, {0: hall.id, 1: "Ben", 2: False, 3: 1_500, 4: "GBP", 6: 2})
+# Gift Aid needs version-2 pledges: the declaration is the slot-2 part, sealed to the treasurer (an opaque box
+# of a 256-byte padded plaintext here, as above). Amy has a name part; Ben is anonymous (dummy name, no contact).
+amy_gift = enc([[treasurer.pk, bytes([0x7A]) * 304]])
+ben_gift = enc([[treasurer.pk, bytes([0x7B]) * 304]])
+amy_salts = [bytes([0xC0 + i]) * 32 for i in range(3)]
+ben_salts = [bytes([0xD0 + i]) * 32 for i in range(3)]
+amy = add("pledge.made.v2 hall, with the mug and a Gift Aid declaration", collector, 35, T0 + 14_000, 0,
+          {0: hall.id, 1: 2_500, 2: "GBP", 3: mug.id, 4: 1, 5: 1,
+           6: [commit(amy_salts[0], b"Amy"), commit(amy_salts[1], b""), commit(amy_salts[2], amy_gift)]})
+ben = add("pledge.made.v2 hall, anonymous, with a Gift Aid declaration", collector, 35, T0 + 14_000, 1,
+          {0: hall.id, 1: 1_500, 2: "GBP", 4: 2,
+           6: [commit(ben_salts[0], b""), commit(ben_salts[1], b""), commit(ben_salts[2], ben_gift)]})
+for ev, slot, salt, data in [(amy, 0, amy_salts[0], b"Amy"), (amy, 2, amy_salts[2], amy_gift), (ben, 2, ben_salts[2], ben_gift)]:
+    parts.append({
+        "event": ev.name, "event_id": ev.id.hex(), "slot": slot, "slot_name": PART_SLOTS[slot], "salt": salt.hex(),
+        "bytes": data.hex(), "commitment": commit(salt, data).hex(), "record": part_record(ev.id, slot, salt, data).hex(),
+        "erased": False,
+    })
+# The plaintext a declaration part seals (section 6.52), before padding.
+declaration_fields = {0: "Mrs", 1: "Amy", 2: "Oak-Smith", 3: "12", 4: "S19 2BD", 5: 1, 6: "2027-01-01", 7: 1, 8: True, 9: "2027-01-02"}
+gift_aid_declaration = {
+    "fields": {n: declaration_fields[k] for k, n in enumerate(
+        ["title", "first_name", "last_name", "house", "postcode", "scope", "date", "wording_version", "oral", "confirmation_sent"])},
+    "plaintext": enc(declaration_fields).hex(),
+}
 add("pledge.collected hall", collector, 33, T0 + 15_000, 0, {0: hall.id, 1: ben.id, 2: 1_500, 3: "GBP", 4: 2})
 add("campaign.closed hall", organiser, 13, T0 + 16_000, 0, {0: hall.id})
 add("giftaid.claimed", treasurer, 51, T0 + 17_000, 0, {0: hall.id, 1: sorted([amy.id, ben.id])})
@@ -781,6 +803,7 @@ def digest_of(evs):
                 assert c["phase"] == "closed" and funded and c["currency"] == "GBP"
                 for pid in b[1]:
                     p = c["pledges"][pid]
+                    assert "commitments" in p, "only version-2 pledges carry a declaration part"
                     assert p["status"] == "active" and p["collected"] >= p["amount"] and p["claim"] is None
                     if p["tier"] is not None:
                         amount = p["amount"]
@@ -879,6 +902,7 @@ doc = {
     },
     "digest": digest,
     "parts": parts,
+    "gift_aid_declaration": gift_aid_declaration,
     "invites": invites,
     "session_messages": session_messages,
 }
