@@ -105,7 +105,7 @@ import Testing
         let (campaign, _) = try setUp(cli)
         try cli.run([
             "pledge", "add", "--data", "laptop", "--campaign", campaign, "--name", "Eve", "--amount", "30", "--anonymous",
-            "--email", "eve@example.org", "--gift-aid",
+            "--email", "eve@example.org",
         ])
         // The collector's replica holds only ciphertext.
         let db = try Data(contentsOf: URL(fileURLWithPath: cli.path("laptop/whipround.sqlite")))

@@ -589,7 +589,7 @@ bundle_events = events[:2]
 bundle_hex = bundle([e.wire for e in bundle_events]).hex()
 # Version 2: the version-2 pledge and its revision with their three part records, as written before the erasure.
 bundle2_events = [ann, ann_rev]
-bundle2_records = [bytes.fromhex(p["record"]) for p in parts]
+bundle2_records = [bytes.fromhex(p["record"]) for p in parts if p["event_id"] in (ann.id.hex(), ann_rev.id.hex())]
 bundle2_hex = bundle([e.wire for e in bundle2_events], bundle2_records).hex()
 
 # ---------------------------------------------------------------------------------------------------------
