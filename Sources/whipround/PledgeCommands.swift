@@ -8,12 +8,16 @@ import WhipStore
 struct PledgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pledge", abstract: "Record and manage pledges.",
-        subcommands: [Add.self, Revise.self, Withdraw.self, Collect.self, Refund.self, Reject.self, List.self])
+        subcommands: [Add.self, Revise.self, Withdraw.self, Collect.self, Refund.self, Reject.self, Erase.self, List.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record a pledge (works offline; share it later by bundle or sync).",
-            discussion: "Contact details (--email, --phone, --address) are sealed to the campaign's organisers: nobody else can read them.")
+            discussion: """
+                The backer's name and contact details are stored beside the signed pledge, so that they can be erased later \
+                (`whipround pledge erase`). Contact details (--email, --phone, --address) are sealed to the campaign's organisers: \
+                nobody else can read them. With --anonymous the name is sealed with them instead of being public.
+                """)
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "Campaign id (or a unique prefix).") var campaign: String
@@ -48,23 +52,13 @@ struct PledgeCommand: ParsableCommand {
                 }
                 return m
             }
-            let e: Event
-            if let declaration = try gift.declaration(today: n.ukDate(n.now)) {
-                // A Gift Aid declaration is the slot-2 part of a version-2 pledge, sealed to the treasurers.
-                let sealed = try n.sealDeclaration(declaration, community: try n.communityInfo(c.community))
-                let parts = try n.pledgeParts(
-                    name: name, anonymous: anonymous, contact: Contact(email: email, phone: phone, address: address, giftAid: true),
-                    giftAid: sealed, for: c)
-                e = try n.recordPledge(c, amount: amt, tier: tierID, channel: ch, paid: method, parts: parts)
-            } else {
-                let contact = try n.seal(Contact(email: email, phone: phone, address: address, giftAid: false), for: c)
-                e = try n.emit(
-                    c.community,
-                    .pledgeMade(
-                        PledgeMade(
-                            campaign: c.id, backerName: name, anonymous: anonymous, amount: amt.minor, currency: amt.currency, tier: tierID,
-                            channel: ch, paid: method, contact: contact)))
-            }
+            // Always a version-2 pledge; a Gift Aid declaration is its slot-2 part, sealed to the treasurers.
+            let declaration = try gift.declaration(today: n.ukDate(n.now))
+            let sealed = try declaration.map { (d) throws(WhipError) in try n.sealDeclaration(d, community: try n.communityInfo(c.community)) }
+            let parts = try n.pledgeParts(
+                name: name, anonymous: anonymous,
+                contact: Contact(email: email, phone: phone, address: address, giftAid: declaration != nil), giftAid: sealed, for: c)
+            let e = try n.recordPledge(c, amount: amt, tier: tierID, channel: ch, paid: method, parts: parts)
             let after = try n.campaign(c.id.hex)
             let (p, _) = try n.pledge(e.id.hex)
             if output.json {
@@ -95,24 +89,40 @@ struct PledgeCommand: ParsableCommand {
         @Argument(help: "Pledge id (or a unique prefix).") var pledge: String
         @Option var amount: String?
         @Option var tier: String?
-        @Option var name: String?
-        @Flag(inversion: .prefixedNo, help: "Hide or show the backer's name.") var anonymous: Bool?
+        @Option(help: "A new public name (pledges in the current format only).") var name: String?
+        @Flag(help: "Hide the backer's name from now on (pledges in the current format only).") var anonymous = false
         func run() throws {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
-            var r = PledgeRevised(campaign: c.id, pledge: p.id)
+            var r = PledgeRevisedV2(campaign: c.id, pledge: p.id)
             if let amount {
                 let m = try Money(parsing: amount, currency: c.goal.currency)
                 r.amount = m.minor
                 r.currency = m.currency
             }
             r.tier = try tier.map { (s: String) throws(WhipError) in try n.store.resolve(s, in: "tiers", what: "tier") }
-            r.backerName = name
-            r.anonymous = anonymous
-            guard r != PledgeRevised(campaign: c.id, pledge: p.id) else {
+            var parts: [PartDraft] = []
+            if name != nil || anonymous {
+                guard p.version == 2 else {
+                    throw WhipError(
+                        .rejected,
+                        "pledge \(p.id.hex.prefix(12)) is in the old format, whose name is inside its signed event: its name cannot change "
+                            + "(docs/PRIVACY.md)")
+                }
+                guard !(name != nil && anonymous) else { throw WhipError(.invalidArgument, "give --name or --anonymous, not both") }
+                if let name {
+                    let pp = try n.pledgeParts(name: name, anonymous: false, contact: Contact(), for: c)
+                    parts = pp.drafts
+                    r.name = pp.commitments[Int(PartSlot.name.rawValue)]
+                } else {
+                    // No name part: the pledge shows as anonymous.
+                    r.name = PartCommitment.dummy()
+                }
+            }
+            guard r != PledgeRevisedV2(campaign: c.id, pledge: p.id) else {
                 throw WhipError(.invalidArgument, "nothing to change: give at least one option")
             }
-            let e = try n.emit(c.community, .pledgeRevised(r))
+            let e = try n.emit(c.community, .pledgeRevisedV2(r), parts: parts)
             let (after, _) = try n.pledge(p.id.hex)
             if output.json {
                 printJSON(["event": e.id.hex, "pledge": p.id.hex, "waitlisted": after.waitlisted])
@@ -242,6 +252,41 @@ struct PledgeCommand: ParsableCommand {
             let (p, c) = try n.pledge(pledge)
             let e = try n.emit(c.community, .pledgeRejected(PledgeRejected(campaign: c.id, pledge: p.id, reason: reason)))
             output.report(["event": e.id.hex, "pledge": p.id.hex, "status": "rejected"], "Rejected pledge \(p.id.hex.prefix(12)).")
+        }
+    }
+
+    struct Erase: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase a backer's personal data from every node (organisers and admins).",
+            discussion: """
+                Signs a personal.erased event: every node that receives it deletes the named parts of the pledge (name, contact \
+                details, Gift Aid declaration) and refuses them for ever after. The amount, totals, ids and signatures stay. \
+                Pledges in the old format (recorded before version 2) cannot be erased: their name is inside the signed event. \
+                Bundles already written and backups keep what they held (docs/PRIVACY.md).
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Pledge id (or a unique prefix).") var pledge: String
+        @Option(help: "Why: request (the backer asked) or retention_expired.") var reason: String
+        @Option(
+            parsing: .upToNextOption,
+            help: "Parts to erase: name, contact, gift-aid (default: all).") var slots: [String] = []
+        func run() throws {
+            let n = try node.open()
+            let (p, c) = try n.pledge(pledge)
+            guard let why = ErasureReason(name: reason) else {
+                throw WhipError(.invalidArgument, "'\(reason)' is not a reason: use request or retention_expired")
+            }
+            let chosen = try slots.map { (s: String) throws(WhipError) -> PartSlot in
+                guard let slot = PartSlot(name: s) else { throw WhipError(.invalidArgument, "'\(s)' is not a part: use name, contact or gift-aid") }
+                return slot
+            }
+            let e = try n.erase(p, of: c, reason: why, slots: chosen.isEmpty ? PartSlot.allCases : chosen)
+            let erased = (chosen.isEmpty ? PartSlot.allCases : Array(Set(chosen))).sorted()
+            output.report(
+                ["event": e.id.hex, "pledge": p.id.hex, "reason": why.name, "slots": erased.map(\.name)],
+                "Erased the \(erased.map(\.name).joined(separator: ", ")) of pledge \(p.id.hex.prefix(12)) on this node; "
+                    + "other nodes erase them when they receive this change.")
         }
     }
 

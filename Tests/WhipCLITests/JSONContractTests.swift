@@ -149,6 +149,7 @@ import Testing
         _ = try run("pledge refund --json", ["pledge", "refund", "--data", "hub", fay, "--note", "changed her mind"])
         _ = try run("pledge withdraw --json", ["pledge", "withdraw", "--data", "hub", dee])
         _ = try run("pledge reject --json", ["pledge", "reject", "--data", "hub", eve, "--reason", "duplicate"])
+        _ = try run("pledge erase --json", ["pledge", "erase", "--data", "hub", eve, "--reason", "request", "--slots", "name"])
         let pledges = try #require(try run("pledge list --json", ["pledge", "list", "--data", "hub", "--campaign", campaign]) as? [Any])
         #expect(pledges.count == 5)
         // The streamed listings are laid out exactly as JSONSerialization lays out the same value, keys sorted.
