@@ -171,6 +171,12 @@ public struct CampaignState: Equatable, Sendable {
     public var backers: Int = 0
     /// Set once any pledge is applied: goal, currency, model and deadline are then frozen.
     public var hasPledges = false
+    /// Match funding offers, keyed by offer id.
+    public var offers: [EventID: MatchOfferState] = [:]
+    /// Each offer's allocation (`MatchLedger`); needs every pledge, so only a full derivation sets it.
+    public var matchOutcomes: [EventID: OfferOutcome] = [:]
+    /// Sum of every offer's match, minor units (provisional until each offer is settled).
+    public var matched: Int64 = 0
 
     /// A draft campaign as created.
     public init(
@@ -191,11 +197,13 @@ public struct CampaignState: Equatable, Sendable {
         self.organisers = organisers
     }
 
-    /// The funding outcome once closed: funded or not, by the funding model.
+    /// The funding outcome once closed: funded or not, by the funding model. Crowd plus match counts.
     public var funded: Bool {
-        switch model {
-        case .allOrNothing: pledged >= goal
-        case .keepWhatYouRaise: pledged > 0
+        let (total, overflow) = pledged.addingReportingOverflow(matched)
+        let raised = overflow ? Int64.max : total
+        return switch model {
+        case .allOrNothing: raised >= goal
+        case .keepWhatYouRaise: raised > 0
         }
     }
 
@@ -228,6 +236,7 @@ public struct CampaignLedger {
         var result = resume(id: id, from: nil, events: events, authority: authority)
         if var s = result.campaign {
             allocateTiers(&s)
+            MatchLedger.apply(&s)
             result.campaign = s
         }
         return result
@@ -527,6 +536,8 @@ public struct CampaignLedger {
 
         case .giftAidClaimed(let b):
             try GiftAidRules.claim(b, e, &c, auth)
+        case .matchOffered, .matchAccepted, .matchWithdrawn, .matchSettled:
+            try applyMatch(e, &c, auth)
         }
     }
 

@@ -197,13 +197,14 @@ public enum StateDigest {
                     ] + (t.benefit.map { [.array([int($0)])] } ?? []))
             }
             items.append(
-                .array([
-                    .bytes(c.id.bytes), .bytes(c.createdBy.bytes), hlc(c.createdAt), .text(c.title), .text(c.description),
-                    int(c.goal), .text(c.currency.code), .unsigned(c.model.rawValue), .unsigned(c.opens), .unsigned(c.closes),
-                    .text(c.timeZone), .array(c.organisers.map { .bytes($0.bytes) }), .text(c.phase.rawValue),
-                    opt(c.cancelReason), int(c.pledged), int(c.collected), .unsigned(UInt64(c.backers)), .bool(c.hasPledges),
-                    .array(tiers), .bytes(sums.pledges.bytes), .unsigned(UInt64(sums.pledgeCount)),
-                ]))
+                .array(
+                    [
+                        .bytes(c.id.bytes), .bytes(c.createdBy.bytes), hlc(c.createdAt), .text(c.title), .text(c.description),
+                        int(c.goal), .text(c.currency.code), .unsigned(c.model.rawValue), .unsigned(c.opens), .unsigned(c.closes),
+                        .text(c.timeZone), .array(c.organisers.map { .bytes($0.bytes) }), .text(c.phase.rawValue),
+                        opt(c.cancelReason), int(c.pledged), int(c.collected), .unsigned(UInt64(c.backers)), .bool(c.hasPledges),
+                        .array(tiers), .bytes(sums.pledges.bytes), .unsigned(UInt64(sums.pledgeCount)),
+                    ] + matches(c)))
         }
         return h(.array(items))
     }

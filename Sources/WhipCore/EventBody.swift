@@ -327,6 +327,10 @@ public enum EventBody: Equatable, Sendable {
     case pledgeMadeV2(PledgeMadeV2)
     case pledgeRevisedV2(PledgeRevisedV2)
     case personalErased(PersonalErased)
+    case matchOffered(MatchOffered)
+    case matchAccepted(MatchRef)
+    case matchWithdrawn(MatchRef)
+    case matchSettled(MatchSettled)
 
     /// The wire kind of this body.
     public var kind: EventKind {
@@ -351,6 +355,10 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeMadeV2: .pledgeMadeV2
         case .pledgeRevisedV2: .pledgeRevisedV2
         case .personalErased: .personalErased
+        case .matchOffered: .matchOffered
+        case .matchAccepted: .matchAccepted
+        case .matchWithdrawn: .matchWithdrawn
+        case .matchSettled: .matchSettled
         }
     }
 
@@ -373,6 +381,9 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeMadeV2(let b): b.campaign
         case .pledgeRevisedV2(let b): b.campaign
         case .personalErased(let b): b.campaign
+        case .matchOffered(let b): b.campaign
+        case .matchAccepted(let b), .matchWithdrawn(let b): b.campaign
+        case .matchSettled(let b): b.campaign
         }
     }
 
@@ -404,6 +415,9 @@ public enum EventBody: Equatable, Sendable {
             out.append(b.pledge)
             if let t = b.tier { out.append(t) }
         case .personalErased(let b): out.append(b.pledge)
+        case .matchOffered(let b): if let t = b.tier { out.append(t) }
+        case .matchAccepted(let b), .matchWithdrawn(let b): out.append(b.offer)
+        case .matchSettled(let b): out.append(b.offer)
         default: break
         }
         return out

@@ -58,6 +58,17 @@ enum BodyField {
     enum PersonalErased: UInt64 {
         case campaign = 0, pledge = 1, reason = 2, slots = 3
     }
+    enum MatchOffered: UInt64 {
+        case campaign = 0, funderName = 1, currency = 2, mode = 3, factor = 4, pledgeCap = 5, campaignCap = 6, from = 7, until = 8
+        case tier = 9, channel = 10, minPercent = 11, minBackers = 12
+    }
+    /// `match.accepted` and `match.withdrawn`.
+    enum MatchRef: UInt64 {
+        case campaign = 0, offer = 1
+    }
+    enum MatchSettled: UInt64 {
+        case campaign = 0, offer = 1, page = 2, pages = 3, entries = 4, lumpSum = 5
+    }
 }
 
 // MARK: - Encoding
@@ -179,6 +190,32 @@ extension EventBody {
             m.add(BodyField.PersonalErased.pledge, .bytes(b.pledge.bytes))
             m.add(BodyField.PersonalErased.reason, .unsigned(b.reason.rawValue))
             m.add(BodyField.PersonalErased.slots, .array(b.slots.map { .unsigned($0.rawValue) }))
+        case .matchOffered(let b):
+            m.add(BodyField.MatchOffered.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.MatchOffered.funderName, .text(b.funderName))
+            m.add(BodyField.MatchOffered.currency, .text(b.currency.code))
+            m.add(BodyField.MatchOffered.mode, .unsigned(b.mode.rawValue))
+            m.add(BodyField.MatchOffered.factor, b.factor.map { .array([.unsigned($0.numerator), .unsigned($0.denominator)]) })
+            m.add(BodyField.MatchOffered.pledgeCap, b.pledgeCap.map(CBOR.amount))
+            m.add(BodyField.MatchOffered.campaignCap, .amount(b.campaignCap))
+            m.add(BodyField.MatchOffered.from, b.from.map(CBOR.unsigned))
+            m.add(BodyField.MatchOffered.until, b.until.map(CBOR.unsigned))
+            m.add(BodyField.MatchOffered.tier, b.tier.map { .bytes($0.bytes) })
+            m.add(BodyField.MatchOffered.channel, b.channel.map { .unsigned($0.rawValue) })
+            m.add(BodyField.MatchOffered.minPercent, b.minPercent == 0 ? nil : .unsigned(b.minPercent))
+            m.add(BodyField.MatchOffered.minBackers, b.minBackers == 0 ? nil : .unsigned(UInt64(b.minBackers)))
+        case .matchAccepted(let b), .matchWithdrawn(let b):
+            m.add(BodyField.MatchRef.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.MatchRef.offer, .bytes(b.offer.bytes))
+        case .matchSettled(let b):
+            m.add(BodyField.MatchSettled.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.MatchSettled.offer, .bytes(b.offer.bytes))
+            m.add(BodyField.MatchSettled.page, .unsigned(UInt64(b.page)))
+            m.add(BodyField.MatchSettled.pages, .unsigned(UInt64(b.pages)))
+            if !b.entries.isEmpty {
+                m.add(BodyField.MatchSettled.entries, .array(b.entries.map { .array([.bytes($0.pledge.bytes), .amount($0.amount)]) }))
+            }
+            m.add(BodyField.MatchSettled.lumpSum, b.lumpSum.map(CBOR.amount))
         }
         return .map(m.pairs)
     }
@@ -379,6 +416,20 @@ extension EventBody {
                 throw DecodingError(.nonCanonical, "slots must be ascending, without duplicates")
             }
             body = .personalErased(PersonalErased(campaign: campaign, pledge: pledge, reason: reason, slots: slots))
+        case .matchOffered:
+            body = .matchOffered(try decodeMatchOffered(&f))
+        case .matchAccepted:
+            body = .matchAccepted(
+                MatchRef(
+                    campaign: try f.required(BodyField.MatchRef.campaign, "campaign").id("campaign"),
+                    offer: try f.required(BodyField.MatchRef.offer, "offer").id("offer")))
+        case .matchWithdrawn:
+            body = .matchWithdrawn(
+                MatchRef(
+                    campaign: try f.required(BodyField.MatchRef.campaign, "campaign").id("campaign"),
+                    offer: try f.required(BodyField.MatchRef.offer, "offer").id("offer")))
+        case .matchSettled:
+            body = .matchSettled(try decodeMatchSettled(&f))
         }
         try f.finish()
         return body
@@ -417,5 +468,104 @@ extension EventBody {
             throw DecodingError(.nonCanonical, "pledges must be sorted and without duplicates")
         }
         return GiftAidClaimed(campaign: campaign, pledges: ids)
+    }
+}
+
+// MARK: - Match funding bodies
+
+extension EventBody {
+    static func decodeMatchOffered(_ f: inout Fields) throws(DecodingError) -> MatchOffered {
+        typealias F = BodyField.MatchOffered
+        let campaign = try f.required(F.campaign, "campaign").id("campaign")
+        let name = try f.required(F.funderName, "funder name").text("funder name", max: EventLimits.maxNameBytes)
+        let currency = try f.required(F.currency, "currency").currency("currency")
+        let mode = try f.required(F.mode, "mode").enumValue("mode", MatchMode.self)
+        var factor: MatchFactor?
+        if let v = f.optional(F.factor) {
+            guard case .array(let terms) = v, terms.count == 2 else {
+                throw DecodingError(.badType, "factor must be [numerator, denominator]")
+            }
+            let n = try terms[0].uint("factor numerator")
+            let d = try terms[1].uint("factor denominator")
+            let most = EventLimits.maxMatchFactorTerm
+            guard (1...most).contains(n), (1...most).contains(d) else {
+                throw DecodingError(.outOfRange, "factor terms must be between 1 and \(most)")
+            }
+            guard n <= EventLimits.maxMatchFactor * d else {
+                throw DecodingError(.outOfRange, "factor must be at most \(EventLimits.maxMatchFactor) times the pledge")
+            }
+            factor = MatchFactor(numerator: n, denominator: d)
+        }
+        let pledgeCap = try f.optional(F.pledgeCap)?.amount("pledge cap")
+        let campaignCap = try positive(try f.required(F.campaignCap, "campaign cap").amount("campaign cap"), "campaign cap")
+        let from = try f.optional(F.from)?.uint("from")
+        let until = try f.optional(F.until)?.uint("until")
+        let tier = try f.optional(F.tier)?.id("tier")
+        let channel = try f.optional(F.channel)?.enumValue("channel", Channel.self)
+        let minPercent = try f.optional(F.minPercent)?.uint("minimum percent")
+        let minBackers = try f.optional(F.minBackers)?.u32("minimum backers")
+        if let minPercent, minPercent == 0 || minPercent > 100 {
+            throw DecodingError(
+                minPercent == 0 ? .nonCanonical : .outOfRange, "minimum percent must be between 1 and 100 (absent for none)")
+        }
+        if minBackers == 0 { throw DecodingError(.nonCanonical, "minimum backers must be absent rather than 0") }
+        if let p = pledgeCap { _ = try positive(p, "pledge cap") }
+        if let from, let until, until <= from { throw DecodingError(.badDates, "a match window must end after it starts") }
+        switch mode {
+        case .match:
+            guard factor != nil else { throw DecodingError(.missingField, "match.offered: a match offer needs a factor") }
+        case .lumpSum:
+            let matchOnly: [(Bool, BodyField.MatchOffered)] = [
+                (factor != nil, .factor), (pledgeCap != nil, .pledgeCap), (from != nil, .from), (until != nil, .until),
+                (tier != nil, .tier), (channel != nil, .channel),
+            ]
+            if let (_, field) = matchOnly.first(where: { $0.0 }) {
+                throw DecodingError(.unknownField, "match.offered: field \(field.rawValue) is for match mode only, not a lump sum")
+            }
+        }
+        var o = MatchOffered(campaign: campaign, funderName: name, currency: currency, mode: mode, campaignCap: campaignCap)
+        o.factor = factor
+        o.pledgeCap = pledgeCap
+        o.from = from
+        o.until = until
+        o.tier = tier
+        o.channel = channel
+        o.minPercent = minPercent ?? 0
+        o.minBackers = minBackers ?? 0
+        return o
+    }
+
+    static func decodeMatchSettled(_ f: inout Fields) throws(DecodingError) -> MatchSettled {
+        typealias F = BodyField.MatchSettled
+        let campaign = try f.required(F.campaign, "campaign").id("campaign")
+        let offer = try f.required(F.offer, "offer").id("offer")
+        let page = try f.required(F.page, "page").u32("page")
+        let pages = try f.required(F.pages, "pages").u32("pages")
+        guard pages >= 1, pages <= EventLimits.maxSettlementPages, page < pages else {
+            throw DecodingError(.outOfRange, "page must be below pages, and pages between 1 and \(EventLimits.maxSettlementPages)")
+        }
+        var entries: [SettledMatch] = []
+        if let v = f.optional(F.entries) {
+            guard case .array(let items) = v, !items.isEmpty else {
+                throw DecodingError(.badType, "entries must be a non-empty array (absent for none)")
+            }
+            guard items.count <= EventLimits.maxSettlementEntries else {
+                throw DecodingError(.tooLong, "a settlement page names at most \(EventLimits.maxSettlementEntries) pledges")
+            }
+            for item in items {
+                guard case .array(let pair) = item, pair.count == 2 else {
+                    throw DecodingError(.badType, "settlement entries are [pledge, amount]")
+                }
+                entries.append(SettledMatch(pledge: try pair[0].id("pledge"), amount: try pair[1].amount("matched amount")))
+            }
+            guard zip(entries, entries.dropFirst()).allSatisfy({ $0.pledge < $1.pledge }) else {
+                throw DecodingError(.nonCanonical, "settlement entries must be sorted by pledge, without duplicates")
+            }
+        }
+        let lump = try f.optional(F.lumpSum)?.amount("lump sum")
+        if lump != nil && !entries.isEmpty {
+            throw DecodingError(.unknownField, "match.settled: a lump-sum settlement names no pledges")
+        }
+        return MatchSettled(campaign: campaign, offer: offer, page: page, pages: pages, entries: entries, lumpSum: lump)
     }
 }

@@ -20,6 +20,10 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case pledgeMadeV2 = 35
     case pledgeRevisedV2 = 36
     case personalErased = 37
+    case matchOffered = 40
+    case matchAccepted = 41
+    case matchWithdrawn = 42
+    case matchSettled = 43
 
     /// Dotted name, e.g. `pledge.made`.
     public var name: String {
@@ -44,6 +48,10 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .pledgeMadeV2: "pledge.made.v2"
         case .pledgeRevisedV2: "pledge.revised.v2"
         case .personalErased: "personal.erased"
+        case .matchOffered: "match.offered"
+        case .matchAccepted: "match.accepted"
+        case .matchWithdrawn: "match.withdrawn"
+        case .matchSettled: "match.settled"
         }
     }
 

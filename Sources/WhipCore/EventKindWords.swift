@@ -22,6 +22,10 @@ extension EventKind {
         case .pledgeMadeV2: "record the pledge"
         case .pledgeRevisedV2: "revise the pledge"
         case .personalErased: "erase the personal data"
+        case .matchOffered: "offer the match"
+        case .matchAccepted: "accept the match offer"
+        case .matchWithdrawn: "withdraw the match offer"
+        case .matchSettled: "settle the match"
         }
     }
 }

@@ -20,4 +20,12 @@ public enum EventLimits {
     public static let partPaddingBlock = 256
     /// Personal parts sent beside one event (one per slot).
     public static let maxPartsPerEvent = 3
+    /// Pledges named on one page of a `match.settled` (a full page stays well under `maxEventBytes`).
+    public static let maxSettlementEntries = 150
+    /// Pages of one settlement (1.5 million pledges).
+    public static let maxSettlementPages: UInt32 = 10_000
+    /// Numerator and denominator of a match factor.
+    public static let maxMatchFactorTerm: UInt64 = 1000
+    /// A match factor is at most this many times the pledge.
+    public static let maxMatchFactor: UInt64 = 10
 }

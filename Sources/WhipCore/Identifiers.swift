@@ -94,6 +94,8 @@ public enum Role: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case collector = 3
     /// Reads the Gift Aid declarations sealed to treasurers and signs Gift Aid claims (`giftaid.claimed`).
     case treasurer = 5
+    /// May offer, withdraw and settle match funding for campaigns (a council, a trust, a local business).
+    case funder = 4
 
     /// The role's name as typed on the command line.
     public var name: String {
@@ -102,6 +104,7 @@ public enum Role: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .organiser: "organiser"
         case .collector: "collector"
         case .treasurer: "treasurer"
+        case .funder: "funder"
         }
     }
 
@@ -112,6 +115,7 @@ public enum Role: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case "organiser", "organizer": self = .organiser
         case "collector": self = .collector
         case "treasurer": self = .treasurer
+        case "funder": self = .funder
         default: return nil
         }
     }

@@ -75,6 +75,9 @@ enum Materializer {
         guard let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) else { return }
         try db.execute(sql: "DELETE FROM pledges WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         try db.execute(sql: "DELETE FROM tiers WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
+        for table in ["match_offers", "pledge_matches"] {
+            try db.execute(sql: "DELETE FROM \(table) WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
+        }
         for table in ["rule_rejections", "roles", "campaigns"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE community = ?", arguments: [cref])
         }
@@ -160,18 +163,23 @@ enum Materializer {
         _ db: Database, _ p: EventID, _ newEvents: [Event], seqs: Seqs, authority: Authority, full: Bool, _ cref: Int64
     ) throws -> [EventID: EventStatus] {
         let stored = try partition(db, p, cref)
-        if !full, stored.derived, !newEvents.isEmpty, newEvents.allSatisfy({ $0.orderKey > stored.maxKey }) {
+        // Matching needs every pledge of the campaign (like tier places, but for every pledge), so a campaign
+        // with match offers is always replayed whole.
+        if !full, stored.derived, !newEvents.isEmpty, newEvents.allSatisfy({ $0.orderKey > stored.maxKey }),
+            !newEvents.contains(where: { MatchRows.isMatchKind($0.kind) }), try !MatchRows.hasOffers(db, stored.ref)
+        {
             return try resumePartition(db, p, newEvents, seqs, stored, authority: authority, cref)
         }
         let (all, allSeqs) = try loadEvents(db, sql: "SELECT seq, raw FROM events WHERE partition = ?", stored.ref)
         let result = CampaignLedger.derive(id: p, events: all, authority: authority)
-        for table in ["pledges", "tiers", "campaigns", "rule_rejections"] {
+        for table in ["pledges", "tiers", "campaigns", "rule_rejections", "match_offers", "pledge_matches"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE partition = ?", arguments: [stored.ref])
         }
         try writeRuleRejections(db, result.statuses, allSeqs, cref, partition: stored.ref)
         if let c = result.campaign {
             try writeCampaign(db, c, stored.ref, cref, allSeqs)
             for p in c.pledges.values { try writePledge(db, p, stored.ref, allSeqs) }
+            try MatchRows.write(db, c, stored.ref, allSeqs)
         }
         let maxKey = all.map(\.orderKey).max() ?? stored.maxKey
         try writePartitionRow(db, stored.ref, result.campaign, StateDigest.sums(result), maxKey)
@@ -268,14 +276,14 @@ enum Materializer {
             sql: """
                 INSERT OR REPLACE INTO campaigns (partition, community, title, description, goal_minor, currency, minor_digits, model,
                     opens_ms, closes_ms, time_zone, phase, cancel_reason, pledged_minor, collected_minor, backers, created_by, created_ms,
-                    created_counter, organisers, has_pledges)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_counter, organisers, has_pledges, matched_minor)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 pref, cref, c.title, c.description, c.goal, c.currency.code, c.currency.exponent, c.model.name, Int64(clamping: c.opens),
                 Int64(clamping: c.closes), c.timeZone, c.phase.rawValue, c.cancelReason, c.pledged, c.collected, c.backers,
                 Data(c.createdBy.bytes), Int64(clamping: c.createdAt.wall), Int64(c.createdAt.counter), Data(c.organisers.flatMap(\.bytes)),
-                c.hasPledges,
+                c.hasPledges, c.matched,
             ])
         let tierIns = try db.cachedStatement(
             sql: """

@@ -33,9 +33,15 @@ public struct CampaignRow: Sendable {
     public let backers: Int
     public let createdBy: PublicKey
     public let organisers: [PublicKey]
+    /// Match funding from accepted offers, apart from the crowd (provisional until each offer is settled).
+    public var matched: Money
 
-    /// Funded by the campaign's model, judged on the current totals.
-    public var funded: Bool { model == .allOrNothing ? pledged.minor >= goal.minor : pledged.minor > 0 }
+    /// Funded by the campaign's model, judged on the current totals: crowd plus match.
+    public var funded: Bool {
+        let raised = pledged.minor.addingReportingOverflow(matched.minor)
+        let total = raised.overflow ? Int64.max : raised.partialValue
+        return model == .allOrNothing ? total >= goal.minor : total > 0
+    }
     /// The phase at `now`: live campaigns past the deadline show as closed.
     public func effectivePhase(now: UInt64) -> CampaignPhase { phase == .live && now >= closes ? .closed : phase }
     /// The one state people see at `now` (PROTOCOL.md §7.5).
@@ -174,7 +180,8 @@ extension Store {
             pledged: Money(minor: try r.value("pledged_minor"), currency: cur),
             collected: Money(minor: try r.value("collected_minor"), currency: cur),
             backers: try r.value("backers"), createdBy: try r.value("created_by", as: PublicKey.self),
-            organisers: try keys(try r.value("organisers"), "organisers"))
+            organisers: try keys(try r.value("organisers"), "organisers"),
+            matched: Money(minor: try r.value("matched_minor"), currency: cur))
     }
 
     /// Campaigns, optionally of one community, newest first.
@@ -454,6 +461,8 @@ extension Store {
             "SELECT * FROM partitions WHERE community = ?1 ORDER BY ref",
             "SELECT * FROM rule_rejections WHERE community = ?1 ORDER BY seq",
             "SELECT * FROM roles WHERE community = ?1 ORDER BY member, role",
+            "SELECT o.* FROM match_offers o JOIN partitions p ON p.ref = o.partition WHERE p.community = ?1 ORDER BY o.seq",
+            "SELECT x.* FROM pledge_matches x JOIN partitions p ON p.ref = x.partition WHERE p.community = ?1 ORDER BY x.pledge, x.offer",
             "SELECT event_count, fingerprint, authority_digest, digest, founder, max_wall, max_counter FROM communities WHERE ref = ?1",
         ]
         for sql in queries {

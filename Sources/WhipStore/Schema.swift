@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The SQLite schema. Derived tables are rebuilt from `events`; nothing in them is ever edited by hand.
@@ -310,6 +311,78 @@ enum Schema {
                     LEFT JOIN tiers t ON t.seq = p.tier;
                     """)
         }
+        m.registerMigration("v6-match") { db in
+            // Match funding (PROTOCOL.md §7.7): the campaign's match beside its crowd total, each offer, and each
+            // active pledge's match from each accepted match-mode offer. Crowd plus match decides `state`.
+            try db.execute(
+                sql: """
+                    ALTER TABLE campaigns ADD COLUMN matched_minor INTEGER NOT NULL DEFAULT 0;
+
+                    -- Derived: match offers, keyed by the seq of their match.offered event.
+                    -- mode: match or lump-sum. status: pending, open, withdrawn, conditions not met, settled, cancelled.
+                    CREATE TABLE match_offers (
+                        seq INTEGER PRIMARY KEY,
+                        partition INTEGER NOT NULL,
+                        funder BLOB NOT NULL,            -- the funder's member key
+                        funder_name TEXT NOT NULL,
+                        mode TEXT NOT NULL,
+                        factor_num INTEGER,
+                        factor_den INTEGER,
+                        pledge_cap_minor INTEGER,
+                        campaign_cap_minor INTEGER NOT NULL,
+                        from_ms INTEGER,
+                        until_ms INTEGER,
+                        tier INTEGER,                    -- tiers.seq
+                        channel INTEGER,
+                        min_percent INTEGER NOT NULL,
+                        min_backers INTEGER NOT NULL,
+                        made_ms INTEGER NOT NULL,
+                        accepted INTEGER NOT NULL,
+                        withdrawn_ms INTEGER,
+                        settlement_pages INTEGER,
+                        settled_pages INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        matched_minor INTEGER NOT NULL
+                    );
+                    CREATE INDEX match_offers_by_partition ON match_offers(partition);
+
+                    -- Derived: every active pledge's match from every accepted match-mode offer, with its status.
+                    CREATE TABLE pledge_matches (
+                        pledge INTEGER NOT NULL,         -- pledges.seq
+                        offer INTEGER NOT NULL,          -- match_offers.seq
+                        partition INTEGER NOT NULL,
+                        matched_minor INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        PRIMARY KEY (pledge, offer)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX pledge_matches_by_partition ON pledge_matches(partition);
+
+                    DROP VIEW campaign_totals;
+                    CREATE VIEW campaign_totals AS
+                    SELECT lower(hex(p.campaign)) AS campaign, c.title, c.currency, \(Schema.stateSQLWithMatch) AS state, c.model,
+                           c.goal_minor, c.pledged_minor, c.matched_minor, c.collected_minor, c.backers,
+                           datetime(c.closes_ms / 1000, 'unixepoch') AS closes_utc, c.closes_ms, c.time_zone
+                    FROM campaigns c JOIN partitions p ON p.ref = c.partition;
+
+                    DROP VIEW pledge_list;
+                    CREATE VIEW pledge_list AS
+                    SELECT lower(hex(e.id)) AS pledge, lower(hex(pt.campaign)) AS campaign, c.title AS campaign_title,
+                           \(Schema.backerSQL) AS backer,
+                           p.amount_minor, c.currency,
+                           CASE p.status WHEN 0 THEN 'active' WHEN 1 THEN 'late' WHEN 2 THEN 'withdrawn' ELSE 'rejected' END AS status,
+                           p.waitlisted, p.collected_minor,
+                           CASE p.collected_method WHEN 1 THEN 'cash' WHEN 2 THEN 'transfer' END AS collected_method,
+                           CASE p.channel WHEN 1 THEN 'in-person' ELSE 'online' END AS channel,
+                           datetime(p.made_ms / 1000, 'unixepoch') AS made_utc, t.title AS tier,
+                           CASE WHEN p.status = 0 AND \(Schema.stateSQLWithMatch) IN ('closed-unfunded', 'cancelled')
+                                THEN p.collected_minor ELSE 0 END AS refund_due_minor
+                    FROM pledges p
+                    JOIN events e ON e.seq = p.seq
+                    JOIN partitions pt ON pt.ref = p.partition
+                    JOIN campaigns c ON c.partition = p.partition
+                    LEFT JOIN tiers t ON t.seq = p.tier;
+                    """)
+        }
         m.registerMigration("v7-giftaid") { db in
             // Gift Aid (issue 9): a tier's stated benefit value, and the claim that claimed a pledge (events.seq of
             // its giftaid.claimed, with that event's timestamp for the retention rule).
@@ -330,6 +403,8 @@ enum Schema {
               WHEN p.erased & 1 THEN '(erased)'
               ELSE COALESCE((SELECT CAST(np.bytes AS TEXT) FROM parts np WHERE np.event = p.name_event AND np.slot = 0), 'Anonymous') END)
         """
+    /// `stateSQL` once match funding counts towards the goal (v6-match): crowd plus match.
+    static let stateSQLWithMatch = stateSQL.replacingOccurrences(of: "c.pledged_minor", with: "(c.pledged_minor + c.matched_minor)")
 
     /// A campaign's state (`CampaignStanding`) in SQL, for a row `c` of `campaigns`, at SQLite's clock.
     static let stateSQL = """

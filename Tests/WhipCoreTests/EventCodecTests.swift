@@ -46,6 +46,15 @@ func sampleEvents() throws -> [Event] {
     revisionV2.currency = gbp
     revisionV2.name = Bytes32([UInt8](repeating: 4, count: 32))!
 
+    var matchOffer = MatchOffered(campaign: campaign, funderName: "Elm Council", currency: gbp, mode: .match, campaignCap: 60_000)
+    matchOffer.factor = MatchFactor(numerator: 1, denominator: 2)
+    matchOffer.pledgeCap = 2_500
+    matchOffer.from = 1_798_761_600_000
+    matchOffer.until = 1_800_000_000_000
+    matchOffer.tier = tier
+    matchOffer.channel = .online
+    matchOffer.minPercent = 25
+    matchOffer.minBackers = 10
     let bodies: [(SigningKey, EventBody)] = [
         (K.community, .communityCreated(CommunityCreated(name: "Elm Street", founder: K.founder.publicKey))),
         (K.founder, .roleGranted(RoleGranted(member: K.collectorA.publicKey, role: .collector, expires: 1_800_000_000_000))),
@@ -115,6 +124,19 @@ func sampleEvents() throws -> [Event] {
         ),
         (K.collectorA, .pledgeRevisedV2(revisionV2)),
         (K.organiser, .personalErased(PersonalErased(campaign: campaign, pledge: pledge, reason: .retentionExpired, slots: [.contact, .giftAid]))),
+        (K.founder, .matchOffered(matchOffer)),
+        (
+            K.founder,
+            .matchOffered(MatchOffered(campaign: campaign, funderName: "Oak Trust", currency: gbp, mode: .lumpSum, campaignCap: 50_000))
+        ),
+        (K.organiser, .matchAccepted(MatchRef(campaign: campaign, offer: pledge))),
+        (K.founder, .matchWithdrawn(MatchRef(campaign: campaign, offer: pledge))),
+        (
+            K.founder,
+            .matchSettled(
+                MatchSettled(campaign: campaign, offer: pledge, page: 0, pages: 2, entries: [SettledMatch(pledge: pledge, amount: 1_050)]))
+        ),
+        (K.founder, .matchSettled(MatchSettled(campaign: campaign, offer: pledge, lumpSum: 0))),
     ]
     return bodies.map { author, body in
         f.tick(7)
@@ -385,10 +407,10 @@ struct EventCodecTests {
         #expect(decodeCode(Forge.wire(Forge.payload(kind: kind.rawValue, body: body))) == code)
     }
 
-    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<29)
+    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<35)
     func everyFlippedBit(index: Int) throws {
         let events = try sampleEvents()
-        try #require(events.count == 29)
+        try #require(events.count == 35)
         let e = events[index]
         #expect(e.verifySignature())
         var decodedVariants = 0

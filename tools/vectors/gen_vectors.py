@@ -113,6 +113,7 @@ KIND_NAMES = {
     14: "campaign.cancelled", 20: "tier.added", 21: "tier.updated",
     30: "pledge.made", 31: "pledge.revised", 32: "pledge.withdrawn", 33: "pledge.collected", 34: "pledge.rejected",
     35: "pledge.made.v2", 36: "pledge.revised.v2", 37: "personal.erased",
+    40: "match.offered", 41: "match.accepted", 42: "match.withdrawn", 43: "match.settled",
 }
 KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed"})
 COMMUNITY_LEVEL = {1, 2, 3, 50}
@@ -139,6 +140,11 @@ FIELD_NAMES = {
     35: ["campaign", "amount", "currency", "tier", "channel", "paid", "commitments"],
     36: ["campaign", "pledge", "amount", "currency", "tier", "name"],
     37: ["campaign", "pledge", "reason", "slots"],
+    40: ["campaign", "funder_name", "currency", "mode", "factor", "pledge_cap", "campaign_cap", "from", "until", "tier", "channel",
+         "min_percent", "min_backers"],
+    41: ["campaign", "offer"],
+    42: ["campaign", "offer"],
+    43: ["campaign", "offer", "page", "pages", "entries", "lump_sum"],
 }
 
 
@@ -219,8 +225,9 @@ founder = Key("founder", 0x02)
 organiser = Key("organiser", 0x03)
 collector = Key("collector", 0x04)
 temp = Key("temporary collector", 0x05)
+funder = Key("funder", 0x07)
 recipients = [Key(f"recipient {i}", 0x10 + i) for i in range(8)]
-KEYS = [community, founder, organiser, collector, temp] + recipients
+KEYS = [community, founder, organiser, collector, temp, funder] + recipients
 
 C = community.pk
 events = []
@@ -236,6 +243,7 @@ genesis = add("community.created", community, 1, T0, 0, {0: "Elm Street", 1: fou
 add("role.granted organiser", founder, 2, T0 + 1000, 0, {0: organiser.pk, 1: 2})
 add("role.granted collector with expiry", founder, 2, T0 + 1000, 1, {0: collector.pk, 1: 3, 2: CLOSES})
 add("role.granted temporary collector", founder, 2, T0 + 1000, 2, {0: temp.pk, 1: 3})
+add("role.granted funder", founder, 2, T0 + 1000, 3, {0: funder.pk, 1: 4})
 lido = add(
     "campaign.created lido", organiser, 10, T0 + 2000, 0,
     {
@@ -257,6 +265,15 @@ tier = add(
 )
 add("tier.updated", organiser, 21, T0 + 3000, 1, {0: lido.id, 1: tier.id, 2: "Lido T-shirt (organic)", 4: 1500})
 add("campaign.published", organiser, 12, T0 + 4000, 0, {0: lido.id})
+# Match funding (section 7.7): half of each pledge up to 30.00 per pledge and 30.20 in all, once the crowd
+# counts 2 backers; and a lump sum of 100.00 if the crowd reaches 1% of the goal, withdrawn before the close.
+offer = add(
+    "match.offered", funder, 40, T0 + 4000, 1,
+    {0: lido.id, 1: "Elm Council", 2: "GBP", 3: 1, 4: [1, 2], 5: 3000, 6: 3020, 12: 2},
+)
+lump = add("match.offered lump sum", funder, 40, T0 + 4000, 2, {0: lido.id, 1: "Oak Trust", 2: "GBP", 3: 2, 6: 10_000, 11: 1})
+add("match.accepted", organiser, 41, T0 + 4000, 3, {0: lido.id, 1: offer.id})
+add("match.accepted lump sum", organiser, 41, T0 + 4000, 4, {0: lido.id, 1: lump.id})
 bob = add(
     "pledge.made paid in cash, wins the tier", collector, 30, T0 + 5000, 0,
     {0: lido.id, 1: "Bob", 2: False, 3: 2500, 4: "GBP", 5: tier.id, 6: 1, 7: 1},
@@ -298,7 +315,9 @@ def max_size_pledge(extra):
     return body
 
 
-add("pledge.made of exactly 8192 bytes", collector, 30, T0 + 9000, 1, max_size_pledge(0))
+
+max_pledge = add("pledge.made of exactly 8192 bytes", collector, 30, T0 + 9000, 1, max_size_pledge(0))
+add("match.withdrawn", funder, 42, T0 + 9000, 2, {0: lido.id, 1: lump.id})
 
 # Version-2 pledges (section 6.4): the signed event holds one commitment per personal part,
 # BLAKE2b-256(salt || part); the parts travel beside it. Salts are fixed here (random in real use).
@@ -345,6 +364,12 @@ fete = add(
     {0: "Summer fete", 1: "", 2: 100_000, 3: "EUR", 4: 2, 5: T0, 6: T0 + 30 * 86_400_000, 7: "Europe/Dublin", 8: []},
 )
 add("campaign.cancelled", founder, 14, T0 + 11_000, 0, {0: fete.id, 1: "Merged into the lido campaign"})
+# The funder freezes its allocation after the close: Bob's pledge came before the crowd threshold, Zoë's is
+# capped per pledge, and the 8192-byte pledge gets what is left of the campaign cap.
+add(
+    "match.settled", funder, 43, T0 + 11_000, 1,
+    {0: lido.id, 1: offer.id, 2: 0, 3: 1, 4: sorted([[bob.id, 0], [zoe.id, 3000], [max_pledge.id, 20], [ann.id, 0]])},
+)
 
 # Gift Aid (section 6.17-6.18): the community is a recognised charity with a treasurer; a keep-what-you-raise
 # campaign with a reward worth £5 closes funded and the treasurer claims its two collected pledges.
@@ -557,7 +582,21 @@ bad(
     "revision amount without currency", "pledge.revised with amount but no currency",
     signed(collector, pay(31, {0: lido.id, 1: zoe.id, 2: 5000})), "decode.missing_field",
 )
-bad("unknown role", "role.granted with role 4", signed(founder, pay(2, {0: collector.pk, 1: 4}, author=founder)), "decode.bad_enum")
+bad("unknown role", "role.granted with role 9", signed(founder, pay(2, {0: collector.pk, 1: 9}, author=founder)), "decode.bad_enum")
+MATCH = {0: bytes(32), 1: "Elm Council", 2: "GBP", 3: 1, 4: [1, 1], 6: 5000}
+bad("match factor too large", "match.offered with factor 11:1 (at most 10 times the pledge)",
+    signed(funder, pay(40, {**MATCH, 4: [11, 1]}, author=funder)), "decode.out_of_range")
+bad("match factor term too large", "match.offered with factor 1001:1000",
+    signed(funder, pay(40, {**MATCH, 4: [1001, 1000]}, author=funder)), "decode.out_of_range")
+bad("lump sum with a factor", "match.offered in lump-sum mode (3: 2) with a factor",
+    signed(funder, pay(40, {**MATCH, 3: 2}, author=funder)), "decode.unknown_field")
+bad("match percent zero", "match.offered with min_percent 0 present (absent means none)",
+    signed(funder, pay(40, {**MATCH, 11: 0}, author=funder)), "decode.non_canonical")
+bad("settlement page too long", "match.settled naming 151 pledges on one page",
+    signed(funder, pay(43, {0: bytes(32), 1: bytes(32), 2: 0, 3: 1, 4: [[i.to_bytes(32, "big"), 0] for i in range(151)]}, author=funder)),
+    "decode.too_long")
+bad("settlement page out of range", "match.settled page 1 of 1",
+    signed(funder, pay(43, {0: bytes(32), 1: bytes(32), 2: 1, 3: 1}, author=funder)), "decode.out_of_range")
 
 # Signatures: decoding succeeds, verification fails
 sig_at = len(ok) - 64
@@ -677,6 +716,107 @@ def sum256(values):
     return (sum(int.from_bytes(v, "little") for v in values) % 2**256).to_bytes(32, "little")
 
 
+# Match funding (section 7.7), written from the document: each accepted offer walks the active pledges in
+# (timestamp, counter, id) order; the crowd threshold is judged on running crowd totals, never the match.
+
+def match_bound(terms, amount):
+    num, den = terms[4]
+    m = amount * num // den
+    return min(m, terms[5]) if 5 in terms else m
+
+
+def threshold_met(terms, crowd, backers, goal):
+    return backers >= terms.get(12, 0) and crowd * 100 >= terms.get(11, 0) * goal
+
+
+def offer_outcome(o, c):
+    """(status, matched, {pledge id: (amount, status)}) of one offer."""
+    t = o["terms"]
+    if c["phase"] == "cancelled":
+        return "cancelled", 0, {}
+    if not o["accepted"]:
+        return "pending", 0, {}
+    active = sorted((p["made"], pid, p) for pid, p in c["pledges"].items() if p["status"] == "active")
+    complete = o["pages"] is not None and len(o["settled_pages"]) == o["pages"]
+    if t[3] == 2:  # lump sum
+        if complete:
+            return "settled", o["lump"], {}
+        if o["withdrawn"] is not None:
+            return "withdrawn", 0, {}
+        crowd = sum(p["amount"] for _, _, p in active)
+        if threshold_met(t, crowd, len(active), c["goal"]):
+            return "open", t[6], {}
+        return "conditions not met", 0, {}
+    left = t[6]
+    unlocked = threshold_met(t, 0, 0, c["goal"])
+    crowd = 0
+    out = {}
+    for i, (made, pid, p) in enumerate(active):
+        crowd += p["amount"]
+        unlocked = unlocked or threshold_met(t, crowd, i + 1, c["goal"])
+        if (7 in t and made[0] < t[7]) or (8 in t and made[0] >= t[8]):
+            out[pid] = (0, "not matched (outside the window)")
+        elif 9 in t and p["tier"] != t[9]:
+            out[pid] = (0, "not matched (other tier)")
+        elif 10 in t and p["channel"] != t[10]:
+            out[pid] = (0, "not matched (other channel)")
+        elif o["withdrawn"] is not None and made >= o["withdrawn"]:
+            out[pid] = (0, "not matched (after the withdrawal)")
+        elif not unlocked:
+            out[pid] = (0, "not matched (before the crowd threshold)")
+        else:
+            want = match_bound(t, p["amount"])
+            give = min(want, left)
+            left -= give
+            out[pid] = (give, "not matched (too small)" if want == 0 else "matched" if give == want
+                        else "part matched" if give > 0 else "not matched (cap reached)")
+    if complete:
+        filtered = ("outside the window", "other tier", "other channel", "after the withdrawal")
+        for _, pid, p in active:
+            amount, status = out[pid]
+            if pid in o["settled"]:
+                frozen = o["settled"][pid]
+                if frozen == 0:
+                    out[pid] = (0, status if amount == 0 else "not matched (cap reached)")
+                else:
+                    out[pid] = (frozen, "matched" if frozen >= match_bound(t, p["amount"]) else "part matched")
+            elif any(f in status for f in filtered):
+                out[pid] = (0, status)
+            else:
+                out[pid] = (0, "late for match")
+        status = "settled"
+    elif o["withdrawn"] is not None:
+        status = "withdrawn"
+    else:
+        status = "open" if unlocked else "conditions not met"
+    return status, sum(a for a, _ in out.values()), out
+
+
+def match_items(c):
+    if not c["offers"]:
+        return []
+    offers = []
+    for oid in sorted(c["offers"]):
+        o = c["offers"][oid]
+        status, matched, pledges = offer_outcome(o, c)
+        offers.append([
+            oid, o["funder"], list(o["made"]), o["accepted"], list(o["withdrawn"]) if o["withdrawn"] else [], opt(o["pages"]),
+            sorted(o["settled_pages"]), status, matched, [[pid, a, st] for pid, (a, st) in sorted(pledges.items())],
+        ])
+    return [offers]
+
+
+def match_summary(c):
+    out = []
+    for oid in sorted(c["offers"]):
+        status, matched, pledges = offer_outcome(c["offers"][oid], c)
+        out.append({
+            "offer": oid.hex(), "status": status, "matched": matched,
+            "pledges": [{"pledge": pid.hex(), "matched": a, "status": st} for pid, (a, st) in sorted(pledges.items())],
+        })
+    return out
+
+
 def digest_of(evs):
     evs = sorted(evs, key=Event.order_key)
     community_level = [e for e in evs if e.kind in COMMUNITY_LEVEL]
@@ -712,7 +852,7 @@ def digest_of(evs):
                 c = dict(id=e.id, creator=e.author.pk, created=hlc(e.wall, e.counter), title=b[0], description=b[1],
                          goal=b[2], currency=b[3], model=b[4], opens=b[5], closes=b[6], tz=b[7],
                          organisers=sorted(set(b[8]) | {e.author.pk}), phase="draft", cancel=None,
-                         pledged=0, collected=0, backers=0, has_pledges=False, tiers={}, pledges={})
+                         pledged=0, collected=0, backers=0, has_pledges=False, tiers={}, pledges={}, offers={})
             elif e.kind == 11:
                 for k, f in [(1, "title"), (2, "description"), (3, "goal"), (4, "currency"), (5, "model"), (6, "opens"), (7, "closes"), (8, "tz")]:
                     if k in b:
@@ -810,6 +950,21 @@ def digest_of(evs):
                         limit = min(min(amount, 10_000) * 25 // 100 + max(0, amount - 10_000) * 5 // 100, 250_000)
                         assert c["tiers"][p["tier"]]["benefit"] is not None and c["tiers"][p["tier"]]["benefit"] <= limit
                     p["claim"] = [e.id, hlc(e.wall, e.counter)]
+            elif e.kind == 40:
+                c["offers"][e.id] = dict(funder=e.author.pk, made=(e.wall, e.counter), terms=b, accepted=False, withdrawn=None,
+                                         pages=None, settled_pages=set(), settled={}, lump=None)
+            elif e.kind == 41:
+                c["offers"][b[1]]["accepted"] = True
+            elif e.kind == 42:
+                c["offers"][b[1]]["withdrawn"] = (e.wall, e.counter)
+            elif e.kind == 43:
+                o = c["offers"][b[1]]
+                o["pages"] = b[3]
+                o["settled_pages"].add(b[2])
+                for pid, amount in b.get(4, []):
+                    o["settled"][pid] = amount
+                if 5 in b:
+                    o["lump"] = b[5]
         items = [sum256(H([e.id, "applied"]) for e in pevs), len(pevs)]
         if c is not None:
             waitlisted = set()
@@ -839,9 +994,11 @@ def digest_of(evs):
                 c["id"], c["creator"], c["created"], c["title"], c["description"], c["goal"], c["currency"], c["model"],
                 c["opens"], c["closes"], c["tz"], c["organisers"], c["phase"], opt(c["cancel"]), c["pledged"], c["collected"],
                 c["backers"], c["has_pledges"], tiers, sum256(pledge_hashes), len(pledge_hashes),
-            ])
+            ] + match_items(c))
             summary = {k: c[k] for k in ("phase", "pledged", "collected", "backers")}
             summary["waitlisted"] = [pid.hex() for pid in sorted(waitlisted)]
+            if c["offers"]:
+                summary["matches"] = match_summary(c)
         else:
             summary = None
         partition_digests[cid] = (H(items), summary)
