@@ -147,6 +147,7 @@ struct CampaignCommand: ParsableCommand {
                 for c in all {
                     print(
                         "\(c.id.hex.prefix(12))  \(c.title)  [\(c.stateText(now: now))]  \(money(c.pledged)) of \(money(c.goal)) from \(c.backers) backer(s)"
+                            + (c.matched.minor > 0 ? " + \(money(c.matched)) matched" : "")
                     )
                 }
             }
@@ -202,7 +203,7 @@ struct CampaignCommand: ParsableCommand {
                 print("\(c.title)  [\(c.stateText(now: now))]  \(c.id.hex)")
                 if !c.description.isEmpty { print(c.description) }
                 print("Goal \(money(c.goal)) (\(c.model.name)), closes \(Dates.describeDeadline(c.closes, timeZone: c.timeZone))")
-                print("Pledged \(money(c.pledged)) from \(c.backers) backer(s); collected \(money(c.collected))")
+                print("Pledged \(money(c.pledged)) from \(c.backers) backer(s)\(try matchLine(n, c, standing)); collected \(money(c.collected))")
                 // Money due back, summed pledge by pledge from the cursor (only when the campaign owes refunds).
                 var due: [Int64] = []
                 if standing.refundsDue {
@@ -318,4 +319,13 @@ func changePhase(
     let state = try n.campaign(c.id.hex).standing(now: n.now)
     output.report(
         ["event": e.id.hex, "campaign": c.id.hex, "state": state.rawValue], "'\(c.title)' is \(try n.campaign(c.id.hex).stateText(now: n.now)).")
+}
+
+/// " + 600.00 GBP matched by Elm Council (provisional)": the match shown apart from the crowd, or nothing.
+func matchLine(_ n: Node, _ c: CampaignRow, _ standing: CampaignStanding) throws(WhipError) -> String {
+    let offers = try n.store.matchOffers(campaign: c.id).filter { $0.matched.minor > 0 }
+    guard !offers.isEmpty else { return "" }
+    let names = offers.map(\.funderName).joined(separator: " and ")
+    if standing.refundsDue { return " (the \(money(c.matched)) matched by \(names) is not paid: the campaign did not succeed)" }
+    return " + \(money(c.matched)) matched by \(names)\(offers.contains(where: \.provisional) ? " (provisional until settled)" : "")"
 }

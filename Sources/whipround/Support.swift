@@ -86,7 +86,7 @@ func parseMember(_ text: String) throws(WhipError) -> PublicKey { try KeyText.de
 
 func parseRole(_ text: String) throws(WhipError) -> Role {
     guard let r = Role(name: text) else {
-        throw WhipError(.invalidArgument, "'\(text)' is not a role: use admin, organiser, collector or treasurer")
+        throw WhipError(.invalidArgument, "'\(text)' is not a role: use admin, organiser, collector, funder or treasurer")
     }
     return r
 }
@@ -120,6 +120,7 @@ extension CampaignRow {
             "closes_local": Dates.localForm(closes, timeZone: timeZone), "time_zone": timeZone, "state": standing(now: now).rawValue,
             "pledged": pledged.formatted, "pledged_minor": pledged.minor, "collected": collected.formatted,
             "collected_minor": collected.minor, "backers": backers, "organisers": organisers.map(member),
+            "matched": matched.formatted, "matched_minor": matched.minor,
             "created_by": member(createdBy),
         ]
         if let cancelReason { d["cancel_reason"] = cancelReason }

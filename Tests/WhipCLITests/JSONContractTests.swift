@@ -165,6 +165,44 @@ import Testing
         let all = try #require(try run("campaign list --json", ["campaign", "list", "--data", "hub"]) as? [Any])
         #expect(all.count == 3)
 
+        // Match funding: the hub is the founder, who holds every right, the funder's included.
+        let offer = try #require(
+            try object(
+                "match offer --json",
+                [
+                    "match", "offer", "--data", "hub", "--campaign", campaign, "--funder-name", "Elm Council", "--factor", "1:2", "--cap", "10",
+                    "--pledge-cap", "5", "--min-backers", "1",
+                ])["id"] as? String)
+        _ = try run("match accept --json", ["match", "accept", "--data", "hub", offer])
+        let lump = try #require(
+            try object(
+                "match offer --json",
+                [
+                    "match", "offer", "--data", "hub", "--campaign", campaign, "--funder-name", "Oak Trust", "--lump-sum", "--cap", "20",
+                    "--min-percent", "1",
+                ])[
+                    "id"] as? String)
+        _ = try run("match withdraw --json", ["match", "withdraw", "--data", "hub", lump])
+        let offers = try #require(try run("match list --json", ["match", "list", "--data", "hub", "--campaign", campaign]) as? [[String: Any]])
+        #expect(offers.count == 2)
+        #expect(offers.first?["matched_minor"] as? Int == 1_000)  // Bob 25 -> 5 (pledge cap), Cath 30 -> 5 (campaign cap)
+        #expect(try object("campaign show --json", ["campaign", "show", "--data", "hub", campaign])["matched_minor"] as? Int == 1_000)
+        let shownText = try cli.run(["campaign", "show", "--data", "hub", campaign]).stdout
+        #expect(shownText.contains("+ 10.00 GBP matched by Elm Council (provisional until settled)"))
+        // Settled after the close: frozen.
+        let fourth = try #require(try cli.json(create + ["--title", "Benches"])["id"] as? String)
+        try cli.run(["campaign", "publish", "--data", "hub", fourth])
+        let benches = try #require(
+            try cli.json(["match", "offer", "--data", "hub", "--campaign", fourth, "--funder-name", "Elm Council", "--factor", "1:1", "--cap", "50"])[
+                "id"]
+                as? String)
+        try cli.run(["match", "accept", "--data", "hub", benches])
+        try cli.run(["pledge", "add", "--data", "hub", "--campaign", fourth, "--name", "Gus", "--amount", "8"])
+        try cli.run(["campaign", "close", "--data", "hub", fourth])
+        let settled = try object("match settle --json", ["match", "settle", "--data", "hub", benches])
+        #expect(settled["status"] as? String == "settled" && settled["provisional"] as? Bool == false && settled["pages"] as? Int == 1)
+        _ = try run("match list --json", ["match", "list", "--data", "hub"])
+
         _ = try run("bundle export --json", ["bundle", "export", "--data", "hub", "--out", "hub.bundle"])
         _ = try run("bundle import --json", ["bundle", "import", "--data", "laptop", "hub.bundle"])
         // A bundle of a community the hub has not joined: refused at the door, so the rejection log has rows.
