@@ -355,8 +355,16 @@ public final class Node: Sendable {
                     + "(docs/PRIVACY.md)")
         }
         guard !slots.isEmpty else { throw WhipError(.invalidArgument, "name at least one part to erase: name, contact or gift-aid") }
+        // Parts this node already erased are left out, so asking twice signs nothing new.
+        let fresh = Set(slots).subtracting(pledge.erased).sorted()
+        guard !fresh.isEmpty else {
+            throw WhipError(
+                .alreadyExists,
+                "the \(Set(slots).sorted().map(\.name).joined(separator: ", ")) of pledge \(pledge.id.hex.prefix(12)) "
+                    + "\(slots.count == 1 ? "was" : "were") already erased; nothing was signed")
+        }
         return try emit(
-            campaign.community, .personalErased(PersonalErased(campaign: campaign.id, pledge: pledge.id, reason: reason, slots: slots)))
+            campaign.community, .personalErased(PersonalErased(campaign: campaign.id, pledge: pledge.id, reason: reason, slots: fresh)))
     }
 
     /// The pledge named by an id or unique prefix.

@@ -282,7 +282,8 @@ struct PledgeCommand: ParsableCommand {
                 return slot
             }
             let e = try n.erase(p, of: c, reason: why, slots: chosen.isEmpty ? PartSlot.allCases : chosen)
-            let erased = (chosen.isEmpty ? PartSlot.allCases : Array(Set(chosen))).sorted()
+            guard case .personalErased(let body) = e.body else { throw WhipError(.internalError, "erase signed another kind of event") }
+            let erased = body.slots
             output.report(
                 ["event": e.id.hex, "pledge": p.id.hex, "reason": why.name, "slots": erased.map(\.name)],
                 "Erased the \(erased.map(\.name).joined(separator: ", ")) of pledge \(p.id.hex.prefix(12)) on this node; "

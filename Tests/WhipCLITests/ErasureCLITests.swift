@@ -64,6 +64,16 @@ import Testing
         #expect(badReason.stderr.contains("request or retention_expired"))
         let badSlot = try cli.run(["pledge", "erase", "--data", "hub", p, "--reason", "request", "--slots", "email"], expect: 2)
         #expect(badSlot.stderr.contains("name, contact or gift-aid"))
+        // Erasing the name, then everything: the second erasure signs only the parts still there, and a third
+        // signs nothing and says so.
+        let cy = try #require(
+            try cli.json(["pledge", "add", "--data", "hub", "--campaign", campaign, "--amount", "5", "--name", "Cy"])["id"] as? String)
+        let name = try cli.json(["pledge", "erase", "--data", "hub", cy, "--reason", "request", "--slots", "name"])
+        #expect(name["slots"] as? [String] == ["name"])
+        let rest = try cli.json(["pledge", "erase", "--data", "hub", cy, "--reason", "request"])
+        #expect(rest["slots"] as? [String] == ["contact", "gift-aid"])
+        let again = try cli.run(["pledge", "erase", "--data", "hub", cy, "--reason", "request"], expect: 6)
+        #expect(again.stderr.contains("already erased; nothing was signed"), "\(again.stderr)")
         // A collector may record pledges but not erase them.
         try cli.run(["init", "--data", "laptop", "--name", "Laptop"])
         let invite = try #require(try cli.json(["community", "invite", "--data", "hub"])["invite"] as? String)
