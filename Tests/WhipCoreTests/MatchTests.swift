@@ -60,7 +60,7 @@ struct MatchScenario {
     func match(_ offer: Event, _ pledge: Event, _ extra: [Event] = []) -> PledgeMatch? { outcome(offer, extra)?.pledges[pledge.id] }
 }
 
-@Suite("Match funding: bodies and limits", .timeLimit(.minutes(2)))
+@Suite("Match funding: bodies and limits", .timeLimit(.minutes(10)))
 struct MatchCodecTests {
     let m = MatchScenario()
 
@@ -176,7 +176,7 @@ struct MatchCodecTests {
     }
 }
 
-@Suite("Match funding: rules and allocation", .timeLimit(.minutes(2)))
+@Suite("Match funding: rules and allocation", .timeLimit(.minutes(10)))
 struct MatchRuleTests {
     @Test func onlyFundersOfferAndOnlyOrganisersAccept() {
         var m = MatchScenario()
@@ -456,7 +456,7 @@ struct MatchRuleTests {
     }
 }
 
-@Suite("Match funding: convergence", .timeLimit(.minutes(5)))
+@Suite("Match funding: convergence", .timeLimit(.minutes(10)))
 struct MatchPropertyTests {
     /// A random campaign with funders, offers, acceptances, withdrawals, pledges by two collectors (some
     /// revised, withdrawn or rejected), a close and a settlement that may miss late offline pledges.
@@ -578,7 +578,7 @@ extension PledgeMatchStatus {
     }
 }
 
-@Suite("Match funding: vectors", .timeLimit(.minutes(2)))
+@Suite("Match funding: vectors", .timeLimit(.minutes(10)))
 struct MatchVectorTests {
     struct NotInVectors: Error { let what: String }
 
