@@ -6,7 +6,7 @@ import WhipCrypto
 /// Why a personal part was dropped on arrival (PROTOCOL.md §6.35): counted in `IngestReport.partsRefused`, never
 /// logged with its bytes.
 public enum PartRefusal: String, Sendable {
-    /// Its event is neither stored nor in the same batch.
+    /// Its event is neither stored, nor held for a future timestamp, nor in the same batch.
     case noEvent = "part.no_event"
     /// Its event commits to no part in that slot (not a version-2 pledge, or a revision without a name).
     case noCommitment = "part.no_commitment"
@@ -20,19 +20,25 @@ public enum PartRefusal: String, Sendable {
 
 extension Store {
     /// Stores the parts whose event is stored (by this batch or earlier) and whose commitment they open, unless
-    /// their slot was erased; drops and counts the rest.
+    /// their slot was erased; keeps those of a held event beside it (`held_parts`); drops and counts the rest.
     static func admitParts(_ db: Database, _ parts: [PartRecord], now: UInt64, into report: inout IngestReport) throws {
         let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO parts (event, slot, pledge, salt, bytes) VALUES (?, ?, ?, ?, ?)")
-        var events: [EventID: (seq: Int64, event: Event)?] = [:]
+        let hold = try db.cachedStatement(sql: "INSERT OR IGNORE INTO held_parts (event_id, slot, salt, bytes) VALUES (?, ?, ?, ?)")
+        // nil seq: the event is held for a future timestamp, and its parts wait beside it.
+        var events: [EventID: (seq: Int64?, event: Event)?] = [:]
         for part in parts {
             func refuse(_ r: PartRefusal) { report.partsRefused[r.rawValue, default: 0] += 1 }
             if events[part.event] == nil {
-                events[part.event] = try Row.fetchOne(db, sql: "SELECT seq, raw FROM events WHERE id = ?", arguments: [Data(part.event.bytes)])
-                    .map { r throws in
-                        do { return (try r.value("seq"), try Event.decode(wire: try r.bytes("raw"))) } catch {
-                            throw DamagedData("a stored event cannot be decoded: \(error)")
-                        }
+                let id = Data(part.event.bytes)
+                let row =
+                    try Row.fetchOne(db, sql: "SELECT seq, raw FROM events WHERE id = ?", arguments: [id])
+                    ?? Row.fetchOne(
+                        db, sql: "SELECT NULL AS seq, raw FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL LIMIT 1", arguments: [id])
+                events[part.event] = try row.map { r throws in
+                    do { return (try r.value("seq"), try Event.decode(wire: try r.bytes("raw"))) } catch {
+                        throw DamagedData("a stored event cannot be decoded: \(error)")
                     }
+                }
             }
             guard case .some(.some(let stored)) = events[part.event] else {
                 refuse(.noEvent)
@@ -58,8 +64,13 @@ extension Store {
                 refuse(.erased)
                 continue
             }
+            guard let seq = stored.seq else {
+                try hold.execute(arguments: [Data(part.event.bytes), Int64(part.slot.rawValue), Data(part.salt.array), Data(part.bytes)])
+                if db.changesCount == 1 { report.partsHeld += 1 } else { report.partsDuplicate += 1 }
+                continue
+            }
             try insert.execute(arguments: [
-                stored.seq, Int64(part.slot.rawValue), Data(pledge.bytes), Data(part.salt.array), Data(part.bytes),
+                seq, Int64(part.slot.rawValue), Data(pledge.bytes), Data(part.salt.array), Data(part.bytes),
             ])
             if db.changesCount == 1 { report.partsStored += 1 } else { report.partsDuplicate += 1 }
         }
@@ -107,6 +118,18 @@ extension Store {
                 try Int64.fetchAll(db, sql: "SELECT slot FROM tombstones WHERE pledge = ?", arguments: [Data(pledge.bytes)])
                     .compactMap { PartSlot(rawValue: UInt64(clamping: $0)) })
         }
+    }
+
+    /// Takes the parts waiting beside held events `ids` out of `held_parts`, to be judged with their events.
+    static func takeHeldParts(_ db: Database, events ids: [EventID]) throws -> [PartRecord] {
+        var out: [PartRecord] = []
+        for id in ids {
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT slot, salt, bytes FROM held_parts WHERE event_id = ? ORDER BY slot", arguments: [Data(id.bytes)])
+            out += try rows.map { r throws in try Store.partRecord(r, event: id) }
+            try db.execute(sql: "DELETE FROM held_parts WHERE event_id = ?", arguments: [Data(id.bytes)])
+        }
+        return out
     }
 
     static func partRecord(_ r: Row, event: EventID) throws -> PartRecord {

@@ -394,6 +394,21 @@ enum Schema {
                     ALTER TABLE pledges ADD COLUMN giftaid_claimed_counter INTEGER;
                     """)
         }
+        m.registerMigration("v8-held-parts") { db in
+            // The personal parts of an event held for a future timestamp wait beside it and are admitted with it,
+            // instead of being dropped as `part.no_event` (a bundle imported while its events are held would
+            // otherwise lose them for good). Keyed by event id: a held event is not in `events`.
+            try db.execute(
+                sql: """
+                    CREATE TABLE held_parts (
+                        event_id BLOB NOT NULL,
+                        slot INTEGER NOT NULL,
+                        salt BLOB NOT NULL,
+                        bytes BLOB NOT NULL,
+                        PRIMARY KEY (event_id, slot)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 

@@ -54,8 +54,10 @@ public struct IngestReport: Sendable, Equatable {
     public var standingChanges: [StandingChange] = []
     /// Personal parts newly stored.
     public var partsStored = 0
-    /// Personal parts already stored.
+    /// Personal parts already stored (or already waiting beside their held event).
     public var partsDuplicate = 0
+    /// Personal parts of events held for a future timestamp, kept beside them and judged when they are retried.
+    public var partsHeld = 0
     /// Personal parts dropped, by reason code (`part.*`, PROTOCOL.md §6.35); their bytes are never logged.
     public var partsRefused: [String: Int] = [:]
     /// Slots newly erased (tombstones added) by this batch; the store checkpoints the WAL after such a batch.
@@ -84,6 +86,7 @@ public struct IngestReport: Sendable, Equatable {
         standingChanges += o.standingChanges
         partsStored += o.partsStored
         partsDuplicate += o.partsDuplicate
+        partsHeld += o.partsHeld
         partsRefused.merge(o.partsRefused, uniquingKeysWith: +)
         erasures += o.erasures
     }
@@ -358,12 +361,14 @@ public final class Store: Sendable {
     private func retryHeldBatch(now: UInt64) throws(WhipError) -> IngestReport {
         try write { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, raw FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
+                db, sql: "SELECT seq, raw, event_id FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
             guard !rows.isEmpty else { return IngestReport() }
             try db.execute(sql: "DELETE FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
             let wires = try rows.map { r throws in try r.bytes("raw") }
+            let ids = try rows.compactMap { r throws in try r.value("event_id", as: Data?.self).flatMap { EventID(bytes: [UInt8]($0)) } }
+            let parts = try Store.takeHeldParts(db, events: ids)
             let checked = Verifier.check(wires)
-            return try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, parts: [], source: .retry, now: now, requireApplied: false)
+            return try self.admit(db, checked: zip(wires, checked).map { ($0, $1) }, parts: parts, source: .retry, now: now, requireApplied: false)
         }
     }
 

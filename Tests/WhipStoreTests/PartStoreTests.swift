@@ -129,6 +129,53 @@ func erasure(_ s: inout Scenario, _ pledge: Event, _ slots: [PartSlot], by autho
         #expect(try store.parts(for: [p.id]).isEmpty)
     }
 
+    @Test func partsOfAHeldEventWaitBesideItAndAreJudgedWhenItIsRetried() throws {
+        var s = Scenario()
+        let store = try tempStore()
+        try store.ingest(s.events.map(\.wire), source: .bundle, now: now)
+        s.factory.now = now + Store.maxFutureSkewMs + 60_000
+        let (ahead, parts) = pledgeV2(&s, name: "Eve", contact: [UInt8](repeating: 5, count: 304))
+        let (aheadToo, partsToo) = pledgeV2(&s, name: "Fay")
+        var wrong = parts[0]
+        wrong.bytes = Array("Eva".utf8)
+        let first = try store.ingest([ahead.wire, aheadToo.wire], parts: parts + partsToo + [wrong], source: .bundle, now: now)
+        #expect(first.held == 2)
+        #expect(first.partsHeld == 3 && first.partsRefused == ["part.mismatch": 1], "\(first.partsRefused)")
+        #expect(try store.parts(for: [ahead.id]).isEmpty, "a held event's parts are not served before the event is")
+        // Sent again while still held: waiting already, so a duplicate.
+        #expect(try store.ingest([], parts: parts, source: .peer, now: now).partsDuplicate == 2)
+
+        // One pledge's name is erased while both are held (the erasure is stamped later still, and arrives
+        // once the clock has caught up with the pledges but not yet the erasure).
+        s.factory.now += 1
+        let erase = erasure(&s, aheadToo, [.name])
+        let later = now + 2 * Store.maxFutureSkewMs
+        let retried = try store.retryHeld(now: later)
+        #expect(retried.accepted == 2 && retried.partsStored == 3)
+        #expect(Set(try store.parts(for: [ahead.id])) == Set(parts))
+        #expect(try store.pledge(aheadToo.id)?.publicName == "Fay")
+        try store.ingest([erase.wire], source: .peer, now: later)
+        #expect(try store.parts(for: [aheadToo.id]).isEmpty)
+        #expect(try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM held_parts") } == 0)
+    }
+
+    @Test func aHeldEventsPartsAreRefusedWhenItsSlotWasErasedMeanwhile() throws {
+        var s = Scenario()
+        let store = try tempStore()
+        try store.ingest(s.events.map(\.wire), source: .bundle, now: now)
+        s.factory.now = now + Store.maxFutureSkewMs + 60_000
+        let (ahead, parts) = pledgeV2(&s, name: "Gus")
+        let erase = erasure(&s, ahead, [.name])
+        // Both held; the erasure is judged first in replay order when both are retried together.
+        let first = try store.ingest([ahead.wire, erase.wire], parts: parts, source: .bundle, now: now)
+        #expect(first.held == 2 && first.partsHeld == 1)
+        let retried = try store.retryHeld(now: now + 3 * Store.maxFutureSkewMs)
+        #expect(retried.accepted == 2)
+        #expect(retried.partsRefused == ["part.erased": 1], "\(retried.partsRefused)")
+        #expect(try store.parts(for: [ahead.id]).isEmpty)
+        #expect(try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM held_parts") } == 0)
+    }
+
     /// Any order of events, parts early (dropped), with their event, late, twice or never: the digest is the
     /// pure derivation's and the stored parts are exactly those delivered with or after their event and not
     /// erased.
