@@ -21,6 +21,8 @@ public enum Bench {
         public var directory: String? = nil
         /// Pledges in the campaign listed and exported by the built binary (0 skips it).
         public var listPledges = 0
+        /// Version-2 pledges with personal parts ingested against as many version-1 ones (0 skips it).
+        public var partsPledges = 0
         /// The `whipround` binary that lists and exports, in its own process.
         public var executable: String? = nil
         public init() {}
@@ -58,26 +60,30 @@ public enum Bench {
 
     /// `count` signed pledge events by `author`, made in parallel, stamped after `after`.
     public static func pledges(_ count: Int, community: PublicKey, campaign: EventID, author: SigningKey, start: UInt64) -> [[UInt8]] {
-        let out = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
-        out.initialize(repeating: [])
+        let gbp = Currency(code: "GBP")!
+        return parallel(count) { i in
+            let body = EventBody.pledgeMade(
+                PledgeMade(
+                    campaign: campaign, backerName: "Backer \(i)", anonymous: i % 7 == 0, amount: Int64(500 + i % 5_000),
+                    currency: gbp, channel: .inPerson))
+            return Event.sign(community: community, author: author, hlc: HLC(wall: start + UInt64(i / 4), counter: UInt32(i % 4)), body: body).wire
+        }
+    }
+
+    /// `make(0) … make(count - 1)`, made on every core in chunks of 500.
+    static func parallel<T>(_ count: Int, make: @Sendable (Int) -> T) -> [T] {
+        let out = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+        out.initialize(repeating: nil)
         defer {
             _ = out.deinitialize()
             out.deallocate()
         }
         let box = SendableBox(out)
-        let gbp = Currency(code: "GBP")!
-        let chunk = 1_000
+        let chunk = 500
         DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
-            for i in (c * chunk)..<min(count, (c + 1) * chunk) {
-                let body = EventBody.pledgeMade(
-                    PledgeMade(
-                        campaign: campaign, backerName: "Backer \(i)", anonymous: i % 7 == 0, amount: Int64(500 + i % 5_000),
-                        currency: gbp, channel: .inPerson))
-                box.value[i] =
-                    Event.sign(community: community, author: author, hlc: HLC(wall: start + UInt64(i / 4), counter: UInt32(i % 4)), body: body).wire
-            }
+            for i in (c * chunk)..<min(count, (c + 1) * chunk) { box.value[i] = make(i) }
         }
-        return Array(out)
+        return out.map { $0! }
     }
 
     /// The same-run bounds every figure is printed beside: raw libsodium verification of (up to 30,000 of)
@@ -190,6 +196,10 @@ public enum Bench {
                 format: "single pledge (Node.emit, synchronous=FULL) on a campaign of %d pledges: p50 %.2f ms, p99 %.2f ms (goal p99 < 10 ms)",
                 wires.count, p50, p99))
         out("peak RSS so far: \(rss().peak / 1_048_576) MB")
+
+        if o.partsPledges > 0 {
+            try parts(o.partsPledges, base: base, logger: logger, print: out)
+        }
 
         if o.listPledges > 0, let executable = o.executable {
             try listing(o.listPledges, executable: executable, base: base, ingestRate: ingestRate, logger: logger, print: out)

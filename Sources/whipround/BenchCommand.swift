@@ -23,6 +23,8 @@ struct BenchCommand: AsyncParsableCommand {
     var memoryEvents: Int = 0
     @Option(help: "Pledges in the campaign listed and exported by this binary, each command in its own process (0 skips it).")
     var listPledges: Int = 50_000
+    @Option(help: "Version-2 pledges with personal parts, ingested against as many version-1 pledges (0 skips it).")
+    var partsPledges: Int = 50_000
     @Flag(help: "Only the memory measurement (so its peak RSS is not the bulk run's).") var memoryOnly = false
     @Flag(help: "Network figures instead: initial sync over loopback beside bulk ingest, and reconciliation of 1M-item sets.")
     var network = false
@@ -64,6 +66,7 @@ struct BenchCommand: AsyncParsableCommand {
             if !memoryOnly {
                 try count("events", events, min: 1)
                 try count("list-pledges", listPledges, min: 0)
+                try count("parts-pledges", partsPledges, min: 0)
                 try count("samples", samples, min: 1)
             }
         }
@@ -106,6 +109,7 @@ struct BenchCommand: AsyncParsableCommand {
         o.memoryEvents = memoryEvents
         o.directory = parent
         o.listPledges = listPledges
+        o.partsPledges = partsPledges
         o.executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         if memoryOnly {
             try Bench.runMemoryOnly(o, logger: node.logger()) { print($0) }
