@@ -114,6 +114,16 @@ public struct Authority: Sendable, Equatable {
     public private(set) var statuses: [EventID: EventStatus] = [:]
     /// Applied `charity.recognised` events, in replay order: the last one before a point is in force there.
     public private(set) var charity: [CharityEntry] = []
+    /// Applied `funder.budget` events, in replay order: a funder's last one in a currency is its budget there.
+    public private(set) var budgets: [BudgetEntry] = []
+
+    /// One applied `funder.budget`.
+    public struct BudgetEntry: Equatable, Sendable {
+        public let at: OrderKey
+        public let event: EventID
+        public let funder: PublicKey
+        public let budget: FunderBudget
+    }
 
     /// One applied `charity.recognised`.
     public struct CharityEntry: Equatable, Sendable {
@@ -179,6 +189,15 @@ public struct Authority: Sendable, Equatable {
             }
             charity.append(CharityEntry(at: e.orderKey, event: e.id, recognition: b))
             return .applied
+        case .funderBudget(let b):
+            guard genesis != nil else {
+                return .rejected(RuleViolation(.unknownCommunity, "no community.created is ordered before this event"))
+            }
+            guard mayFund(e.author, at: e.orderKey, wall: e.hlc.wall) else {
+                return .rejected(RuleViolation(.unauthorised, "only members holding the funder role may state a funder's budget"))
+            }
+            budgets.append(BudgetEntry(at: e.orderKey, event: e.id, funder: e.author, budget: b))
+            return .applied
         default:
             return .rejected(RuleViolation(.notCommunityLevel, "\(e.kind.name) is not a community-level event"))
         }
@@ -232,6 +251,13 @@ public struct Authority: Sendable, Equatable {
         charity.last(where: { $0.at < at })?.recognition
     }
 
+    /// Each funder's budget per currency at the end of the timeline: its last applied `funder.budget` there.
+    public var currentBudgets: [BudgetEntry] {
+        var last: [String: BudgetEntry] = [:]
+        for b in budgets { last[b.funder.hex + b.budget.currency.code] = b }
+        return last.values.sorted { ($0.funder, $0.budget.currency.code) < ($1.funder, $1.budget.currency.code) }
+    }
+
     /// The charity recognition in force at the end of the timeline.
     public var currentCharity: CharityRecognised? { charity.last?.recognition }
 
@@ -253,6 +279,6 @@ public struct Authority: Sendable, Equatable {
 
     /// Whether the event kind is judged at community level (genesis and roles) rather than per campaign.
     public static func isCommunityLevel(_ kind: EventKind) -> Bool {
-        kind == .communityCreated || kind == .roleGranted || kind == .roleRevoked || kind == .charityRecognised
+        kind == .communityCreated || kind == .roleGranted || kind == .roleRevoked || kind == .charityRecognised || kind == .funderBudget
     }
 }

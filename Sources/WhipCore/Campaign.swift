@@ -236,7 +236,7 @@ public struct CampaignLedger {
         var result = resume(id: id, from: nil, events: events, authority: authority)
         if var s = result.campaign {
             allocateTiers(&s)
-            MatchLedger.apply(&s)
+            MatchLedger.apply(&s, closed: MatchLedger.closedByEvents(s, events: events, statuses: result.statuses))
             result.campaign = s
         }
         return result
@@ -361,7 +361,7 @@ public struct CampaignLedger {
         let at = e.orderKey
         let wall = e.hlc.wall
         switch e.body {
-        case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated, .charityRecognised:
+        case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated, .charityRecognised, .funderBudget:
             throw fail(.wrongPartition, "not a campaign event")
 
         case .campaignUpdated(let u):

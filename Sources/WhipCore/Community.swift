@@ -228,8 +228,9 @@ public enum StateDigest {
             a.genesis.map { .bytes($0.bytes) } ?? .array([]), opt(a.name),
             a.founder.map { .bytes($0.bytes) } ?? .array([]), .array(timeline), statuses,
         ]
-        // Appended only once a charity.recognised applies, so communities without one keep their digest.
-        if !a.charity.isEmpty {
+        // Appended only once a charity.recognised (or a funder.budget) applies, so communities without one keep
+        // their digest; the charity item is then present, empty if need be, so the budgets item has one place.
+        if !a.charity.isEmpty || !a.budgets.isEmpty {
             items.append(
                 .array(
                     a.charity.map { c in
@@ -237,6 +238,13 @@ public enum StateDigest {
                             .bytes(c.event.bytes), .text(c.recognition.reference), .text(c.recognition.legalName),
                             .unsigned(UInt64(c.recognition.yearEndMonth)), .unsigned(UInt64(c.recognition.yearEndDay)),
                         ])
+                    }))
+        }
+        if !a.budgets.isEmpty {
+            items.append(
+                .array(
+                    a.budgets.map { b in
+                        .array([.bytes(b.event.bytes), .bytes(b.funder.bytes), .text(b.budget.currency.code), int(b.budget.amount)])
                     }))
         }
         return h(.array(items))

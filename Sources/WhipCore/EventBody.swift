@@ -331,6 +331,7 @@ public enum EventBody: Equatable, Sendable {
     case matchAccepted(MatchRef)
     case matchWithdrawn(MatchRef)
     case matchSettled(MatchSettled)
+    case funderBudget(FunderBudget)
 
     /// The wire kind of this body.
     public var kind: EventKind {
@@ -359,6 +360,7 @@ public enum EventBody: Equatable, Sendable {
         case .matchAccepted: .matchAccepted
         case .matchWithdrawn: .matchWithdrawn
         case .matchSettled: .matchSettled
+        case .funderBudget: .funderBudget
         }
     }
 
@@ -366,7 +368,7 @@ public enum EventBody: Equatable, Sendable {
     public var referencedCampaign: EventID? {
         switch self {
         case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated: nil
-        case .charityRecognised: nil
+        case .charityRecognised, .funderBudget: nil
         case .campaignUpdated(let b): b.campaign
         case .campaignPublished(let b), .campaignClosed(let b): b.campaign
         case .campaignCancelled(let b): b.campaign

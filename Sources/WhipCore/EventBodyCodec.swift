@@ -69,6 +69,9 @@ enum BodyField {
     enum MatchSettled: UInt64 {
         case campaign = 0, offer = 1, page = 2, pages = 3, entries = 4, lumpSum = 5
     }
+    enum FunderBudget: UInt64 {
+        case currency = 0, amount = 1
+    }
 }
 
 // MARK: - Encoding
@@ -162,6 +165,9 @@ extension EventBody {
             m.add(BodyField.PledgeRejected.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.PledgeRejected.pledge, .bytes(b.pledge.bytes))
             m.add(BodyField.PledgeRejected.reason, .text(b.reason))
+        case .funderBudget(let b):
+            m.add(BodyField.FunderBudget.currency, .text(b.currency.code))
+            m.add(BodyField.FunderBudget.amount, .amount(b.amount))
         case .charityRecognised(let b):
             m.add(BodyField.CharityRecognised.reference, .text(b.reference))
             m.add(BodyField.CharityRecognised.legalName, .text(b.legalName))
@@ -368,6 +374,11 @@ extension EventBody {
                     pledge: try f.required(BodyField.PledgeRejected.pledge, "pledge").id("pledge"),
                     reason: try f.required(BodyField.PledgeRejected.reason, "reason").text("reason", max: EventLimits.maxReasonBytes, multiline: true)
                 ))
+        case .funderBudget:
+            body = .funderBudget(
+                FunderBudget(
+                    currency: try f.required(BodyField.FunderBudget.currency, "currency").currency("currency"),
+                    amount: try f.required(BodyField.FunderBudget.amount, "budget").amount("budget")))
         case .charityRecognised:
             body = .charityRecognised(try decodeCharityRecognised(&f))
         case .giftAidClaimed:

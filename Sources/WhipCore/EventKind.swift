@@ -24,6 +24,7 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case matchAccepted = 41
     case matchWithdrawn = 42
     case matchSettled = 43
+    case funderBudget = 44
 
     /// Dotted name, e.g. `pledge.made`.
     public var name: String {
@@ -52,6 +53,7 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .matchAccepted: "match.accepted"
         case .matchWithdrawn: "match.withdrawn"
         case .matchSettled: "match.settled"
+        case .funderBudget: "funder.budget"
         }
     }
 

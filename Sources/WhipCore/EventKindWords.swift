@@ -26,6 +26,7 @@ extension EventKind {
         case .matchAccepted: "accept the match offer"
         case .matchWithdrawn: "withdraw the match offer"
         case .matchSettled: "settle the match"
+        case .funderBudget: "state the funder's budget"
         }
     }
 }

@@ -170,11 +170,13 @@ public enum PledgeMatchStatus: String, Sendable, CaseIterable {
     case otherChannel = "not matched (other channel)"
     case afterWithdrawal = "not matched (after the withdrawal)"
     case lateForMatch = "late for match"
+    /// The all-or-nothing campaign closed short of its goal, crowd plus match: no match is paid.
+    case campaignFailed = "not matched (campaign failed)"
 
     /// Eligible by the offer's filters (window, tier, channel, withdrawal): the pledge was in the funder's reckoning.
     var passedFilters: Bool {
         switch self {
-        case .matched, .partMatched, .capReached, .beforeThreshold, .tooSmall, .lateForMatch: true
+        case .matched, .partMatched, .capReached, .beforeThreshold, .tooSmall, .lateForMatch, .campaignFailed: true
         case .outsideWindow, .otherTier, .otherChannel, .afterWithdrawal: false
         }
     }
@@ -204,6 +206,9 @@ public enum OfferStatus: String, Sendable, CaseIterable {
     case settled
     /// The campaign was cancelled: nothing is paid and the reservation is freed.
     case cancelled
+    /// The all-or-nothing campaign closed short of its goal (crowd plus match): nothing is paid and the
+    /// reservation is freed. Provisional like any unsettled outcome: a late offline pledge can still save it.
+    case failed
 }
 
 /// One offer's derived allocation.
@@ -224,27 +229,45 @@ public struct OfferOutcome: Equatable, Sendable {
 /// Only pledges active in the final state count. Each accepted offer walks them in the order (signed
 /// timestamp, counter, pledge id), gives each eligible one ⌊amount × factor⌋ capped by the per-pledge cap, and
 /// stops at the campaign cap. The crowd-only threshold is judged on running crowd totals in the same order,
-/// never counting any match. The outcome does not depend on the time of reading: whether a closed
-/// all-or-nothing campaign failed (so that no match is paid) is decided by `CampaignState.standing(now:)`.
+/// never counting any match. The outcome does not depend on the time of reading: an all-or-nothing campaign
+/// whose event set shows it closed (`closed`) short of its goal, crowd plus match, has every offer `failed`.
 public enum MatchLedger {
-    /// The outcomes of every offer of `c`, keyed by offer id.
-    public static func derive(_ c: CampaignState) -> [EventID: OfferOutcome] {
+    /// The outcomes of every offer of `c`, keyed by offer id. `closed`: the event set shows the campaign closed
+    /// (`closedByEvents`), so that an all-or-nothing campaign short of its goal has failed and pays no match.
+    public static func derive(_ c: CampaignState, closed: Bool = false) -> [EventID: OfferOutcome] {
         guard !c.offers.isEmpty else { return [:] }
         let active = c.pledges.values.filter(\.counts).sorted { ($0.madeAt, $0.id) < ($1.madeAt, $1.id) }
         var out = [EventID: OfferOutcome]()
         for o in c.offers.values { out[o.id] = outcome(o, c, active) }
+        guard closed, c.model == .allOrNothing, c.phase != .cancelled else { return out }
+        // Judged with the match the offers would pay: setting it to 0 then cannot make the campaign funded.
+        guard saturatingSum([c.pledged] + out.values.map(\.matched)) < c.goal else { return out }
+        for (id, r) in out {
+            out[id] = OfferOutcome(
+                offer: id, status: .failed, matched: 0, pledges: r.pledges.mapValues { _ in PledgeMatch(amount: 0, status: .campaignFailed) })
+        }
         return out
     }
 
+    /// Whether the event set of a campaign shows it closed: phase `closed`, or an applied event of the campaign
+    /// stamped at or after its deadline (PROTOCOL.md §7.7). Never the time of reading, so every replica agrees.
+    public static func closedByEvents(_ c: CampaignState, events: [Event], statuses: [EventID: EventStatus]) -> Bool {
+        c.phase == .closed || events.contains { $0.hlc.wall >= c.closes && statuses[$0.id] == .applied }
+    }
+
     /// Sets `c.matchOutcomes` and `c.matched` from `derive`.
-    public static func apply(_ c: inout CampaignState) {
-        c.matchOutcomes = derive(c)
+    public static func apply(_ c: inout CampaignState, closed: Bool = false) {
+        c.matchOutcomes = derive(c, closed: closed)
+        c.matched = saturatingSum(c.matchOutcomes.values.map(\.matched))
+    }
+
+    static func saturatingSum(_ values: [Int64]) -> Int64 {
         var total: Int64 = 0
-        for o in c.matchOutcomes.values {
-            let (s, overflow) = total.addingReportingOverflow(o.matched)
+        for v in values {
+            let (s, overflow) = total.addingReportingOverflow(v)
             total = overflow ? Int64.max : s
         }
-        c.matched = total
+        return total
     }
 
     /// Crowd `crowd` from `backers` reaches the offer's threshold of goal `goal`.

@@ -80,6 +80,18 @@ public struct MatchOffered: Equatable, Sendable {
     }
 }
 
+/// Body of `funder.budget`: a funder states its budget in one currency, community-wide. The ledger shows it
+/// beside the funder's reservations but never enforces it (PROTOCOL.md §6.44): the funder's own node does.
+public struct FunderBudget: Equatable, Sendable {
+    public var currency: Currency
+    /// The whole budget in minor units; 0 says the funder makes no more offers in this currency.
+    public var amount: Int64
+    public init(currency: Currency, amount: Int64) {
+        self.currency = currency
+        self.amount = amount
+    }
+}
+
 /// Body of `match.accepted` (by an organiser) and `match.withdrawn` (by the funder).
 public struct MatchRef: Equatable, Sendable {
     public var campaign: EventID

@@ -150,3 +150,118 @@ extension Store {
         }
     }
 }
+
+/// A funder's budget in one currency beside what its offers hold of it (PROTOCOL.md §6.44, §7.7): shown by
+/// every node, enforced only by the funder's own node before it signs an offer.
+public struct FunderBudgetRow: Sendable {
+    public let community: PublicKey
+    public let funder: PublicKey
+    /// The name on the funder's latest offer, if it made any.
+    public let funderName: String?
+    public let currency: Currency
+    /// The stated budget; nil when the funder never signed a `funder.budget` in this currency.
+    public let budget: Money?
+    /// Campaign caps that offers may still pay: pending and open offers on campaigns not yet over, and the
+    /// provisional match of withdrawn offers until they are settled.
+    public let reserved: Money
+    /// What settled offers pay.
+    public let paid: Money
+    /// What went back to the budget: caps of withdrawn, failed, cancelled and expired offers, and the part of a
+    /// settled or withdrawn offer's cap it does not pay.
+    public let freed: Money
+    /// Offers made in this currency.
+    public let offers: Int
+
+    /// The budget less reserved and paid (negative when over-committed); nil without a budget.
+    public var remaining: Money? {
+        budget.map { b in
+            let (a, o1) = b.minor.subtractingReportingOverflow(reserved.minor)
+            let (r, o2) = a.subtractingReportingOverflow(paid.minor)
+            return Money(minor: o1 || o2 ? Int64.min : r, currency: currency)
+        }
+    }
+}
+
+extension Store {
+    /// Every funder's budget, reservations and payments per currency, at `now` (ms), sorted by funder then
+    /// currency: the funders with a stated budget and those with offers.
+    public func funderBudgets(community: PublicKey? = nil, now: UInt64) throws(WhipError) -> [FunderBudgetRow] {
+        struct Key: Hashable {
+            let community: PublicKey
+            let funder: PublicKey
+            let currency: String
+        }
+        struct Tally {
+            var name: String?
+            var named: (UInt64, EventID)?
+            var budget: Int64?
+            var reserved: Int64 = 0
+            var paid: Int64 = 0
+            var freed: Int64 = 0
+            var offers = 0
+        }
+        func add(_ a: inout Int64, _ b: Int64) {
+            let (s, o) = a.addingReportingOverflow(b)
+            a = o ? Int64.max : s
+        }
+        var tallies: [Key: Tally] = [:]
+        let stated = try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.id AS community_id, b.funder, b.currency, b.amount_minor FROM funder_budgets b
+                    JOIN communities c ON c.ref = b.community
+                    """
+            ).map { r in
+                (
+                    Key(
+                        community: try r.value("community_id", as: PublicKey.self), funder: try r.value("funder", as: PublicKey.self),
+                        currency: try r.value("currency", as: String.self)), try r.value("amount_minor", as: Int64.self)
+                )
+            }
+        }
+        for (key, amount) in stated { tallies[key, default: Tally()].budget = amount }
+        for c in try campaigns(community: community) {
+            let standing = c.standing(now: now)
+            let over = standing != .draft && standing != .live
+            for o in try matchOffers(campaign: c.id) {
+                let key = Key(community: c.community, funder: o.funder, currency: o.campaignCap.currency.code)
+                var t = tallies[key, default: Tally()]
+                t.offers += 1
+                if t.named.map({ ($0.0, $0.1) < (o.madeAt, o.id) }) ?? true {
+                    t.name = o.funderName
+                    t.named = (o.madeAt, o.id)
+                }
+                let cap = o.campaignCap.minor
+                let matched = o.matched.minor
+                switch o.status {
+                case .settled:
+                    add(&t.paid, matched)
+                    add(&t.freed, cap - matched)
+                case .failed, .cancelled:
+                    add(&t.freed, cap)
+                case _ where standing.refundsDue:
+                    // Closed short of the goal at this node's clock, before an event shows it (§7.7).
+                    add(&t.freed, cap)
+                case .withdrawn:
+                    add(&t.reserved, matched)
+                    add(&t.freed, cap - matched)
+                case .pending where over || o.withdrawnAt != nil:
+                    // Never accepted before the close, or withdrawn before it was: it can no longer count.
+                    add(&t.freed, cap)
+                case .pending, .open, .conditionsNotMet:
+                    add(&t.reserved, cap)
+                }
+                tallies[key] = t
+            }
+        }
+        return tallies.compactMap { key, t -> FunderBudgetRow? in
+            guard community == nil || key.community == community, let currency = Currency(code: key.currency) else { return nil }
+            return FunderBudgetRow(
+                community: key.community, funder: key.funder, funderName: t.name, currency: currency,
+                budget: t.budget.map { Money(minor: $0, currency: currency) }, reserved: Money(minor: t.reserved, currency: currency),
+                paid: Money(minor: t.paid, currency: currency), freed: Money(minor: t.freed, currency: currency), offers: t.offers)
+        }
+        .sorted { ($0.community, $0.funder, $0.currency.code) < ($1.community, $1.funder, $1.currency.code) }
+    }
+}

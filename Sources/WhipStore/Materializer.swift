@@ -78,7 +78,7 @@ enum Materializer {
         for table in ["match_offers", "pledge_matches"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         }
-        for table in ["rule_rejections", "roles", "campaigns"] {
+        for table in ["rule_rejections", "roles", "campaigns", "funder_budgets"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE community = ?", arguments: [cref])
         }
         try db.execute(
@@ -123,6 +123,13 @@ enum Materializer {
             ])
         }
         try writeRuleRejections(db, a.statuses, seqs, cref, partition: nil)
+        try db.execute(sql: "DELETE FROM funder_budgets WHERE community = ?", arguments: [cref])
+        let budget = try db.cachedStatement(
+            sql: "INSERT INTO funder_budgets (community, funder, currency, amount_minor, seq) VALUES (?, ?, ?, ?, ?)")
+        for b in a.currentBudgets {
+            guard let seq = seqs[b.event] else { continue }
+            try budget.execute(arguments: [cref, Data(b.funder.bytes), b.budget.currency.code, b.budget.amount, seq])
+        }
     }
 
     static func writeRuleRejections(_ db: Database, _ statuses: [EventID: EventStatus], _ seqs: Seqs, _ cref: Int64, partition: Int64?) throws {

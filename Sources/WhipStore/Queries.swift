@@ -461,6 +461,7 @@ extension Store {
             "SELECT * FROM partitions WHERE community = ?1 ORDER BY ref",
             "SELECT * FROM rule_rejections WHERE community = ?1 ORDER BY seq",
             "SELECT * FROM roles WHERE community = ?1 ORDER BY member, role",
+            "SELECT * FROM funder_budgets WHERE community = ?1 ORDER BY funder, currency",
             "SELECT o.* FROM match_offers o JOIN partitions p ON p.ref = o.partition WHERE p.community = ?1 ORDER BY o.seq",
             "SELECT x.* FROM pledge_matches x JOIN partitions p ON p.ref = x.partition WHERE p.community = ?1 ORDER BY x.pledge, x.offer",
             "SELECT event_count, fingerprint, authority_digest, digest, founder, max_wall, max_counter FROM communities WHERE ref = ?1",

@@ -409,6 +409,20 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v9-funder-budget") { db in
+            // A funder's stated budget per currency (funder.budget, PROTOCOL.md §6.44): its last applied one.
+            try db.execute(
+                sql: """
+                    CREATE TABLE funder_budgets (
+                        community INTEGER NOT NULL,
+                        funder BLOB NOT NULL,            -- the funder's member key
+                        currency TEXT NOT NULL,
+                        amount_minor INTEGER NOT NULL,
+                        seq INTEGER NOT NULL,            -- events.seq of the funder.budget in force
+                        PRIMARY KEY (community, funder, currency)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 

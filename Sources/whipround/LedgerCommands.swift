@@ -323,9 +323,15 @@ func changePhase(
 
 /// " + 600.00 GBP matched by Elm Council (provisional)": the match shown apart from the crowd, or nothing.
 func matchLine(_ n: Node, _ c: CampaignRow, _ standing: CampaignStanding) throws(WhipError) -> String {
-    let offers = try n.store.matchOffers(campaign: c.id).filter { $0.matched.minor > 0 }
+    let all = try n.store.matchOffers(campaign: c.id)
+    let failed = all.filter { $0.status == .failed && $0.accepted }
+    if !failed.isEmpty {
+        return " (nothing matched by \(failed.map(\.funderName).joined(separator: " and ")): the campaign did not reach its goal)"
+    }
+    let offers = all.filter { $0.matched.minor > 0 }
     guard !offers.isEmpty else { return "" }
     let names = offers.map(\.funderName).joined(separator: " and ")
+    // The deadline has passed at this node, but no event stamped after it has arrived yet (PROTOCOL.md §7.7).
     if standing.refundsDue { return " (the \(money(c.matched)) matched by \(names) is not paid: the campaign did not succeed)" }
     return " + \(money(c.matched)) matched by \(names)\(offers.contains(where: \.provisional) ? " (provisional until settled)" : "")"
 }

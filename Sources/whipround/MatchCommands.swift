@@ -8,7 +8,7 @@ import WhipStore
 struct MatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "match", abstract: "Match funding: a funder's offers to match a campaign's pledges (PROTOCOL.md §7.7).",
-        subcommands: [Offer.self, Accept.self, Withdraw.self, Settle.self, List.self])
+        subcommands: [Offer.self, Accept.self, Withdraw.self, Settle.self, List.self, Budget.self])
 
     /// The offer named by an id or unique prefix, with its campaign.
     static func offer(_ n: Node, _ text: String) throws(WhipError) -> (MatchOfferRow, CampaignRow) {
@@ -64,6 +64,7 @@ struct MatchCommand: ParsableCommand {
             }
             o.minPercent = minPercent ?? 0
             o.minBackers = minBackers ?? 0
+            try n.checkBudget(for: o, community: c.community)
             let e = try n.emit(c.community, .matchOffered(o))
             let row = try MatchCommand.offer(n, e.id.hex).0
             output.report(
@@ -113,12 +114,15 @@ struct MatchCommand: ParsableCommand {
         func run() throws {
             let n = try node.open()
             let (o, c) = try MatchCommand.offer(n, offer)
+            // A campaign short of its goal at the deadline pays nothing, even before an event stamped after the
+            // deadline has made every node derive it as failed: this settlement is such an event.
+            let failed = try n.campaign(c.id.hex).standing(now: n.now) == .closedUnfunded
             let bodies: [MatchSettled]
             if o.mode == .lumpSum {
-                bodies = [MatchSettled(campaign: c.id, offer: o.id, lumpSum: o.matched.minor)]
+                bodies = [MatchSettled(campaign: c.id, offer: o.id, lumpSum: failed ? 0 : o.matched.minor)]
             } else {
                 let judged = try n.store.pledgeMatches(campaign: c.id).filter { $0.offer == o.id && $0.status.inReckoning }
-                let entries = judged.map { SettledMatch(pledge: $0.pledge, amount: $0.matched.minor) }.sorted { $0.pledge < $1.pledge }
+                let entries = judged.map { SettledMatch(pledge: $0.pledge, amount: failed ? 0 : $0.matched.minor) }.sorted { $0.pledge < $1.pledge }
                 let size = EventLimits.maxSettlementEntries
                 let pages = max(1, (entries.count + size - 1) / size)
                 bodies = (0..<pages).map { page in
@@ -173,11 +177,86 @@ struct MatchCommand: ParsableCommand {
     }
 }
 
+extension MatchCommand {
+    struct Budget: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each funder's budget beside what its offers reserve, pay and free; or state your own budget.",
+            discussion:
+                "With --set, signs a funder.budget (needs the funder role) that replaces your earlier one in that currency. "
+                + "The ledger shows budgets but does not enforce them across campaigns; this node refuses to sign an offer beyond yours."
+        )
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "State your budget: the whole amount you may reserve across campaigns (0: no more offers).") var set: String?
+        @Option(help: "The budget's currency (ISO 4217), with --set.") var currency: String?
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            if let set {
+                guard let code = currency, let cur = Currency(code: code.uppercased()) else {
+                    throw WhipError(.invalidArgument, "give the budget's currency, e.g. --currency GBP")
+                }
+                let amount = try Money(parsing: set, currency: cur)
+                let e = try n.emit(c.id, .funderBudget(FunderBudget(currency: cur, amount: amount.minor)))
+                let rows = try n.store.funderBudgets(community: c.id, now: n.now)
+                guard let row = rows.first(where: { $0.funder == n.identity.publicKey && $0.currency == cur }) else {
+                    throw WhipError(
+                        .rejected, "the budget was signed (\(e.id.hex)) but not applied: only members holding the funder role may state one")
+                }
+                var d = row.json
+                d["event"] = e.id.hex
+                output.report(
+                    d,
+                    "Your budget is now \(money(amount)): \(money(row.reserved)) reserved, \(money(row.paid)) paid, "
+                        + "\(money(row.remaining ?? amount)) left.")
+                return
+            }
+            guard currency == nil else { throw WhipError(.invalidArgument, "--currency goes with --set") }
+            let rows = try n.store.funderBudgets(community: c.id, now: n.now)
+            if output.json {
+                printJSON(rows.map(\.json))
+                return
+            }
+            if rows.isEmpty { print("No funder has stated a budget or made an offer.") }
+            for r in rows {
+                let who = r.funderName.map { "\($0) (\(member(r.funder)))" } ?? member(r.funder)
+                let budget = r.budget.map { "budget \(money($0))" } ?? "no budget stated"
+                print(
+                    "\(who): \(budget); reserved \(money(r.reserved)), paid \(money(r.paid)), freed \(money(r.freed))"
+                        + (r.remaining.map { ", left \(money($0))" } ?? "") + " over \(r.offers) offer(s)")
+            }
+        }
+    }
+}
+
+extension FunderBudgetRow {
+    /// The `match budget --json` object (docs/CLI.md).
+    var json: [String: Any] {
+        var d: [String: Any] = [
+            "community": KeyText.encode(community, as: .community), "funder": member(funder), "currency": currency.code,
+            "reserved": reserved.formatted, "reserved_minor": reserved.minor, "paid": paid.formatted, "paid_minor": paid.minor,
+            "freed": freed.formatted, "freed_minor": freed.minor, "offers": offers,
+        ]
+        if let funderName { d["funder_name"] = funderName }
+        if let budget {
+            d["budget"] = budget.formatted
+            d["budget_minor"] = budget.minor
+        }
+        if let remaining {
+            d["remaining"] = remaining.formatted
+            d["remaining_minor"] = remaining.minor
+        }
+        return d
+    }
+}
+
 extension PledgeMatchStatus {
     /// The pledge passed the offer's filters, so a settlement names it (0 included).
     var inReckoning: Bool {
         switch self {
-        case .matched, .partMatched, .capReached, .beforeThreshold, .tooSmall: true
+        case .matched, .partMatched, .capReached, .beforeThreshold, .tooSmall, .campaignFailed: true
         case .outsideWindow, .otherTier, .otherChannel, .afterWithdrawal, .lateForMatch: false
         }
     }

@@ -190,7 +190,11 @@ import Testing
         let shownText = try cli.run(["campaign", "show", "--data", "hub", campaign]).stdout
         #expect(shownText.contains("+ 10.00 GBP matched by Elm Council (provisional until settled)"))
         // Settled after the close: frozen.
-        let fourth = try #require(try cli.json(create + ["--title", "Benches"])["id"] as? String)
+        // A goal the crowd and the match reach together: a failed all-or-nothing campaign would pay no match.
+        let fourth = try #require(
+            try cli.json(["campaign", "create", "--data", "hub", "--goal", "15", "--currency", "GBP", "--closes", "2030-03-31", "--title", "Benches"]
+            )[
+                "id"] as? String)
         try cli.run(["campaign", "publish", "--data", "hub", fourth])
         let benches = try #require(
             try cli.json(["match", "offer", "--data", "hub", "--campaign", fourth, "--funder-name", "Elm Council", "--factor", "1:1", "--cap", "50"])[
@@ -202,6 +206,28 @@ import Testing
         let settled = try object("match settle --json", ["match", "settle", "--data", "hub", benches])
         #expect(settled["status"] as? String == "settled" && settled["provisional"] as? Bool == false && settled["pages"] as? Int == 1)
         _ = try run("match list --json", ["match", "list", "--data", "hub"])
+        // The funder's budget: the lido offer reserves its 10.00 cap, the withdrawn lump sum freed its 20.00, and the
+        // benches offer paid 8.00 and freed the other 42.00 of its cap.
+        let budget = try object("match budget --json", ["match", "budget", "--data", "hub", "--set", "100", "--currency", "GBP"])
+        #expect(budget["budget_minor"] as? Int == 10_000 && budget["remaining_minor"] as? Int == 8_200)
+        let budgets = try #require(try run("match budget --json", ["match", "budget", "--data", "hub"]) as? [[String: Any]])
+        #expect(budgets.count == 1)
+        let row = try #require(budgets.first)
+        #expect(
+            [row["reserved_minor"], row["paid_minor"], row["freed_minor"], row["offers"]].map { $0 as? Int } == [1_000, 800, 6_200, 3],
+            "\(row)")
+        #expect(row["funder_name"] as? String == "Elm Council")
+        // An offer beyond what is left is refused before it is signed.
+        func eventCount() throws -> Int? { (try cli.json(["status", "--data", "hub"])["communities"] as? [[String: Any]])?.first?["events"] as? Int }
+        let events = try #require(try eventCount())
+        let overBudget = try cli.run(
+            ["match", "offer", "--data", "hub", "--campaign", campaign, "--funder-name", "Elm Council", "--factor", "1:1", "--cap", "82.01"],
+            expect: 4)
+        #expect(
+            overBudget.stderr.contains("only 82.00 GBP of your 100.00 GBP budget is left (10.00 GBP reserved, 8.00 GBP paid)"), "\(overBudget.stderr)"
+        )
+        #expect(try eventCount() == events)
+        try cli.run(["match", "offer", "--data", "hub", "--campaign", campaign, "--funder-name", "Elm Council", "--factor", "1:1", "--cap", "82"])
 
         _ = try run("bundle export --json", ["bundle", "export", "--data", "hub", "--out", "hub.bundle"])
         _ = try run("bundle import --json", ["bundle", "import", "--data", "laptop", "hub.bundle"])

@@ -137,6 +137,7 @@ func sampleEvents() throws -> [Event] {
                 MatchSettled(campaign: campaign, offer: pledge, page: 0, pages: 2, entries: [SettledMatch(pledge: pledge, amount: 1_050)]))
         ),
         (K.founder, .matchSettled(MatchSettled(campaign: campaign, offer: pledge, lumpSum: 0))),
+        (K.founder, .funderBudget(FunderBudget(currency: gbp, amount: 250_000))),
     ]
     return bodies.map { author, body in
         f.tick(7)
@@ -185,7 +186,7 @@ struct EventCodecTests {
     func campaignOfEvent() throws {
         for e in try sampleEvents() {
             switch e.kind {
-            case .communityCreated, .roleGranted, .roleRevoked, .charityRecognised: #expect(e.campaign == nil)
+            case .communityCreated, .roleGranted, .roleRevoked, .charityRecognised, .funderBudget: #expect(e.campaign == nil)
             case .campaignCreated: #expect(e.campaign == e.id)
             default: #expect(e.campaign == EventID(bytes: [UInt8](repeating: 0xCA, count: 32)))
             }
@@ -407,10 +408,10 @@ struct EventCodecTests {
         #expect(decodeCode(Forge.wire(Forge.payload(kind: kind.rawValue, body: body))) == code)
     }
 
-    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<35)
+    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<36)
     func everyFlippedBit(index: Int) throws {
         let events = try sampleEvents()
-        try #require(events.count == 35)
+        try #require(events.count == 36)
         let e = events[index]
         #expect(e.verifySignature())
         var decodedVariants = 0

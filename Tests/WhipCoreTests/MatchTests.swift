@@ -373,9 +373,49 @@ struct MatchRuleTests {
         #expect(m.s.state([close, offer]).code(offer) == "closed")
     }
 
+    @Test func failedAllOrNothingCampaignPaysNoMatch() throws {
+        let closes = 1_798_761_700_000 as UInt64
+        var m = MatchScenario(closes: closes, goal: 10_000)
+        let offer = m.acceptedOffer(cap: 3_000)
+        let lump = m.acceptedOffer(cap: 1_000, mode: .lumpSum)
+        let ann = m.pledge("Ann", 2_000)
+        // An offline pledge stamped before the close, delivered later.
+        let offline = m.s.make(K.collectorB, m.s.pledge("Cat", 5_000))
+        // Before the close a campaign short of its goal is live: its match counts and shows.
+        #expect(m.outcome(offer)?.status == .open)
+        #expect(m.s.campaign([])?.matched == 3_000)  // 2,000 matched + the 1,000 lump
+        // Closed by an organiser, 2,000 + 3,000 short of 10,000: nothing is matched and the reservation is freed,
+        // in the derived state itself, whatever the time of reading.
+        let close = m.s.make(K.organiser, .campaignClosed(CampaignRef(campaign: m.campaign)))
+        let c = try #require(m.s.campaign([close]))
+        let failed = try #require(c.matchOutcomes[offer.id])
+        #expect(failed.status == .failed && failed.matched == 0 && failed.pledges == [ann.id: PledgeMatch(amount: 0, status: .campaignFailed)])
+        let failedLump = try #require(c.matchOutcomes[lump.id])
+        #expect(failedLump.status == .failed && failedLump.matched == 0 && failedLump.pledges.isEmpty)
+        #expect(c.matched == 0 && !c.funded && c.matchOutcomes[offer.id]?.provisional == true)
+        // Without a close event, an event stamped at or after the deadline shows the close just as well.
+        m.s.factory.now = closes
+        let late = m.s.make(K.collectorA, m.s.pledge("Bob", 100))
+        #expect(m.outcome(offer, [late])?.status == .failed)
+        #expect(m.s.state([late]).campaign(m.campaign)?.pledges[late.id]?.status == .late)
+        // A rejected event stamped after the deadline shows nothing: only applied events count.
+        let stranger = m.s.make(K.stranger, .campaignClosed(CampaignRef(campaign: m.campaign)))
+        #expect(m.outcome(offer, [stranger])?.status == .open)
+        // A keep-what-you-raise campaign never fails this way.
+        var kwyr = MatchScenario(closes: closes, goal: 10_000, model: .keepWhatYouRaise)
+        let kOffer = kwyr.acceptedOffer(cap: 3_000)
+        _ = kwyr.pledge("Ann", 2_000)
+        #expect(kwyr.outcome(kOffer, [kwyr.s.make(K.organiser, .campaignClosed(CampaignRef(campaign: kwyr.campaign)))])?.matched == 2_000)
+        // The offline pledge arrives: 7,000 + 3,000 + 1,000 reaches the goal, so the match stands again.
+        let saved = try #require(m.s.campaign([close, offline]))
+        #expect(saved.matchOutcomes[offer.id]?.status == .open)
+        #expect(saved.matched == 4_000 && saved.funded)
+    }
+
     @Test func settlementFreezesTheAllocation() {
         let closes = 1_798_761_700_000 as UInt64
-        var m = MatchScenario(closes: closes)
+        // Keep-what-you-raise, so that the crowd's 3,000 is a success and the settlement stands.
+        var m = MatchScenario(closes: closes, model: .keepWhatYouRaise)
         let offer = m.acceptedOffer(cap: 1_500)
         let a = m.pledge("Ann", 1_000)
         let b = m.pledge("Bob", 1_000)
@@ -529,6 +569,7 @@ struct MatchPropertyTests {
         var checked = 0
         var settledOffers = 0
         var withMatches = 0
+        var failedCampaigns = 0
         for index in stride(from: shard, to: 200, by: 4) {
             let seed = SplitMix64.seed(base: 0x4D41_5443_4821, index: UInt64(index))
             let events = Self.events(seed: seed)
@@ -558,6 +599,13 @@ struct MatchPropertyTests {
                     if r.status == .settled { settledOffers += 1 }
                 }
                 if c.matched > 0 { withMatches += 1 }
+                // A failed all-or-nothing campaign pays no match from any offer, and is not funded.
+                if c.matchOutcomes.values.contains(where: { $0.status == .failed }) {
+                    #expect(c.model == .allOrNothing && c.matched == 0 && !c.funded)
+                    #expect(
+                        c.matchOutcomes.values.allSatisfy { $0.status == .failed && $0.pledges.values.allSatisfy { $0.status == .campaignFailed } })
+                    failedCampaigns += 1
+                }
             }
             checked += 1
         }
@@ -565,6 +613,7 @@ struct MatchPropertyTests {
         // The generator reaches the interesting cases.
         #expect(settledOffers > 0)
         #expect(withMatches > 0)
+        #expect(failedCampaigns > 0)
     }
 }
 
@@ -615,6 +664,68 @@ struct MatchVectorTests {
                 }
             }
         }
-        #expect(compared == 4)
+        #expect(compared == 5)
+    }
+}
+
+@Suite("Match funding: a funder's budget", .timeLimit(.minutes(10)))
+struct FunderBudgetTests {
+    func budget(_ amount: Int64, _ currency: Currency = gbp) -> EventBody { .funderBudget(FunderBudget(currency: currency, amount: amount)) }
+
+    @Test func aFunderStatesItsBudgetPerCurrencyAndTheLastOneCounts() {
+        var m = MatchScenario()
+        let first = m.s.make(MatchScenario.funder, budget(100_000))
+        let euros = m.s.make(MatchScenario.funder, budget(5_000, eur))
+        let second = m.s.make(MatchScenario.funder, budget(0))
+        let other = m.s.make(MatchScenario.otherFunder, budget(20_000))
+        let st = m.s.state([second, other, euros, first])
+        for e in [first, euros, second, other] { #expect(st.code(e) == "applied") }
+        let current = st.authority.currentBudgets.map { [$0.funder.hex, $0.budget.currency.code, "\($0.budget.amount)"] }
+        let expected = [
+            [MatchScenario.funder.publicKey.hex, "EUR", "5000"], [MatchScenario.funder.publicKey.hex, "GBP", "0"],
+            [MatchScenario.otherFunder.publicKey.hex, "GBP", "20000"],
+        ].sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }
+        #expect(current == expected)
+        // Budgets are not a campaign's: no campaign's state or digest changes.
+        #expect(StateDigest.partition(st.partitions[m.campaign]!) == StateDigest.partition(m.s.state([]).partitions[m.campaign]!))
+    }
+
+    @Test func onlyFundersStateBudgets() {
+        var m = MatchScenario()
+        let byOrganiser = m.s.make(K.organiser, budget(100))
+        let byFounder = m.s.make(K.founder, budget(100))
+        let st = m.s.state([byOrganiser, byFounder])
+        #expect(st.code(byOrganiser) == "unauthorised")
+        #expect(st.code(byFounder) == "applied")  // root holds every right
+        // Before the genesis nobody holds a right.
+        var f = EventFactory(now: 1_798_761_600_000 - 10_000)
+        let early = f.make(MatchScenario.funder, budget(100))
+        #expect(m.s.state([early]).code(early) == "unknown_community")
+    }
+
+    @Test func theDigestCoversBudgetsAndOnlyThen() {
+        var m = MatchScenario()
+        let base = m.s.state([])
+        let b = m.s.make(MatchScenario.funder, budget(100_000))
+        let with = m.s.state([b])
+        #expect(StateDigest.authority(with.authority) != StateDigest.authority(base.authority))
+        // Without a budget or a charity, the authority digest has its five items, as before either existed.
+        #expect(base.authority.budgets.isEmpty && base.authority.charity.isEmpty)
+        let changed = m.s.make(MatchScenario.funder, budget(100_001))
+        #expect(StateDigest.authority(m.s.state([b, changed]).authority) != StateDigest.authority(with.authority))
+    }
+
+    @Test func budgetBodiesAreChecked() {
+        func code(_ fields: [(UInt64, CBOR)]) -> String {
+            decodeCode(
+                Forge.wire(
+                    Forge.payload(author: MatchScenario.funder, kind: EventKind.funderBudget.rawValue, body: .map(fields)), by: MatchScenario.funder))
+        }
+        #expect(code([(0, .text("GBP")), (1, .unsigned(0))]) == "ok")
+        #expect(code([(0, .text("GBP")), (1, .unsigned(UInt64(Int64.max) + 1))]) == "decode.amount_overflow")
+        #expect(code([(0, .text("XXX")), (1, .unsigned(1))]) == "decode.bad_currency")
+        #expect(code([(1, .unsigned(1))]) == "decode.missing_field")
+        #expect(code([(0, .text("GBP"))]) == "decode.missing_field")
+        #expect(code([(0, .text("GBP")), (1, .unsigned(1)), (2, .unsigned(1))]) == "decode.unknown_field")
     }
 }

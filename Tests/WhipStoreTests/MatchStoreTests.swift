@@ -66,4 +66,42 @@ import WhipTestSupport
         #expect(matches.map(\.matched.minor) == [500, 900])
         #expect(try store.campaign(Scenario().campaign)?.matched.minor == 1_400)
     }
+
+    @Test func aFundersBudgetShowsWhatItsOffersReservePayAndFree() throws {
+        var (all, _, _) = Self.events()
+        let campaign = Scenario().campaign
+        var f = EventFactory(now: now + 10)
+        all.append(f.make(Self.funder, .funderBudget(FunderBudget(currency: Scenario.gbp, amount: 10_000))))
+        var pending = MatchOffered(campaign: campaign, funderName: "Elm Trust", currency: Scenario.gbp, mode: .lumpSum, campaignCap: 400)
+        pending.minBackers = 1
+        f.tick()
+        all.append(f.make(Self.funder, .matchOffered(pending)))
+        // Accepted, then withdrawn after every pledge: the 2,100 it matched stays reserved, the other 400 is freed.
+        var o = MatchOffered(campaign: campaign, funderName: "Elm Trust", currency: Scenario.gbp, mode: .match, campaignCap: 2_500)
+        o.factor = MatchFactor(numerator: 1, denominator: 1)
+        f.tick()
+        let withdrawn = f.make(Self.funder, .matchOffered(o))
+        f.tick()
+        let accepted = f.make(FixedKeys.organiser, .matchAccepted(MatchRef(campaign: campaign, offer: withdrawn.id)))
+        f.tick()
+        all += [withdrawn, accepted, f.make(Self.funder, .matchWithdrawn(MatchRef(campaign: campaign, offer: withdrawn.id)))]
+        let store = try tempStore()
+        try store.ingest(all.map(\.wire), source: .bundle, now: now)
+        let rows = try store.funderBudgets(now: now)
+        #expect(rows.count == 1)
+        let row = try #require(rows.first)
+        #expect(row.funder == Self.funder.publicKey && row.funderName == "Elm Trust" && row.offers == 3)
+        #expect([row.budget?.minor, row.reserved.minor, row.paid.minor, row.freed.minor, row.remaining?.minor] == [10_000, 4_000, 0, 400, 6_000])
+        // The campaign closes 2,100 + 3,500 matched short of its 5,000.00 goal: every offer failed, all is freed.
+        f.tick()
+        let close = f.make(FixedKeys.organiser, .campaignClosed(CampaignRef(campaign: campaign)))
+        try store.ingest([close.wire], source: .bundle, now: now)
+        #expect(try digest(store) == pureDigest(all + [close]))
+        #expect(try store.matchOffers(campaign: campaign).allSatisfy { $0.status == .failed && $0.matched.minor == 0 })
+        #expect(try store.pledgeMatches(campaign: campaign).allSatisfy { $0.status == .campaignFailed && $0.matched.minor == 0 })
+        #expect(try store.campaign(campaign)?.matched.minor == 0)
+        let after = try #require(try store.funderBudgets(now: now).first)
+        #expect([after.reserved.minor, after.paid.minor, after.freed.minor, after.remaining?.minor] == [0, 0, 4_400, 10_000])
+        #expect(try store.rebuild(community: FixedKeys.community.publicKey).tablesIdentical)
+    }
 }

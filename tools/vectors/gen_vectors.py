@@ -113,10 +113,10 @@ KIND_NAMES = {
     14: "campaign.cancelled", 20: "tier.added", 21: "tier.updated",
     30: "pledge.made", 31: "pledge.revised", 32: "pledge.withdrawn", 33: "pledge.collected", 34: "pledge.rejected",
     35: "pledge.made.v2", 36: "pledge.revised.v2", 37: "personal.erased",
-    40: "match.offered", 41: "match.accepted", 42: "match.withdrawn", 43: "match.settled",
+    40: "match.offered", 41: "match.accepted", 42: "match.withdrawn", 43: "match.settled", 44: "funder.budget",
 }
 KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed"})
-COMMUNITY_LEVEL = {1, 2, 3, 50}
+COMMUNITY_LEVEL = {1, 2, 3, 44, 50}
 
 # Field names per kind, by key (section 6), for the human-readable body in the JSON.
 FIELD_NAMES = {
@@ -145,6 +145,7 @@ FIELD_NAMES = {
     41: ["campaign", "offer"],
     42: ["campaign", "offer"],
     43: ["campaign", "offer", "page", "pages", "entries", "lump_sum"],
+    44: ["currency", "budget"],
 }
 
 
@@ -244,6 +245,8 @@ add("role.granted organiser", founder, 2, T0 + 1000, 0, {0: organiser.pk, 1: 2})
 add("role.granted collector with expiry", founder, 2, T0 + 1000, 1, {0: collector.pk, 1: 3, 2: CLOSES})
 add("role.granted temporary collector", founder, 2, T0 + 1000, 2, {0: temp.pk, 1: 3})
 add("role.granted funder", founder, 2, T0 + 1000, 3, {0: funder.pk, 1: 4})
+# The funder states its budget (section 6.44): shown beside its reservations, never enforced by the rules.
+add("funder.budget", funder, 44, T0 + 1000, 4, {0: "GBP", 1: 50_000})
 lido = add(
     "campaign.created lido", organiser, 10, T0 + 2000, 0,
     {
@@ -258,7 +261,9 @@ lido = add(
         8: [founder.pk],
     },
 )
-add("campaign.updated", organiser, 11, T0 + 2000, 1, {0: lido.id, 1: "Reopen the Elm Street lido", 3: 600_000})
+# The goal, 200.00, is reached only with the match (181.00 from the crowd + 30.20 matched, section 7.7): an
+# all-or-nothing campaign short of it at the close would pay no match.
+add("campaign.updated", organiser, 11, T0 + 2000, 1, {0: lido.id, 1: "Reopen the Elm Street lido", 3: 20_000})
 tier = add(
     "tier.added", organiser, 20, T0 + 3000, 0,
     {0: lido.id, 1: "Lido T-shirt", 2: "Organic cotton, one size", 3: 2000, 4: 1},
@@ -412,6 +417,18 @@ gift_aid_declaration = {
 add("pledge.collected hall", collector, 33, T0 + 15_000, 0, {0: hall.id, 1: ben.id, 2: 1_500, 3: "GBP", 4: 2})
 add("campaign.closed hall", organiser, 13, T0 + 16_000, 0, {0: hall.id})
 add("giftaid.claimed", treasurer, 51, T0 + 17_000, 0, {0: hall.id, 1: sorted([amy.id, ben.id])})
+
+# A failed all-or-nothing campaign (section 7.7): closed 10.00 + 10.00 matched short of its 1000.00 goal, so
+# the offer is "failed", nothing is matched and the reservation is freed.
+shed = add(
+    "campaign.created shed", organiser, 10, T0 + 18_000, 0,
+    {0: "Tool shed", 1: "", 2: 100_000, 3: "GBP", 4: 1, 5: T0, 6: CLOSES, 7: "Europe/London", 8: []},
+)
+add("campaign.published shed", organiser, 12, T0 + 18_000, 1, {0: shed.id})
+shed_offer = add("match.offered shed", funder, 40, T0 + 18_000, 2, {0: shed.id, 1: "Elm Council", 2: "GBP", 3: 1, 4: [1, 1], 6: 5_000})
+add("match.accepted shed", organiser, 41, T0 + 18_000, 3, {0: shed.id, 1: shed_offer.id})
+add("pledge.made shed", collector, 30, T0 + 19_000, 0, {0: shed.id, 1: "Cy", 2: False, 3: 1_000, 4: "GBP", 6: 1})
+add("campaign.closed shed", organiser, 13, T0 + 20_000, 0, {0: shed.id})
 
 events.sort(key=Event.order_key)
 assert {e.kind for e in events} == set(KIND_NAMES), "every kind must have a vector"
@@ -792,13 +809,25 @@ def offer_outcome(o, c):
     return status, sum(a for a, _ in out.values()), out
 
 
+def match_outcomes(c):
+    """Every offer's outcome; an all-or-nothing campaign whose events show it closed (phase closed, or an
+    applied event stamped at or after the deadline) and that is short of its goal, crowd plus match, has failed."""
+    out = {oid: offer_outcome(o, c) for oid, o in c["offers"].items()}
+    if c["closed_by_events"] and c["model"] == 1 and c["phase"] != "cancelled":
+        if c["pledged"] + sum(m for _, m, _ in out.values()) < c["goal"]:
+            out = {oid: ("failed", 0, {pid: (0, "not matched (campaign failed)") for pid in pledges})
+                   for oid, (_, _, pledges) in out.items()}
+    return out
+
+
 def match_items(c):
     if not c["offers"]:
         return []
     offers = []
+    outcomes = match_outcomes(c)
     for oid in sorted(c["offers"]):
         o = c["offers"][oid]
-        status, matched, pledges = offer_outcome(o, c)
+        status, matched, pledges = outcomes[oid]
         offers.append([
             oid, o["funder"], list(o["made"]), o["accepted"], list(o["withdrawn"]) if o["withdrawn"] else [], opt(o["pages"]),
             sorted(o["settled_pages"]), status, matched, [[pid, a, st] for pid, (a, st) in sorted(pledges.items())],
@@ -808,8 +837,9 @@ def match_items(c):
 
 def match_summary(c):
     out = []
+    outcomes = match_outcomes(c)
     for oid in sorted(c["offers"]):
-        status, matched, pledges = offer_outcome(c["offers"][oid], c)
+        status, matched, pledges = outcomes[oid]
         out.append({
             "offer": oid.hex(), "status": status, "matched": matched,
             "pledges": [{"pledge": pid.hex(), "matched": a, "status": st} for pid, (a, st) in sorted(pledges.items())],
@@ -823,19 +853,25 @@ def digest_of(evs):
     gen = next(e for e in community_level if e.kind == 1)
     timeline = {}
     charity = []
+    budgets = []
     for e in community_level:
         if e.kind in (2, 3):
             timeline.setdefault((e.body[0], e.body[1]), []).append([e.id, e.kind == 2, opt(e.body.get(2))])
         elif e.kind == 50:
             # Founder-signed in the vectors, so applied; the entry in force is the last in replay order.
             charity.append([e.id, e.body[0], e.body[1], e.body[2], e.body[3]])
+        elif e.kind == 44:
+            # Signed by a member holding the funder role, so applied.
+            budgets.append([e.id, e.author.pk, e.body[0], e.body[1]])
     authority_items = [
         gen.id, gen.body[0], gen.body[1],
         [[m, r, entries] for (m, r), entries in sorted(timeline.items())],
         statuses(community_level),
     ]
-    if charity:
+    if charity or budgets:
         authority_items.append(charity)
+    if budgets:
+        authority_items.append(budgets)
     authority = H(authority_items)
 
     partitions = {}
@@ -967,6 +1003,8 @@ def digest_of(evs):
                     o["lump"] = b[5]
         items = [sum256(H([e.id, "applied"]) for e in pevs), len(pevs)]
         if c is not None:
+            # Every vector event is applied, so any of the partition stamped at or after the deadline shows the close.
+            c["closed_by_events"] = c["phase"] == "closed" or any(e.wall >= c["closes"] for e in pevs)
             waitlisted = set()
             tiers = []
             for tid in sorted(c["tiers"]):
