@@ -8,7 +8,7 @@ public import WhipCrypto
 /// own hybrid logical clocks (the founder, an admin, two organisers, two collectors, a stranger), clocks
 /// that interleave and step back, and every event kind: concurrent campaign edits, tiers and limit
 /// changes, pledges with and without tiers, revisions, withdrawals, collections, rejections, grants with
-/// expiry and revocations. A few amounts are near `Int64.max`, a few events name unknown campaigns or
+/// expiry and revocations, and match funding: offers, acceptances, withdrawals, settlements and budgets. A few amounts are near `Int64.max`, a few events name unknown campaigns or
 /// tiers, and a few belong to another community.
 public struct RandomCommunity {
     /// The community every set belongs to (the same as `Scenario`'s).
@@ -21,6 +21,8 @@ public struct RandomCommunity {
     public static let organiser2 = FixedKeys.key(0x0B)
     /// The treasurer, who claims Gift Aid.
     public static let treasurer = FixedKeys.key(0x7E)
+    /// The funder, who offers to match pledges.
+    public static let funder = FixedKeys.key(0xF0)
     /// Wall-clock start of every set (2027-01-01T00:00:00Z).
     public static let start: UInt64 = 1_798_761_600_000
     /// Milliseconds over which the random events are spread.
@@ -29,16 +31,18 @@ public struct RandomCommunity {
     /// Everyone who signs events besides the community key.
     public static let people: [SigningKey] = [
         FixedKeys.founder, admin, FixedKeys.organiser, organiser2, FixedKeys.collectorA, FixedKeys.collectorB,
-        FixedKeys.stranger,
+        FixedKeys.stranger, funder,
     ]
 
     /// One random event set from `seed`, with a size in `count` (the setup events count towards it).
     public static func events(seed: UInt64, count: ClosedRange<Int> = 10...60) throws(DecodingError) -> [Event] {
         var g = RandomCommunity(seed: seed)
-        // The charity and treasurer events of every set come on top of the drawn size.
-        let target = min(g.rng.int(in: count) + 2, count.upperBound)
+        // The charity, treasurer and funder events of every set come on top of the drawn size, and so do match
+        // events (within the upper bound), so that they leave the other kinds about as many events as before.
+        let target = min(g.rng.int(in: count) + 3, count.upperBound)
         try g.setUp()
-        while g.events.count < target { try g.step() }
+        // A step makes at most 4 events (a rush), so stopping 4 short of the bound keeps the set within it.
+        while g.events.count - g.matchEvents < target, g.events.count < max(target, count.upperBound - 4) { try g.step() }
         return g.events
     }
 
@@ -57,6 +61,10 @@ public struct RandomCommunity {
     /// Pledges made in the version-2 format.
     private var v2Pledges = Set<EventID>()
     private var setupCampaigns = 0
+    /// Match funding events made so far (offers, acceptances, withdrawals, settlements and budgets).
+    private(set) var matchEvents = 0
+    /// Match offers made so far.
+    private var offers: [(id: EventID, campaign: EventID, author: SigningKey, wall: UInt64)] = []
     /// The derived state of the events made so far, refreshed now and then: a hint for choosing targets
     /// that are valid (say, an active pledge to revise), so that enough random events are applied.
     private var view: CommunityState?
@@ -128,6 +136,7 @@ public struct RandomCommunity {
             k.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)),
             wall: Self.start + 2)
         try emit(k.founder, .roleGranted(RoleGranted(member: Self.treasurer.publicKey, role: .treasurer)), wall: Self.start + 2)
+        try emit(k.founder, .roleGranted(RoleGranted(member: Self.funder.publicKey, role: .funder)), wall: Self.start + 2)
         for _ in 0..<rng.int(in: 1...2) {
             try createCampaign(author: k.organiser, wall: early(10))
             let campaign = campaigns.last!.id
@@ -304,11 +313,12 @@ public struct RandomCommunity {
         }
         enum Op: CaseIterable {
             case pledge, revise, withdraw, collect, reject, update, publish, close, cancel, addTier, updateTier, grant, revoke, create, rush
-            case claimGiftAid, erase
+            case claimGiftAid, erase, offer, accept, withdrawOffer, settle, budget
         }
-        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3, 4, 2, 4]
+        let weights = [30, 10, 6, 8, 5, 10, 4, 3, 2, 5, 5, 4, 3, 3, 4, 2, 4, 4, 3, 2, 3, 1]
         var op = Op.allCases[rng.weighted(weights)]
         if pledges.isEmpty, [.revise, .withdraw, .collect, .reject, .claimGiftAid, .erase].contains(op) { op = .pledge }
+        if offers.isEmpty, [.accept, .withdrawOffer, .settle].contains(op) { op = .offer }
         if tiers.isEmpty, op == .updateTier { op = .addTier }
         if campaigns.isEmpty, op != .grant, op != .revoke { op = .create }
 
@@ -454,6 +464,95 @@ public struct RandomCommunity {
             let author = rng.chance(85) ? Self.treasurer : editor()
             let when = rng.chance(80) ? Self.start + 1_000_000_000 + UInt64(rng.below(1_000)) : wall
             try emit(author, .giftAidClaimed(GiftAidClaimed(campaign: p.campaign, pledges: ids)), wall: when)
+
+        case .offer:
+            matchEvents += 1
+            try offer(wall: wall)
+
+        case .accept:
+            matchEvents += 1
+            let o = rng.pick(offers)
+            try emit(
+                editor(), .matchAccepted(MatchRef(campaign: rng.chance(95) ? o.campaign : campaignID(), offer: o.id)),
+                wall: after(o.wall, else: wall))
+
+        case .withdrawOffer:
+            matchEvents += 1
+            let o = rng.pick(offers)
+            let author = rng.chance(85) ? o.author : [Self.funder, k.organiser][rng.below(2)]
+            try emit(author, .matchWithdrawn(MatchRef(campaign: o.campaign, offer: o.id)), wall: after(o.wall, else: wall))
+
+        case .settle:
+            matchEvents += 1
+            try settle(wall: wall)
+
+        case .budget:
+            matchEvents += 1
+            let author = rng.chance(85) ? Self.funder : rng.pick([k.organiser, k.founder, k.stranger])
+            let currency = rng.chance(85) ? Self.gbp : Self.eur
+            try emit(author, .funderBudget(FunderBudget(currency: currency, amount: Int64(rng.int(in: 0...40)) * 1_000)), wall: wall)
         }
+    }
+
+    /// A match offer, mostly by the funder: a factor or a lump sum, with random caps, window, filters and
+    /// crowd conditions.
+    mutating func offer(wall: UInt64) throws(DecodingError) {
+        let k = FixedKeys.self
+        let c = campaignID()
+        let lump = rng.chance(25)
+        var o = MatchOffered(
+            campaign: c, funderName: name("Funder"), currency: currency(for: c), mode: lump ? .lumpSum : .match,
+            campaignCap: Int64(rng.int(in: 1...40)) * 250)
+        if !lump {
+            o.factor = MatchFactor(numerator: UInt64(rng.int(in: 1...3)), denominator: UInt64(rng.int(in: 1...3)))
+            if rng.chance(40) { o.pledgeCap = Int64(rng.int(in: 1...20)) * 100 }
+            if rng.chance(15) {
+                let from = Self.start + UInt64(rng.below(Int(Self.span)))
+                o.from = from
+                if rng.chance(50) { o.until = from + 1 + UInt64(rng.below(Int(Self.span))) }
+            }
+            if rng.chance(15) { o.tier = tier(for: c) }
+            if rng.chance(15) { o.channel = rng.pick(Channel.allCases) }
+        }
+        if rng.chance(25) { o.minPercent = UInt64(rng.int(in: 1...60)) }
+        if rng.chance(25) { o.minBackers = UInt32(rng.int(in: 1...4)) }
+        let author = rng.chance(85) ? Self.funder : rng.pick([k.organiser, k.stranger])
+        let e = try emit(author, .matchOffered(o), wall: wall)
+        offers.append((e.id, c, author, e.hlc.wall))
+    }
+
+    /// A settlement page of an offer, mostly by its funder after its campaign's deadline, naming what the
+    /// current view allocates (or random pledges of the campaign with random amounts).
+    mutating func settle(wall: UInt64) throws(DecodingError) {
+        let o = rng.pick(offers)
+        let v = currentView()
+        let state = v.partitions[o.campaign]?.campaign
+        let outcome = state?.matchOutcomes[o.id]
+        let lump = state?.offers[o.id]?.terms.mode == .lumpSum
+        var entries: [SettledMatch] = []
+        if !lump {
+            if let outcome, rng.chance(80) {
+                entries = outcome.pledges.filter { $0.value.status != .lateForMatch }.map { SettledMatch(pledge: $0.key, amount: $0.value.amount) }
+            } else {
+                entries = pledges.filter { $0.campaign == o.campaign }.prefix(3).map {
+                    SettledMatch(pledge: $0.id, amount: Int64(rng.int(in: 0...500)))
+                }
+            }
+        }
+        let pages: UInt32 = rng.chance(80) ? 1 : 2
+        let closes = campaigns.first { $0.id == o.campaign }?.closes ?? Self.start
+        // Mostly just after a near deadline. After a far one only rarely: every later event of the funder is then
+        // stamped after it too. A campaign closed by an organiser may be settled at any time.
+        let near = closes < Self.start + 2 * Self.span
+        let when = rng.chance(near ? 75 : 30) ? closes &+ UInt64(rng.below(1_000)) : wall
+        let author = rng.chance(85) ? o.author : Self.funder
+        try emit(
+            author,
+            .matchSettled(
+                MatchSettled(
+                    campaign: o.campaign, offer: o.id, page: pages == 1 ? 0 : UInt32(rng.below(2)), pages: pages,
+                    entries: Array(entries.prefix(EventLimits.maxSettlementEntries)),
+                    lumpSum: lump ? (rng.chance(80) ? outcome?.matched ?? 0 : Int64(rng.int(in: 0...10_000))) : nil)),
+            wall: when)
     }
 }
