@@ -198,7 +198,7 @@ public enum OfferStatus: String, Sendable, CaseIterable {
     case pending
     /// Accepted; the allocation is provisional until the funder settles.
     case open
-    /// Accepted, then withdrawn: pledges stamped before the withdrawal keep their match.
+    /// Withdrawn by the funder: pledges stamped before the withdrawal keep the match of an accepted offer.
     case withdrawn
     /// The crowd-only conditions do not hold (yet): nothing is matched.
     case conditionsNotMet = "conditions not met"
@@ -286,7 +286,11 @@ public enum MatchLedger {
             r.status = .cancelled
             return r
         }
-        guard o.accepted else { return r }
+        guard o.accepted else {
+            // Withdrawn before any organiser accepted it: it can no longer be accepted, so it is not waiting.
+            if o.withdrawnAt != nil { r.status = .withdrawn }
+            return r
+        }
         let t = o.terms
         let crowd = active.reduce(Int64(0)) { a, p in a.addingReportingOverflow(p.amount).overflow ? Int64.max : a + p.amount }
         if t.mode == .lumpSum {

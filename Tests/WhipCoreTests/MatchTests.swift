@@ -302,7 +302,7 @@ struct MatchRuleTests {
         #expect(m.s.campaign([])?.matched == 10_000)  // both in person: the online-only offer matches neither
     }
 
-    @Test func withdrawalIsProspective() {
+    @Test func withdrawalIsProspective() throws {
         var m = MatchScenario()
         let offer = m.acceptedOffer()
         let before = m.pledge("Ann", 1_000)
@@ -324,6 +324,9 @@ struct MatchRuleTests {
         let w2 = m2.s.make(MatchScenario.funder, .matchWithdrawn(MatchRef(campaign: m2.campaign, offer: o2.id)))
         let acc = m2.s.make(K.organiser, .matchAccepted(MatchRef(campaign: m2.campaign, offer: o2.id)))
         #expect(m2.s.state([o2, w2, acc]).code(acc) == "offer_withdrawn")
+        // Nor is it shown as waiting for an organiser.
+        let never = try #require(m2.s.campaign([o2, w2, acc])?.matchOutcomes[o2.id])
+        #expect(never.status == .withdrawn && never.matched == 0 && never.pledges.isEmpty)
     }
 
     @Test func matchCountsTowardsTheGoal() {

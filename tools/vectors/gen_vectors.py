@@ -752,7 +752,7 @@ def offer_outcome(o, c):
     if c["phase"] == "cancelled":
         return "cancelled", 0, {}
     if not o["accepted"]:
-        return "pending", 0, {}
+        return ("withdrawn" if o["withdrawn"] is not None else "pending"), 0, {}
     active = sorted((p["made"], pid, p) for pid, p in c["pledges"].items() if p["status"] == "active")
     complete = o["pages"] is not None and len(o["settled_pages"]) == o["pages"]
     if t[3] == 2:  # lump sum
