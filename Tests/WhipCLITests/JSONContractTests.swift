@@ -228,6 +228,30 @@ import Testing
         )
         #expect(try eventCount() == events)
         try cli.run(["match", "offer", "--data", "hub", "--campaign", campaign, "--funder-name", "Elm Council", "--factor", "1:1", "--cap", "82"])
+        // A failed all-or-nothing campaign: closed 20.00 + 20.00 matched short of 100.00, so nothing is matched and
+        // the funder's settlement pays nothing.
+        let shed = try #require(
+            try cli.json(["campaign", "create", "--data", "hub", "--goal", "100", "--currency", "GBP", "--closes", "2030-03-31", "--title", "Shed"])[
+                "id"] as? String)
+        try cli.run(["campaign", "publish", "--data", "hub", shed])
+        try cli.run(["match", "budget", "--data", "hub", "--set", "200", "--currency", "GBP"])
+        let shedOffer = try #require(
+            try cli.json(["match", "offer", "--data", "hub", "--campaign", shed, "--funder-name", "Elm Council", "--factor", "1:1", "--cap", "30"])[
+                "id"] as? String)
+        try cli.run(["match", "accept", "--data", "hub", shedOffer])
+        try cli.run(["pledge", "add", "--data", "hub", "--campaign", shed, "--name", "Hal", "--amount", "20"])
+        #expect(
+            try cli.run(["campaign", "show", "--data", "hub", shed]).stdout.contains("+ 20.00 GBP matched by Elm Council (provisional until settled)")
+        )
+        try cli.run(["campaign", "close", "--data", "hub", shed])
+        #expect(
+            try cli.run(["campaign", "show", "--data", "hub", shed]).stdout.contains(
+                "(nothing matched by Elm Council: the campaign did not reach its goal)"))
+        let failedSettlement = try object("match settle --json", ["match", "settle", "--data", "hub", shedOffer])
+        #expect(failedSettlement["status"] as? String == "failed" && failedSettlement["matched_minor"] as? Int == 0)
+        let shedPledges = try #require(
+            try run("match list --json", ["match", "list", "--data", "hub", "--campaign", shed]) as? [[String: Any]])
+        #expect((shedPledges.first?["pledges"] as? [[String: Any]])?.map { $0["status"] as? String } == ["not matched (campaign failed)"])
 
         _ = try run("bundle export --json", ["bundle", "export", "--data", "hub", "--out", "hub.bundle"])
         _ = try run("bundle import --json", ["bundle", "import", "--data", "laptop", "hub.bundle"])
