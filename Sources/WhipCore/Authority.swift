@@ -61,17 +61,8 @@ extension ErrorCode where Family == RuleFailure {
     public static let notRecognised = Self("not_recognised")
     /// Gift Aid: the campaign is not in pounds sterling.
     public static let notSterling = Self("not_sterling")
-    /// Gift Aid: the campaign has not closed funded by the claim's timestamp.
-    public static let notFunded = Self("not_funded")
-    /// Gift Aid: the pledge's money has not all been received.
-    public static let notCollected = Self("not_collected")
-    /// Gift Aid: the pledge was already claimed by an earlier `giftaid.claimed`.
+    /// Gift Aid: a tag of the claim was already claimed by an earlier `giftaid.claimed` of the campaign.
     public static let alreadyClaimed = Self("already_claimed")
-    /// Gift Aid: the pledge's reward is worth more than the donor-benefit limits allow, or its value is not stated.
-    public static let benefitOverLimit = Self("benefit_over_limit")
-    /// Gift Aid: a claimed declaration is erased before its retention period (6 years after the end of the
-    /// accounting period of the claim) is over.
-    public static let underRetention = Self("under_retention")
     /// A pledge revision in the other pledge format's terms (a name in clear for a version-2 pledge, or a name
     /// part for a version-1 pledge).
     public static let wrongVersion = Self("wrong_version")

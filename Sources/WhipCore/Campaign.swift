@@ -90,10 +90,6 @@ public struct PledgeState: Equatable, Sendable {
     public var collectedMethod: PaymentMethod?
     public var rejectReason: String?
     public let contact: [SealedContact]
-    /// The `giftaid.claimed` event that claimed Gift Aid on this pledge, if any.
-    public var giftAidClaim: EventID?
-    /// That claim's timestamp.
-    public var giftAidClaimedAt: HLC?
     /// Version-2 pledges: the current commitment of each `PartSlot`, in slot order (the name slot as replaced by
     /// the latest naming revision); nil for version-1 pledges, whose name and contact are in clear above.
     public var commitments: [Bytes32]?
@@ -177,6 +173,13 @@ public struct CampaignState: Equatable, Sendable {
     public var matchOutcomes: [EventID: OfferOutcome] = [:]
     /// Sum of every offer's match, minor units (provisional until each offer is settled).
     public var matched: Int64 = 0
+    /// Gift Aid: each claimed tag with the applied `giftaid.claimed` that claimed it. Which pledge a tag is, only a
+    /// treasurer can tell; full derivations set it (the fast path never applies a claim).
+    public var giftAidClaims: [Bytes32: EventID] = [:]
+    /// Applied `giftaid.claimed` events.
+    public var giftAidClaimCount = 0
+    /// Gift Aid: the earliest day a confirmation was sent for each oral declaration's tag (`giftaid.confirmed`).
+    public var giftAidConfirmed: [Bytes32: CivilDate] = [:]
 
     /// A draft campaign as created.
     public init(
@@ -272,7 +275,6 @@ public struct CampaignLedger {
             case .pledgeWithdrawn(let b): out.insert(b.pledge)
             case .pledgeCollected(let b): out.insert(b.pledge)
             case .pledgeRejected(let b): out.insert(b.pledge)
-            case .giftAidClaimed(let b): out.formUnion(b.pledges)
             case .pledgeRevisedV2(let b): out.insert(b.pledge)
             case .personalErased(let b): out.insert(b.pledge)
             default: break
@@ -475,12 +477,11 @@ public struct CampaignLedger {
             c.pledges[r.pledge] = p
 
         case .personalErased(let b):
-            try mayEdit(e, c, auth)
+            try GiftAidRules.mayErase(e, b, c, auth)
             guard var p = c.pledges[b.pledge] else { throw fail(.unknownPledge, "no pledge \(b.pledge.hex.prefix(12)) in this campaign") }
             guard p.hasParts else {
                 throw fail(.notErasable, "a version-1 pledge's personal data is inside its signed event and cannot be erased (docs/PRIVACY.md)")
             }
-            try checkErasure(e, b, c, p, auth)
             p.erased.formUnion(b.slots)
             c.pledges[b.pledge] = p
 
@@ -536,6 +537,8 @@ public struct CampaignLedger {
 
         case .giftAidClaimed(let b):
             try GiftAidRules.claim(b, e, &c, auth)
+        case .giftAidConfirmed(let b):
+            try GiftAidRules.confirm(b, e, &c, auth)
         case .matchOffered, .matchAccepted, .matchWithdrawn, .matchSettled:
             try applyMatch(e, &c, auth)
         }
@@ -607,12 +610,6 @@ public struct CampaignLedger {
         count(&c, from: p.tier, to: tier)
         p.amount = amount
         p.tier = tier
-    }
-
-    /// Further conditions on an erasure, judged after its author and pledge were checked: the Gift Aid
-    /// retention rule (`GiftAidRules.retention`).
-    static func checkErasure(_ e: Event, _ b: PersonalErased, _ c: CampaignState, _ p: PledgeState, _ auth: Authority) throws(RuleViolation) {
-        try GiftAidRules.retention(e, b, p, auth)
     }
 
     /// Decides limited tiers: the earliest active pledges (timestamp, then id) win; the rest wait.

@@ -155,7 +155,7 @@ public enum StateDigest {
                         int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
                         .text(p.status.rawValue), int(p.collected), p.collectedBy.map { .bytes($0.bytes) } ?? .array([]),
                         opt(p.collectedMethod?.rawValue), opt(p.rejectReason),
-                    ] + giftAidItems(p)))
+                    ]))
         }
         return h(
             .array(
@@ -164,13 +164,7 @@ public enum StateDigest {
                     int(p.amount), p.tier.map { .bytes($0.bytes) } ?? .array([]), .unsigned(p.channel.rawValue),
                     .text(p.status.rawValue), int(p.collected), p.collectedBy.map { .bytes($0.bytes) } ?? .array([]),
                     opt(p.collectedMethod?.rawValue), opt(p.rejectReason),
-                ] + giftAidItems(p)))
-    }
-
-    /// A claimed pledge's claim, appended to its hash only when there is one (unclaimed pledges keep their hash).
-    static func giftAidItems(_ p: PledgeState) -> [CBOR] {
-        guard let claim = p.giftAidClaim, let at = p.giftAidClaimedAt else { return [] }
-        return [.array([.bytes(claim.bytes), hlc(at)])]
+                ]))
     }
 
     /// The sums of a complete derivation.

@@ -324,6 +324,7 @@ public enum EventBody: Equatable, Sendable {
     case pledgeRejected(PledgeRejected)
     case charityRecognised(CharityRecognised)
     case giftAidClaimed(GiftAidClaimed)
+    case giftAidConfirmed(GiftAidConfirmed)
     case pledgeMadeV2(PledgeMadeV2)
     case pledgeRevisedV2(PledgeRevisedV2)
     case personalErased(PersonalErased)
@@ -353,6 +354,7 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeRejected: .pledgeRejected
         case .charityRecognised: .charityRecognised
         case .giftAidClaimed: .giftAidClaimed
+        case .giftAidConfirmed: .giftAidConfirmed
         case .pledgeMadeV2: .pledgeMadeV2
         case .pledgeRevisedV2: .pledgeRevisedV2
         case .personalErased: .personalErased
@@ -380,6 +382,7 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeCollected(let b): b.campaign
         case .pledgeRejected(let b): b.campaign
         case .giftAidClaimed(let b): b.campaign
+        case .giftAidConfirmed(let b): b.campaign
         case .pledgeMadeV2(let b): b.campaign
         case .pledgeRevisedV2(let b): b.campaign
         case .personalErased(let b): b.campaign
@@ -411,7 +414,6 @@ public enum EventBody: Equatable, Sendable {
         case .pledgeWithdrawn(let b): out.append(b.pledge)
         case .pledgeCollected(let b): out.append(b.pledge)
         case .pledgeRejected(let b): out.append(b.pledge)
-        case .giftAidClaimed(let b): out += b.pledges
         case .pledgeMadeV2(let b): if let t = b.tier { out.append(t) }
         case .pledgeRevisedV2(let b):
             out.append(b.pledge)

@@ -47,7 +47,10 @@ enum BodyField {
         case reference = 0, legalName = 1, yearEndMonth = 2, yearEndDay = 3
     }
     enum GiftAidClaimed: UInt64 {
-        case campaign = 0, pledges = 1
+        case campaign = 0, tags = 1
+    }
+    enum GiftAidConfirmed: UInt64 {
+        case campaign = 0, tag = 1, sent = 2
     }
     enum PledgeMadeV2: UInt64 {
         case campaign = 0, amount = 1, currency = 2, tier = 3, channel = 4, paid = 5, commitments = 6
@@ -175,7 +178,11 @@ extension EventBody {
             m.add(BodyField.CharityRecognised.yearEndDay, .unsigned(UInt64(b.yearEndDay)))
         case .giftAidClaimed(let b):
             m.add(BodyField.GiftAidClaimed.campaign, .bytes(b.campaign.bytes))
-            m.add(BodyField.GiftAidClaimed.pledges, .array(b.pledges.map { .bytes($0.bytes) }))
+            m.add(BodyField.GiftAidClaimed.tags, .array(b.tags.map { .bytes($0.array) }))
+        case .giftAidConfirmed(let b):
+            m.add(BodyField.GiftAidConfirmed.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.GiftAidConfirmed.tag, .bytes(b.tag.array))
+            m.add(BodyField.GiftAidConfirmed.sent, .text(b.sent.iso))
         case .pledgeMadeV2(let b):
             m.add(BodyField.PledgeMadeV2.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.PledgeMadeV2.amount, .amount(b.amount))
@@ -383,6 +390,12 @@ extension EventBody {
             body = .charityRecognised(try decodeCharityRecognised(&f))
         case .giftAidClaimed:
             body = .giftAidClaimed(try decodeGiftAidClaimed(&f))
+        case .giftAidConfirmed:
+            body = .giftAidConfirmed(
+                GiftAidConfirmed(
+                    campaign: try f.required(BodyField.GiftAidConfirmed.campaign, "campaign").id("campaign"),
+                    tag: try f.required(BodyField.GiftAidConfirmed.tag, "tag").bytes32("claim tag"),
+                    sent: try GiftAidDeclaration.civil(try f.required(BodyField.GiftAidConfirmed.sent, "sent"), "confirmation sent")))
         case .pledgeMadeV2:
             let campaign = try f.required(BodyField.PledgeMadeV2.campaign, "campaign").id("campaign")
             let amount = try positive(try f.required(BodyField.PledgeMadeV2.amount, "amount").amount("amount"), "amount")
@@ -467,18 +480,18 @@ extension EventBody {
 
     static func decodeGiftAidClaimed(_ f: inout Fields) throws(DecodingError) -> GiftAidClaimed {
         let campaign = try f.required(BodyField.GiftAidClaimed.campaign, "campaign").id("campaign")
-        guard case .array(let items) = try f.required(BodyField.GiftAidClaimed.pledges, "pledges") else {
-            throw DecodingError(.badType, "pledges must be an array")
+        guard case .array(let items) = try f.required(BodyField.GiftAidClaimed.tags, "tags") else {
+            throw DecodingError(.badType, "tags must be an array")
         }
-        guard !items.isEmpty, items.count <= GiftAid.maxClaimPledges else {
-            throw DecodingError(.tooLong, "a claim names 1 to \(GiftAid.maxClaimPledges) pledges")
+        guard !items.isEmpty, items.count <= GiftAid.maxClaimTags else {
+            throw DecodingError(.tooLong, "a claim names 1 to \(GiftAid.maxClaimTags) tags")
         }
-        var ids = [EventID]()
-        for item in items { ids.append(try item.id("pledge")) }
-        guard zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw DecodingError(.nonCanonical, "pledges must be sorted and without duplicates")
+        var tags = [Bytes32]()
+        for item in items { tags.append(try item.bytes32("claim tag")) }
+        guard zip(tags, tags.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw DecodingError(.nonCanonical, "tags must be sorted and without duplicates")
         }
-        return GiftAidClaimed(campaign: campaign, pledges: ids)
+        return GiftAidClaimed(campaign: campaign, tags: tags)
     }
 }
 

@@ -17,6 +17,7 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case pledgeRejected = 34
     case charityRecognised = 50
     case giftAidClaimed = 51
+    case giftAidConfirmed = 52
     case pledgeMadeV2 = 35
     case pledgeRevisedV2 = 36
     case personalErased = 37
@@ -46,6 +47,7 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .pledgeRejected: "pledge.rejected"
         case .charityRecognised: "charity.recognised"
         case .giftAidClaimed: "giftaid.claimed"
+        case .giftAidConfirmed: "giftaid.confirmed"
         case .pledgeMadeV2: "pledge.made.v2"
         case .pledgeRevisedV2: "pledge.revised.v2"
         case .personalErased: "personal.erased"

@@ -19,6 +19,7 @@ extension EventKind {
         case .pledgeRejected: "reject the pledge"
         case .charityRecognised: "record the charity's HMRC recognition"
         case .giftAidClaimed: "record the Gift Aid claim"
+        case .giftAidConfirmed: "record that a Gift Aid confirmation was sent"
         case .pledgeMadeV2: "record the pledge"
         case .pledgeRevisedV2: "revise the pledge"
         case .personalErased: "erase the personal data"

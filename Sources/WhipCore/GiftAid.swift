@@ -1,4 +1,4 @@
-import WhipCrypto
+public import WhipCrypto
 
 /// Body of `charity.recognised` (50): the community is recognised by HMRC as a charity and may claim Gift Aid.
 ///
@@ -21,22 +21,50 @@ public struct CharityRecognised: Equatable, Sendable {
     }
 }
 
-/// Body of `giftaid.claimed` (51): a treasurer claimed Gift Aid on these pledges of one campaign.
+/// Body of `giftaid.claimed` (51): a treasurer claimed Gift Aid on the donations with these claim tags, of one
+/// campaign.
+///
+/// A tag (`GiftAid.claimTag`) can be computed only from the claim key inside a declaration sealed to the
+/// treasurers, so a member who is not a treasurer cannot tell which pledges a claim covers (PROTOCOL.md §6.51).
 public struct GiftAidClaimed: Equatable, Sendable {
     public var campaign: EventID
-    /// The pledges claimed, sorted, without duplicates; 1 to `GiftAid.maxClaimPledges`.
-    public var pledges: [EventID]
-    public init(campaign: EventID, pledges: [EventID]) {
+    /// The claim tags, sorted, without duplicates; 1 to `GiftAid.maxClaimTags`.
+    public var tags: [Bytes32]
+    public init(campaign: EventID, tags: [Bytes32]) {
         self.campaign = campaign
-        self.pledges = Array(Set(pledges)).sorted()
+        self.tags = Array(Set(tags)).sorted()
     }
 }
 
-/// HMRC's Gift Aid figures and the rules Whipround derives from them (PROTOCOL.md §6.18, README "Funders and Gift Aid").
+/// Body of `giftaid.confirmed` (52): a treasurer sent the written confirmation of the oral declaration with this
+/// claim tag on `sent`; the donor's 30 days to cancel run from the earliest such date.
+public struct GiftAidConfirmed: Equatable, Sendable {
+    public var campaign: EventID
+    public var tag: Bytes32
+    /// The day the confirmation was sent (a UK date).
+    public var sent: CivilDate
+    public init(campaign: EventID, tag: Bytes32, sent: CivilDate) {
+        self.campaign = campaign
+        self.tag = tag
+        self.sent = sent
+    }
+}
+
+/// HMRC's Gift Aid figures and the rules Whipround derives from them (PROTOCOL.md §6.50-6.53, README "Funders and Gift Aid").
 public enum GiftAid {
-    /// Pledges named by one `giftaid.claimed` event: 200 ids of 34 bytes keep the event well inside
+    /// Tags named by one `giftaid.claimed` event: 200 tags of 34 bytes keep the event well inside
     /// `EventLimits.maxEventBytes`.
-    public static let maxClaimPledges = 200
+    public static let maxClaimTags = 200
+    /// What a claim tag hashes, keyed with the declaration's claim key (PROTOCOL.md §6.51).
+    public static let claimTagContext = Array("whipround/2 giftaid tag".utf8)
+
+    /// A donation's claim tag: BLAKE2b-256 keyed with its declaration's 32-byte claim key, over `claimTagContext`.
+    public static func claimTag(key: Bytes32) -> Bytes32 {
+        Bytes32(Blake2b.hash(claimTagContext, length: 32, key: key.array))!
+    }
+
+    /// A fresh random claim key.
+    public static func newClaimKey() -> Bytes32 { PartCommitment.salt() }
     /// Longest HMRC charities reference accepted.
     public static let maxReferenceBytes = 20
 
@@ -176,69 +204,47 @@ extension GiftAid {
     }
 }
 
-/// The rule for `giftaid.claimed` (PROTOCOL.md §6.18): judged in replay order like every campaign event.
+/// The rules for `giftaid.claimed` and `giftaid.confirmed` (PROTOCOL.md §6.51, §6.53): judged in replay order like
+/// every campaign event. They see only tags; what needs the declaration (the pledge, its status and money, the
+/// donor benefit, the campaign's close and funding, retention) the treasurer's node checks before it signs.
 enum GiftAidRules {
     static func fail(_ code: RuleViolation.Code, _ message: String) -> RuleViolation { RuleViolation(code, message) }
 
-    /// Checks every named pledge, then marks them all claimed; throws before changing anything.
-    static func claim(_ b: GiftAidClaimed, _ e: Event, _ c: inout CampaignState, _ auth: Authority) throws(RuleViolation) {
-        let at = e.orderKey
-        let wall = e.hlc.wall
-        guard auth.mayClaimGiftAid(e.author, at: at, wall: wall) else {
-            throw fail(.unauthorised, "only a treasurer may claim Gift Aid")
+    /// The author may claim Gift Aid and the community is a recognised charity.
+    static func treasurer(_ e: Event, _ auth: Authority, _ what: String) throws(RuleViolation) {
+        guard auth.mayClaimGiftAid(e.author, at: e.orderKey, wall: e.hlc.wall) else {
+            throw fail(.unauthorised, "only a treasurer may \(what)")
         }
-        guard auth.charity(at: at) != nil else {
+        guard auth.charity(at: e.orderKey) != nil else {
             throw fail(.notRecognised, "the community is not recorded as a charity recognised by HMRC; only a charity can claim Gift Aid")
-        }
-        guard c.currency.code == "GBP" else { throw fail(.notSterling, "Gift Aid is claimed on donations in pounds, not \(c.currency.code)") }
-        let closedByThen = c.phase == .closed || (c.phase == .live && wall >= c.closes)
-        guard closedByThen, c.funded else {
-            throw fail(.notFunded, "Gift Aid is claimed only once the campaign has closed funded")
-        }
-        for id in b.pledges {
-            guard let p = c.pledges[id] else { throw fail(.unknownPledge, "no pledge \(id.hex.prefix(12)) in this campaign") }
-            guard p.hasParts else {
-                throw fail(.wrongVersion, "pledge \(id.hex.prefix(12)) is in the old format, which has no Gift Aid declaration part")
-            }
-            guard !p.erased.contains(.giftAid) else {
-                throw fail(.erased, "pledge \(id.hex.prefix(12)): its Gift Aid declaration was erased")
-            }
-            guard p.status == .active else { throw fail(.pledgeInactive, "pledge \(id.hex.prefix(12)) is \(p.status.rawValue)") }
-            guard p.collected >= p.amount else {
-                throw fail(.notCollected, "pledge \(id.hex.prefix(12)): its money has not all been received")
-            }
-            guard p.giftAidClaim == nil else {
-                throw fail(.alreadyClaimed, "pledge \(id.hex.prefix(12)) was already claimed by \(p.giftAidClaim!.hex.prefix(12))")
-            }
-            if let t = p.tier {
-                let benefit = c.tiers[t]?.benefit
-                guard GiftAid.benefitAllowed(donation: p.amount, benefit: benefit) else {
-                    throw fail(
-                        .benefitOverLimit,
-                        benefit == nil
-                            ? "pledge \(id.hex.prefix(12)): its reward's value is not stated"
-                            : "pledge \(id.hex.prefix(12)): its reward is worth more than the donor-benefit limit")
-                }
-            }
-        }
-        for id in b.pledges {
-            c.pledges[id]!.giftAidClaim = e.id
-            c.pledges[id]!.giftAidClaimedAt = e.hlc
         }
     }
 
-    /// `under_retention`: erasing a claimed pledge's Gift Aid declaration (slot 2), whatever the reason, before
-    /// the day after 6 years from the end of the accounting period that contains its claim's UTC date, by the
-    /// charity recognition in force at the erasure.
-    static func retention(_ e: Event, _ b: PersonalErased, _ p: PledgeState, _ auth: Authority) throws(RuleViolation) {
-        guard b.slots.contains(.giftAid), let claimed = p.giftAidClaimedAt,
-            let charity = auth.charity(at: e.orderKey) ?? auth.currentCharity
-        else { return }
-        let ends = charity.retentionEnds(lastDonation: CivilDate(utcMs: claimed.wall))
-        guard CivilDate(utcMs: e.hlc.wall) >= ends else {
-            throw fail(
-                .underRetention,
-                "the Gift Aid declaration was claimed and must be kept until \(ends.adding(days: -1).iso) (6 years after its accounting period)")
+    /// Checks the claim, then records its tags; throws before changing anything.
+    static func claim(_ b: GiftAidClaimed, _ e: Event, _ c: inout CampaignState, _ auth: Authority) throws(RuleViolation) {
+        try treasurer(e, auth, "claim Gift Aid")
+        guard c.currency.code == "GBP" else { throw fail(.notSterling, "Gift Aid is claimed on donations in pounds, not \(c.currency.code)") }
+        for tag in b.tags {
+            if let earlier = c.giftAidClaims[tag] {
+                throw fail(.alreadyClaimed, "a donation of this claim was already claimed by \(earlier.hex.prefix(12))")
+            }
+        }
+        for tag in b.tags { c.giftAidClaims[tag] = e.id }
+        c.giftAidClaimCount += 1
+    }
+
+    /// Records the earliest day a confirmation of the oral declaration with this tag was sent.
+    static func confirm(_ b: GiftAidConfirmed, _ e: Event, _ c: inout CampaignState, _ auth: Authority) throws(RuleViolation) {
+        try treasurer(e, auth, "record that a Gift Aid confirmation was sent")
+        c.giftAidConfirmed[b.tag] = min(c.giftAidConfirmed[b.tag] ?? b.sent, b.sent)
+    }
+
+    /// Who may erase which slots: the name and contact by the campaign's organisers or an admin, the Gift Aid
+    /// declaration by whoever may claim Gift Aid (only a treasurer can tell whether it was claimed and must be kept).
+    static func mayErase(_ e: Event, _ b: PersonalErased, _ c: CampaignState, _ auth: Authority) throws(RuleViolation) {
+        if b.slots.contains(where: { $0 != .giftAid }) { try CampaignLedger.mayEdit(e, c, auth) }
+        if b.slots.contains(.giftAid), !auth.mayClaimGiftAid(e.author, at: e.orderKey, wall: e.hlc.wall) {
+            throw fail(.unauthorised, "only a treasurer may erase a Gift Aid declaration (the treasurers keep it while HMRC requires)")
         }
     }
 }

@@ -1,6 +1,8 @@
+public import WhipCrypto
+
 /// A donor's Gift Aid declaration: the plaintext of a pledge's slot-2 part, sealed to the community's treasurers.
 ///
-/// Canonical CBOR map (PROTOCOL.md §6.19); every text field obeys HMRC's schedule limits so that a declaration
+/// Canonical CBOR map (PROTOCOL.md §6.52); every text field obeys HMRC's schedule limits so that a declaration
 /// that decodes can always be written to a claim.
 public struct GiftAidDeclaration: Equatable, Sendable {
     /// What the declaration covers.
@@ -43,10 +45,13 @@ public struct GiftAidDeclaration: Equatable, Sendable {
     public var oral: Bool
     /// The day the written confirmation of an oral declaration was sent; nil until it is.
     public var confirmationSent: CivilDate?
+    /// 32 random bytes chosen with the pledge: the key of its claim tag (`GiftAid.claimTag`).
+    public var claimKey: Bytes32
 
     public init(
         title: String? = nil, firstName: String, lastName: String, house: String, postcode: String, scope: Scope, date: CivilDate,
-        wordingVersion: UInt64 = GiftAidWording.current.version, oral: Bool = false, confirmationSent: CivilDate? = nil
+        wordingVersion: UInt64 = GiftAidWording.current.version, oral: Bool = false, confirmationSent: CivilDate? = nil,
+        claimKey: Bytes32 = GiftAid.newClaimKey()
     ) {
         self.title = title
         self.firstName = firstName
@@ -58,7 +63,11 @@ public struct GiftAidDeclaration: Equatable, Sendable {
         self.wordingVersion = wordingVersion
         self.oral = oral
         self.confirmationSent = confirmationSent
+        self.claimKey = claimKey
     }
+
+    /// This donation's claim tag.
+    public var tag: Bytes32 { GiftAid.claimTag(key: claimKey) }
 
     /// Field limits in characters, from HMRC's schedule guidance (house: ours; HMRC gives none).
     public static let maxTitle = 4
@@ -69,7 +78,7 @@ public struct GiftAidDeclaration: Equatable, Sendable {
 
     enum Field: UInt64 {
         case title = 0, firstName = 1, lastName = 2, house = 3, postcode = 4, scope = 5, date = 6, wording = 7, oral = 8
-        case confirmationSent = 9
+        case confirmationSent = 9, claimKey = 10
     }
 
     /// The canonical CBOR map.
@@ -85,6 +94,7 @@ public struct GiftAidDeclaration: Equatable, Sendable {
         m.add(Field.wording, .unsigned(wordingVersion))
         m.add(Field.oral, oral ? .bool(true) : nil)
         m.add(Field.confirmationSent, confirmationSent.map { .text($0.iso) })
+        m.add(Field.claimKey, .bytes(claimKey.array))
         return .map(m.pairs)
     }
 
@@ -111,10 +121,11 @@ public struct GiftAidDeclaration: Equatable, Sendable {
         if oralField == false { throw DecodingError(.nonCanonical, "oral is left out when false") }
         let oral = oralField ?? false
         let sent = try f.optional(Field.confirmationSent).map { (v: CBOR) throws(DecodingError) in try civil(v, "confirmation sent") }
+        let key = try f.required(Field.claimKey, "claim key").bytes32("claim key")
         try f.finish()
         let d = GiftAidDeclaration(
             title: title, firstName: first, lastName: last, house: house, postcode: postcode, scope: scope, date: date,
-            wordingVersion: wording, oral: oral, confirmationSent: sent)
+            wordingVersion: wording, oral: oral, confirmationSent: sent, claimKey: key)
         try d.validate()
         return d
     }
@@ -181,9 +192,56 @@ public struct GiftAidDeclaration: Equatable, Sendable {
     /// The first day a donation under this declaration may be claimed: at once for a written one, and for an
     /// oral one the day after the donor's 30 days to cancel have run from the confirmation; nil while no
     /// confirmation was sent.
-    public var claimableFrom: CivilDate? {
+    public var claimableFrom: CivilDate? { claimableFrom(confirmedLater: nil) }
+
+    /// As `claimableFrom`, the confirmation being the earlier of the one in the declaration and `confirmedLater`
+    /// (the earliest `giftaid.confirmed` of this declaration's tag).
+    public func claimableFrom(confirmedLater: CivilDate?) -> CivilDate? {
         guard oral else { return date }
-        return confirmationSent?.adding(days: Self.cancellationDays + 1)
+        let sent = [confirmationSent, confirmedLater].compactMap { $0 }.min()
+        return sent?.adding(days: Self.cancellationDays + 1)
+    }
+}
+
+/// The plaintext of a pledge's slot-2 part: a declaration, or "no declaration" (a map holding only the claim key,
+/// key 10), which the reference client writes for every pledge of a recognised charity without a declaration so
+/// that neither the part's presence nor its size tells anyone but a treasurer whether the backer made one.
+public enum GiftAidPart: Equatable, Sendable {
+    case declaration(GiftAidDeclaration)
+    case noDeclaration(claimKey: Bytes32)
+
+    /// The claim key, in either form.
+    public var claimKey: Bytes32 {
+        switch self {
+        case .declaration(let d): d.claimKey
+        case .noDeclaration(let k): k
+        }
+    }
+
+    /// The claim tag, in either form.
+    public var tag: Bytes32 { GiftAid.claimTag(key: claimKey) }
+
+    /// The declaration, if there is one.
+    public var declaration: GiftAidDeclaration? {
+        if case .declaration(let d) = self { return d }
+        return nil
+    }
+
+    /// The canonical CBOR plaintext.
+    public func encoded() -> [UInt8] {
+        switch self {
+        case .declaration(let d): d.encoded()
+        case .noDeclaration(let k): CBOR.map([(GiftAidDeclaration.Field.claimKey.rawValue, .bytes(k.array))]).encoded()
+        }
+    }
+
+    /// Decodes a slot-2 plaintext: a map with only key 10 is "no declaration", anything else must be a declaration.
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> GiftAidPart {
+        let value = try CBOR.decode(bytes)
+        if case .map(let pairs) = value, pairs.count == 1, pairs[0].0 == GiftAidDeclaration.Field.claimKey.rawValue {
+            return .noDeclaration(claimKey: try pairs[0].1.bytes32("claim key"))
+        }
+        return .declaration(try GiftAidDeclaration.decode(value))
     }
 }
 

@@ -7,12 +7,17 @@ public struct GiftAidDonation: Equatable, Sendable {
     /// The day the money was received (UK date).
     public let date: CivilDate
     public let declaration: GiftAidDeclaration
-    public init(pledge: EventID, campaign: EventID, amount: Int64, date: CivilDate, declaration: GiftAidDeclaration) {
+    /// The earliest `giftaid.confirmed` of an oral declaration, when its confirmation was sent after the pledge.
+    public let confirmedLater: CivilDate?
+    public init(
+        pledge: EventID, campaign: EventID, amount: Int64, date: CivilDate, declaration: GiftAidDeclaration, confirmedLater: CivilDate? = nil
+    ) {
         self.pledge = pledge
         self.campaign = campaign
         self.amount = amount
         self.date = date
         self.declaration = declaration
+        self.confirmedLater = confirmedLater
     }
 }
 
@@ -60,7 +65,7 @@ public enum GiftAidSchedule {
         var individual: [GiftAidDonation] = []
         var small: [CivilDate: [GiftAidDonation]] = [:]  // by accounting year end
         for d in donations.sorted(by: { ($0.date, $0.pledge) < ($1.date, $1.pledge) }) {
-            guard let from = d.declaration.claimableFrom, from <= today else {
+            guard let from = d.declaration.claimableFrom(confirmedLater: d.confirmedLater), from <= today else {
                 skipped.append((d, .cancellationPeriod))
                 continue
             }

@@ -169,15 +169,24 @@ public enum PaymentMethod: UInt64, Sendable, CaseIterable {
     case cash = 1
     /// A bank transfer.
     case transfer = 2
+    /// A contactless card payment (protocol version 2): with cash, what the Gift Aid Small Donations Scheme covers.
+    case contactless = 3
 
     /// The name used on the command line and in the database.
-    public var name: String { self == .cash ? "cash" : "transfer" }
+    public var name: String {
+        switch self {
+        case .cash: "cash"
+        case .transfer: "transfer"
+        case .contactless: "contactless"
+        }
+    }
 
-    /// Parses `cash` or `transfer`.
+    /// Parses `cash`, `transfer` or `contactless`.
     public init?(name: String) {
         switch name.lowercased() {
         case "cash": self = .cash
         case "transfer", "bank", "bank-transfer": self = .transfer
+        case "contactless", "card": self = .contactless
         default: return nil
         }
     }

@@ -142,15 +142,20 @@ public struct SealedPart: Equatable, Sendable {
         return SealedPart(boxes: boxes)
     }
 
-    /// Seals `plaintext`, padded, to each recipient. Nil when the padded plaintext would not fit a box.
-    public static func seal(_ plaintext: [UInt8], to recipients: [PublicKey]) throws(CryptoError) -> SealedPart? {
-        guard let padded = pad(plaintext) else { return nil }
+    /// Seals `plaintext`, padded (to at least `minimumPadded` bytes, a multiple of the padding block), to each
+    /// recipient. Nil when the padded plaintext would not fit a box.
+    public static func seal(_ plaintext: [UInt8], to recipients: [PublicKey], minimumPadded: Int = 0) throws(CryptoError) -> SealedPart? {
+        guard var padded = pad(plaintext) else { return nil }
+        if padded.count < minimumPadded { padded += [UInt8](repeating: 0, count: minimumPadded - padded.count) }
         var boxes = [SealedContact]()
         for r in Set(recipients).sorted() {
             boxes.append(SealedContact(recipient: r, ciphertext: try SealedBox.seal(padded, to: r)))
         }
         return SealedPart(boxes: boxes)
     }
+
+    /// The largest padded plaintext: every Gift Aid part is padded to it, so that all have one size (PROTOCOL.md §6.52).
+    public static var largestPadded: Int { maxPlaintext + 1 }
 
     /// The most plaintext bytes a sealed part holds.
     public static let maxPlaintext: Int = {

@@ -30,7 +30,8 @@ public enum CSVExport {
                 let name = p.erased.contains(.name) ? "(erased)" : p.backerName.isEmpty ? contact?.name ?? "" : p.backerName
                 row += [
                     name, p.anonymous ? "yes" : "no", contact?.email ?? sealed, contact?.phone ?? "", contact?.address ?? "",
-                    (contact?.giftAid ?? false) ? "yes" : "no",
+                    // Version 2: only the treasurers can tell (the declaration is sealed to them alone), so blank.
+                    p.version == 2 ? "" : (contact?.giftAid ?? false) ? "yes" : "no",
                 ]
             }
             try out.write(row.map(field).joined(separator: ",") + "\n")

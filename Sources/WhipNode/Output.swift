@@ -208,6 +208,12 @@ public enum JSONText {
             try JSONText.write(value, level: level + 1, to: out)
         }
 
+        /// A nested object, its keys sorted like every object's.
+        public mutating func field(_ name: StaticString, _ value: [String: Any]) throws(WhipError) {
+            try key(name)
+            try JSONText.write(value, level: level + 1, to: out)
+        }
+
         /// Closes the object.
         public consuming func finish() throws(WhipError) {
             try out.write("\n")

@@ -75,7 +75,7 @@ enum Materializer {
         guard let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) else { return }
         try db.execute(sql: "DELETE FROM pledges WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         try db.execute(sql: "DELETE FROM tiers WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
-        for table in ["match_offers", "pledge_matches"] {
+        for table in ["match_offers", "pledge_matches", "giftaid_claims", "giftaid_confirmations"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         }
         for table in ["rule_rejections", "roles", "campaigns", "funder_budgets"] {
@@ -171,15 +171,18 @@ enum Materializer {
     ) throws -> [EventID: EventStatus] {
         let stored = try partition(db, p, cref)
         // Matching needs every pledge of the campaign (like tier places, but for every pledge), so a campaign
-        // with match offers is always replayed whole.
+        // with match offers is always replayed whole. A Gift Aid claim needs every claimed tag: replayed whole too.
         if !full, stored.derived, !newEvents.isEmpty, newEvents.allSatisfy({ $0.orderKey > stored.maxKey }),
-            !newEvents.contains(where: { MatchRows.isMatchKind($0.kind) }), try !MatchRows.hasOffers(db, stored.ref)
+            !newEvents.contains(where: { MatchRows.isMatchKind($0.kind) || GiftAidRows.isGiftAidKind($0.kind) }),
+            try !MatchRows.hasOffers(db, stored.ref)
         {
             return try resumePartition(db, p, newEvents, seqs, stored, authority: authority, cref)
         }
         let (all, allSeqs) = try loadEvents(db, sql: "SELECT seq, raw FROM events WHERE partition = ?", stored.ref)
         let result = CampaignLedger.derive(id: p, events: all, authority: authority)
-        for table in ["pledges", "tiers", "campaigns", "rule_rejections", "match_offers", "pledge_matches"] {
+        for table in [
+            "pledges", "tiers", "campaigns", "rule_rejections", "match_offers", "pledge_matches", "giftaid_claims", "giftaid_confirmations",
+        ] {
             try db.execute(sql: "DELETE FROM \(table) WHERE partition = ?", arguments: [stored.ref])
         }
         try writeRuleRejections(db, result.statuses, allSeqs, cref, partition: stored.ref)
@@ -187,6 +190,7 @@ enum Materializer {
             try writeCampaign(db, c, stored.ref, cref, allSeqs)
             for p in c.pledges.values { try writePledge(db, p, stored.ref, allSeqs) }
             try MatchRows.write(db, c, stored.ref, allSeqs)
+            try GiftAidRows.write(db, c, stored.ref, allSeqs)
         }
         let maxKey = all.map(\.orderKey).max() ?? stored.maxKey
         try writePartitionRow(db, stored.ref, result.campaign, StateDigest.sums(result), maxKey)
@@ -358,15 +362,14 @@ enum Materializer {
             sql: """
                 INSERT OR REPLACE INTO pledges (seq, partition, author, made_ms, made_counter, backer_name, anonymous, amount_minor, tier,
                     channel, status, waitlisted, collected_minor, collected_by, collected_method, reject_reason, contact,
-                    giftaid_claim, giftaid_claimed_ms, giftaid_claimed_counter, commitments, name_event, erased)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    commitments, name_event, erased)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             seq, pref, try memberRef(db, p.author), Int64(clamping: p.madeAt.wall), Int64(p.madeAt.counter), p.backerName,
             p.anonymous, p.amount, p.tier.flatMap { seqs[$0] }, Int64(p.channel.rawValue), statusCode(p.status), p.waitlisted,
             p.collected, try p.collectedBy.map { try memberRef(db, $0) }, p.collectedMethod.map { Int64($0.rawValue) },
-            p.rejectReason, contact, p.giftAidClaim.flatMap { seqs[$0] }, p.giftAidClaimedAt.map { Int64(clamping: $0.wall) },
-            p.giftAidClaimedAt.map { Int64($0.counter) }, p.commitments.map { Data($0.flatMap(\.array)) }, p.nameEvent.flatMap { seqs[$0] },
+            p.rejectReason, contact, p.commitments.map { Data($0.flatMap(\.array)) }, p.nameEvent.flatMap { seqs[$0] },
             p.erased.reduce(0) { $0 | (1 << Int64($1.rawValue)) },
         ])
         if !p.erased.isEmpty { try erase(db, p) }
@@ -444,10 +447,10 @@ enum Materializer {
             let r = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT p.*, m.key AS author_key, mc.key AS collector_key, ge.id AS giftaid_claim_id, ne.id AS name_event_id
+                    SELECT p.*, m.key AS author_key, mc.key AS collector_key, ne.id AS name_event_id
                     FROM events e JOIN pledges p ON p.seq = e.seq
                     JOIN members m ON m.ref = p.author LEFT JOIN members mc ON mc.ref = p.collected_by
-                    LEFT JOIN events ge ON ge.seq = p.giftaid_claim LEFT JOIN events ne ON ne.seq = p.name_event
+                    LEFT JOIN events ne ON ne.seq = p.name_event
                     WHERE e.id = ? AND p.partition = ?
                     """, arguments: [Data(id.bytes), pref])
         else { return nil }
@@ -464,11 +467,6 @@ enum Materializer {
         p.collectedBy = try r.value("collector_key", as: PublicKey?.self)
         p.collectedMethod = try method(r)
         p.rejectReason = try r.value("reject_reason")
-        if let claim = try r.value("giftaid_claim_id", as: EventID?.self) {
-            seqs[claim] = try r.value("giftaid_claim")
-            p.giftAidClaim = claim
-            p.giftAidClaimedAt = HLC(wall: try r.unsigned("giftaid_claimed_ms"), counter: try r.counter("giftaid_claimed_counter"))
-        }
         p.commitments = try commitments(try r.value("commitments"))
         if let nameEvent = try r.value("name_event_id", as: EventID?.self) {
             p.nameEvent = nameEvent

@@ -81,8 +81,6 @@ public struct PledgeRow: Sendable {
     /// The sealed contact details: in the event for a version-1 pledge, in its contact part for a version-2 one
     /// (empty when the part is absent, missing or erased).
     public let contact: [SealedContact]
-    /// The `giftaid.claimed` event that claimed Gift Aid on this pledge, and its timestamp (ms).
-    public var giftAidClaim: (event: EventID, at: UInt64)? = nil
     /// 1 for `pledge.made`, 2 for `pledge.made.v2` (personal data in parts).
     public let version: Int
     /// Version-2 pledges: the slots erased by `personal.erased`.
@@ -110,7 +108,7 @@ extension PledgeRow {
             id: id, campaign: campaign, author: author, madeAt: madeAt, backerName: erased.contains(.name) ? "" : name ?? "",
             anonymous: name == nil && !erased.contains(.name), amount: amount, tier: tier, channel: channel, status: status,
             waitlisted: waitlisted, collected: collected, collectedBy: collectedBy, collectedMethod: collectedMethod, rejectReason: rejectReason,
-            contact: erased.contains(.contact) ? [] : contact, giftAidClaim: giftAidClaim, version: 2, erased: erased)
+            contact: erased.contains(.contact) ? [] : contact, version: 2, erased: erased)
     }
 }
 
@@ -231,11 +229,10 @@ extension Store {
     /// Pledge columns with the pledge, tier, author and collector ids joined in, in `PledgeColumn` order.
     static let pledgeSelect = """
         SELECT e.id, m.key, p.made_ms, p.backer_name, p.anonymous, p.amount_minor, te.id, p.channel, p.status, p.waitlisted,
-               p.collected_minor, mc.key, p.collected_method, p.reject_reason, p.contact, ge.id, p.giftaid_claimed_ms,
+               p.collected_minor, mc.key, p.collected_method, p.reject_reason, p.contact,
                p.commitments IS NOT NULL, p.erased, np.bytes, cp.bytes
         FROM pledges p JOIN events e ON e.seq = p.seq JOIN members m ON m.ref = p.author
         LEFT JOIN members mc ON mc.ref = p.collected_by LEFT JOIN events te ON te.seq = p.tier
-        LEFT JOIN events ge ON ge.seq = p.giftaid_claim
         LEFT JOIN parts np ON np.event = p.name_event AND np.slot = 0 LEFT JOIN parts cp ON cp.event = p.seq AND cp.slot = 1
         """
 
@@ -244,7 +241,7 @@ extension Store {
     enum PledgeColumn: Int {
         case id, author, madeMs, backerName, anonymous, amountMinor, tierID, channel, status, waitlisted
         case collectedMinor, collector, collectedMethod, rejectReason, contact
-        case giftAidClaim, giftAidClaimedMs, hasParts, erased, namePart, contactPart
+        case hasParts, erased, namePart, contactPart
     }
 
     /// The order pledges are listed in: as they were made, ties broken by id, so every replica lists them alike.
@@ -252,7 +249,7 @@ extension Store {
 
     static func pledge(_ r: Row, campaign: EventID, currency: Currency) throws -> PledgeRow {
         typealias C = PledgeColumn
-        guard r.count == 21 else { throw DamagedData("a pledge row has \(r.count) columns") }
+        guard r.count == 19 else { throw DamagedData("a pledge row has \(r.count) columns") }
         let made = try r.value(at: C.madeMs.rawValue, as: Int64.self)
         guard made >= 0 else { throw DamagedData("made_ms is negative") }
         let status = try r.value(at: C.status.rawValue, as: Int.self)
@@ -260,7 +257,7 @@ extension Store {
         guard let channel = Channel(rawValue: UInt64(clamping: try r.value(at: C.channel.rawValue, as: Int64.self))) else {
             throw DamagedData("a pledge channel is not one this version knows")
         }
-        var row = PledgeRow(
+        let row = PledgeRow(
             id: try r.value(at: C.id.rawValue), campaign: campaign, author: try r.value(at: C.author.rawValue),
             madeAt: UInt64(made), backerName: try r.value(at: C.backerName.rawValue), anonymous: try r.value(at: C.anonymous.rawValue),
             amount: Money(minor: try r.value(at: C.amountMinor.rawValue), currency: currency),
@@ -271,10 +268,6 @@ extension Store {
             collectedMethod: try Materializer.method(code: try r.value(at: C.collectedMethod.rawValue))?.name,
             rejectReason: try r.value(at: C.rejectReason.rawValue),
             contact: try Materializer.decodeContact(try r.value(at: C.contact.rawValue)), version: 1, erased: [])
-        if let claim = try r.value(at: C.giftAidClaim.rawValue, as: EventID?.self) {
-            let at = try r.value(at: C.giftAidClaimedMs.rawValue, as: Int64?.self) ?? 0
-            row.giftAidClaim = (claim, UInt64(max(0, at)))
-        }
         guard try r.value(at: C.hasParts.rawValue, as: Bool.self) else { return row }
         // A version-2 pledge: the name and contact come from its parts. A name part never arrived reads as
         // anonymous (a dummy commitment and a missing part look the same, by design).

@@ -423,6 +423,53 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v10-giftaid-tags") { db in
+            // Gift Aid claims name claim tags, not pledges (issue 9 follow-up): which pledge a tag is, only a
+            // treasurer can tell by opening the declarations, so the per-pledge claim columns go and the claimed tags
+            // and confirmations are kept per campaign. Derived: a rebuild rewrites them from the events.
+            try db.execute(
+                sql: """
+                    ALTER TABLE pledges DROP COLUMN giftaid_claim;
+                    ALTER TABLE pledges DROP COLUMN giftaid_claimed_ms;
+                    ALTER TABLE pledges DROP COLUMN giftaid_claimed_counter;
+
+                    -- Derived: every tag of every applied giftaid.claimed.
+                    CREATE TABLE giftaid_claims (
+                        tag BLOB NOT NULL,
+                        claim INTEGER NOT NULL,          -- events.seq of the giftaid.claimed
+                        partition INTEGER NOT NULL,
+                        PRIMARY KEY (tag, partition)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX giftaid_claims_by_partition ON giftaid_claims(partition);
+
+                    -- Derived: the earliest confirmation date of each oral declaration's tag (giftaid.confirmed).
+                    CREATE TABLE giftaid_confirmations (
+                        tag BLOB NOT NULL,
+                        partition INTEGER NOT NULL,
+                        sent TEXT NOT NULL,              -- YYYY-MM-DD
+                        PRIMARY KEY (tag, partition)
+                    ) WITHOUT ROWID;
+
+                    -- Payment method 3, contactless (protocol version 2).
+                    DROP VIEW pledge_list;
+                    CREATE VIEW pledge_list AS
+                    SELECT lower(hex(e.id)) AS pledge, lower(hex(pt.campaign)) AS campaign, c.title AS campaign_title,
+                           \(Schema.backerSQL) AS backer,
+                           p.amount_minor, c.currency,
+                           CASE p.status WHEN 0 THEN 'active' WHEN 1 THEN 'late' WHEN 2 THEN 'withdrawn' ELSE 'rejected' END AS status,
+                           p.waitlisted, p.collected_minor,
+                           CASE p.collected_method WHEN 1 THEN 'cash' WHEN 2 THEN 'transfer' WHEN 3 THEN 'contactless' END AS collected_method,
+                           CASE p.channel WHEN 1 THEN 'in-person' ELSE 'online' END AS channel,
+                           datetime(p.made_ms / 1000, 'unixepoch') AS made_utc, t.title AS tier,
+                           CASE WHEN p.status = 0 AND \(Schema.stateSQLWithMatch) IN ('closed-unfunded', 'cancelled')
+                                THEN p.collected_minor ELSE 0 END AS refund_due_minor
+                    FROM pledges p
+                    JOIN events e ON e.seq = p.seq
+                    JOIN partitions pt ON pt.ref = p.partition
+                    JOIN campaigns c ON c.partition = p.partition
+                    LEFT JOIN tiers t ON t.seq = p.tier;
+                    """)
+        }
         return m
     }
 

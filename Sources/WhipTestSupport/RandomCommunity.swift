@@ -463,7 +463,14 @@ public struct RandomCommunity {
             if rng.chance(30), let other = pledges.first(where: { $0.campaign == p.campaign && $0.id != p.id }) { ids.append(other.id) }
             let author = rng.chance(85) ? Self.treasurer : editor()
             let when = rng.chance(80) ? Self.start + 1_000_000_000 + UInt64(rng.below(1_000)) : wall
-            try emit(author, .giftAidClaimed(GiftAidClaimed(campaign: p.campaign, pledges: ids)), wall: when)
+            // A pledge's stand-in claim tag, so that claims overlap as they would.
+            let tags = ids.map { Blake2b.hash32($0.bytes) }
+            try emit(author, .giftAidClaimed(GiftAidClaimed(campaign: p.campaign, tags: tags)), wall: when)
+            if rng.chance(30) {
+                // A confirmation sent after the pledge, for the same stand-in tag.
+                let sent = CivilDate(utcMs: when).adding(days: rng.below(40) - 20)
+                try emit(author, .giftAidConfirmed(GiftAidConfirmed(campaign: p.campaign, tag: tags[0], sent: sent)), wall: when)
+            }
 
         case .offer:
             matchEvents += 1

@@ -86,7 +86,7 @@ func yearEndText(_ c: CharityRecognised) -> String {
 struct GiftAidCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "giftaid", abstract: "Claim Gift Aid (treasurers), list small donations, and see declarations' retention.",
-        subcommands: [Claim.self, SmallDonationsList.self, Retention.self, Wording.self])
+        subcommands: [Claim.self, Confirm.self, SmallDonationsList.self, Retention.self, Wording.self])
 
     struct Claim: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -94,9 +94,10 @@ struct GiftAidCommand: ParsableCommand {
             discussion: """
                 Takes the collected pledges of GBP campaigns that closed funded, received between --from and --to (UK dates, \
                 inclusive), whose Gift Aid declaration this node can open and whose reward keeps within the donor-benefit \
-                limits, and that no earlier claim took. Donations of £20 or less are added together per accounting period, at \
+                limits, and that no earlier claim took (the campaign's match counts towards its goal). Donations of £20 or less are added together per accounting period, at \
                 most £1,000 a row. The schedule is written as CSV in HMRC's column order (paste it into HMRC's spreadsheet); \
-                then a giftaid.claimed event per campaign records the claim, so no donation is claimed twice.
+                then a giftaid.claimed event per campaign records the claim by the donations' claim tags, so no donation is \
+                claimed twice and only treasurers can tell which pledges were claimed.
                 """)
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
@@ -118,9 +119,7 @@ struct GiftAidCommand: ParsableCommand {
             guard description.count <= GiftAidSchedule.maxDescription, !description.isEmpty else {
                 throw WhipError(.invalidArgument, "--description must be 1 to \(GiftAidSchedule.maxDescription) characters")
             }
-            let auth = try n.store.authority(community: c.id)
-            let me = n.identity.publicKey
-            guard dryRun || auth.isRoot(me) || auth.currentRoles(wall: n.now).contains(where: { $0.member == me && $0.role == .treasurer }) else {
+            guard try dryRun || n.mayClaimGiftAid(community: c.id) else {
                 throw WhipError(.permissionDenied, "only a treasurer may claim Gift Aid (try --dry-run to see the schedule)")
             }
             let found = try n.giftAidDonations(c, from: fromDate, to: toDate)
@@ -129,8 +128,8 @@ struct GiftAidCommand: ParsableCommand {
             let path = try AtomicFile.checkTarget(out)
             try AtomicFile.write(Array(GiftAidSchedule.csv(built.rows).utf8), to: path)
             let claimed = built.rows.flatMap(\.pledges)
-            let campaignOf = Dictionary(uniqueKeysWithValues: found.donations.map { ($0.pledge, $0.campaign) })
-            let events = dryRun || claimed.isEmpty ? [] : try n.recordGiftAidClaim(c, pledges: claimed.map { ($0, campaignOf[$0]!) })
+            let donationOf = Dictionary(uniqueKeysWithValues: found.donations.map { ($0.pledge, $0) })
+            let events = dryRun || claimed.isEmpty ? [] : try n.recordGiftAidClaim(c, donations: claimed.map { donationOf[$0]! })
             let total = built.rows.reduce(Int64(0)) { $0 + $1.amount }
             let skipped =
                 found.skipped.map { (pledge: $0.pledge.hex, reason: $0.reason) }
@@ -155,14 +154,42 @@ struct GiftAidCommand: ParsableCommand {
         }
     }
 
+    struct Confirm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that the written confirmation of an oral Gift Aid declaration was sent (treasurers).",
+            discussion: """
+                Signs giftaid.confirmed with the declaration's claim tag (not the pledge) and the day the confirmation was sent. \
+                The donor may cancel within 30 days of it; the donation is claimable from the day after.
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Pledge id (or a unique prefix).") var pledge: String
+        @Option(help: "The day the confirmation was sent, YYYY-MM-DD.") var sent: String
+
+        func run() throws {
+            let n = try node.open()
+            let (p, c) = try n.pledge(pledge)
+            let day = try Node.civilDate(sent, option: "--sent")
+            guard try n.mayClaimGiftAid(community: c.community) else {
+                throw WhipError(.permissionDenied, "only a treasurer may record a Gift Aid confirmation")
+            }
+            let e = try n.confirmGiftAid(p, of: c, sent: day)
+            let claimable = day.adding(days: GiftAidDeclaration.cancellationDays + 1)
+            output.report(
+                ["event": e.id.hex, "pledge": p.id.hex, "sent": day.iso, "claimable_from": claimable.iso],
+                "Recorded that the confirmation for pledge \(p.id.hex.prefix(12)) was sent on \(day.iso): claimable from \(claimable.iso) "
+                    + "unless the donor cancels.")
+        }
+    }
+
     struct SmallDonationsList: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "small-donations",
-            abstract: "List cash pledges of £30 or less without a declaration (Gift Aid Small Donations Scheme), by tax year.",
+            abstract: "List cash and contactless pledges of £30 or less without a declaration (Small Donations Scheme), by tax year.",
             discussion: """
                 Totals are per UK tax year (6 April to 5 April) against the scheme's £8,000 a year and the matching rule \
-                (at most 10 times the Gift Aid donations claimed in the same tax year). Contactless payments also count for \
-                the scheme, but Whipround records only cash and transfers.
+                (at most 10 times the Gift Aid donations claimed in the same tax year). Cash and contactless payments count; \
+                bank transfers do not. Run it at a treasurer's node: only a treasurer can tell which pledges have a declaration.
                 """)
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
@@ -225,13 +252,14 @@ struct GiftAidCommand: ParsableCommand {
             let charity = try n.requireCharity(c)
             let today = CivilDate(utcMs: n.now)
             var rows: [[String: Any]] = []
+            // Only declarations this node can open: which pledges a claim covers, only a treasurer can tell.
             for campaign in try n.store.campaigns(community: c.id) {
-                for p in try n.store.pledges(campaign: campaign.id) {
-                    guard let claim = p.giftAidClaim else { continue }
+                for (pledge, entry) in try n.giftAidLedger(campaign: campaign.id).sorted(by: { $0.key < $1.key }) {
+                    guard let claim = entry.claim else { continue }
                     let ends = charity.retentionEnds(lastDonation: CivilDate(utcMs: claim.at))
                     if due && today < ends { continue }
                     rows.append([
-                        "pledge": p.id.hex, "campaign": campaign.id.hex, "claim": claim.event.hex, "claimed": CivilDate(utcMs: claim.at).iso,
+                        "pledge": pledge.hex, "campaign": campaign.id.hex, "claim": claim.claim.hex, "claimed": CivilDate(utcMs: claim.at).iso,
                         "keep_until": ends.adding(days: -1).iso, "due_for_retention_expired": today >= ends,
                     ])
                 }

@@ -170,8 +170,11 @@ struct CampaignCommand: ParsableCommand {
             let tiers = try n.store.tiers(campaign: c.id)
             let names = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
             let now = n.now
+            // What every member may know of Gift Aid: how many donations were claimed, in how many claims.
+            let giftAid = try n.store.giftAidClaimSummary(campaign: c.id)
             if output.json {
                 var d = c.json(now: now)
+                if giftAid.claims > 0 { d["gift_aid"] = ["donations_claimed": giftAid.donations, "claims": giftAid.claims] }
                 d["tiers"] = tiers.map { t -> [String: Any] in
                     var td: [String: Any] = [
                         "id": t.id.hex, "title": t.title, "minimum": t.minimum.formatted, "minimum_minor": t.minimum.minor,
@@ -204,6 +207,9 @@ struct CampaignCommand: ParsableCommand {
                 if !c.description.isEmpty { print(c.description) }
                 print("Goal \(money(c.goal)) (\(c.model.name)), closes \(Dates.describeDeadline(c.closes, timeZone: c.timeZone))")
                 print("Pledged \(money(c.pledged)) from \(c.backers) backer(s)\(try matchLine(n, c, standing)); collected \(money(c.collected))")
+                if giftAid.claims > 0 {
+                    print("Gift Aid: \(giftAid.donations) donation(s) claimed in \(giftAid.claims) claim(s).")
+                }
                 // Money due back, summed pledge by pledge from the cursor (only when the campaign owes refunds).
                 var due: [Int64] = []
                 if standing.refundsDue {

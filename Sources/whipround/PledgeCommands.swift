@@ -26,7 +26,7 @@ struct PledgeCommand: ParsableCommand {
         @Flag(help: "Hide the backer's name in public views and exports.") var anonymous = false
         @Option(help: "Reward tier id (or a unique prefix).") var tier: String?
         @Option(help: "in-person or online.") var channel: String = "in-person"
-        @Option(help: "Money received now: cash or transfer.") var paid: String?
+        @Option(help: "Money received now: cash, transfer or contactless.") var paid: String?
         @Option var email: String?
         @Option var phone: String?
         @Option var address: String?
@@ -48,16 +48,16 @@ struct PledgeCommand: ParsableCommand {
             guard let ch = Channel(name: channel) else { throw WhipError(.invalidArgument, "'\(channel)' is not a channel: use in-person or online") }
             let method = try paid.map { (s: String) throws(WhipError) -> PaymentMethod in
                 guard let m = PaymentMethod(name: s) else {
-                    throw WhipError(.invalidArgument, "'\(s)' is not a payment method: use cash or transfer")
+                    throw WhipError(.invalidArgument, "'\(s)' is not a payment method: use cash, transfer or contactless")
                 }
                 return m
             }
-            // Always a version-2 pledge; a Gift Aid declaration is its slot-2 part, sealed to the treasurers.
+            // Always a version-2 pledge. Its slot-2 part, sealed to the treasurers, holds the declaration or says there is
+            // none; the organisers' contact part does not say, so only a treasurer can tell (PROTOCOL.md §6.52).
             let declaration = try gift.declaration(today: n.ukDate(n.now))
-            let sealed = try declaration.map { (d) throws(WhipError) in try n.sealDeclaration(d, community: try n.communityInfo(c.community)) }
+            let sealed = try n.giftAidPart(declaration, community: try n.communityInfo(c.community))
             let parts = try n.pledgeParts(
-                name: name, anonymous: anonymous,
-                contact: Contact(email: email, phone: phone, address: address, giftAid: declaration != nil), giftAid: sealed, for: c)
+                name: name, anonymous: anonymous, contact: Contact(email: email, phone: phone, address: address), giftAid: sealed, for: c)
             let e = try n.recordPledge(c, amount: amt, tier: tierID, channel: ch, paid: method, parts: parts)
             let after = try n.campaign(c.id.hex)
             let (p, _) = try n.pledge(e.id.hex)
@@ -159,14 +159,14 @@ struct PledgeCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
         @Argument(help: "Pledge id (or a unique prefix).") var pledge: String
         @Option(help: "Amount received (default: what is still owed).") var amount: String?
-        @Option(help: "cash or transfer.") var method: String = "cash"
+        @Option(help: "cash, transfer or contactless.") var method: String = "cash"
         @Flag(help: "Record more than is still owed on the pledge.") var over = false
         @Flag(help: "Record money for a campaign that closed unfunded (it is then due back).") var unfunded = false
         func run() throws {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
             guard let m = PaymentMethod(name: method) else {
-                throw WhipError(.invalidArgument, "'\(method)' is not a payment method: use cash or transfer")
+                throw WhipError(.invalidArgument, "'\(method)' is not a payment method: use cash, transfer or contactless")
             }
             if c.standing(now: n.now) == .closedUnfunded && !unfunded {
                 throw WhipError(
@@ -270,7 +270,8 @@ struct PledgeCommand: ParsableCommand {
         @Option(help: "Why: request (the backer asked) or retention_expired.") var reason: String
         @Option(
             parsing: .upToNextOption,
-            help: "Parts to erase: name, contact, gift-aid (default: all).") var slots: [String] = []
+            help: "Parts to erase: name, contact, gift-aid (default: name and contact, and gift-aid at a treasurer's node that can open it).")
+        var slots: [String] = []
         func run() throws {
             let n = try node.open()
             let (p, c) = try n.pledge(pledge)
@@ -281,13 +282,20 @@ struct PledgeCommand: ParsableCommand {
                 guard let slot = PartSlot(name: s) else { throw WhipError(.invalidArgument, "'\(s)' is not a part: use name, contact or gift-aid") }
                 return slot
             }
-            let e = try n.erase(p, of: c, reason: why, slots: chosen.isEmpty ? PartSlot.allCases : chosen)
+            // Only a treasurer may erase the Gift Aid declaration (it may have to be kept for HMRC); by default an
+            // organiser erases the rest and the declaration stays with the treasurers.
+            let treasurer = try n.mayClaimGiftAid(community: c.community) && n.giftAidDeclaration(pledge: p.id) != .sealedToOthers
+            let wanted = chosen.isEmpty ? (treasurer ? PartSlot.allCases : [.name, .contact]) : chosen
+            if wanted.contains(.giftAid) { try n.checkGiftAidErasure(p, of: c) }
+            let e = try n.erase(p, of: c, reason: why, slots: wanted)
             guard case .personalErased(let body) = e.body else { throw WhipError(.internalError, "erase signed another kind of event") }
             let erased = body.slots
+            let kept = !erased.contains(.giftAid) && !p.erased.contains(.giftAid)
             output.report(
-                ["event": e.id.hex, "pledge": p.id.hex, "reason": why.name, "slots": erased.map(\.name)],
+                ["event": e.id.hex, "pledge": p.id.hex, "reason": why.name, "slots": erased.map(\.name), "gift_aid_kept": kept],
                 "Erased the \(erased.map(\.name).joined(separator: ", ")) of pledge \(p.id.hex.prefix(12)) on this node; "
-                    + "other nodes erase them when they receive this change.")
+                    + "other nodes erase them when they receive this change."
+                    + (kept ? " Any Gift Aid declaration is kept by the treasurers, who erase it when HMRC no longer needs it." : ""))
         }
     }
 
@@ -301,12 +309,14 @@ struct PledgeCommand: ParsableCommand {
             let c = try n.campaign(campaign)
             let names = Dictionary(uniqueKeysWithValues: try n.store.tiers(campaign: c.id).map { ($0.id, $0.title) })
             let standing = c.standing(now: n.now)
+            // Only at a treasurer's node, which can open the declarations: retention and claimed-then-refunded notes.
+            let notes = try n.giftAidNotes(campaign: c)
             // Streamed: each pledge is written as it is read, so a campaign of any size lists in constant memory.
             let out = OutputBuffer.standardOutput()
             if output.json {
                 let array = JSONText.ArrayWriter(out: out)
                 try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
-                    try p.writePublicJSON(to: array, tiers: names, standing: standing)
+                    try p.writePublicJSON(to: array, tiers: names, standing: standing, giftAid: notes[p.id])
                 }
                 try array.finish()
                 try out.write("\n")
@@ -315,10 +325,11 @@ struct PledgeCommand: ParsableCommand {
                 try n.store.forEachPledge(campaign: c.id) { (p) throws(WhipError) in
                     any = true
                     let due = p.refundDue(in: standing).map { " refund due \(money($0))" } ?? ""
+                    let note = notes[p.id].map(giftAidNote) ?? ""
                     // Escaped as `print` escapes text: a stored name cannot drive the terminal.
                     try out.write(
                         SafeText.printable(
-                            "\(p.id.hex.prefix(12))  \(p.publicName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)"
+                            "\(p.id.hex.prefix(12))  \(p.publicName)  \(money(p.amount))  \(p.status)\(p.waitlisted ? " waitlisted" : "")\(due)\(note)"
                         ) + "\n")
                 }
                 if !any { try out.write("No pledges yet.\n") }
@@ -326,6 +337,19 @@ struct PledgeCommand: ParsableCommand {
             try out.flush()
         }
     }
+}
+
+/// A treasurer's note on a pledge's Gift Aid, for `pledge list`.
+func giftAidNote(_ n: [String: Any]) -> String {
+    guard n["claimed"] as? Bool == true else { return "  gift aid: declared, not claimed" }
+    var out = "  gift aid: claimed"
+    if n["due_for_retention_expired"] as? Bool == true {
+        out += ", due for retention_expired"
+    } else if let until = n["keep_until"] as? String {
+        out += ", keep until \(until)"
+    }
+    if let adjust = n["adjust"] as? String { out += "; \(adjust)" }
+    return out
 }
 
 struct ExportCommand: ParsableCommand {

@@ -140,7 +140,9 @@ extension CampaignRow {
 extension PledgeRow {
     /// Writes the public view (an anonymous backer's name is never shown) as the next element of `array`, its
     /// keys in sorted order, so that streaming thousands of pledges builds and sorts no dictionary per pledge.
-    func writePublicJSON(to array: JSONText.ArrayWriter, tiers: [EventID: String], standing: CampaignStanding? = nil) throws(WhipError) {
+    func writePublicJSON(
+        to array: JSONText.ArrayWriter, tiers: [EventID: String], standing: CampaignStanding? = nil, giftAid: [String: Any]? = nil
+    ) throws(WhipError) {
         try array.appendObject { (o) throws(WhipError) in
             try o.field("amount", amount.formatted)
             try o.field("amount_minor", amount.minor)
@@ -152,6 +154,7 @@ extension PledgeRow {
             try o.field("collected_minor", collected.minor)
             try o.field("currency", amount.currency.code)
             if !erased.isEmpty { try o.field("erased", erased.sorted().map(\.name)) }
+            if let giftAid { try o.field("gift_aid", giftAid) }
             try o.field("id", id.hex)
             try o.field("made", Dates.format(madeAt, timeZone: "UTC"))
             try o.field("recorded_by", member(author))

@@ -45,6 +45,7 @@ import Testing
         let small = try #require(try cli.json(add + ["--name", "Bob", "--amount", "12", "--paid", "cash"])["id"] as? String)
         try cli.run(add + ["--name", "Cat", "--amount", "31", "--paid", "cash"])
         try cli.run(add + ["--name", "Dee", "--amount", "25", "--tier", tier, "--paid", "transfer"])
+        let tap = try #require(try cli.json(add + ["--name", "Eve", "--amount", "8", "--paid", "contactless"])["id"] as? String)
         let show = try cli.json(["campaign", "show", "--data", "hub", campaign])
         let tiers = try #require(show["tiers"] as? [[String: Any]])
         #expect(tiers.first?["benefit"] as? String == "5.00")
@@ -56,10 +57,11 @@ import Testing
 
         let list = try run("giftaid small-donations --json", ["giftaid", "small-donations", "--data", "hub"] + dates)
         let donations = try #require(list["donations"] as? [[String: Any]])
-        #expect(donations.map { $0["pledge"] as? String } == [small])  // £31 is over £30; the transfer is not cash
+        // £31 is over £30; a transfer is neither cash nor contactless.
+        #expect(Set(donations.compactMap { $0["pledge"] as? String }) == [small, tap])
         let years = try #require(list["tax_years"] as? [[String: Any]])
         #expect(years.count == 1)
-        #expect(years.first?["total"] as? String == "12.00")
+        #expect(years.first?["total"] as? String == "20.00")
         #expect(years.first?["claimable"] as? String == "0.00")  // 10 x no Gift Aid donations claimed that year
 
         // No declaration can be read yet, so the schedule has its header only and no claim is recorded.
@@ -158,5 +160,36 @@ import Testing
         let kept = try #require(try cli.json(["giftaid", "retention", "--data", "hub"])["declarations"] as? [[String: Any]])
         #expect(Set(kept.compactMap { $0["pledge"] as? String }) == [ann, bob])
         #expect(kept.allSatisfy { $0["due_for_retention_expired"] as? Bool == false })
+
+        // The treasurer's node notes the claim beside the pledge; a pledge without a declaration gets no note.
+        let contract = try JSONContractTests.contract()
+        let listed = try #require(
+            try JSONContractTests.run(cli, contract, "pledge list --json", ["pledge", "list", "--data", "hub", "--campaign", campaign])
+                as? [[String: Any]])
+        let annNote = try #require(listed.first { $0["id"] as? String == ann }?["gift_aid"] as? [String: Any])
+        #expect(annNote["claimed"] as? Bool == true && annNote["due_for_retention_expired"] as? Bool == false)
+        #expect(listed.first { $0["id"] as? String == plain }?["gift_aid"] == nil)
+        let text = try cli.run(["pledge", "list", "--data", "hub", "--campaign", campaign]).stdout
+        #expect(text.contains("gift aid: claimed, keep until"))
+        let shown = try cli.json(["campaign", "show", "--data", "hub", campaign])
+        #expect((shown["gift_aid"] as? [String: Any])?["donations_claimed"] as? Int == 2)
+
+        // Cat's confirmation is sent now: claimable only after the 30 days to cancel.
+        let confirmed = try #require(
+            try JSONContractTests.run(cli, contract, "giftaid confirm --json", ["giftaid", "confirm", "--data", "hub", cat, "--sent", "2099-01-01"])
+                as? [String: Any])
+        #expect(confirmed["claimable_from"] as? String == "2099-02-01")
+        try cli.run(["giftaid", "confirm", "--data", "hub", plain, "--sent", "2099-01-01"], expect: 4)
+        let stillOut = try cli.json(["giftaid", "claim", "--data", "hub", "--out", "third.csv"] + dates)
+        #expect((stillOut["skipped"] as? [[String: Any]])?.map { $0["pledge"] as? String } == [cat])
+
+        // A claimed declaration is kept for HMRC: erasing it now is refused with the date; the rest goes.
+        let tooSoon = try cli.run(["pledge", "erase", "--data", "hub", ann, "--reason", "request", "--slots", "gift-aid"], expect: 4)
+        #expect(tooSoon.stderr.contains("under_retention") && tooSoon.stderr.contains("must be kept until"))
+        let erased = try #require(
+            try JSONContractTests.run(
+                cli, contract, "pledge erase --json", ["pledge", "erase", "--data", "hub", ann, "--reason", "request", "--slots", "name", "contact"])
+                as? [String: Any])
+        #expect(erased["gift_aid_kept"] as? Bool == true)
     }
 }

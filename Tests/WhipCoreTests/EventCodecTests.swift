@@ -108,10 +108,15 @@ func sampleEvents() throws -> [Event] {
             K.collectorB,
             .pledgeCollected(PledgeCollected(campaign: campaign, pledge: pledge, amount: 1_050, currency: gbp, method: .transfer))
         ),
+        (
+            K.collectorB,
+            .pledgeCollected(PledgeCollected(campaign: campaign, pledge: pledge, amount: 300, currency: gbp, method: .contactless))
+        ),
         (K.organiser, .pledgeRejected(PledgeRejected(campaign: campaign, pledge: pledge, reason: "Duplicate of an online pledge"))),
         (K.organiser, .tierAdded(TierAdded(campaign: campaign, title: "Mug", minimum: 2_000, benefit: 500))),
         (K.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31))),
-        (K.founder, .giftAidClaimed(GiftAidClaimed(campaign: campaign, pledges: [pledge, tier]))),
+        (K.founder, .giftAidClaimed(GiftAidClaimed(campaign: campaign, tags: [pledge.raw, tier.raw]))),
+        (K.founder, .giftAidConfirmed(GiftAidConfirmed(campaign: campaign, tag: pledge.raw, sent: CivilDate(iso: "2027-01-05")!))),
         (
             K.collectorA,
             .pledgeMadeV2(
@@ -408,10 +413,10 @@ struct EventCodecTests {
         #expect(decodeCode(Forge.wire(Forge.payload(kind: kind.rawValue, body: body))) == code)
     }
 
-    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<36)
+    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<38)
     func everyFlippedBit(index: Int) throws {
         let events = try sampleEvents()
-        try #require(events.count == 36)
+        try #require(events.count == 38)
         let e = events[index]
         #expect(e.verifySignature())
         var decodedVariants = 0

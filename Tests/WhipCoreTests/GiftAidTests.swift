@@ -6,6 +6,11 @@ import WhipTestSupport
 
 /// A treasurer's key for the Gift Aid scenarios.
 let treasurerKey = FixedKeys.key(0x7E)
+/// A second treasurer, for claims made offline at the same time.
+let secondTreasurerKey = FixedKeys.key(0x7F)
+
+/// A pledge's stand-in claim tag in the rule tests (the ledger never links a tag to a pledge).
+func tag(_ e: Event) -> Bytes32 { Blake2b.hash32(e.id.bytes) }
 
 /// A version-2 pledge body (its commitments are arbitrary: the rules never open the parts).
 func v2Pledge(_ campaign: EventID, _ pence: Int64, tier: EventID? = nil, paid: PaymentMethod? = nil) -> EventBody {
@@ -36,6 +41,7 @@ struct GiftAidScenario {
                     .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31))))
         }
         setup.append(s.make(K.founder, .roleGranted(RoleGranted(member: treasurerKey.publicKey, role: .treasurer))))
+        setup.append(s.make(K.founder, .roleGranted(RoleGranted(member: secondTreasurerKey.publicKey, role: .treasurer))))
         let tierEvent = s.make(
             K.organiser, .tierAdded(TierAdded(campaign: s.campaign, title: "Mug", minimum: 2_000, limit: nil, benefit: 500)))
         setup.append(tierEvent)
@@ -51,7 +57,7 @@ struct GiftAidScenario {
     }
 
     mutating func claim(_ pledges: [Event], by key: SigningKey = treasurerKey) -> Event {
-        s.make(key, .giftAidClaimed(GiftAidClaimed(campaign: s.campaign, pledges: pledges.map(\.id))))
+        s.make(key, .giftAidClaimed(GiftAidClaimed(campaign: s.campaign, tags: pledges.map(tag))))
     }
 
     func state(_ extra: [Event]) -> CommunityState { s.state(setup + extra) }
@@ -110,7 +116,7 @@ struct GiftAidTests {
 
     static let declaration = GiftAidDeclaration(
         title: "Mrs", firstName: "Ann", lastName: "Smith-Jones", house: "12", postcode: "S19 2BD", scope: .thisPastAndFuture,
-        date: CivilDate(iso: "2027-01-02")!)
+        date: CivilDate(iso: "2027-01-02")!, claimKey: Bytes32(littleEndianWords: 1, 2, 3, 4))
 
     @Test("a declaration encodes canonically and decodes to itself")
     func declarationRoundTrip() throws {
@@ -127,6 +133,32 @@ struct GiftAidTests {
         var unsent = oral
         unsent.confirmationSent = nil
         #expect(unsent.claimableFrom == nil)
+        // A confirmation recorded later (giftaid.confirmed) counts; the earlier of the two wins.
+        #expect(unsent.claimableFrom(confirmedLater: CivilDate(iso: "2027-01-10")) == CivilDate(iso: "2027-02-10"))
+        #expect(oral.claimableFrom(confirmedLater: CivilDate(iso: "2027-01-10")) == CivilDate(iso: "2027-02-03"))
+        // The claim key is required, and a map with only the claim key is "no declaration".
+        var m = Self.declaration.cbor()
+        if case .map(let pairs) = m { m = .map(pairs.filter { $0.0 != 10 }) }
+        #expect(throws: DecodingError.self) { try GiftAidDeclaration.decode(m.encoded()) }
+        let none = GiftAidPart.noDeclaration(claimKey: Self.declaration.claimKey)
+        #expect(try GiftAidPart.decode(none.encoded()) == none)
+        #expect(try GiftAidPart.decode(Self.declaration.encoded()) == .declaration(Self.declaration))
+        #expect(none.tag == Self.declaration.tag)
+        #expect(GiftAid.claimTag(key: GiftAid.newClaimKey()) != Self.declaration.tag)
+    }
+
+    @Test("every Gift Aid part seals to one size, declaration or not")
+    func partsHaveOneSize() throws {
+        var long = Self.declaration
+        long.firstName = String(repeating: "\u{1F600}", count: 35)
+        long.lastName = String(repeating: "\u{1F600}", count: 35)
+        long.house = String(repeating: "\u{1F600}", count: 40)
+        let parts: [GiftAidPart] = [.noDeclaration(claimKey: GiftAid.newClaimKey()), .declaration(Self.declaration), .declaration(long)]
+        #expect(long.encoded().count > EventLimits.partPaddingBlock, "so that the test can fail")
+        let sizes = try parts.map { p in
+            try #require(try SealedPart.seal(p.encoded(), to: [treasurerKey.publicKey], minimumPadded: SealedPart.largestPadded)).encoded().count
+        }
+        #expect(Set(sizes).count == 1)
     }
 
     @Test("declarations outside HMRC's limits are refused with a decode code")
@@ -158,10 +190,7 @@ struct GiftAidTests {
             } == "decode.out_of_range")
         // `oral: false` is written by leaving the field out; an explicit false is not canonical.
         var m = Self.declaration.cbor()
-        if case .map(var pairs) = m {
-            pairs.append((8, .bool(false)))
-            m = .map(pairs)
-        }
+        if case .map(let pairs) = m { m = .map((pairs + [(8, .bool(false))]).sorted { $0.0 < $1.0 }) }
         #expect(throws: DecodingError.self) { try GiftAidDeclaration.decode(m.encoded()) }
         #expect(GiftAidDeclaration.normalisePostcode("s19 2bd") == "S19 2BD")
         #expect(GiftAidDeclaration.normalisePostcode("ec1a1bb") == "EC1A 1BB")
@@ -188,8 +217,10 @@ struct GiftAidTests {
         let update = f.make(K.organiser, .tierUpdated(u))
         let charity = f.make(
             K.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm", yearEndMonth: 12, yearEndDay: 31)))
-        let claim = f.make(treasurerKey, .giftAidClaimed(GiftAidClaimed(campaign: Forge.campaign, pledges: [tier.id, update.id])))
-        for e in [tier, update, charity, claim] {
+        let claim = f.make(treasurerKey, .giftAidClaimed(GiftAidClaimed(campaign: Forge.campaign, tags: [tag(tier), tag(update)])))
+        let confirmed = f.make(
+            treasurerKey, .giftAidConfirmed(GiftAidConfirmed(campaign: Forge.campaign, tag: tag(tier), sent: CivilDate(iso: "2027-01-05")!)))
+        for e in [tier, update, charity, claim, confirmed] {
             #expect(try Event.decode(wire: e.wire) == e)
         }
         func body(_ kind: EventKind, _ fields: [(UInt64, CBOR)]) -> String {
@@ -204,9 +235,13 @@ struct GiftAidTests {
         #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array([id(2), id(1)]))]) == "decode.non_canonical")
         #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array([id(1), id(1)]))]) == "decode.non_canonical")
         #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array([]))]) == "decode.too_long")
-        let many = (0...GiftAid.maxClaimPledges).map { i in CBOR.bytes([UInt8](repeating: 0, count: 30) + [UInt8(i >> 8), UInt8(i & 0xff)]) }
+        #expect(body(.giftAidConfirmed, [(0, id(0xCA)), (1, id(1)), (2, .text("2027-01-05"))]) == "ok")
+        #expect(body(.giftAidConfirmed, [(0, id(0xCA)), (1, id(1)), (2, .text("2027-02-30"))]) == "decode.out_of_range")
+        #expect(body(.giftAidConfirmed, [(0, id(0xCA)), (1, .bytes([1, 2])), (2, .text("2027-01-05"))]) == "decode.bad_length")
+        #expect(body(.giftAidConfirmed, [(0, id(0xCA)), (1, id(1))]) == "decode.missing_field")
+        let many = (0...GiftAid.maxClaimTags).map { i in CBOR.bytes([UInt8](repeating: 0, count: 30) + [UInt8(i >> 8), UInt8(i & 0xff)]) }
         #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array(many))]) == "decode.too_long")
-        #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array(Array(many.prefix(GiftAid.maxClaimPledges))))]) == "ok")
+        #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array(Array(many.prefix(GiftAid.maxClaimTags))))]) == "ok")
         #expect(body(.tierAdded, [(0, id(0xCA)), (1, .text("Mug")), (3, .unsigned(100)), (5, .negative(0))]) == "decode.bad_type")
     }
 
@@ -226,52 +261,65 @@ struct GiftAidTests {
         #expect(st2.authority.currentCharity?.reference == "AB12345")
     }
 
-    @Test("a claim needs a treasurer, a closed funded sterling campaign and fully collected pledges")
+    @Test("the ledger sees only tags: a claim needs a treasurer, a recognised charity and sterling, and claims each tag once")
     func claimRules() throws {
         var g = GiftAidScenario()
         let byCollector = g.claim([g.big], by: K.collectorA)
         let ok = g.claim([g.big, g.small])
-        let again = g.claim([g.small])
+        let again = g.claim([g.small, g.tiered])
         let st = g.state([byCollector, ok, again])
         #expect(st.code(byCollector) == "unauthorised")
         #expect(st.code(ok) == "applied")
         #expect(st.code(again) == "already_claimed")
         let c = try #require(st.campaign(g.s.campaign))
-        #expect(c.pledges[g.big.id]?.giftAidClaim == ok.id)
-        #expect(c.pledges[g.small.id]?.giftAidClaim == ok.id)
-        #expect(c.pledges[g.tiered.id]?.giftAidClaim == nil)
+        #expect(c.giftAidClaims == [tag(g.big): ok.id, tag(g.small): ok.id])
+        #expect(c.giftAidClaimCount == 1)
 
+        // Whether the campaign closed funded (crowd plus match), and each pledge's money and benefit, are the
+        // treasurer's node's checks (it can open the declarations); the ledger applies a claim on an open campaign.
         var open = GiftAidScenario(close: false)
         let early = open.claim([open.big])
-        #expect(open.state([early]).code(early) == "not_funded")
+        #expect(open.state([early]).code(early) == "applied")
+
+        var euro = Scenario()
+        let charity = euro.make(
+            K.founder, .charityRecognised(CharityRecognised(reference: "AB1", legalName: "T", yearEndMonth: 3, yearEndDay: 31)))
+        let created = euro.make(
+            K.organiser,
+            .campaignCreated(
+                CampaignCreated(
+                    title: "Fête", description: "", goal: 100, currency: Currency(code: "EUR")!, model: .keepWhatYouRaise, opens: 0,
+                    closes: 1_900_000_000_000, timeZone: "UTC", organisers: [])))
+        let euroClaim = euro.make(K.founder, .giftAidClaimed(GiftAidClaimed(campaign: created.id, tags: [tag(created)])))
+        #expect(euro.state([charity, created, euroClaim]).code(euroClaim) == "not_sterling")
     }
 
-    @Test("a reward worth more than the donor-benefit limit, or of no stated value, makes a pledge ineligible")
-    func benefitRule() throws {
+    @Test("two treasurers claim the same donation offline: the later claim is already_claimed on every replica, in any order")
+    func doubleClaim() throws {
         var g = GiftAidScenario()
-        // Cat's £200 pledge with a £5 mug: allowed (limit £30).
-        let ok = g.claim([g.tiered])
-        #expect(g.state([ok]).code(ok) == "applied")
+        // Both offline: each stamps its claim from its own clock; neither has seen the other's.
+        let first = g.s.make(treasurerKey, .giftAidClaimed(GiftAidClaimed(campaign: g.s.campaign, tags: [tag(g.big)])))
+        let second = g.s.make(
+            secondTreasurerKey, .giftAidClaimed(GiftAidClaimed(campaign: g.s.campaign, tags: [tag(g.big), tag(g.small)])),
+            at: HLC(wall: first.hlc.wall + 1))
+        let all = g.s.events + g.setup + [first, second]
+        let reference = derive(all)
+        #expect(reference.code(first) == "applied")
+        #expect(reference.code(second) == "already_claimed")
+        // The refused claim records none of its tags: Bob's £15 can still be claimed.
+        #expect(reference.campaign(g.s.campaign)?.giftAidClaims[tag(g.small)] == nil)
+        var rng = SplitMix64(seed: 51)
+        for _ in 0..<100 {
+            var replica = all + all.prefix(Int(rng.next() % UInt64(all.count)))
+            replica.shuffle(using: &rng)
+            let st = derive(replica)
+            #expect(st.code(second) == "already_claimed")
+            #expect(st.digest == reference.digest)
+        }
+    }
 
-        // The same pledge when the mug was declared worth £31 before the deadline.
-        var h = GiftAidScenario(close: false)
-        var u = TierUpdated(campaign: h.s.campaign, tier: h.benefitTier)
-        u.benefit = 3_100
-        let raise = h.s.make(K.organiser, .tierUpdated(u))
-        let close = h.s.make(K.organiser, .campaignClosed(CampaignRef(campaign: h.s.campaign)))
-        let over = h.claim([h.tiered])
-        let st = h.state([raise, close, over])
-        #expect(st.code(raise) == "applied")
-        #expect(st.code(over) == "benefit_over_limit")
-
-        // The base scenario's T-shirt tier states no value.
-        var k = GiftAidScenario(close: false)
-        let shirt = k.s.make(K.collectorA, v2Pledge(k.s.campaign, 5_000, tier: k.s.tier, paid: .cash))
-        let close2 = k.s.make(K.organiser, .campaignClosed(CampaignRef(campaign: k.s.campaign)))
-        let unknown = k.claim([shirt])
-        #expect(k.state([shirt, close2, unknown]).code(unknown) == "benefit_over_limit")
-
-        // After the deadline the benefit is frozen.
+    @Test("the benefit value is frozen at the deadline")
+    func benefitFrozen() throws {
         var m = GiftAidScenario()
         var late = TierUpdated(campaign: m.s.campaign, tier: m.benefitTier)
         late.benefit = 100
@@ -279,47 +327,40 @@ struct GiftAidTests {
         #expect(m.state([frozen]).code(frozen) == "closed")
     }
 
-    @Test("an old-format pledge, or one whose declaration was erased, cannot be claimed")
-    func claimNeedsADeclarationPart() throws {
-        var g = GiftAidScenario(close: false)
-        let old = g.s.make(K.collectorA, g.s.pledge("Old", 2_000, paid: .cash))
-        let erase = g.s.make(
-            K.organiser, .personalErased(PersonalErased(campaign: g.s.campaign, pledge: g.small.id, reason: .request, slots: [.giftAid])))
-        let close = g.s.make(K.organiser, .campaignClosed(CampaignRef(campaign: g.s.campaign)))
-        let claimOld = g.claim([old])
-        let claimErased = g.claim([g.small])
-        let st = g.state([old, erase, close, claimOld, claimErased])
-        #expect(st.code(erase) == "applied")  // not claimed yet: nothing to retain
-        #expect(st.code(claimOld) == "wrong_version")
-        #expect(st.code(claimErased) == "erased")
+    @Test("only a treasurer erases a Gift Aid declaration, only an organiser or admin a name or contact")
+    func erasureAuthority() throws {
+        var g = GiftAidScenario()
+        func erase(_ by: SigningKey, _ slots: [PartSlot]) -> Event {
+            g.s.make(by, .personalErased(PersonalErased(campaign: g.s.campaign, pledge: g.big.id, reason: .request, slots: slots)))
+        }
+        let organiserGift = erase(K.organiser, [.giftAid])
+        let organiserAll = erase(K.organiser, [.name, .contact, .giftAid])
+        let treasurerName = erase(treasurerKey, [.name])
+        let organiserName = erase(K.organiser, [.name, .contact])
+        let treasurerGift = erase(treasurerKey, [.giftAid])
+        let st = g.state([organiserGift, organiserAll, treasurerName, organiserName, treasurerGift])
+        #expect(st.code(organiserGift) == "unauthorised")
+        #expect(st.code(organiserAll) == "unauthorised")
+        #expect(st.code(treasurerName) == "unauthorised")
+        #expect(st.code(organiserName) == "applied")
+        #expect(st.code(treasurerGift) == "applied")
+        #expect(st.campaign(g.s.campaign)?.pledges[g.big.id]?.erased == [.name, .contact, .giftAid])
     }
 
-    @Test("a claimed declaration is kept 6 years after its accounting period: erasing it earlier is under_retention")
-    func retentionRule() throws {
+    @Test("a confirmation needs a treasurer; the earliest date counts, in any order")
+    func confirmations() throws {
         var g = GiftAidScenario()
-        let claim = g.claim([g.big])
-        // The claim is stamped in 2027 (UTC); the accounting year ends 31 March 2027 or 2028.
-        let claimedOn = CivilDate(utcMs: claim.hlc.wall)
-        let charity = CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)
-        let ends = charity.retentionEnds(lastDonation: claimedOn)
-        func erase(_ pledge: Event, _ reason: ErasureReason, on day: CivilDate, slots: [PartSlot] = [.giftAid]) -> Event {
-            g.s.make(
-                K.organiser, .personalErased(PersonalErased(campaign: g.s.campaign, pledge: pledge.id, reason: reason, slots: slots)),
-                at: HLC(wall: day.utcStartMs + 1))
+        func confirm(_ by: SigningKey, _ day: String) -> Event {
+            g.s.make(by, .giftAidConfirmed(GiftAidConfirmed(campaign: g.s.campaign, tag: tag(g.big), sent: CivilDate(iso: day)!)))
         }
-        let tooEarly = erase(g.big, .retentionExpired, on: ends.adding(days: -1))
-        let requested = erase(g.big, .request, on: ends.adding(days: -1))
-        let nameOnly = erase(g.big, .request, on: ends.adding(days: -1), slots: [.name])
-        let onTime = erase(g.big, .retentionExpired, on: ends)
-        let unclaimed = erase(g.small, .request, on: ends.adding(days: -1))
-        let st = g.state([claim, tooEarly, requested, nameOnly, onTime, unclaimed])
-        #expect(st.code(claim) == "applied")
-        #expect(st.code(tooEarly) == "under_retention")
-        #expect(st.code(requested) == "under_retention")
-        #expect(st.code(nameOnly) == "applied")
-        #expect(st.code(onTime) == "applied")
-        #expect(st.code(unclaimed) == "applied")
-        #expect(ends.month == 4 && ends.day == 1)
+        let byOrganiser = confirm(K.organiser, "2027-01-01")
+        let later = confirm(treasurerKey, "2027-01-09")
+        let earlier = confirm(secondTreasurerKey, "2027-01-03")
+        let st = g.state([byOrganiser, later, earlier])
+        #expect(st.code(byOrganiser) == "unauthorised")
+        #expect(st.code(later) == "applied" && st.code(earlier) == "applied")
+        #expect(st.campaign(g.s.campaign)?.giftAidConfirmed[tag(g.big)] == CivilDate(iso: "2027-01-03"))
+        #expect(g.state([earlier, later]).digest == g.state([later, earlier]).digest)
     }
 
     @Test("the declaration vector of the independent generator decodes to the same fields and re-encodes byte for byte")
@@ -334,8 +375,17 @@ struct GiftAidTests {
             d
                 == GiftAidDeclaration(
                     title: "Mrs", firstName: "Amy", lastName: "Oak-Smith", house: "12", postcode: "S19 2BD", scope: .thisPastAndFuture,
-                    date: CivilDate(iso: "2027-01-01")!, wordingVersion: 1, oral: true, confirmationSent: CivilDate(iso: "2027-01-02")))
+                    date: CivilDate(iso: "2027-01-01")!, wordingVersion: 1, oral: true, confirmationSent: CivilDate(iso: "2027-01-02"),
+                    claimKey: Bytes32([UInt8](repeating: 0xE1, count: 32))!))
         #expect(d.encoded() == bytes)
+        #expect(d.tag.hex == vector["tag"] as? String)
+        let none = try #require(vector["no_declaration"] as? [String: Any])
+        let noneHex = try #require(none["plaintext"] as? String)
+        let noneBytes = try #require(Hex.decode(noneHex))
+        let part = try GiftAidPart.decode(noneBytes)
+        #expect(part == .noDeclaration(claimKey: Bytes32([UInt8](repeating: 0xE3, count: 32))!))
+        #expect(part.encoded() == noneBytes)
+        #expect(part.tag.hex == none["tag"] as? String)
     }
 
     @Test("claims and eligibility converge: any order or duplication of the events gives the same state and digest")

@@ -115,7 +115,7 @@ KIND_NAMES = {
     35: "pledge.made.v2", 36: "pledge.revised.v2", 37: "personal.erased",
     40: "match.offered", 41: "match.accepted", 42: "match.withdrawn", 43: "match.settled", 44: "funder.budget",
 }
-KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed"})
+KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed", 52: "giftaid.confirmed"})
 COMMUNITY_LEVEL = {1, 2, 3, 44, 50}
 
 # Field names per kind, by key (section 6), for the human-readable body in the JSON.
@@ -136,7 +136,8 @@ FIELD_NAMES = {
     33: ["campaign", "pledge", "amount", "currency", "method"],
     34: ["campaign", "pledge", "reason"],
     50: ["reference", "legal_name", "year_end_month", "year_end_day"],
-    51: ["campaign", "pledges"],
+    51: ["campaign", "tags"],
+    52: ["campaign", "tag", "sent"],
     35: ["campaign", "amount", "currency", "tier", "channel", "paid", "commitments"],
     36: ["campaign", "pledge", "amount", "currency", "tier", "name"],
     37: ["campaign", "pledge", "reason", "slots"],
@@ -389,10 +390,11 @@ hall = add(
 mug = add("tier.added with a benefit value", organiser, 20, T0 + 13_000, 1, {0: hall.id, 1: "Hall mug", 3: 2_000, 5: 400})
 add("tier.updated benefit", organiser, 21, T0 + 13_000, 2, {0: hall.id, 1: mug.id, 6: 500})
 add("campaign.published hall", organiser, 12, T0 + 13_000, 3, {0: hall.id})
-# Gift Aid needs version-2 pledges: the declaration is the slot-2 part, sealed to the treasurer (an opaque box
-# of a 256-byte padded plaintext here, as above). Amy has a name part; Ben is anonymous (dummy name, no contact).
-amy_gift = enc([[treasurer.pk, bytes([0x7A]) * 304]])
-ben_gift = enc([[treasurer.pk, bytes([0x7B]) * 304]])
+# Gift Aid needs version-2 pledges: the declaration is the slot-2 part, sealed to the treasurer. Every Gift Aid
+# part's plaintext (a declaration, or "no declaration") is padded to the largest bucket, 768 bytes, so each box is
+# 768 + 48 = 816 bytes (opaque fixed bytes here). Amy has a name part; Ben is anonymous (dummy name, no contact).
+amy_gift = enc([[treasurer.pk, bytes([0x7A]) * 816]])
+ben_gift = enc([[treasurer.pk, bytes([0x7B]) * 816]])
 amy_salts = [bytes([0xC0 + i]) * 32 for i in range(3)]
 ben_salts = [bytes([0xD0 + i]) * 32 for i in range(3)]
 amy = add("pledge.made.v2 hall, with the mug and a Gift Aid declaration", collector, 35, T0 + 14_000, 0,
@@ -407,16 +409,36 @@ for ev, slot, salt, data in [(amy, 0, amy_salts[0], b"Amy"), (amy, 2, amy_salts[
         "bytes": data.hex(), "commitment": commit(salt, data).hex(), "record": part_record(ev.id, slot, salt, data).hex(),
         "erased": False,
     })
-# The plaintext a declaration part seals (section 6.52), before padding.
-declaration_fields = {0: "Mrs", 1: "Amy", 2: "Oak-Smith", 3: "12", 4: "S19 2BD", 5: 1, 6: "2027-01-01", 7: 1, 8: True, 9: "2027-01-02"}
+
+
+# A donation's claim tag (section 6.51): BLAKE2b-256 keyed with the declaration's claim key (key 10) over a fixed
+# context string. Only who can open the declaration (the treasurers) knows the key, so only they can link a tag to
+# its pledge.
+def claim_tag(key):
+    return hashlib.blake2b(b"whipround/2 giftaid tag", digest_size=32, key=key).digest()
+
+
+amy_key = bytes([0xE1]) * 32
+ben_key = bytes([0xE2]) * 32
+amy_tag, ben_tag = claim_tag(amy_key), claim_tag(ben_key)
+# The plaintext a declaration part seals (section 6.52), before padding: Amy's.
+declaration_fields = {0: "Mrs", 1: "Amy", 2: "Oak-Smith", 3: "12", 4: "S19 2BD", 5: 1, 6: "2027-01-01", 7: 1, 8: True, 9: "2027-01-02",
+                      10: amy_key}
+no_declaration_key = bytes([0xE3]) * 32
 gift_aid_declaration = {
-    "fields": {n: declaration_fields[k] for k, n in enumerate(
-        ["title", "first_name", "last_name", "house", "postcode", "scope", "date", "wording_version", "oral", "confirmation_sent"])},
+    "fields": {n: (v.hex() if isinstance(v, bytes) else v) for n, v in zip(
+        ["title", "first_name", "last_name", "house", "postcode", "scope", "date", "wording_version", "oral", "confirmation_sent",
+         "claim_key"], [declaration_fields[k] for k in range(11)])},
     "plaintext": enc(declaration_fields).hex(),
+    "tag": amy_tag.hex(),
+    "no_declaration": {"claim_key": no_declaration_key.hex(), "plaintext": enc({10: no_declaration_key}).hex(),
+                       "tag": claim_tag(no_declaration_key).hex()},
 }
-add("pledge.collected hall", collector, 33, T0 + 15_000, 0, {0: hall.id, 1: ben.id, 2: 1_500, 3: "GBP", 4: 2})
+add("pledge.collected hall, contactless", collector, 33, T0 + 15_000, 0, {0: hall.id, 1: ben.id, 2: 1_500, 3: "GBP", 4: 3})
 add("campaign.closed hall", organiser, 13, T0 + 16_000, 0, {0: hall.id})
-add("giftaid.claimed", treasurer, 51, T0 + 17_000, 0, {0: hall.id, 1: sorted([amy.id, ben.id])})
+# Amy's oral declaration's confirmation is recorded again after the pledge; then both donations are claimed by tag.
+add("giftaid.confirmed", treasurer, 52, T0 + 16_500, 0, {0: hall.id, 1: amy_tag, 2: "2027-01-05"})
+add("giftaid.claimed", treasurer, 51, T0 + 17_000, 0, {0: hall.id, 1: sorted([amy_tag, ben_tag])})
 
 # A failed all-or-nothing campaign (section 7.7): closed 10.00 + 10.00 matched short of its 1000.00 goal, so
 # the offer is "failed", nothing is matched and the reservation is freed.
@@ -590,6 +612,12 @@ bad("bad dates", "campaign.created with closes == opens", signed(organiser, pay(
 bad("goal zero", "campaign.created with goal 0", signed(organiser, pay(10, campaign_body(k2=0), author=organiser)), "decode.not_positive")
 bad("bad time zone", "time zone 'Europe/London ' (trailing space)", signed(organiser, pay(10, campaign_body(k7="Europe/London "), author=organiser)), "decode.bad_time_zone")
 bad("unknown model", "funding model 3", signed(organiser, pay(10, campaign_body(k4=3), author=organiser)), "decode.bad_enum")
+bad("claim tags unsorted", "giftaid.claimed with its two tags in descending order",
+    signed(treasurer, pay(51, {0: hall.id, 1: sorted([amy_tag, ben_tag], reverse=True)}, author=treasurer)), "decode.non_canonical")
+bad("confirmation not a date", "giftaid.confirmed sent on 2027-02-30",
+    signed(treasurer, pay(52, {0: hall.id, 1: amy_tag, 2: "2027-02-30"}, author=treasurer)), "decode.out_of_range")
+bad("unknown payment method", "pledge.collected with method 4",
+    signed(collector, pay(33, {0: hall.id, 1: ben.id, 2: 100, 3: "GBP", 4: 4})), "decode.bad_enum")
 bad("empty update", "campaign.updated naming only the campaign", signed(organiser, pay(11, {0: lido.id}, author=organiser)), "decode.empty_update")
 bad("empty tier update", "tier.updated naming only campaign and tier", signed(organiser, pay(21, {0: lido.id, 1: tier.id}, author=organiser)), "decode.empty_update")
 bad("tier limit zero", "tier.added with limit 0", signed(organiser, pay(20, {0: lido.id, 1: "Mug", 3: 500, 4: 0}, author=organiser)), "decode.not_positive")
@@ -888,7 +916,7 @@ def digest_of(evs):
                 c = dict(id=e.id, creator=e.author.pk, created=hlc(e.wall, e.counter), title=b[0], description=b[1],
                          goal=b[2], currency=b[3], model=b[4], opens=b[5], closes=b[6], tz=b[7],
                          organisers=sorted(set(b[8]) | {e.author.pk}), phase="draft", cancel=None,
-                         pledged=0, collected=0, backers=0, has_pledges=False, tiers={}, pledges={}, offers={})
+                         pledged=0, collected=0, backers=0, has_pledges=False, tiers={}, pledges={}, offers={}, claimed=set())
             elif e.kind == 11:
                 for k, f in [(1, "title"), (2, "description"), (3, "goal"), (4, "currency"), (5, "model"), (6, "opens"), (7, "closes"), (8, "tz")]:
                     if k in b:
@@ -911,7 +939,7 @@ def digest_of(evs):
                 late = c["phase"] == "closed" or e.wall >= c["closes"]
                 p = dict(author=e.author.pk, made=(e.wall, e.counter), name=b[1], anonymous=b[2], amount=b[3],
                          tier=b.get(5), channel=b[6], status="late" if late else "active", collected=0, by=None, method=None, reason=None,
-                         claim=None)
+                         )
                 if not late:
                     c["pledged"] += b[3]
                     c["backers"] += 1
@@ -923,7 +951,7 @@ def digest_of(evs):
             elif e.kind == 35:
                 # No name or anonymity: the commitments take their place in the pledge's hash.
                 p = dict(author=e.author.pk, made=(e.wall, e.counter), commitments=list(b[6]), amount=b[1],
-                         tier=b.get(3), channel=b[4], status="active", collected=0, by=None, method=None, reason=None, claim=None)
+                         tier=b.get(3), channel=b[4], status="active", collected=0, by=None, method=None, reason=None)
                 c["pledged"] += b[1]
                 c["backers"] += 1
                 if 5 in b:
@@ -973,19 +1001,12 @@ def digest_of(evs):
                     c["backers"] -= 1
                 p["status"], p["reason"] = "rejected", b[2]
             elif e.kind == 51:
-                # The vectors' claim is valid: a treasurer, a closed funded GBP campaign, collected pledges,
-                # rewards within the donor-benefit limit (25% of the first £100 + 5% of the rest, max £2,500).
-                funded = c["pledged"] >= c["goal"] if c["model"] == 1 else c["pledged"] > 0
-                assert c["phase"] == "closed" and funded and c["currency"] == "GBP"
-                for pid in b[1]:
-                    p = c["pledges"][pid]
-                    assert "commitments" in p, "only version-2 pledges carry a declaration part"
-                    assert p["status"] == "active" and p["collected"] >= p["amount"] and p["claim"] is None
-                    if p["tier"] is not None:
-                        amount = p["amount"]
-                        limit = min(min(amount, 10_000) * 25 // 100 + max(0, amount - 10_000) * 5 // 100, 250_000)
-                        assert c["tiers"][p["tier"]]["benefit"] is not None and c["tiers"][p["tier"]]["benefit"] <= limit
-                    p["claim"] = [e.id, hlc(e.wall, e.counter)]
+                # Ledger rules only (section 6.51): a treasurer, a recognised charity, a GBP campaign, and no tag
+                # claimed by an earlier applied claim of the campaign. The vectors' claim is valid.
+                assert c["currency"] == "GBP" and not set(b[1]) & c["claimed"]
+                c["claimed"] |= set(b[1])
+            elif e.kind == 52:
+                pass  # a confirmation changes no hashed item: only its own status enters the digest
             elif e.kind == 40:
                 c["offers"][e.id] = dict(funder=e.author.pk, made=(e.wall, e.counter), terms=b, accepted=False, withdrawn=None,
                                          pages=None, settled_pages=set(), settled={}, lump=None)
@@ -1022,12 +1043,12 @@ def digest_of(evs):
                     pledge_hashes.append(H([
                         pid, p["author"], list(p["made"]), p["commitments"], p["amount"], opt(p["tier"]), p["channel"],
                         p["status"], p["collected"], opt(p["by"]), opt(p["method"]), opt(p["reason"]),
-                    ] + ([p["claim"]] if p["claim"] is not None else [])))
+                    ]))
                     continue
                 pledge_hashes.append(H([
                     pid, p["author"], list(p["made"]), p["name"], p["anonymous"], p["amount"], opt(p["tier"]), p["channel"],
                     p["status"], p["collected"], opt(p["by"]), opt(p["method"]), opt(p["reason"]),
-                ] + ([p["claim"]] if p["claim"] is not None else [])))
+                ]))
             items.append([
                 c["id"], c["creator"], c["created"], c["title"], c["description"], c["goal"], c["currency"], c["model"],
                 c["opens"], c["closes"], c["tz"], c["organisers"], c["phase"], opt(c["cancel"]), c["pledged"], c["collected"],
