@@ -103,7 +103,8 @@ public struct Authority: Sendable, Equatable {
     public private(set) var timeline: [MemberRole: [RoleEntry]] = [:]
     /// Status of every community-level event.
     public private(set) var statuses: [EventID: EventStatus] = [:]
-    /// Applied `charity.recognised` events, in replay order: the last one before a point is in force there.
+    /// Applied `charity.recognised` and `charity.withdrawn` events, in replay order: the last one before a point
+    /// says whether (and how) the community is recognised there.
     public private(set) var charity: [CharityEntry] = []
     /// Applied `funder.budget` events, in replay order: a funder's last one in a currency is its budget there.
     public private(set) var budgets: [BudgetEntry] = []
@@ -116,11 +117,12 @@ public struct Authority: Sendable, Equatable {
         public let budget: FunderBudget
     }
 
-    /// One applied `charity.recognised`.
+    /// One applied `charity.recognised`, or a `charity.withdrawn` (no recognition, with its reason).
     public struct CharityEntry: Equatable, Sendable {
         public let at: OrderKey
         public let event: EventID
-        public let recognition: CharityRecognised
+        public let recognition: CharityRecognised?
+        public var withdrawal: String? = nil
     }
 
     /// A member and one of their roles.
@@ -179,6 +181,18 @@ public struct Authority: Sendable, Equatable {
                 return .rejected(RuleViolation(.unauthorised, "only the founder or an admin may record the charity's recognition"))
             }
             charity.append(CharityEntry(at: e.orderKey, event: e.id, recognition: b))
+            return .applied
+        case .charityWithdrawn(let b):
+            guard genesis != nil else {
+                return .rejected(RuleViolation(.unknownCommunity, "no community.created is ordered before this event"))
+            }
+            guard isAdmin(e.author, at: e.orderKey, wall: e.hlc.wall) else {
+                return .rejected(RuleViolation(.unauthorised, "only the founder or an admin may record that the recognition ended"))
+            }
+            guard charity(at: e.orderKey) != nil else {
+                return .rejected(RuleViolation(.notRecognised, "the community is not recorded as a recognised charity, so nothing can be withdrawn"))
+            }
+            charity.append(CharityEntry(at: e.orderKey, event: e.id, recognition: nil, withdrawal: b.reason))
             return .applied
         case .funderBudget(let b):
             guard genesis != nil else {
@@ -249,8 +263,12 @@ public struct Authority: Sendable, Equatable {
         return last.values.sorted { ($0.funder, $0.budget.currency.code) < ($1.funder, $1.budget.currency.code) }
     }
 
-    /// The charity recognition in force at the end of the timeline.
+    /// The charity recognition in force at the end of the timeline (nil once withdrawn).
     public var currentCharity: CharityRecognised? { charity.last?.recognition }
+
+    /// The last recognition ever applied, withdrawn or not: its accounting year still sets how long claimed
+    /// declarations are kept after the recognition ends.
+    public var lastRecognition: CharityRecognised? { charity.last(where: { $0.recognition != nil })?.recognition }
 
     /// May sign Gift Aid claims: treasurers and root.
     public func mayClaimGiftAid(_ key: PublicKey, at: OrderKey, wall: UInt64) -> Bool {
@@ -271,5 +289,6 @@ public struct Authority: Sendable, Equatable {
     /// Whether the event kind is judged at community level (genesis and roles) rather than per campaign.
     public static func isCommunityLevel(_ kind: EventKind) -> Bool {
         kind == .communityCreated || kind == .roleGranted || kind == .roleRevoked || kind == .charityRecognised || kind == .funderBudget
+            || kind == .charityWithdrawn
     }
 }

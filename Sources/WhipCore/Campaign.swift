@@ -363,7 +363,7 @@ public struct CampaignLedger {
         let at = e.orderKey
         let wall = e.hlc.wall
         switch e.body {
-        case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated, .charityRecognised, .funderBudget:
+        case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated, .charityRecognised, .funderBudget, .charityWithdrawn:
             throw fail(.wrongPartition, "not a campaign event")
 
         case .campaignUpdated(let u):

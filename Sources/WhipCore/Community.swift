@@ -228,9 +228,13 @@ public enum StateDigest {
             items.append(
                 .array(
                     a.charity.map { c in
-                        .array([
-                            .bytes(c.event.bytes), .text(c.recognition.reference), .text(c.recognition.legalName),
-                            .unsigned(UInt64(c.recognition.yearEndMonth)), .unsigned(UInt64(c.recognition.yearEndDay)),
+                        guard let r = c.recognition else {
+                            // A charity.withdrawn: two items, so it cannot be taken for a recognition.
+                            return .array([.bytes(c.event.bytes), .text(c.withdrawal ?? "")])
+                        }
+                        return .array([
+                            .bytes(c.event.bytes), .text(r.reference), .text(r.legalName), .unsigned(UInt64(r.yearEndMonth)),
+                            .unsigned(UInt64(r.yearEndDay)),
                         ])
                     }))
         }

@@ -333,6 +333,7 @@ public enum EventBody: Equatable, Sendable {
     case matchWithdrawn(MatchRef)
     case matchSettled(MatchSettled)
     case funderBudget(FunderBudget)
+    case charityWithdrawn(CharityWithdrawn)
 
     /// The wire kind of this body.
     public var kind: EventKind {
@@ -363,6 +364,7 @@ public enum EventBody: Equatable, Sendable {
         case .matchWithdrawn: .matchWithdrawn
         case .matchSettled: .matchSettled
         case .funderBudget: .funderBudget
+        case .charityWithdrawn: .charityWithdrawn
         }
     }
 
@@ -370,7 +372,7 @@ public enum EventBody: Equatable, Sendable {
     public var referencedCampaign: EventID? {
         switch self {
         case .communityCreated, .roleGranted, .roleRevoked, .campaignCreated: nil
-        case .charityRecognised, .funderBudget: nil
+        case .charityRecognised, .funderBudget, .charityWithdrawn: nil
         case .campaignUpdated(let b): b.campaign
         case .campaignPublished(let b), .campaignClosed(let b): b.campaign
         case .campaignCancelled(let b): b.campaign

@@ -72,6 +72,9 @@ enum BodyField {
     enum MatchSettled: UInt64 {
         case campaign = 0, offer = 1, page = 2, pages = 3, entries = 4, lumpSum = 5
     }
+    enum CharityWithdrawn: UInt64 {
+        case reason = 0
+    }
     enum FunderBudget: UInt64 {
         case currency = 0, amount = 1
     }
@@ -168,6 +171,8 @@ extension EventBody {
             m.add(BodyField.PledgeRejected.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.PledgeRejected.pledge, .bytes(b.pledge.bytes))
             m.add(BodyField.PledgeRejected.reason, .text(b.reason))
+        case .charityWithdrawn(let b):
+            m.add(BodyField.CharityWithdrawn.reason, .text(b.reason))
         case .funderBudget(let b):
             m.add(BodyField.FunderBudget.currency, .text(b.currency.code))
             m.add(BodyField.FunderBudget.amount, .amount(b.amount))
@@ -381,6 +386,11 @@ extension EventBody {
                     pledge: try f.required(BodyField.PledgeRejected.pledge, "pledge").id("pledge"),
                     reason: try f.required(BodyField.PledgeRejected.reason, "reason").text("reason", max: EventLimits.maxReasonBytes, multiline: true)
                 ))
+        case .charityWithdrawn:
+            body = .charityWithdrawn(
+                CharityWithdrawn(
+                    reason: try f.required(BodyField.CharityWithdrawn.reason, "reason").text(
+                        "reason", max: EventLimits.maxReasonBytes, multiline: true)))
         case .funderBudget:
             body = .funderBudget(
                 FunderBudget(

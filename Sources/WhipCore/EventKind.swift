@@ -26,6 +26,7 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case matchWithdrawn = 42
     case matchSettled = 43
     case funderBudget = 44
+    case charityWithdrawn = 53
 
     /// Dotted name, e.g. `pledge.made`.
     public var name: String {
@@ -56,6 +57,7 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .matchWithdrawn: "match.withdrawn"
         case .matchSettled: "match.settled"
         case .funderBudget: "funder.budget"
+        case .charityWithdrawn: "charity.withdrawn"
         }
     }
 

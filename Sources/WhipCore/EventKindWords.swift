@@ -28,6 +28,7 @@ extension EventKind {
         case .matchWithdrawn: "withdraw the match offer"
         case .matchSettled: "settle the match"
         case .funderBudget: "state the funder's budget"
+        case .charityWithdrawn: "record that the charity's recognition ended"
         }
     }
 }

@@ -21,6 +21,14 @@ public struct CharityRecognised: Equatable, Sendable {
     }
 }
 
+/// Body of `charity.withdrawn` (53): the community is no longer recognised by HMRC as a charity; nothing offers or
+/// claims Gift Aid after it, until a new `charity.recognised`.
+public struct CharityWithdrawn: Equatable, Sendable {
+    /// Why, for the record (e.g. "removed from HMRC's register on 2028-04-01").
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
 /// Body of `giftaid.claimed` (51): a treasurer claimed Gift Aid on the donations with these claim tags, of one
 /// campaign.
 ///

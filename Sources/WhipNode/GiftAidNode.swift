@@ -77,6 +77,12 @@ extension Node {
     /// The recognition, or a clear refusal: nothing offers Gift Aid until a community is recorded as a charity.
     public func requireCharity(_ c: CommunityInfo) throws(WhipError) -> CharityRecognised {
         guard let charity = try charity(c) else {
+            if try store.authority(community: c.id).lastRecognition != nil {
+                throw WhipError(
+                    .rejected,
+                    "'\(c.name)' is no longer recognised by HMRC as a charity (its recognition was withdrawn), so it cannot offer or claim Gift Aid; an admin records a new recognition with `whipround charity recognise`"
+                )
+            }
             throw WhipError(
                 .rejected,
                 "'\(c.name)' is not recorded as a charity recognised by HMRC, so it cannot offer or claim Gift Aid; an admin records it with `whipround charity recognise`"
@@ -162,7 +168,8 @@ extension Node {
     /// is due for `retention_expired`, and a claimed pledge that was later withdrawn, rejected or refunded.
     public func giftAidNotes(campaign: CampaignRow) throws(WhipError) -> [EventID: [String: Any]] {
         let ledger = try giftAidLedger(campaign: campaign.id)
-        guard !ledger.isEmpty, let charity = try charity(try communityInfo(campaign.community)) else { return [:] }
+        // The last recognition's accounting year, also once it was withdrawn: claimed declarations are still kept.
+        guard !ledger.isEmpty, let charity = try store.authority(community: campaign.community).lastRecognition else { return [:] }
         let today = CivilDate(utcMs: now)
         var out: [EventID: [String: Any]] = [:]
         for p in try store.pledges(campaign: campaign.id) {
@@ -198,7 +205,7 @@ extension Node {
                 .rejected,
                 "this node cannot open pledge \(pledge.id.hex.prefix(12))'s Gift Aid declaration, so it cannot tell whether it must be kept")
         case .found(let d):
-            guard let claim = try store.giftAidClaims(campaign: campaign.id)[d.tag], let charity = auth.currentCharity else { return }
+            guard let claim = try store.giftAidClaims(campaign: campaign.id)[d.tag], let charity = auth.lastRecognition else { return }
             let ends = charity.retentionEnds(lastDonation: CivilDate(utcMs: claim.at))
             guard CivilDate(utcMs: now) >= ends else {
                 throw WhipError(

@@ -43,6 +43,7 @@ public struct RandomCommunity {
         try g.setUp()
         // A step makes at most 4 events (a rush), so stopping 4 short of the bound keeps the set within it.
         while g.events.count - g.matchEvents < target, g.events.count < max(target, count.upperBound - 4) { try g.step() }
+        if g.events.count + 2 <= count.upperBound { try g.withdrawRecognition() }
         return g.events
     }
 
@@ -137,6 +138,7 @@ public struct RandomCommunity {
             wall: Self.start + 2)
         try emit(k.founder, .roleGranted(RoleGranted(member: Self.treasurer.publicKey, role: .treasurer)), wall: Self.start + 2)
         try emit(k.founder, .roleGranted(RoleGranted(member: Self.funder.publicKey, role: .funder)), wall: Self.start + 2)
+
         for _ in 0..<rng.int(in: 1...2) {
             try createCampaign(author: k.organiser, wall: early(10))
             let campaign = campaigns.last!.id
@@ -158,6 +160,17 @@ public struct RandomCommunity {
 
     /// `start + offset` most of the time; a random time otherwise (then setup events may be ordered
     /// after events that need them, and get rejected).
+    /// The charity's recognition is withdrawn for part of the window most Gift Aid claims fall in, then recorded
+    /// again. Made last, and signed by the community key (root, which signs nothing else after the genesis), so the
+    /// random stream and every other author's clock stay as they were.
+    mutating func withdrawRecognition() throws(DecodingError) {
+        try emit(Self.community, .charityWithdrawn(CharityWithdrawn(reason: "Removed from the register")), wall: Self.start + 1_000_000_500)
+        try emit(
+            Self.community,
+            .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)),
+            wall: Self.start + 1_000_000_800)
+    }
+
     mutating func early(_ offset: UInt64) -> UInt64 {
         rng.chance(96) ? Self.start + offset : randomWall()
     }

@@ -8,7 +8,7 @@ import WhipStore
 struct CharityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "charity", abstract: "Record that the community is a charity recognised by HMRC (needed for Gift Aid).",
-        subcommands: [Recognise.self, Show.self])
+        subcommands: [Recognise.self, Withdraw.self, Show.self])
 
     struct Recognise: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -45,6 +45,30 @@ struct CharityCommand: ParsableCommand {
         }
     }
 
+    struct Withdraw: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that the community is no longer recognised by HMRC as a charity (founder or admin).",
+            discussion: """
+                Signs charity.withdrawn: from then on nothing offers or claims Gift Aid (new pledges get no Gift Aid part, and \
+                every node refuses a claim), until a new `charity recognise`. Declarations already claimed are still kept for \
+                HMRC's 6 years.
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Community name or wrc1… id.") var community: String?
+        @Option(help: "Why, for the record.") var reason: String
+
+        func run() throws {
+            let n = try node.open()
+            let c = try n.community(community)
+            _ = try n.requireCharity(c)
+            let e = try n.emit(c.id, .charityWithdrawn(CharityWithdrawn(reason: reason)))
+            output.report(
+                ["event": e.id.hex, "community": KeyText.encode(c.id, as: .community), "reason": reason],
+                "Recorded that '\(c.name)' is no longer a recognised charity: Gift Aid is no longer offered or claimed.")
+        }
+    }
+
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the community's charity recognition and its treasurers.")
         @OptionGroup var node: NodeOptions
@@ -55,9 +79,13 @@ struct CharityCommand: ParsableCommand {
             let n = try node.open()
             let c = try n.community(community)
             let charity = try n.charity(c)
+            let withdrawn = try charity == nil && n.store.authority(community: c.id).lastRecognition != nil
             let treasurers = try n.treasurers(c).map { KeyText.encode($0, as: .member) }
             if output.json {
-                var out: [String: Any] = ["community": KeyText.encode(c.id, as: .community), "recognised": charity != nil, "treasurers": treasurers]
+                var out: [String: Any] = [
+                    "community": KeyText.encode(c.id, as: .community), "recognised": charity != nil, "withdrawn": withdrawn,
+                    "treasurers": treasurers,
+                ]
                 if let charity {
                     out["reference"] = charity.reference
                     out["legal_name"] = charity.legalName
@@ -72,6 +100,8 @@ struct CharityCommand: ParsableCommand {
                     treasurers.isEmpty
                         ? "No treasurer yet: grant one with `whipround community grant MEMBER --role treasurer`."
                         : "Treasurers: \(treasurers.joined(separator: ", "))")
+            } else if withdrawn {
+                print("'\(c.name)' is no longer recognised by HMRC as a charity (withdrawn): it cannot offer or claim Gift Aid.")
             } else {
                 print("'\(c.name)' is not recorded as a charity recognised by HMRC: it cannot offer or claim Gift Aid.")
             }
@@ -249,7 +279,8 @@ struct GiftAidCommand: ParsableCommand {
         func run() throws {
             let n = try node.open()
             let c = try n.community(community)
-            let charity = try n.requireCharity(c)
+            // The last recognition, also once withdrawn: what was claimed is still kept for HMRC.
+            guard let charity = try n.store.authority(community: c.id).lastRecognition else { _ = try n.requireCharity(c); return }
             let today = CivilDate(utcMs: n.now)
             var rows: [[String: Any]] = []
             // Only declarations this node can open: which pledges a claim covers, only a treasurer can tell.

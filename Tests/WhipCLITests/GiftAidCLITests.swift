@@ -191,5 +191,23 @@ import Testing
                 cli, contract, "pledge erase --json", ["pledge", "erase", "--data", "hub", ann, "--reason", "request", "--slots", "name", "contact"])
                 as? [String: Any])
         #expect(erased["gift_aid_kept"] as? Bool == true)
+
+        // The charity loses its recognition: nothing offers Gift Aid any more, but what was claimed is still kept.
+        let withdrawn = try #require(
+            try JSONContractTests.run(
+                cli, contract, "charity withdraw --json", ["charity", "withdraw", "--data", "hub", "--reason", "Removed from the register"])
+                as? [String: Any])
+        #expect(withdrawn["event"] is String)
+        let status = try #require(
+            try JSONContractTests.run(cli, contract, "charity show --json", ["charity", "show", "--data", "hub"]) as? [String: Any])
+        #expect(status["recognised"] as? Bool == false && status["withdrawn"] as? Bool == true)
+        let refusedAdd = try cli.run(
+            add + ["--late", "--name", "Fay", "--amount", "5", "--first-name", "Fay", "--last-name", "Ash", "--house", "1", "--postcode", "S1 2BD"],
+            expect: 4)
+        #expect(refusedAdd.stderr.contains("no longer recognised"))
+        try cli.run(["giftaid", "claim", "--data", "hub", "--out", "none.csv"] + dates, expect: 4)
+        let stillKept = try #require(try cli.json(["giftaid", "retention", "--data", "hub"])["declarations"] as? [[String: Any]])
+        #expect(Set(stillKept.compactMap { $0["pledge"] as? String }) == [ann, bob])
+        try cli.run(["charity", "withdraw", "--data", "hub", "--reason", "Twice"], expect: 4)
     }
 }

@@ -116,6 +116,7 @@ func sampleEvents() throws -> [Event] {
         (K.organiser, .tierAdded(TierAdded(campaign: campaign, title: "Mug", minimum: 2_000, benefit: 500))),
         (K.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31))),
         (K.founder, .giftAidClaimed(GiftAidClaimed(campaign: campaign, tags: [pledge.raw, tier.raw]))),
+        (K.founder, .charityWithdrawn(CharityWithdrawn(reason: "Removed from the register\non 2028-04-01"))),
         (K.founder, .giftAidConfirmed(GiftAidConfirmed(campaign: campaign, tag: pledge.raw, sent: CivilDate(iso: "2027-01-05")!))),
         (
             K.collectorA,
@@ -191,7 +192,8 @@ struct EventCodecTests {
     func campaignOfEvent() throws {
         for e in try sampleEvents() {
             switch e.kind {
-            case .communityCreated, .roleGranted, .roleRevoked, .charityRecognised, .funderBudget: #expect(e.campaign == nil)
+            case .communityCreated, .roleGranted, .roleRevoked, .charityRecognised, .funderBudget, .charityWithdrawn:
+                #expect(e.campaign == nil)
             case .campaignCreated: #expect(e.campaign == e.id)
             default: #expect(e.campaign == EventID(bytes: [UInt8](repeating: 0xCA, count: 32)))
             }
@@ -413,10 +415,10 @@ struct EventCodecTests {
         #expect(decodeCode(Forge.wire(Forge.payload(kind: kind.rawValue, body: body))) == code)
     }
 
-    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<38)
+    @Test("signature verification rejects any flipped bit of the wire bytes", arguments: 0..<39)
     func everyFlippedBit(index: Int) throws {
         let events = try sampleEvents()
-        try #require(events.count == 38)
+        try #require(events.count == 39)
         let e = events[index]
         #expect(e.verifySignature())
         var decodedVariants = 0

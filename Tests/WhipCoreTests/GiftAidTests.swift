@@ -231,6 +231,9 @@ struct GiftAidTests {
         #expect(body(.charityRecognised, [(0, .text("ab1")), (1, .text("Elm")), (2, .unsigned(3)), (3, .unsigned(31))]) == "decode.out_of_range")
         #expect(body(.charityRecognised, [(0, .text("AB1")), (1, .text("Elm")), (2, .unsigned(2)), (3, .unsigned(29))]) == "decode.out_of_range")
         #expect(body(.charityRecognised, [(0, .text("AB1")), (1, .text("Elm")), (2, .unsigned(13)), (3, .unsigned(1))]) == "decode.out_of_range")
+        #expect(body(.charityWithdrawn, [(0, .text("Removed"))]) == "ok")
+        #expect(body(.charityWithdrawn, []) == "decode.missing_field")
+        #expect(body(.charityWithdrawn, [(0, .text(""))]) == "decode.empty")
         #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array([id(1), id(2)]))]) == "ok")
         #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array([id(2), id(1)]))]) == "decode.non_canonical")
         #expect(body(.giftAidClaimed, [(0, id(0xCA)), (1, .array([id(1), id(1)]))]) == "decode.non_canonical")
@@ -292,6 +295,44 @@ struct GiftAidTests {
                     closes: 1_900_000_000_000, timeZone: "UTC", organisers: [])))
         let euroClaim = euro.make(K.founder, .giftAidClaimed(GiftAidClaimed(campaign: created.id, tags: [tag(created)])))
         #expect(euro.state([charity, created, euroClaim]).code(euroClaim) == "not_sterling")
+    }
+
+    @Test("recognition can be withdrawn: no claim or confirmation applies after it, until a new recognition")
+    func withdrawal() throws {
+        var g = GiftAidScenario()
+        let before = g.claim([g.big])
+        let byOrganiser = g.s.make(K.organiser, .charityWithdrawn(CharityWithdrawn(reason: "Removed")))
+        let withdrawn = g.s.make(K.founder, .charityWithdrawn(CharityWithdrawn(reason: "Removed from HMRC's register")))
+        let again = g.s.make(K.founder, .charityWithdrawn(CharityWithdrawn(reason: "Twice")))
+        let after = g.claim([g.small])
+        let confirm = g.s.make(
+            treasurerKey, .giftAidConfirmed(GiftAidConfirmed(campaign: g.s.campaign, tag: tag(g.small), sent: CivilDate(iso: "2027-01-05")!)))
+        let recognised = g.s.make(
+            K.founder, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)))
+        let later = g.claim([g.tiered])
+        let all = [before, byOrganiser, withdrawn, again, after, confirm, recognised, later]
+        let st = g.state(all)
+        #expect(st.code(before) == "applied")
+        #expect(st.code(byOrganiser) == "unauthorised")
+        #expect(st.code(withdrawn) == "applied")
+        #expect(st.code(again) == "not_recognised")
+        #expect(st.code(after) == "not_recognised")
+        #expect(st.code(confirm) == "not_recognised")
+        #expect(st.code(later) == "applied")
+        #expect(st.authority.currentCharity?.reference == "AB12345")
+        // Just after the withdrawal: nothing in force, but the last recognition still sets retention.
+        let mid = g.state([before, withdrawn])
+        #expect(mid.authority.currentCharity == nil)
+        #expect(mid.authority.lastRecognition?.yearEndMonth == 3)
+        #expect(mid.digest != g.state([before]).digest)
+        var rng = SplitMix64(seed: 53)
+        let events = g.s.events + g.setup + all
+        let reference = derive(events)
+        for _ in 0..<50 {
+            var shuffled = events
+            shuffled.shuffle(using: &rng)
+            #expect(derive(shuffled).digest == reference.digest)
+        }
     }
 
     @Test("two treasurers claim the same donation offline: the later claim is already_claimed on every replica, in any order")

@@ -115,8 +115,8 @@ KIND_NAMES = {
     35: "pledge.made.v2", 36: "pledge.revised.v2", 37: "personal.erased",
     40: "match.offered", 41: "match.accepted", 42: "match.withdrawn", 43: "match.settled", 44: "funder.budget",
 }
-KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed", 52: "giftaid.confirmed"})
-COMMUNITY_LEVEL = {1, 2, 3, 44, 50}
+KIND_NAMES.update({50: "charity.recognised", 51: "giftaid.claimed", 52: "giftaid.confirmed", 53: "charity.withdrawn"})
+COMMUNITY_LEVEL = {1, 2, 3, 44, 50, 53}
 
 # Field names per kind, by key (section 6), for the human-readable body in the JSON.
 FIELD_NAMES = {
@@ -138,6 +138,7 @@ FIELD_NAMES = {
     50: ["reference", "legal_name", "year_end_month", "year_end_day"],
     51: ["campaign", "tags"],
     52: ["campaign", "tag", "sent"],
+    53: ["reason"],
     35: ["campaign", "amount", "currency", "tier", "channel", "paid", "commitments"],
     36: ["campaign", "pledge", "amount", "currency", "tier", "name"],
     37: ["campaign", "pledge", "reason", "slots"],
@@ -439,6 +440,8 @@ add("campaign.closed hall", organiser, 13, T0 + 16_000, 0, {0: hall.id})
 # Amy's oral declaration's confirmation is recorded again after the pledge; then both donations are claimed by tag.
 add("giftaid.confirmed", treasurer, 52, T0 + 16_500, 0, {0: hall.id, 1: amy_tag, 2: "2027-01-05"})
 add("giftaid.claimed", treasurer, 51, T0 + 17_000, 0, {0: hall.id, 1: sorted([amy_tag, ben_tag])})
+# Later the charity is removed from HMRC's register: nothing offers or claims Gift Aid after this (section 6.50).
+add("charity.withdrawn", founder, 53, T0 + 18_000, 0, {0: "Removed from HMRC's register"})
 
 # A failed all-or-nothing campaign (section 7.7): closed 10.00 + 10.00 matched short of its 1000.00 goal, so
 # the offer is "failed", nothing is matched and the reservation is freed.
@@ -612,6 +615,8 @@ bad("bad dates", "campaign.created with closes == opens", signed(organiser, pay(
 bad("goal zero", "campaign.created with goal 0", signed(organiser, pay(10, campaign_body(k2=0), author=organiser)), "decode.not_positive")
 bad("bad time zone", "time zone 'Europe/London ' (trailing space)", signed(organiser, pay(10, campaign_body(k7="Europe/London "), author=organiser)), "decode.bad_time_zone")
 bad("unknown model", "funding model 3", signed(organiser, pay(10, campaign_body(k4=3), author=organiser)), "decode.bad_enum")
+bad("withdrawal without a reason", "charity.withdrawn with an empty body",
+    signed(founder, pay(53, {}, author=founder)), "decode.missing_field")
 bad("claim tags unsorted", "giftaid.claimed with its two tags in descending order",
     signed(treasurer, pay(51, {0: hall.id, 1: sorted([amy_tag, ben_tag], reverse=True)}, author=treasurer)), "decode.non_canonical")
 bad("confirmation not a date", "giftaid.confirmed sent on 2027-02-30",
@@ -888,6 +893,9 @@ def digest_of(evs):
         elif e.kind == 50:
             # Founder-signed in the vectors, so applied; the entry in force is the last in replay order.
             charity.append([e.id, e.body[0], e.body[1], e.body[2], e.body[3]])
+        elif e.kind == 53:
+            # Founder-signed after a recognition, so applied: a two-item entry (id, reason).
+            charity.append([e.id, e.body[0]])
         elif e.kind == 44:
             # Signed by a member holding the funder role, so applied.
             budgets.append([e.id, e.author.pk, e.body[0], e.body[1]])
