@@ -363,6 +363,8 @@ public final class Node: Sendable {
                 "the \(Set(slots).sorted().map(\.name).joined(separator: ", ")) of pledge \(pledge.id.hex.prefix(12)) "
                     + "\(slots.count == 1 ? "was" : "were") already erased; nothing was signed")
         }
+        // The declaration may have to be kept for HMRC: only a treasurer's node can tell, and it checks first.
+        if fresh.contains(.giftAid) { try checkGiftAidErasure(pledge, of: campaign) }
         return try emit(
             campaign.community, .personalErased(PersonalErased(campaign: campaign.id, pledge: pledge.id, reason: reason, slots: fresh)))
     }

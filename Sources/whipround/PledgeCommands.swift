@@ -286,7 +286,6 @@ struct PledgeCommand: ParsableCommand {
             // organiser erases the rest and the declaration stays with the treasurers.
             let treasurer = try n.mayClaimGiftAid(community: c.community) && n.giftAidDeclaration(pledge: p.id) != .sealedToOthers
             let wanted = chosen.isEmpty ? (treasurer ? PartSlot.allCases : [.name, .contact]) : chosen
-            if wanted.contains(.giftAid) { try n.checkGiftAidErasure(p, of: c) }
             let e = try n.erase(p, of: c, reason: why, slots: wanted)
             guard case .personalErased(let body) = e.body else { throw WhipError(.internalError, "erase signed another kind of event") }
             let erased = body.slots

@@ -212,6 +212,8 @@ import WhipTestSupport
         } catch {
             #expect(error.message.contains("under_retention") && error.message.contains(keepUntil))
         }
+        // Node.erase makes the same check, so no client of the node can sign the erasure early.
+        #expect(throws: WhipError.self) { try w.treasurer.erase(tp, of: trow, reason: .request, slots: [.giftAid]) }
         let until = try #require(CivilDate(iso: keepUntil))
         w.clock.advance(Int64(until.adding(days: 1).utcStartMs - w.clock.now) + 1)
         #expect(try w.treasurer.giftAidNotes(campaign: trow)[declared.id]?["due_for_retention_expired"] as? Bool == true)
