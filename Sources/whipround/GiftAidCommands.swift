@@ -204,7 +204,10 @@ struct GiftAidCommand: ParsableCommand {
                 throw WhipError(.permissionDenied, "only a treasurer may record a Gift Aid confirmation")
             }
             let e = try n.confirmGiftAid(p, of: c, sent: day)
-            let claimable = day.adding(days: GiftAidDeclaration.cancellationDays + 1)
+            // From the earliest confirmation known: the declaration's own, an earlier giftaid.confirmed, or this one.
+            guard case .found(let d) = try n.giftAidDeclaration(pledge: p.id),
+                let claimable = d.claimableFrom(confirmedLater: try n.store.giftAidConfirmations(campaign: c.id)[d.tag] ?? day)
+            else { throw WhipError(.internalError, "the confirmed declaration cannot be read back") }
             output.report(
                 ["event": e.id.hex, "pledge": p.id.hex, "sent": day.iso, "claimable_from": claimable.iso],
                 "Recorded that the confirmation for pledge \(p.id.hex.prefix(12)) was sent on \(day.iso): claimable from \(claimable.iso) "

@@ -212,6 +212,10 @@ import WhipTestSupport
         } catch {
             #expect(error.message.contains("under_retention") && error.message.contains(keepUntil))
         }
+        // A claimed pledge rejected (refunded) afterwards is flagged at the treasurer's node, for the next claim.
+        _ = try w.hub.emit(w.info.id, .pledgeRejected(PledgeRejected(campaign: c.id, pledge: declared.id, reason: "refunded 25.00 GBP")))
+        try w.spread(from: w.hub)
+        #expect(try w.treasurer.giftAidNotes(campaign: trow)[declared.id]?["adjust"] as? String == "claimed, now rejected: adjust the next claim")
         // Node.erase makes the same check, so no client of the node can sign the erasure early.
         #expect(throws: WhipError.self) { try w.treasurer.erase(tp, of: trow, reason: .request, slots: [.giftAid]) }
         let until = try #require(CivilDate(iso: keepUntil))
