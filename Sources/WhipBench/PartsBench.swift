@@ -67,6 +67,12 @@ extension Bench {
                 parts: starts.map { v2[$0..<min(count, $0 + batch)].flatMap(\.parts) }, source: .bundle, now: now)
             precondition(r.accepted == count && r.partsStored == 2 * count && r.notApplied.isEmpty, "parts bench v2: \(r)")
         }
+        let eventsOnly = try replica("parts-v2-events")
+        let tEvents = try seconds {
+            let r = try eventsOnly.store.ingest(batches: starts.map { v2[$0..<min(count, $0 + batch)].map(\.wire) }, source: .bundle, now: now)
+            precondition(r.accepted == count && r.notApplied.isEmpty, "parts bench v2 events: \(r)")
+        }
+        out("parts: the same version-2 events without their parts: \(fmt(Double(count) / tEvents)) pledges/s")
         let rateV1 = Double(count) / tV1
         let rateV2 = Double(count) / tV2
         out(

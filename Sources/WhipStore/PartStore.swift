@@ -24,6 +24,9 @@ extension Store {
     static func admitParts(_ db: Database, _ parts: [PartRecord], now: UInt64, into report: inout IngestReport) throws {
         let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO parts (event, slot, pledge, salt, bytes) VALUES (?, ?, ?, ?, ?)")
         let hold = try db.cachedStatement(sql: "INSERT OR IGNORE INTO held_parts (event_id, slot, salt, bytes) VALUES (?, ?, ?, ?)")
+        // Cached: these run once or twice per part, and compiling each again cost more than the insert.
+        let eventByID = try db.cachedStatement(sql: "SELECT seq, raw FROM events WHERE id = ?")
+        let tombstone = try db.cachedStatement(sql: "SELECT 1 FROM tombstones WHERE pledge = ? AND slot = ?")
         // nil seq: the event is held for a future timestamp, and its parts wait beside it.
         var events: [EventID: (seq: Int64?, event: Event)?] = [:]
         for part in parts {
@@ -31,7 +34,7 @@ extension Store {
             if events[part.event] == nil {
                 let id = Data(part.event.bytes)
                 let row =
-                    try Row.fetchOne(db, sql: "SELECT seq, raw FROM events WHERE id = ?", arguments: [id])
+                    try Row.fetchOne(eventByID, arguments: [id])
                     ?? Row.fetchOne(
                         db, sql: "SELECT NULL AS seq, raw FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL LIMIT 1", arguments: [id])
                 events[part.event] = try row.map { r throws in
@@ -57,8 +60,7 @@ extension Store {
                 continue
             }
             let erased =
-                try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM tombstones WHERE pledge = ? AND slot = ?", arguments: [Data(pledge.bytes), Int64(part.slot.rawValue)])
+                try Bool.fetchOne(tombstone, arguments: [Data(pledge.bytes), Int64(part.slot.rawValue)])
                 ?? false
             guard !erased else {
                 refuse(.erased)
