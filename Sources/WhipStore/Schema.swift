@@ -470,6 +470,11 @@ enum Schema {
                     LEFT JOIN tiers t ON t.seq = p.tier;
                     """)
         }
+        m.registerMigration("v11-store-meta") { db in
+            // The version of the derivation rules the derived tables were last computed with (`Store.derivationVersion`):
+            // 0 here, so a replica written by an earlier release is re-derived once when it is opened.
+            try db.execute(sql: "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")
+        }
         return m
     }
 

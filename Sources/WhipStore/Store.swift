@@ -140,9 +140,33 @@ public final class Store: Sendable {
                     try db.execute(sql: "PRAGMA synchronous = FULL")
                 }
                 try Schema.migrator().migrate(pool)
+                try Store.rederiveIfRulesChanged(pool, logger: logger)
             }
         } catch {
             throw Store.explain(error, path: path, logger: logger)
+        }
+    }
+
+    /// The version of the rules that compute the derived tables and digests from the events. Bump it in a release
+    /// that computes them differently from the same events (issue 9's follow-up changed the Gift Aid claim rules,
+    /// the match failure rule and the digest): each replica then re-derives them once when it is opened, instead
+    /// of showing, and comparing with its peers, a state the new rules would not give.
+    static let derivationVersion = 1
+
+    /// Re-derives every community's tables once, after an upgrade that changed `derivationVersion`.
+    static func rederiveIfRulesChanged(_ pool: DatabasePool, logger: Logger) throws {
+        try pool.write { db in
+            let done = try Int.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'derivation'") ?? 0
+            guard done < derivationVersion else { return }
+            let communities = try Data.fetchAll(db, sql: "SELECT id FROM communities").compactMap { PublicKey(bytes: $0) }
+            if !communities.isEmpty {
+                logger.notice(
+                    "re-deriving the state of this replica once, for the rules of this release",
+                    metadata: ["store.communities": "\(communities.count)", "store.derivation": "\(done) -> \(derivationVersion)"])
+            }
+            for community in communities { try Materializer.rebuild(db, community: community) }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('derivation', ?)", arguments: [derivationVersion])
         }
     }
 

@@ -3,8 +3,9 @@ import Logging
 import Testing
 import WhipCore
 import WhipCrypto
-import WhipStore
 import WhipTestSupport
+
+@testable import WhipStore
 
 let now: UInt64 = 1_798_761_700_000
 
@@ -135,6 +136,29 @@ func pureDigest(_ events: [Event]) -> String {
         #expect(try store.campaign(s.campaign)?.backers == 2)
         let log = try store.rejections()
         #expect(log.contains { $0.code == "bad_signature" && $0.stage == "admission" })
+    }
+
+    @Test func aReplicaFromAnEarlierReleaseIsRederivedOnceWhenOpened() throws {
+        let s = Scenario()
+        let store = try tempStore()
+        try store.ingest(s.events.map(\.wire), source: .bundle, now: now)
+        let digestBefore = try digest(store)
+        let backers = try #require(try store.campaign(s.campaign)).backers
+        // What an earlier release would have left: derived rows its rules computed differently, and no record of
+        // the derivation version.
+        try store.write { db in
+            try db.execute(sql: "UPDATE campaigns SET backers = backers + 5, pledged_minor = 0")
+            try db.execute(sql: "UPDATE communities SET digest = zeroblob(32)")
+            try db.execute(sql: "DELETE FROM store_meta")
+        }
+        let reopened = try Store(path: store.path, logger: Logger(label: "test"))
+        #expect(try reopened.campaign(s.campaign)?.backers == backers)
+        #expect(try digest(reopened) == digestBefore)
+        #expect(
+            try reopened.read { db in try Int.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'derivation'") } == Store.derivationVersion)
+        // Once done, opening again does not re-derive: a change to the derived rows stays (as a rebuild would show).
+        try reopened.write { db in try db.execute(sql: "UPDATE campaigns SET backers = 99") }
+        #expect(try Store(path: store.path, logger: Logger(label: "test")).campaign(s.campaign)?.backers == 99)
     }
 
     @Test func ruleViolationsAreStoredButNotApplied() throws {
