@@ -239,7 +239,21 @@ extension Node {
         var donations: [GiftAidDonation] = []
         var skipped: [GiftAidSkip] = []
         for campaign in try store.campaigns(community: c.id) where campaign.goal.currency.code == "GBP" {
-            guard campaign.standing(now: now) == .closedFunded else { continue }
+            let standing = campaign.standing(now: now)
+            guard standing == .closedFunded else {
+                // Say why a declared pledge is left out, so an early claim does not just print nothing.
+                guard standing != .draft else { continue }
+                let why =
+                    standing == .live
+                    ? "'\(campaign.title)' is still live: claim once it has closed funded"
+                    : "'\(campaign.title)' did not close funded (\(standing.rawValue)): no Gift Aid on it"
+                for p in try store.pledges(campaign: campaign.id) where p.status == "active" {
+                    if case .found = try giftAidDeclaration(pledge: p.id) {
+                        skipped.append(GiftAidSkip(pledge: p.id, campaign: campaign.id, reason: why))
+                    }
+                }
+                continue
+            }
             let tiers = Dictionary(uniqueKeysWithValues: try store.tiers(campaign: campaign.id).map { ($0.id, $0) })
             let times = try store.collectionTimes(campaign: campaign.id)
             let claims = try store.giftAidClaims(campaign: campaign.id)

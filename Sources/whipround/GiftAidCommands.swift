@@ -266,7 +266,12 @@ struct GiftAidCommand: ParsableCommand {
                         "Tax year ending \(y["tax_year_ending"]!): £\(y["total"]!) in small donations; claimable £\(y["claimable"]!) "
                             + "(at most £8,000, and 10 x the £\(y["gift_aid_claimed"]!) of Gift Aid donations claimed that year).")
                 }
-                if list.isEmpty { print("No small donations between \(fromDate.iso) and \(toDate.iso).") }
+                if list.isEmpty {
+                    print(
+                        "No small donations between \(fromDate.iso) and \(toDate.iso) "
+                            + "(collected cash or contactless pledges of £30 or less, without a declaration, of campaigns that closed funded)."
+                    )
+                }
             }
         }
     }

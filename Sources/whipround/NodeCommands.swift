@@ -120,11 +120,11 @@ struct CommunityCommand: ParsableCommand {
     }
 
     struct Grant: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Grant a role (admin, organiser, collector) to a member.")
+        static let configuration = CommandConfiguration(abstract: "Grant a role (admin, organiser, collector, treasurer, funder) to a member.")
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "Community name or wrc1… id.") var community: String?
-        @Option(help: "admin, organiser or collector.") var role: String
+        @Option(help: "admin, organiser, collector, treasurer or funder.") var role: String
         @Option(help: "Last day the role is valid (YYYY-MM-DD, in --timezone).") var until: String?
         @Option(help: "Time zone for --until.") var timezone: String = Dates.localTimeZone
         @Argument(help: "The member's id (wrk1…), as printed by `whipround id`.") var memberID: String
@@ -146,7 +146,7 @@ struct CommunityCommand: ParsableCommand {
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "Community name or wrc1… id.") var community: String?
-        @Option(help: "admin, organiser or collector.") var role: String
+        @Option(help: "admin, organiser, collector, treasurer or funder.") var role: String
         @Argument(help: "The member's id (wrk1…).") var memberID: String
 
         func run() throws {

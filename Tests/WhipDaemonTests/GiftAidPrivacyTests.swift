@@ -157,6 +157,22 @@ import WhipTestSupport
         #expect(try w.treasurer.giftAidDonations(w.info, from: CivilDate(iso: "2000-01-01")!, to: CivilDate(iso: "2099-12-31")!).donations.isEmpty)
     }
 
+    @Test func aClaimBeforeTheCampaignClosesSaysWhyItsDeclarationsAreLeftOut() throws {
+        let w = try Community()
+        let c = try w.campaign(goal: 10_000)
+        let declared = try w.pledge(c, name: "Ann Oak", pence: 2_500, declaration: Self.declaration("Ann"))
+        _ = try w.pledge(c, name: "Bob Elm", pence: 2_500, declaration: nil)
+        try w.spread(from: w.desk)
+        let all = (CivilDate(iso: "2000-01-01")!, CivilDate(iso: "2099-12-31")!)
+        let early = try w.treasurer.giftAidDonations(w.info, from: all.0, to: all.1)
+        #expect(early.donations.isEmpty)
+        #expect(early.skipped.map(\.pledge) == [declared.id])
+        #expect(early.skipped.first?.reason.contains("still live") == true)
+        w.clock.advance(Int64(11 * Self.day))
+        let late = try w.treasurer.giftAidDonations(w.info, from: all.0, to: all.1)
+        #expect(late.donations.map(\.pledge) == [declared.id] && late.skipped.isEmpty)
+    }
+
     @Test func aCampaignFundedOnlyByItsMatchCanBeClaimed() throws {
         let w = try Community()
         // All or nothing, £100 goal: £60 from the crowd, matched 1:1 up to £50.
