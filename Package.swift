@@ -7,6 +7,8 @@ import PackageDescription
 //   WhipCore, WhipNoise -> WhipSync (pure protocol: session messages, handshake, reconciliation)
 //   WhipCore -> WhipStore (SQLite via GRDB) -> WhipNode (the application API: a node's data directory)
 //   WhipNode, WhipSync -> WhipNet (sync over TCP with SwiftNIO: framing, sessions, the Exchange, one-shot sync)
+//   CQRencode, WhipCore -> WhipQR (QR codes from Debian's libqrencode: terminal blocks and SVG)
+//   WhipNode -> WhipWeb (the pledge desk's HTTP server with Hummingbird; through the application API, never GRDB)
 //   WhipNet -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
 //   WhipDaemon -> WhipBench (benchmarks only) ; everything -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [
@@ -31,12 +33,18 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         .systemLibrary(
             name: "CSodium",
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CQRencode",
+            pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev"])]
         ),
         // glibc's malloc.h (malloc_trim), for handing start-up memory back to the system.
         .systemLibrary(name: "CMalloc"),
@@ -70,6 +78,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            swiftSettings: strict
+        ),
+        .target(name: "WhipQR", dependencies: ["CQRencode", "WhipCore"], swiftSettings: strict),
+        .target(
+            name: "WhipWeb",
+            dependencies: [
+                "WhipNode",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // Pages, styles and scripts are compiled into the binary: the one-file install needs no bundle beside it.
+            resources: [.embedInCode("Assets")],
             swiftSettings: strict
         ),
         .target(
@@ -130,6 +151,16 @@ let package = Package(
                 "WhipDaemon", "WhipNet", "WhipBench", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "WhipTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "WhipQRTests", dependencies: ["WhipQR"], swiftSettings: strict),
+        .testTarget(
+            name: "WhipWebTests",
+            dependencies: [
+                "WhipWeb", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,4 @@
+#ifndef WHIPROUND_CQRENCODE_SHIM_H
+#define WHIPROUND_CQRENCODE_SHIM_H
+#include <qrencode.h>
+#endif
