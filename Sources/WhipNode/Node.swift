@@ -13,17 +13,23 @@ public struct Contact: Codable, Sendable, Equatable {
     public var address: String?
     /// The backer made a Gift Aid declaration.
     public var giftAid: Bool
+    /// The pledge desk that took the pledge (issue 10). Sealed with the rest, so only organisers see it; a node of an
+    /// earlier release ignores the unknown JSON key (PROTOCOL.md §6.35).
+    public var desk: String?
 
-    public init(name: String? = nil, email: String? = nil, phone: String? = nil, address: String? = nil, giftAid: Bool = false) {
+    public init(
+        name: String? = nil, email: String? = nil, phone: String? = nil, address: String? = nil, giftAid: Bool = false, desk: String? = nil
+    ) {
         self.name = name
         self.email = email
         self.phone = phone
         self.address = address
         self.giftAid = giftAid
+        self.desk = desk
     }
 
     /// True when nothing would be sealed.
-    public var isEmpty: Bool { name == nil && email == nil && phone == nil && address == nil && !giftAid }
+    public var isEmpty: Bool { name == nil && email == nil && phone == nil && address == nil && !giftAid && desk == nil }
 }
 
 /// A Whipround node: its identity, data directory and replica, and every user operation.

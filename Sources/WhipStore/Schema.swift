@@ -475,6 +475,27 @@ enum Schema {
             // 0 here, so a replica written by an earlier release is re-derived once when it is opened.
             try db.execute(sql: "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")
         }
+        m.registerMigration("v12-desks") { db in
+            // Pledge desks (issue 10): this node's own bookkeeping, never synced and never in the digest. Codes and
+            // session tokens are stored only as BLAKE2b hashes, so a copy of the file cannot pair a phone.
+            try db.execute(
+                sql: """
+                    CREATE TABLE desks (
+                        id TEXT PRIMARY KEY, name TEXT NOT NULL, campaign BLOB NOT NULL, community BLOB NOT NULL,
+                        opened INTEGER NOT NULL, until INTEGER, closed INTEGER);
+                    CREATE UNIQUE INDEX desks_open_name ON desks(name) WHERE closed IS NULL;
+                    CREATE TABLE desk_codes (
+                        code_hash BLOB PRIMARY KEY, desk TEXT NOT NULL REFERENCES desks(id), expires INTEGER NOT NULL,
+                        used INTEGER) WITHOUT ROWID;
+                    CREATE TABLE desk_sessions (
+                        token_hash BLOB PRIMARY KEY, desk TEXT NOT NULL REFERENCES desks(id), csrf TEXT NOT NULL,
+                        created INTEGER NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE desk_pledges (
+                        desk TEXT NOT NULL REFERENCES desks(id), key TEXT NOT NULL, pledge BLOB NOT NULL, at INTEGER NOT NULL,
+                        PRIMARY KEY (desk, key)) WITHOUT ROWID;
+                    CREATE INDEX desk_pledges_at ON desk_pledges(desk, at);
+                    """)
+        }
         return m
     }
 

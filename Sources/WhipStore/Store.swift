@@ -355,7 +355,7 @@ public final class Store: Sendable {
         }
     }
 
-    private func appendLocal(
+    func appendLocal(
         _ db: Database, community: PublicKey, now: UInt64, after: [EventID] = [], author: PublicKey? = nil, parts: [PartDraft] = [],
         erasures: inout Int, make: (HLC) -> Event
     ) throws -> Event {
