@@ -1,10 +1,28 @@
 /// The page assets compiled into the binary (SwiftPM's `embedInCode`), by file name.
 enum Assets {
+    /// Every asset's file name: the Mustache templates, then what `/static/{name}` serves.
+    static let names = [
+        "desk.mustache", "display.mustache", "home.mustache", "pair.mustache", "message.mustache",
+        "desk.css", "desk.js", "display.js",
+    ]
+
     /// The bytes of `name` (e.g. `desk.css`), or nil.
     static func bytes(_ name: String) -> [UInt8]? {
         switch name {
+        case "desk.mustache": PackageResources.desk_mustache
+        case "display.mustache": PackageResources.display_mustache
+        case "home.mustache": PackageResources.home_mustache
+        case "pair.mustache": PackageResources.pair_mustache
+        case "message.mustache": PackageResources.message_mustache
         case "desk.css": PackageResources.desk_css
+        case "desk.js": PackageResources.desk_js
+        case "display.js": PackageResources.display_js
         default: nil
         }
+    }
+
+    /// The text of `name` (every asset is UTF-8), or nil.
+    static func text(_ name: String) -> String? {
+        bytes(name).map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -1,0 +1,502 @@
+// The pledge desk: review -> confirm -> send -> receipt, an offline queue in localStorage, live progress by SSE.
+// Plain JavaScript for a page served over plain HTTP on a LAN: no service worker, no crypto.subtle, no inline code.
+'use strict';
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+  function meta(name) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return m ? m.getAttribute('content') || '' : '';
+  }
+  var csrf = meta('whipround-csrf');
+  var campaignId = meta('whipround-campaign');
+  var deskName = meta('whipround-desk');
+  var currency = meta('whipround-currency') || 'GBP';
+  var minorUnit = 2;
+  var queueKey = 'whipround.queue.' + deskName;
+  var sendTimeoutMs = 10000;
+  var retryEveryMs = 5000;
+
+  var form = $('pledge-form');
+  var confirmPanel = $('confirm');
+  var receiptPanel = $('receipt');
+  var tierSelect = $('tier');
+  var tierMinimum = {}; // tier id -> minimum in minor units, from the live summary
+  var reachable = navigator.onLine;
+  var pending = null; // the request being reviewed
+  var results = {}; // key -> {receipt} or {error}, for requests sent from the queue
+  var flushing = null;
+  var lastFlushRetry = false;
+
+  // Money and words ------------------------------------------------------------------------------------------
+  var symbols = { GBP: '\u00a3', EUR: '\u20ac', USD: '$' };
+  function money(amount, cur) {
+    var s = symbols[cur];
+    return s ? s + amount : cur + ' ' + amount;
+  }
+  function backersText(n) { return n + (n === 1 ? ' backer' : ' backers'); }
+  function placesText(n) { return n + (n === 1 ? ' place left' : ' places left'); }
+
+  // The amount as the API wants it ("12.50") and in minor units, or null when it is not a valid positive amount
+  // with at most `minorUnit` decimals.
+  function parseAmount(text) {
+    var t = String(text).trim().replace(/^[\u00a3\u20ac$]/, '').replace(/,/g, '');
+    var re = minorUnit > 0 ? new RegExp('^(\\d{1,9})(?:\\.(\\d{1,' + minorUnit + '}))?$') : /^(\d{1,9})$/;
+    var m = re.exec(t);
+    if (!m) return null;
+    var scale = Math.pow(10, minorUnit);
+    var frac = ((m[2] || '') + '000000').slice(0, minorUnit);
+    var minor = Number(m[1]) * scale + (minorUnit > 0 ? Number(frac) : 0);
+    if (!(minor > 0)) return null;
+    var whole = String(Math.floor(minor / scale));
+    var text2 = minorUnit > 0 ? whole + '.' + String(minor % scale).padStart(minorUnit, '0') : whole;
+    return { text: text2, minor: minor };
+  }
+
+  function newKey() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    var s = '';
+    for (var i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
+    return s;
+  }
+
+  // Messages -------------------------------------------------------------------------------------------------
+  function showError(text) { $('error').textContent = text; }
+  function addError(text) {
+    var e = $('error');
+    e.textContent = e.textContent ? e.textContent + '\n' + text : text;
+  }
+  function clearError() { $('error').textContent = ''; }
+  function notice(text) { $('notice').textContent = text; }
+  function errorText(body, status) {
+    var err = body && body.error;
+    var msg = err && err.message ? err.message : 'The node refused the request (HTTP ' + status + ').';
+    if (err && /^desk\.(closed|expired|no_session)$/.test(err.code)) msg += ' Ask the organiser for a new desk code.';
+    return msg;
+  }
+  function describe(item) {
+    return (item.anonymous ? 'an anonymous pledge' : 'the pledge from ' + item.name) + ' of ' + money(item.amount, currency);
+  }
+
+  function setReachable(ok) {
+    reachable = ok;
+    renderStatus();
+  }
+  function renderStatus() {
+    var s = $('status');
+    var online = navigator.onLine && reachable;
+    s.textContent = online
+      ? 'Online: connected to the node.'
+      : 'Offline: the node cannot be reached. Pledges are kept on this phone and sent when it answers. ' +
+        'Do not reload this page until then: it cannot load without the node.';
+    s.classList.toggle('offline', !online);
+  }
+
+  // The offline queue ----------------------------------------------------------------------------------------
+  function loadQueue() {
+    try {
+      var q = JSON.parse(localStorage.getItem(queueKey) || '[]');
+      return Array.isArray(q) ? q : [];
+    } catch (e) {
+      return [];
+    }
+  }
+  function saveQueue(q) {
+    try {
+      localStorage.setItem(queueKey, JSON.stringify(q));
+      return true;
+    } catch (e) {
+      showError('This phone could not keep the pledge (its storage is full or blocked). Write it down.');
+      return false;
+    }
+  }
+  function removeFromQueue(key) {
+    saveQueue(loadQueue().filter(function (i) { return i.key !== key; }));
+  }
+  function renderQueue() {
+    var n = loadQueue().length;
+    var q = $('queue');
+    q.textContent = 'Waiting to send: ' + n;
+    q.hidden = n === 0;
+  }
+
+  function post(path, body) {
+    var ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = ctl ? setTimeout(function () { ctl.abort(); }, sendTimeoutMs) : null;
+    return fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', 'X-Whipround-CSRF': csrf },
+      body: JSON.stringify(body),
+      signal: ctl ? ctl.signal : undefined
+    }).then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (json) {
+        return { status: res.status, ok: res.ok, body: json };
+      });
+    }).finally(function () { if (timer) clearTimeout(timer); });
+  }
+
+  // One request: {receipt}, {error} (a 4xx: it will never succeed) or {retry} (no answer, 5xx, rate limited).
+  function send(item) {
+    return post('/api/v1/desk/pledges', item).then(function (r) {
+      if (r.ok && r.body) return { receipt: r.body };
+      if (r.status >= 500 || r.status === 429 || r.status === 408 || r.ok) return { retry: true, status: r.status };
+      return { error: errorText(r.body, r.status) };
+    }, function () {
+      return { retry: true };
+    });
+  }
+
+  async function flushNow() {
+    var tried = {};
+    lastFlushRetry = false;
+    for (;;) {
+      var item = loadQueue().find(function (i) { return !tried[i.key]; });
+      if (!item) break;
+      tried[item.key] = true;
+      var r = await send(item);
+      if (r.retry) {
+        lastFlushRetry = true;
+        if (!r.status) setReachable(false);
+        break;
+      }
+      setReachable(true);
+      removeFromQueue(item.key);
+      results[item.key] = r;
+      if (r.receipt) {
+        if (r.receipt.campaign) applySummary(r.receipt.campaign);
+        if (!pendingKeys[item.key]) notice('Sent ' + describe(item) + ': reference ' + r.receipt.reference + '.');
+      } else if (!pendingKeys[item.key]) {
+        addError('Not recorded: ' + describe(item) + '. ' + r.error);
+      }
+    }
+    renderQueue();
+  }
+  var pendingKeys = {}; // keys whose outcome the confirm step is waiting for (it reports them itself)
+  function flush() {
+    if (!flushing) {
+      flushing = flushNow().finally(function () { flushing = null; });
+    }
+    return flushing;
+  }
+
+  // Live progress --------------------------------------------------------------------------------------------
+  function percent(s) {
+    var g = Number(s.goal_minor), p = Number(s.pledged_minor);
+    if (!(g > 0)) return p > 0 ? 100 : 0;
+    return Math.min(100, Math.floor((p * 100) / g));
+  }
+  function tierLabel(t) {
+    var full = t.places_left === 0;
+    var text = t.title + ': from ' + money(t.minimum, currency);
+    if (full) return text + ', full (waitlist)';
+    if (t.places_left !== null && t.places_left !== undefined) return text + ', ' + placesText(t.places_left);
+    return text;
+  }
+  function applySummary(s) {
+    if (!s || typeof s !== 'object') return;
+    if (s.currency) currency = s.currency;
+    if (typeof s.minor_unit === 'number') minorUnit = s.minor_unit;
+    if (s.pledged !== undefined) $('total').textContent = money(s.pledged, currency);
+    if (s.goal !== undefined && $('goal')) $('goal').textContent = money(s.goal, currency);
+    if (typeof s.backers === 'number') $('backers').textContent = backersText(s.backers);
+    var p = $('progress');
+    p.value = percent(s);
+    p.textContent = percent(s) + '%';
+    if (Array.isArray(s.tiers)) {
+      s.tiers.forEach(function (t) {
+        tierMinimum[t.id] = Number(t.minimum_minor);
+        if (!tierSelect) return;
+        for (var i = 0; i < tierSelect.options.length; i++) {
+          var o = tierSelect.options[i];
+          if (o.value === t.id) {
+            o.textContent = tierLabel(t);
+            o.setAttribute('data-full', t.places_left === 0 ? '1' : '0');
+          }
+        }
+      });
+      showTierWarning();
+    }
+  }
+
+  var stream = null;
+  var streamTimer = null;
+  function connect() {
+    if (!campaignId || typeof EventSource !== 'function') return;
+    if (stream) stream.close();
+    clearTimeout(streamTimer);
+    stream = new EventSource('/api/v1/campaigns/' + encodeURIComponent(campaignId) + '/stream');
+    stream.addEventListener('progress', function (ev) {
+      setReachable(true);
+      try { applySummary(JSON.parse(ev.data)); } catch (e) { /* a malformed event changes nothing */ }
+    });
+    stream.onopen = function () { setReachable(true); };
+    stream.onerror = function () {
+      setReachable(false);
+      // The browser reconnects by itself unless it gave up (CLOSED): then start again.
+      if (stream.readyState === EventSource.CLOSED) streamTimer = setTimeout(connect, 3000);
+    };
+  }
+
+  // The form -------------------------------------------------------------------------------------------------
+  function chosenTier() {
+    if (!tierSelect || !tierSelect.value) return null;
+    return tierSelect.options[tierSelect.selectedIndex];
+  }
+  function showTierWarning() {
+    var w = $('tier-full-warning');
+    if (!w) return;
+    var o = chosenTier();
+    w.hidden = !(o && o.getAttribute('data-full') === '1');
+  }
+  function value(id) {
+    var e = $(id);
+    return e ? e.value.trim() : '';
+  }
+  function checked(id) {
+    var e = $(id);
+    return !!(e && e.checked);
+  }
+
+  // The request from the form, or an error message naming the field.
+  function readForm() {
+    var anonymous = checked('anonymous');
+    var name = value('name');
+    if (!anonymous && !name) return { error: 'Enter the backer\u2019s name, or tick Anonymous.', field: 'name' };
+    if (name.length > 80) return { error: 'The name is longer than 80 characters.', field: 'name' };
+    var amount = parseAmount(value('amount'));
+    if (!amount) {
+      var d = minorUnit > 0 ? ' with at most ' + minorUnit + ' decimals, e.g. 12.50' : ' in whole units';
+      return { error: 'Enter an amount above zero' + d + '.', field: 'amount' };
+    }
+    var tier = chosenTier();
+    if (tier && tierMinimum[tier.value] > amount.minor) {
+      return { error: 'This tier needs at least ' + tier.getAttribute('data-minimum') + '.', field: 'amount' };
+    }
+    var pay = form.querySelector('input[name="payment"]:checked');
+    var req = {
+      key: null,
+      anonymous: anonymous,
+      amount: amount.text,
+      tier: tier ? tier.value : null,
+      payment: pay ? pay.value : 'cash',
+      gift_aid: null
+    };
+    if (!anonymous) req.name = name;
+    ['email', 'phone', 'address'].forEach(function (f) {
+      var v = value(f);
+      if (v) req[f] = v;
+    });
+    for (var f2 of ['email', 'phone', 'address']) {
+      if (req[f2] && req[f2].length > 200) return { error: 'The ' + f2 + ' is longer than 200 characters.', field: f2 };
+    }
+    if (checked('gift-aid')) {
+      var ga = {
+        title: value('ga-title'),
+        first_name: value('ga-first'),
+        last_name: value('ga-last'),
+        house: value('ga-house'),
+        postcode: value('ga-postcode').toUpperCase(),
+        scope: value('ga-scope') || 'this-donation',
+        oral: checked('ga-oral')
+      };
+      var need = [['ga-first', 'first name', ga.first_name], ['ga-last', 'last name', ga.last_name],
+        ['ga-house', 'house name or number', ga.house], ['ga-postcode', 'postcode', ga.postcode]];
+      for (var i = 0; i < need.length; i++) {
+        if (!need[i][2]) return { error: 'Gift Aid needs the donor\u2019s ' + need[i][1] + '.', field: need[i][0] };
+      }
+      req.gift_aid = ga;
+    }
+    return { request: req, tierFull: !!(tier && tier.getAttribute('data-full') === '1'), tierName: tier ? tier.getAttribute('data-title') : null };
+  }
+
+  var paymentWords = { cash: 'Cash, paid now', transfer: 'Transfer, paid now', contactless: 'Contactless, paid now', promised: 'Promised, pays later' };
+  function fillConfirm(r) {
+    var dl = $('confirm-details');
+    dl.textContent = '';
+    function row(k, v) {
+      var dt = document.createElement('dt');
+      dt.textContent = k;
+      var dd = document.createElement('dd');
+      dd.textContent = v;
+      dl.appendChild(dt);
+      dl.appendChild(dd);
+    }
+    var q = r.request;
+    row('Name', q.anonymous ? 'Anonymous' : q.name);
+    row('Amount', money(q.amount, currency));
+    if (q.tier) row('Tier', r.tierName || q.tier);
+    row('Payment', paymentWords[q.payment] || q.payment);
+    var contact = ['email', 'phone', 'address'].filter(function (f) { return q[f]; }).map(function (f) { return q[f]; });
+    row('Contact', contact.length ? contact.join(', ') + ' (sealed to the organisers)' : 'None');
+    if (q.gift_aid) {
+      var g = q.gift_aid;
+      row('Gift Aid', [g.title, g.first_name, g.last_name].filter(Boolean).join(' ') + ', ' + g.house + ', ' + g.postcode +
+        (g.scope === 'past-and-future' ? ' (this donation, the past 4 years and the future)' : ' (this donation)') +
+        (g.oral ? ', given by word of mouth' : ''));
+    }
+    $('confirm-waitlist').hidden = !r.tierFull;
+  }
+
+  function show(panel) {
+    form.hidden = panel !== form;
+    confirmPanel.hidden = panel !== confirmPanel;
+    receiptPanel.hidden = panel !== receiptPanel;
+  }
+
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    clearError();
+    var r = readForm();
+    if (r.error) {
+      showError(r.error);
+      var f = $(r.field);
+      if (f) f.focus();
+      return;
+    }
+    pending = r;
+    fillConfirm(r);
+    show(confirmPanel);
+    $('confirm-heading').focus();
+  });
+
+  $('confirm-back').addEventListener('click', function () {
+    pending = null;
+    show(form);
+    $('review').focus();
+  });
+
+  $('confirm-send').addEventListener('click', async function () {
+    if (!pending) return;
+    var btn = $('confirm-send');
+    btn.disabled = true;
+    clearError();
+    var req = Object.assign({}, pending.request, { key: newKey() });
+    var key = req.key;
+    var q = loadQueue();
+    q.push(req);
+    if (!saveQueue(q)) { btn.disabled = false; return; }
+    pendingKeys[key] = true;
+    renderQueue();
+    try {
+      await flush();
+      if (!results[key] && !lastFlushRetry && loadQueue().some(function (i) { return i.key === key; })) await flush();
+    } finally {
+      delete pendingKeys[key];
+      btn.disabled = false;
+    }
+    var r = results[key];
+    delete results[key];
+    if (r && r.error) {
+      pending = null;
+      show(form);
+      showError('Not recorded: ' + r.error);
+      $('review').focus();
+      return;
+    }
+    var text = $('receipt-text');
+    if (r && r.receipt) {
+      var rc = r.receipt;
+      $('reference').textContent = rc.reference;
+      text.textContent = money(rc.amount, currency) + ' recorded' +
+        (rc.waitlisted ? ', on the waitlist: the tier is full' : '') +
+        (rc.duplicate ? ' (it had already reached the node: recorded once)' : '') + '.';
+    } else {
+      $('reference').textContent = 'waiting to send';
+      text.textContent = 'Kept on this phone: it will be sent when the node answers. ' +
+        'Do not reload this page until then.';
+    }
+    pending = null;
+    show(receiptPanel);
+    $('receipt-heading').focus();
+  });
+
+  $('new-pledge').addEventListener('click', function () {
+    form.reset();
+    clearError();
+    notice('');
+    Array.prototype.forEach.call(document.querySelectorAll('.quick-amount'), function (b) { b.classList.remove('chosen'); });
+    syncGiftAid();
+    showTierWarning();
+    show(form);
+    $('name').focus();
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll('.quick-amount'), function (b) {
+    b.addEventListener('click', function () {
+      $('amount').value = b.getAttribute('data-amount');
+      Array.prototype.forEach.call(document.querySelectorAll('.quick-amount'), function (o) {
+        o.classList.toggle('chosen', o === b);
+        o.setAttribute('aria-pressed', o === b ? 'true' : 'false');
+      });
+    });
+  });
+  $('amount').addEventListener('input', function () {
+    Array.prototype.forEach.call(document.querySelectorAll('.quick-amount'), function (o) {
+      o.classList.remove('chosen');
+      o.setAttribute('aria-pressed', 'false');
+    });
+  });
+
+  $('anonymous').addEventListener('change', function () {
+    $('name').disabled = checked('anonymous');
+  });
+  if (tierSelect) tierSelect.addEventListener('change', showTierWarning);
+
+  function syncGiftAid() {
+    var box = $('gift-aid');
+    if (!box) return;
+    $('ga-section').hidden = !box.checked;
+    var scope = value('ga-scope') || 'this-donation';
+    Array.prototype.forEach.call(document.querySelectorAll('#ga-wording .ga-text'), function (p) {
+      p.hidden = p.getAttribute('data-scope') !== scope;
+    });
+  }
+  if ($('gift-aid')) {
+    $('gift-aid').addEventListener('change', syncGiftAid);
+    $('ga-scope').addEventListener('change', syncGiftAid);
+  }
+
+  // Undo ------------------------------------------------------------------------------------------------------
+  $('undo').addEventListener('click', function () {
+    clearError();
+    if (loadQueue().length) {
+      showError('Some pledges are still waiting to send: undo works once they have reached the node.');
+      return;
+    }
+    if (!window.confirm('Undo the last pledge taken at this desk? It will be withdrawn.')) return;
+    var btn = $('undo');
+    btn.disabled = true;
+    post('/api/v1/desk/undo', {}).then(function (r) {
+      setReachable(true);
+      if (r.ok && r.body) {
+        notice('Withdrawn: pledge ' + r.body.reference + ' of ' + money(r.body.amount, currency) + '.');
+        if (r.body.campaign) applySummary(r.body.campaign);
+      } else {
+        showError('Nothing was undone: ' + errorText(r.body, r.status));
+      }
+    }, function () {
+      setReachable(false);
+      showError('Nothing was undone: the node cannot be reached. Try again when it answers.');
+    }).finally(function () { btn.disabled = false; });
+  });
+
+  // Start -----------------------------------------------------------------------------------------------------
+  window.addEventListener('online', function () {
+    renderStatus();
+    flush();
+    if (!stream || stream.readyState !== EventSource.OPEN) connect();
+  });
+  window.addEventListener('offline', renderStatus);
+  setInterval(function () {
+    if (!flushing && loadQueue().length) flush();
+  }, retryEveryMs);
+
+  syncGiftAid();
+  showTierWarning();
+  renderQueue();
+  renderStatus();
+  connect();
+  flush();
+})();
