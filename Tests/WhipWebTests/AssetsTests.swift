@@ -141,6 +141,7 @@ import Testing
         #expect(html.contains("data-full=\"1\">&lt;script&gt;alert(1)&lt;/script&gt;: from £10.00, full (waitlist)</option>"))
         #expect(html.contains("<span id=\"backers\">12 backers</span>") || html.contains("id=\"backers\">12 backers<"))
         #expect(html.contains("value=\"24\""))
+        #expect(html.contains("(open until 18:00)"))
         #expect(html.contains("Hall &amp; Pool &lt;Trust&gt;"))
         #expect(!html.contains("{{"), "a tag was left unrendered")
         // The hostile strings arrive only escaped.

@@ -75,7 +75,7 @@
     return msg;
   }
   function describe(item) {
-    return (item.anonymous ? 'an anonymous pledge' : 'the pledge from ' + item.name) + ' of ' + money(item.amount, currency);
+    return (item.name ? 'the pledge from ' + item.name : 'an anonymous pledge') + ' of ' + money(item.amount, currency);
   }
 
   function setReachable(ok) {
@@ -283,7 +283,7 @@
       payment: pay ? pay.value : 'cash',
       gift_aid: null
     };
-    if (!anonymous) req.name = name;
+    if (name) req.name = name;
     ['email', 'phone', 'address'].forEach(function (f) {
       var v = value(f);
       if (v) req[f] = v;
@@ -293,7 +293,7 @@
     }
     if (checked('gift-aid')) {
       var ga = {
-        title: value('ga-title'),
+        title: value('ga-title') || null,
         first_name: value('ga-first'),
         last_name: value('ga-last'),
         house: value('ga-house'),
@@ -324,7 +324,7 @@
       dl.appendChild(dd);
     }
     var q = r.request;
-    row('Name', q.anonymous ? 'Anonymous' : q.name);
+    row('Name', q.anonymous ? (q.name ? q.name + ' (anonymous in public)' : 'Anonymous') : q.name);
     row('Amount', money(q.amount, currency));
     if (q.tier) row('Tier', r.tierName || q.tier);
     row('Payment', paymentWords[q.payment] || q.payment);
@@ -439,9 +439,6 @@
     });
   });
 
-  $('anonymous').addEventListener('change', function () {
-    $('name').disabled = checked('anonymous');
-  });
   if (tierSelect) tierSelect.addEventListener('change', showTierWarning);
 
   function syncGiftAid() {
