@@ -51,6 +51,9 @@ public enum Desk {
         Dates.localForm(ms, timeZone: TimeZone.current.identifier, midnightAsEndOfDay: false).replacingOccurrences(of: "T", with: " ")
     }
 
+    /// A random URL-safe token for a form or cookie (24 bytes).
+    public static func newToken() -> String { token(24) }
+
     /// A random URL-safe token of `bytes` bytes.
     static func token(_ bytes: Int) -> String {
         Data(Sodium.randomBytes(bytes)).base64EncodedString().replacingOccurrences(of: "+", with: "-")
@@ -291,7 +294,8 @@ extension Node {
         return try receipt(id, duplicate: duplicate)
     }
 
-    /// Withdraws the newest pledge this desk recorded that is still active, while the campaign is live.
+    /// Undoes the newest pledge this desk recorded that is still active, while the campaign is live: a withdrawal, or
+    /// for a paid pledge (which the rules do not let anyone withdraw) a rejection, when this node may organise.
     public func undoLastDeskPledge(_ s: DeskSession) throws(WhipError) -> DeskReceipt {
         _ = try deskSession(token: s.token)
         for id in try store.deskPledges(desk: s.desk.id, limit: 50) {
@@ -299,7 +303,23 @@ extension Node {
             guard let c = try store.campaign(p.campaign), c.standing(now: now) == .live else {
                 throw WhipError(.rejected, "the campaign is no longer live: its pledges cannot be undone here")
             }
-            try emit(c.community, .pledgeWithdrawn(PledgeRef(campaign: c.id, pledge: p.id)))
+            if p.collected.minor > 0 {
+                // Money already taken cannot be withdrawn (PROTOCOL.md §7.3): an organiser rejects the pledge instead,
+                // once the money is handed back.
+                do {
+                    try emit(
+                        c.community,
+                        .pledgeRejected(
+                            PledgeRejected(campaign: c.id, pledge: p.id, reason: "undone at the desk '\(s.desk.name)': money handed back")))
+                } catch  where error.code == .rejected {
+                    throw WhipError(
+                        .rejected,
+                        "the last pledge was paid, so only an organiser can undo it: hand the money back and ask an organiser to reject pledge \(p.id.hex.prefix(12))",
+                        cause: error)
+                }
+            } else {
+                try emit(c.community, .pledgeWithdrawn(PledgeRef(campaign: c.id, pledge: p.id)))
+            }
             return try receipt(id, duplicate: false)
         }
         throw WhipError(.notFound, "this desk has no pledge left to undo")

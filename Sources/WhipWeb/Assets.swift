@@ -25,4 +25,21 @@ enum Assets {
     static func text(_ name: String) -> String? {
         bytes(name).map { String(decoding: $0, as: UTF8.self) }
     }
+
+    /// Every Mustache template, by name without its extension.
+    static let templates: [String] = ["home", "pair", "desk", "display", "message"]
+
+    /// Whether `name` may be served under `/static/` (styles, scripts, images; never templates or the API document).
+    static func isStatic(_ name: String) -> Bool {
+        name.hasSuffix(".css") || name.hasSuffix(".js") || name.hasSuffix(".svg") || name.hasSuffix(".png")
+    }
+
+    /// The Content-Type of a static file.
+    static func contentType(_ name: String) -> String {
+        if name.hasSuffix(".css") { return "text/css; charset=utf-8" }
+        if name.hasSuffix(".js") { return "text/javascript; charset=utf-8" }
+        if name.hasSuffix(".svg") { return "image/svg+xml" }
+        if name.hasSuffix(".png") { return "image/png" }
+        return "application/octet-stream"
+    }
 }

@@ -159,6 +159,12 @@ import WhipTestSupport
         let none = #expect(throws: WhipError.self) { try h.hub.undoLastDeskPledge(s) }
         #expect(none?.code == .notFound)
         #expect(try h.hub.campaign(h.campaign.id.hex).backers == 1)
+        // A paid pledge cannot be withdrawn by the rules: the organiser's node rejects it instead.
+        var paid = DeskPledgeRequest(key: "phone-a-0003", name: "Di", amount: "20")
+        paid.paid = .cash
+        _ = try h.hub.takeDeskPledge(s, paid)
+        let rejected = try h.hub.undoLastDeskPledge(s)
+        #expect(rejected.pledge.status == "rejected" && rejected.campaign.backers == 1)
     }
 
     /// The contact part of the release before desks, which knew no `desk` key.

@@ -1,5 +1,5 @@
 // The pledge desk: review -> confirm -> send -> receipt, an offline queue in localStorage, live progress by SSE.
-// Plain JavaScript for a page served over plain HTTP on a LAN: no service worker, no crypto.subtle, no inline code.
+// Plain JavaScript for a page served over plain HTTP on a LAN: no service workers, no SubtleCrypto, no inline code.
 'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };

@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import WhipCore
+import WhipNode
+import WhipStore
+
+/// What everyone may see of a campaign's progress: the public view, never personal data.
+struct CampaignSummary: Codable, Sendable, Equatable {
+    struct Tier: Codable, Sendable, Equatable {
+        let id: String
+        let title: String
+        let description: String?
+        let minimum: String
+        let minimumMinor: Int64
+        let limit: Int?
+        let claimed: Int
+        /// Nil when the tier has no limit.
+        let placesLeft: Int?
+    }
+
+    let id: String
+    let title: String
+    let currency: String
+    let minorUnit: Int
+    let goal: String
+    let goalMinor: Int64
+    let pledged: String
+    let pledgedMinor: Int64
+    let backers: Int
+    let matched: String
+    let matchedMinor: Int64
+    /// Crowd plus match as a share of the goal, 0 to 100 (more is shown as 100).
+    let percent: Int
+    let standing: String
+    let closes: String
+    let tiers: [Tier]
+
+    init(_ c: CampaignRow, tiers: [TierRow], now: UInt64) {
+        id = c.id.hex
+        title = c.title
+        currency = c.goal.currency.code
+        minorUnit = Int(c.goal.currency.exponent)
+        goal = c.goal.formatted
+        goalMinor = c.goal.minor
+        pledged = c.pledged.formatted
+        pledgedMinor = c.pledged.minor
+        backers = c.backers
+        matched = c.matched.formatted
+        matchedMinor = c.matched.minor
+        let raised = Double(c.pledged.minor) + Double(c.matched.minor)
+        percent = c.goal.minor > 0 ? min(100, Int(raised * 100 / Double(c.goal.minor))) : 100
+        standing = c.standing(now: now).rawValue
+        closes = Dates.format(c.closes, timeZone: c.timeZone)
+        self.tiers = tiers.sorted { ($0.minimum.minor, $0.title) < ($1.minimum.minor, $1.title) }.map { t in
+            Tier(
+                id: t.id.hex, title: t.title, description: t.description, minimum: t.minimum.formatted, minimumMinor: t.minimum.minor,
+                limit: t.limit, claimed: t.claimed, placesLeft: t.limit.map { max(0, $0 - t.claimed) })
+        }
+    }
+
+    /// The summary of campaign `id`, read off the cooperative pool; nil when the replica has no such campaign.
+    static func load(_ node: Node, _ id: EventID) async throws(WhipError) -> CampaignSummary? {
+        let now = node.now
+        return try await node.read { store throws(WhipError) -> CampaignSummary? in
+            guard let c = try store.campaign(id) else { return nil }
+            return CampaignSummary(c, tiers: try store.tiers(campaign: id), now: now)
+        }
+    }
+}
+
+/// Live progress for the desks and the display: one server-sent-event stream per open page, fed whenever the
+/// replica changes (a desk's pledge at once; others, from gossip or the CLI, within `pollInterval`).
+final class ProgressHub: Service, Sendable {
+    let node: Node
+    let logger: Logger
+    let maxStreams: Int
+    let pollInterval: Duration
+    /// A comment line sent this often keeps proxies and the idle timer from closing a quiet stream.
+    static let keepAlive: Duration = .seconds(15)
+
+    private struct State {
+        var streams: [EventID: [UUID: AsyncStream<String>.Continuation]] = [:]
+        var count = 0
+        var last: [EventID: CampaignSummary] = [:]
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    init(node: Node, maxStreams: Int, pollInterval: Duration = .milliseconds(100), logger: Logger) {
+        self.node = node
+        self.maxStreams = maxStreams
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    /// Streams currently open.
+    var streamCount: Int { state.withLock { $0.count } }
+
+    /// A new stream of SSE messages for `campaign`, starting with `first`; nil when `maxStreams` are open.
+    func subscribe(_ campaign: EventID, first: CampaignSummary) -> AsyncStream<String>? {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(8))
+        let admitted = state.withLock { s -> Bool in
+            guard !s.closed, s.count < maxStreams else { return false }
+            s.streams[campaign, default: [:]][id] = continuation
+            s.count += 1
+            if s.last[campaign] == nil { s.last[campaign] = first }
+            return true
+        }
+        guard admitted else { return nil }
+        continuation.yield(Self.message(first))
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { s in
+                if s.streams[campaign]?.removeValue(forKey: id) != nil { s.count -= 1 }
+                if s.streams[campaign]?.isEmpty == true {
+                    s.streams[campaign] = nil
+                    s.last[campaign] = nil
+                }
+            }
+        }
+        return stream
+    }
+
+    /// One SSE message carrying `summary`.
+    static func message(_ summary: CampaignSummary) -> String {
+        "event: progress\ndata: \(API.json(summary))\n\n"
+    }
+
+    /// Sends the campaign's summary to its streams if it changed since the last one sent.
+    func publish(_ campaign: EventID) async {
+        guard state.withLock({ $0.streams[campaign] != nil }) else { return }
+        guard let summary = try? await CampaignSummary.load(node, campaign) else { return }
+        let targets = state.withLock { s -> [AsyncStream<String>.Continuation] in
+            guard s.last[campaign] != summary, let streams = s.streams[campaign] else { return [] }
+            s.last[campaign] = summary
+            return Array(streams.values)
+        }
+        guard !targets.isEmpty else { return }
+        let text = Self.message(summary)
+        for c in targets { c.yield(text) }
+    }
+
+    func run() async throws {
+        var mark = (try? await node.read { store throws(WhipError) in try store.changeMark() }) ?? 0
+        var sinceKeepAlive: Duration = .zero
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.pollInterval) }
+            sinceKeepAlive += pollInterval
+            let now = (try? await node.read { store throws(WhipError) in try store.changeMark() }) ?? mark
+            if now != mark {
+                mark = now
+                for campaign in state.withLock({ Array($0.streams.keys) }) { await publish(campaign) }
+            }
+            if sinceKeepAlive >= Self.keepAlive {
+                sinceKeepAlive = .zero
+                for c in state.withLock({ $0.streams.values.flatMap(\.values) }) { c.yield(": keep-alive\n\n") }
+            }
+        }
+        // Ends every open stream, so the server's graceful shutdown does not wait for pages that never leave.
+        let all = state.withLock { s -> [AsyncStream<String>.Continuation] in
+            s.closed = true
+            return s.streams.values.flatMap(\.values)
+        }
+        for c in all { c.finish() }
+    }
+}
