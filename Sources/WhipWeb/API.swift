@@ -129,7 +129,6 @@ enum API {
                 title: try field("gift_aid.title", g.title, max: 4), firstName: g.firstName.trimmingCharacters(in: .whitespaces),
                 lastName: g.lastName.trimmingCharacters(in: .whitespaces), house: g.house.trimmingCharacters(in: .whitespaces),
                 postcode: GiftAidDeclaration.normalisePostcode(g.postcode), scope: scope, date: today, oral: g.oral ?? false)
-            r.contact.giftAid = true
         }
         return r
     }

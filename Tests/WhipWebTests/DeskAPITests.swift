@@ -146,6 +146,37 @@ import WhipTestSupport
         }
     }
 
+    @Test func aGiftAidDeclarationIsSealedToTheTreasurersNotTheOrganisers() async throws {
+        let f = try Fixture()
+        let info = try f.node.communityInfo(f.campaign.community)
+        _ = try await f.node.emit(
+            info.id, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Trust", yearEndMonth: 3, yearEndDay: 31)))
+        _ = try f.node.grant(info, member: f.node.identity.publicKey, role: .treasurer, expires: nil)
+        try await f.app.test(.router) { client in
+            let (cookie, csrf) = try await f.pair(client)
+            let page = try await client.execute(uri: "/desk", method: .get, headers: [.cookie: cookie]) { String(buffer: $0.body) }
+            #expect(page.contains("Elm Trust") && page.contains("id=\"gift-aid\""))
+            let ga = #","gift_aid":{"first_name":"Ann","last_name":"Oak","house":"12","postcode":"s19 2bd","scope":"this-donation","oral":true}"#
+            let id = try await client.execute(
+                uri: "/api/v1/desk/pledges", method: .post, headers: [.cookie: cookie, API.csrfHeader: csrf, .contentType: "application/json"],
+                body: Self.pledge(key: "phone-a-0001", extra: ga)
+            ) { r in
+                #expect(r.status == .created, "\(String(buffer: r.body))")
+                let body = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]
+                let hex = try #require(body?["pledge"] as? String)
+                return try #require(EventID(hex: hex))
+            }
+            let (pledge, _) = try f.node.pledge(id.hex)
+            // The organisers' part says nothing of Gift Aid; the treasurers' part holds the declaration.
+            #expect(f.node.openContact(pledge.contact)?.giftAid == false)
+            guard case .found(let d) = try f.node.giftAidDeclaration(pledge: id) else {
+                Issue.record("the treasurer cannot open the declaration")
+                return
+            }
+            #expect(d.lastName == "Oak" && d.postcode == "S19 2BD" && d.oral)
+        }
+    }
+
     @Test func aWrongPairingCodeIsRefusedAndGuessingIsRateLimited() async throws {
         var config = WebConfig()
         config.limits.pairingAttemptsPerMinutePerAddress = 3
