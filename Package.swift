@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "WhipBench",
             dependencies: [
-                "WhipDaemon", "WhipNet", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipSync",
+                "WhipDaemon", "WhipNet", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipSync", "WhipWeb",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

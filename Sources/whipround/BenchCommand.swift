@@ -30,6 +30,13 @@ struct BenchCommand: AsyncParsableCommand {
     var network = false
     @Flag(help: "Scheduling delay instead: how late a task waking every 10 ms wakes during an initial sync of --events events over loopback.")
     var scheduling = false
+    @Flag(
+        help:
+            "Pledge desk figures instead: pledges through the HTTP API from --desks desks at once beside Node.emit, the delay to another page's live update, page weight and the web server's memory."
+    )
+    var web = false
+    @Option(help: "Pledges posted by the desks (with --web).") var webPledges: Int = 2_000
+    @Option(help: "Desks posting at once (with --web).") var desks: Int = 20
     @Option(help: "Items per side for the reconciliation figures (with --network; 0 skips them).") var reconcileItems: Int = 1_000_000
     @Option(help: "Largest logical reconciliation message, in bytes (sent in frames of at most 65,000).")
     var reconcileFrame: Int = SyncParameters().frameLimit
@@ -41,6 +48,14 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// The largest count any option takes: more would not fit in memory, and the figures do not need it.
     static let maxCount = 10_000_000
+
+    /// Refuses --web counts that would divide by zero or open more desks than the node's limits allow.
+    func check(webPledges: Int, desks: Int) throws(WhipError) {
+        guard (1...1_000).contains(desks) else { throw WhipError(.invalidArgument, "--desks must be from 1 to 1000 (it is \(desks))") }
+        guard webPledges >= desks, webPledges <= 1_000_000 else {
+            throw WhipError(.invalidArgument, "--web-pledges must be from --desks (\(desks)) to 1000000 (it is \(webPledges))")
+        }
+    }
 
     /// Refuses counts that would crash the benchmark (zero or negative sizes, divisions by zero) or exhaust memory.
     func check() throws(WhipError) {
@@ -80,6 +95,11 @@ struct BenchCommand: AsyncParsableCommand {
         let parent = node.data.map { DataDir.resolve(flag: $0).path } ?? BenchDirectory.defaultParent
         let signals = BenchDirectory.removeOnSignal(parent: parent)
         defer { signals.forEach { $0.cancel() } }
+        if web {
+            try check(webPledges: webPledges, desks: desks)
+            try await WebBench.run(pledges: webPledges, desks: desks, parent: parent, logger: node.logger()) { print($0) }
+            return
+        }
         if scheduling {
             try await SchedulingBench.run(events: events, parent: parent, logger: node.logger()) { print($0) }
             return

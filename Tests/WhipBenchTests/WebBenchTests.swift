@@ -1,0 +1,23 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import WhipBench
+
+/// The desk benchmark runs end to end on a small load: every POST recorded, every figure printed (the figures
+/// themselves are measured in a release build and kept in docs/BENCHMARKS.md).
+@Test(.timeLimit(.minutes(5))) func webBenchSmoke() async throws {
+    let parent = FileManager.default.temporaryDirectory.appendingPathComponent("whipround-webbench-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: parent) }
+    let lines = Mutex<[String]>([])
+    try await WebBench.run(pledges: 40, desks: 4, parent: parent, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }) { line in
+        lines.withLock { $0.append(line) }
+    }
+    let out = lines.withLock { $0 }
+    #expect(!out.contains { $0.contains("FAILED") }, "\(out)")
+    #expect(out.contains { $0.contains("HTTP API: 40 pledges from 4 desks") }, "\(out)")
+    #expect(out.contains { $0.contains("over 40 pledges") }, "\(out)")
+    #expect(out.contains { $0.contains("desk page weight") } && out.contains { $0.contains("memory: RSS") })
+    #expect(try FileManager.default.contentsOfDirectory(atPath: parent).isEmpty)
+}
