@@ -17,6 +17,8 @@ enum Assets {
         case "desk.css": PackageResources.desk_css
         case "desk.js": PackageResources.desk_js
         case "display.js": PackageResources.display_js
+        // Served at /api/v1/openapi.json, not under /static.
+        case "openapi.json": PackageResources.openapi_json
         default: nil
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Mustache
 import Testing
 
@@ -227,5 +228,17 @@ import Testing
         #expect(message.contains("<h1 id=\"message-title\">This desk is closed</h1>"))
         #expect(message.contains("href=\"/pair\">Pair again</a>"))
         #expect(!message.contains(Self.hostileName))
+    }
+
+    @Test func theOpenAPIDocumentIsCompiledInAndDescribesAPIv1() throws {
+        let bytes = try #require(Assets.bytes("openapi.json"))
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect(doc["openapi"] as? String == "3.1.0")
+        let paths = try #require(doc["paths"] as? [String: Any])
+        #expect(
+            Set(paths.keys) == [
+                "/api/v1/openapi.json", "/api/v1/campaigns/{id}", "/api/v1/campaigns/{id}/stream", "/api/v1/desk",
+                "/api/v1/desk/pledges", "/api/v1/desk/undo",
+            ])
     }
 }
