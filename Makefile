@@ -4,7 +4,7 @@
 SWIFT ?= swift
 NAME ?= My Whipround node
 
-.PHONY: deps build release run test bench format lint clean
+.PHONY: deps test-deps build release run test bench format lint clean
 
 deps:
 	@scripts/deps.sh
@@ -19,7 +19,7 @@ run: release
 	@.build/release/whipround id >/dev/null 2>&1 || .build/release/whipround init --name "$(NAME)"
 	.build/release/whipround status
 
-test: deps
+test: deps test-deps
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 	scripts/check-vectors.sh
 	$(SWIFT) build --build-tests
@@ -29,6 +29,9 @@ test: deps
 	$(SWIFT) test --skip-build --parallel --skip 'WhipDaemonTests|WhipCLITests'
 	$(SWIFT) test --skip-build --parallel --filter WhipDaemonTests
 	$(SWIFT) test --skip-build --parallel --filter WhipCLITests
+
+test-deps:
+	@scripts/test-deps.sh
 
 bench: release
 	.build/release/whipround bench
