@@ -160,8 +160,8 @@ def test_a_resent_key_records_nothing_twice(hall, phones):
 def test_phone_b_sees_phone_c_pledge_from_the_other_node_within_1s(hall, phones):
     hub, annex, campaign = hall["hub"], hall["annex"], hall["campaign"]
     b = pair(phones("B"), hub.open_desk(campaign, "Cake stall"))
-    wait_until("the annex's collector grant", lambda: annex.run("desk", "open", "--campaign", campaign,
-                                                                 "--name", "Pool gate", expect=None).returncode == 0)
+    wait_until("the annex's collector grant", lambda: annex.run("desk", "open", "--campaign", campaign, "--name", "Pool gate",
+                                                                 expect=None, json_out=False).returncode == 0)
     c = pair(phones("C"), _pair_url(annex, "Pool gate"))
     _, display = phones("projector", viewport={"width": 1280, "height": 720}, mobile=False)
     display.goto(f"{hub.web}/display/{campaign}")
@@ -209,6 +209,7 @@ def test_a_full_tier_warns_before_waitlisting(hall, phones):
     _, b = phones("B")
     take(b, "First Towel", amount="15", tier=towel)
     # The live summary marks the tier full on the page; choosing it again warns before anything is sent.
+    b.select_option("#tier", "")
     b.select_option("#tier", towel)
     b.wait_for_selector("#tier-full-warning", state="visible")
     assert "waitlisted" in b.inner_text("#tier-full-warning")
@@ -230,7 +231,8 @@ def test_a_full_tier_warns_before_waitlisting(hall, phones):
 def test_undo_withdraws_the_desks_last_pledge(hall, phones):
     hub, campaign = hall["hub"], hall["campaign"]
     _, b = phones("B")
-    take(b, "Changed Mind", amount="4")
+    # A promised pledge: undoing one already paid is the organiser's rejection, not a withdrawal.
+    take(b, "Changed Mind", amount="4", payment="promised")
     b.click("#undo")
     wait_until("the undo notice", lambda: "Withdrawn" in b.inner_text("#notice"), timeout=10)
     screenshot(b, "14-undo")
