@@ -31,8 +31,8 @@ import Testing
 
     static var twoTiers: [[String: Any]] {
         [
-            ["id": "gold", "title": "Gold", "minimum": "£25.00", "limited": true, "places_left": 3, "full": false],
-            ["id": "pool", "title": hostileName, "minimum": "£10.00", "limited": true, "places_left": 0, "full": true],
+            ["id": "gold", "title": "Gold", "minimum": "£25.00", "minimum_minor": 2500, "limited": true, "places_left": 3, "full": false],
+            ["id": "pool", "title": hostileName, "minimum": "£10.00", "minimum_minor": 1000, "limited": true, "places_left": 0, "full": true],
         ]
     }
 
@@ -145,11 +145,13 @@ import Testing
         #expect(html.contains("class=\"quick-amount\" data-amount=\"10.00\">£10.00</button>"))
         #expect(
             html.contains(
-                "<option value=\"gold\" data-title=\"Gold\" data-minimum=\"£25.00\" data-full=\"0\">Gold: from £25.00, 3 places left</option>"))
+                "<option value=\"gold\" data-title=\"Gold\" data-minimum=\"£25.00\" data-minimum-minor=\"2500\" data-full=\"0\">Gold: from £25.00, 3 places left</option>"
+            ))
         #expect(html.contains("data-full=\"1\">&lt;script&gt;alert(1)&lt;/script&gt;: from £10.00, full (waitlist)</option>"))
         #expect(html.contains("<span id=\"backers\">12 backers</span>") || html.contains("id=\"backers\">12 backers<"))
         #expect(html.contains("value=\"24\""))
         #expect(html.contains("(open until 18:00)"))
+        #expect(html.contains("<p id=\"matched\" class=\"muted\" hidden>"), "no match funding: the line is hidden")
         #expect(html.contains("Hall &amp; Pool &lt;Trust&gt;"))
         #expect(!html.contains("{{"), "a tag was left unrendered")
         // The hostile strings arrive only escaped.
@@ -171,8 +173,11 @@ import Testing
         #expect(html.contains("id=\"pledge-form\""))
         values["campaign"] = [
             "id": "ab12", "title": "T", "total": "£5.00", "goal": "£9.00", "currency": "GBP", "backers": 1, "one_backer": true, "percent": 55,
+            "has_match": true, "matched": "£2.00",
         ]
-        #expect(try Self.render("desk.mustache", values).contains("id=\"backers\">1 backer<"))
+        let one = try Self.render("desk.mustache", values)
+        #expect(one.contains("id=\"backers\">1 backer<"))
+        #expect(one.contains("<p id=\"matched\" class=\"muted\">including <span id=\"matched-amount\">£2.00</span> match funding</p>"))
     }
 
     @Test func displayRendersLiveIdsAndEscapes() throws {

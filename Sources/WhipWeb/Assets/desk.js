@@ -20,7 +20,6 @@
   var confirmPanel = $('confirm');
   var receiptPanel = $('receipt');
   var tierSelect = $('tier');
-  var tierMinimum = {}; // tier id -> minimum in minor units, from the live summary
   var reachable = navigator.onLine;
   var pending = null; // the request being reviewed
   var results = {}; // key -> {receipt} or {error}, for requests sent from the queue
@@ -183,6 +182,7 @@
 
   // Live progress --------------------------------------------------------------------------------------------
   function percent(s) {
+    if (typeof s.percent === 'number') return s.percent;
     var g = Number(s.goal_minor), p = Number(s.pledged_minor);
     if (!(g > 0)) return p > 0 ? 100 : 0;
     return Math.min(100, Math.floor((p * 100) / g));
@@ -201,18 +201,22 @@
     if (s.pledged !== undefined) $('total').textContent = money(s.pledged, currency);
     if (s.goal !== undefined && $('goal')) $('goal').textContent = money(s.goal, currency);
     if (typeof s.backers === 'number') $('backers').textContent = backersText(s.backers);
+    if (s.matched !== undefined && $('matched')) {
+      $('matched-amount').textContent = money(s.matched, currency);
+      $('matched').hidden = !(Number(s.matched_minor) > 0);
+    }
     var p = $('progress');
     p.value = percent(s);
     p.textContent = percent(s) + '%';
     if (Array.isArray(s.tiers)) {
       s.tiers.forEach(function (t) {
-        tierMinimum[t.id] = Number(t.minimum_minor);
         if (!tierSelect) return;
         for (var i = 0; i < tierSelect.options.length; i++) {
           var o = tierSelect.options[i];
           if (o.value === t.id) {
             o.textContent = tierLabel(t);
             o.setAttribute('data-full', t.places_left === 0 ? '1' : '0');
+            o.setAttribute('data-minimum-minor', String(t.minimum_minor));
           }
         }
       });
@@ -271,7 +275,7 @@
       return { error: 'Enter an amount above zero' + d + '.', field: 'amount' };
     }
     var tier = chosenTier();
-    if (tier && tierMinimum[tier.value] > amount.minor) {
+    if (tier && Number(tier.getAttribute('data-minimum-minor')) > amount.minor) {
       return { error: 'This tier needs at least ' + tier.getAttribute('data-minimum') + '.', field: 'amount' };
     }
     var pay = form.querySelector('input[name="payment"]:checked');
@@ -445,6 +449,7 @@
     var box = $('gift-aid');
     if (!box) return;
     $('ga-section').hidden = !box.checked;
+    $('ga-oral-note').hidden = !checked('ga-oral');
     var scope = value('ga-scope') || 'this-donation';
     Array.prototype.forEach.call(document.querySelectorAll('#ga-wording .ga-text'), function (p) {
       p.hidden = p.getAttribute('data-scope') !== scope;
@@ -453,6 +458,7 @@
   if ($('gift-aid')) {
     $('gift-aid').addEventListener('change', syncGiftAid);
     $('ga-scope').addEventListener('change', syncGiftAid);
+    $('ga-oral').addEventListener('change', syncGiftAid);
   }
 
   // Undo ------------------------------------------------------------------------------------------------------

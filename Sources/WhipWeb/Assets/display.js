@@ -21,8 +21,12 @@
     if (s.pledged !== undefined) $('display-total').textContent = money(s.pledged, currency);
     if (s.goal !== undefined) $('display-goal').textContent = money(s.goal, currency);
     if (typeof s.backers === 'number') $('display-backers').textContent = s.backers + (s.backers === 1 ? ' backer' : ' backers');
-    var g = Number(s.goal_minor), p = Number(s.pledged_minor);
-    var pct = g > 0 ? Math.min(100, Math.floor((p * 100) / g)) : p > 0 ? 100 : 0;
+    if (s.matched !== undefined) {
+      $('display-matched-amount').textContent = money(s.matched, currency);
+      $('display-matched').hidden = !(Number(s.matched_minor) > 0);
+    }
+    var g = Number(s.goal_minor), p = Number(s.pledged_minor) + (Number(s.matched_minor) || 0);
+    var pct = typeof s.percent === 'number' ? s.percent : g > 0 ? Math.min(100, Math.floor((p * 100) / g)) : 100;
     var bar = $('display-progress');
     bar.value = pct;
     bar.textContent = pct + '%';
