@@ -1,8 +1,10 @@
 # Two commands do all the set-up on a fresh Debian machine with Swift:
-#   make run    builds whipround and runs a local node in the default data dir
+#   make run    builds whipround and serves a local node (default data dir) with its pages on 127.0.0.1:8480
 #   make test   builds with warnings as errors and runs every test
 SWIFT ?= swift
 NAME ?= My Whipround node
+# Where `make run` serves the pledge desk's pages: this machine only (`make run WEB=0.0.0.0:8480` for the hall's network).
+WEB ?= 127.0.0.1:8480
 
 .PHONY: deps test-deps build release run test bench format lint clean
 
@@ -18,6 +20,8 @@ release: deps
 run: release
 	@.build/release/whipround id >/dev/null 2>&1 || .build/release/whipround init --name "$(NAME)"
 	.build/release/whipround status
+	@# In the foreground until Ctrl-C; it prints the address to open once the pages are served.
+	.build/release/whipround serve --web $(WEB)
 
 test: deps test-deps
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests

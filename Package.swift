@@ -9,7 +9,7 @@ import PackageDescription
 //   WhipNode, WhipSync -> WhipNet (sync over TCP with SwiftNIO: framing, sessions, the Exchange, one-shot sync)
 //   CQRencode, WhipCore -> WhipQR (QR codes from Debian's libqrencode: terminal blocks and SVG)
 //   WhipNode -> WhipWeb (the pledge desk's HTTP server with Hummingbird; through the application API, never GRDB)
-//   WhipNet -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
+//   WhipNet, WhipWeb -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
 //   WhipDaemon -> WhipBench (benchmarks only) ; everything -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "WhipDaemon",
             dependencies: [
-                "WhipNet", "WhipNode", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync",
+                "WhipNet", "WhipNode", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "WhipWeb",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "whipround",
             dependencies: [
-                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipNet", "WhipDaemon", "WhipBench", "WhipSync",
+                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipNet", "WhipDaemon", "WhipBench", "WhipSync", "WhipWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "WhipDaemonTests",
             dependencies: [
-                "WhipDaemon", "WhipNet", "WhipBench", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "WhipTestSupport",
+                "WhipDaemon", "WhipNet", "WhipBench", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "WhipTestSupport", "WhipWeb",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -3,6 +3,7 @@ import TOMLKit
 public import WhipCore
 public import WhipNet
 import WhipSync
+public import WhipWeb
 
 /// Everything `whipround serve` can be told, with the documented defaults. `Config/whipround.toml` lists each key.
 /// The defaults of the keys that become `SessionSettings` are that type's own, so they are written once.
@@ -69,6 +70,11 @@ public struct DaemonConfig: Sendable, Equatable {
     public var metricsListenIsDefault = true
     /// Where metrics are served unless configured otherwise.
     public static let defaultMetricsListen = HostPort(host: "127.0.0.1", port: 9478)
+    /// The pledge desk's web server (`[web]`); its `host` is nil when it is off.
+    public var web = WebConfig()
+    /// True while the web address is the default nobody asked for: if it is taken (another daemon on this host),
+    /// the daemon warns and runs without the web pages; an address someone set must bind.
+    public var webListenIsDefault = true
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel = "info"
     /// Limits.
@@ -109,6 +115,29 @@ public struct DaemonConfig: Sendable, Equatable {
                 c.metricsListenIsDefault = false
             }
             try m.finish()
+        }
+        if var w = try r.table("web") {
+            if let l = try w.string("listen") {
+                if l.isEmpty {
+                    c.web.host = nil
+                } else {
+                    let a = try w.address("listen", l, listening: true)
+                    c.web.host = a.host
+                    c.web.port = a.port
+                }
+                c.webListenIsDefault = false
+            }
+            if let u = try w.string("public_url") { c.web.publicURL = try w.publicURL("public_url", u) }
+            c.web.limits.maxBodyBytes = try w.int("max_body_bytes", in: 1_024...1_048_576) ?? c.web.limits.maxBodyBytes
+            c.web.limits.requestsPerMinutePerAddress =
+                try w.int("requests_per_minute_per_address", in: 1...1_000_000) ?? c.web.limits.requestsPerMinutePerAddress
+            c.web.limits.pledgesPerMinutePerDesk = try w.int("pledges_per_minute_per_desk", in: 1...100_000) ?? c.web.limits.pledgesPerMinutePerDesk
+            // Guessing a 60-bit pairing code stays hopeless at the highest rate allowed here.
+            c.web.limits.pairingAttemptsPerMinutePerAddress =
+                try w.int("pairing_attempts_per_minute_per_address", in: 1...1_000) ?? c.web.limits.pairingAttemptsPerMinutePerAddress
+            c.web.limits.maxEventStreams = try w.int("max_event_streams", in: 1...100_000) ?? c.web.limits.maxEventStreams
+            c.web.limits.idleTimeoutSeconds = try w.seconds("idle_timeout_seconds") ?? c.web.limits.idleTimeoutSeconds
+            try w.finish()
         }
         if var l = try r.table("limits") {
             c.limits.maxFrameBytes = try l.int("max_frame_bytes", in: SessionMessage.frameFloorBytes...65_535) ?? c.limits.maxFrameBytes
@@ -208,6 +237,17 @@ public struct DaemonConfig: Sendable, Equatable {
             do { return try HostPort(parsing: text, listening: listening) } catch {
                 throw WhipError(.invalidArgument, "\(source): \(name(key)): \(error.message)")
             }
+        }
+
+        /// An `http://` or `https://` URL with a host and nothing after the path; stored without a trailing `/`.
+        func publicURL(_ key: String, _ text: String) throws(WhipError) -> String? {
+            if text.isEmpty { return nil }
+            let want = "an http:// or https:// URL such as http://192.168.1.20:8480, or \"\" to work it out"
+            guard text.count <= 200, !text.contains(where: { $0.isWhitespace || $0 == "?" || $0 == "#" }),
+                let u = URL(string: text), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                let host = u.host, !host.isEmpty, u.user == nil
+            else { throw bad(key, want) }
+            return text.hasSuffix("/") ? String(text.dropLast()) : text
         }
 
         func finish() throws(WhipError) {

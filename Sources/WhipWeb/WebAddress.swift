@@ -8,12 +8,27 @@ public enum WebAddress {
     public static let fileName = "web.url"
 
     /// `public_url` if set; else, for a wildcard bind, the host's first non-loopback IPv4 address; else the bound host.
-    static func url(config: WebConfig, boundPort: Int) -> String {
+    public static func url(config: WebConfig, boundPort: Int) -> String {
         if let u = config.publicURL { return u.hasSuffix("/") ? String(u.dropLast()) : u }
         var host = config.host ?? "127.0.0.1"
         if host == "0.0.0.0" || host == "::" { host = lanAddress() ?? "127.0.0.1" }
         if host.contains(":") { host = "[\(host)]" }
         return "http://\(host):\(boundPort)"
+    }
+
+    /// The URL someone at the node itself should open: loopback when the server listens there or on every
+    /// address (first-run setup is offered to loopback only), else the bound host.
+    public static func localURL(host: String, port: Int) -> String {
+        switch host {
+        case "0.0.0.0", "localhost", "": return "http://127.0.0.1:\(port)/"
+        case "::": return "http://[::1]:\(port)/"
+        default: return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/"
+        }
+    }
+
+    /// Whether `host` is a loopback address, reachable only from the node itself.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The first IPv4 address of an interface that is up and not loopback.

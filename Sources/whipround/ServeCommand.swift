@@ -1,9 +1,11 @@
 import ArgumentParser
+import Foundation
 import Logging
 import WhipCore
 import WhipDaemon
 import WhipNet
 import WhipNode
+import WhipWeb
 
 /// Logging for the daemon: structured lines to stderr, which journald collects under systemd.
 func daemonLogger(level: String) -> Logger {
@@ -26,6 +28,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(help: "HOST:PORT for Prometheus metrics at /metrics, or 'off' (overrides metrics.listen; default 127.0.0.1:9478).")
     var metrics: String?
+    @Option(help: "HOST:PORT for the pledge desk's web pages, or 'off' (overrides web.listen; default 127.0.0.1:8480, this machine only; 0.0.0.0:8480 opens them to the hall's network).")
+    var web: String?
 
     func run() async throws {
         var c = try config.map { (p: String) throws(WhipError) in try DaemonConfig.load(path: p) } ?? DaemonConfig()
@@ -34,6 +38,16 @@ struct ServeCommand: AsyncParsableCommand {
         if let metrics {
             c.metricsListen = metrics == "off" ? nil : try HostPort(parsing: metrics, listening: true)
             c.metricsListenIsDefault = false
+        }
+        if let web {
+            if web == "off" {
+                c.web.host = nil
+            } else {
+                let a = try HostPort(parsing: web, listening: true)
+                c.web.host = a.host
+                c.web.port = a.port
+            }
+            c.webListenIsDefault = false
         }
         c.peers += try peers.map { (p: String) throws(WhipError) in try HostPort(parsing: p) }
         if let logLevel {
@@ -46,6 +60,16 @@ struct ServeCommand: AsyncParsableCommand {
         let node = try Node.open(dir: DataDir.resolve(flag: c.dataDir), logger: logger)
         try await Daemon.run(
             node: node, config: c, logger: logger, onBound: { port in logger.notice("ready", metadata: ["listen.port": "\(port)"]) },
-            onMetricsBound: { port in logger.notice("metrics ready", metadata: ["metrics.port": "\(port)"]) })
+            onMetricsBound: { port in logger.notice("metrics ready", metadata: ["metrics.port": "\(port)"]) },
+            onWebBound: { [web = c.web] port in
+                let host = web.host ?? "127.0.0.1"
+                let phones = WebAddress.url(for: web, host: host, port: port)
+                logger.notice("web ready", metadata: ["web.port": "\(port)", "web.url": "\(phones)"])
+                // For whoever started it (`make run`): where to click, on stdout, apart from the logs.
+                var lines = ["Open \(WebAddress.localURL(host: host, port: port)) in a browser on this machine"]
+                if !WebAddress.isLoopback(host) { lines.append("Phones on this network: \(phones)/ (desk links use this address)") }
+                print(lines.joined(separator: "\n"))
+                fflush(stdout)
+            })
     }
 }

@@ -19,20 +19,33 @@ import Testing
         let log = LogBuffer()
         let err = Pipe()
 
-        /// `serve` with `args`; unless `own` is set, on an ephemeral loopback port with metrics on another.
+        let out = Pipe()
+        let stdout = LogBuffer()
+
+        /// `serve` with `args`; unless `own` is set, on an ephemeral loopback port with metrics and the web pages
+        /// on others.
         init(_ cli: CLI, _ args: [String], own: Bool = false) throws {
             process = Process()
             process.executableURL = CLI.binary
-            process.arguments = ["serve"] + (own ? [] : ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]) + ["--log-level", "info"] + args
+            process.arguments =
+                ["serve"] + (own ? [] : ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--web", "127.0.0.1:0"]) + ["--log-level", "info"] + args
             process.currentDirectoryURL = cli.cwd
             process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
+            process.standardOutput = out
             let log = self.log
             err.fileHandleForReading.readabilityHandler = { h in
                 let d = h.availableData
                 log.append(String(decoding: d, as: UTF8.self))
             }
+            let stdout = self.stdout
+            out.fileHandleForReading.readabilityHandler = { h in stdout.append(String(decoding: h.availableData, as: UTF8.self)) }
             try process.run()
+        }
+
+        /// The number after `key=` in the log (e.g. `web.port=`), waiting up to 10 s for it.
+        func logged(port key: String) async throws -> Int {
+            #expect(await logged(key, within: 10), "\(log.value)")
+            return try #require(Int(log.value.components(separatedBy: key).dropFirst().first?.prefix { $0.isNumber } ?? ""))
         }
 
         /// The port from the "ready" log line.
@@ -76,6 +89,8 @@ import Testing
             // What the handler has not picked up yet (the last line, when the process ended at once).
             err.fileHandleForReading.readabilityHandler = nil
             log.append(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            out.fileHandleForReading.readabilityHandler = nil
+            stdout.append(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
             return ended
         }
 
@@ -231,6 +246,38 @@ import Testing
         #expect(other.stop() == 0)
     }
 
+    /// With the web pages on, `serve` writes the URL for phones to `web.url`, tells whoever started it on stdout
+    /// which address to open, answers HTTP there, and removes `web.url` when it stops.
+    @Test func webPagesAreAnnouncedAndWithdrawn() async throws {
+        let cli = try CLI()
+        try founder(cli, "n")
+        let d = try Daemon(cli, ["--data", "n"])
+        let port = try await d.logged(port: "web.port=")
+        #expect(try String(contentsOfFile: cli.path("n/web.url"), encoding: .utf8) == "http://127.0.0.1:\(port)\n")
+        #expect(await d.logged("web.url=http://127.0.0.1:\(port)", within: 5), "\(d.log.value)")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !d.stdout.value.contains("\n") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(d.stdout.value == "Open http://127.0.0.1:\(port)/ in a browser on this machine\n")
+        let (_, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/")!)
+        #expect((response as? HTTPURLResponse)?.statusCode != nil)
+        let stopped = await d.stop(within: 5)
+        #expect(stopped.ended && stopped.status == 0, "\(d.log.value)")
+        #expect(!FileManager.default.fileExists(atPath: cli.path("n/web.url")))
+    }
+
+    /// `serve --web off` (and `[web] listen = ""`) serves no pages and writes no `web.url`.
+    @Test func webOff() async throws {
+        let cli = try CLI()
+        try founder(cli, "n")
+        let d = try Daemon(cli, ["--data", "n", "--web", "off"])
+        _ = try await d.port()
+        #expect(!d.log.value.contains("web.port="))
+        #expect(!FileManager.default.fileExists(atPath: cli.path("n/web.url")))
+        #expect(d.stop() == 0)
+        let bad = try cli.run(["serve", "--data", "n", "--web", "hall"], expect: 2)
+        #expect(bad.stderr.contains("'hall' is not an address"), "\(bad.stderr)")
+    }
+
     /// A node with a community, for daemons that need one.
     func founder(_ cli: CLI, _ name: String) throws {
         try cli.run(["init", "--data", name, "--name", name])
@@ -238,7 +285,7 @@ import Testing
     }
 
     /// An address that cannot be used ends `serve` on its own, with one line and exit 74, instead of retrying:
-    /// the listen port in use, an explicitly asked-for metrics port in use, an address that is not on this host.
+    /// the listen port in use, an explicitly asked-for metrics or web port in use, an address not on this host.
     /// (The bound is generous because a process start on a loaded 2-core machine can itself take seconds; a
     /// `serve` that retried would still be running.)
     @Test func unusableAddressesEndServeAtOnce() async throws {
@@ -249,7 +296,12 @@ import Testing
         let port = try await a.port()
         #expect(await a.logged("metrics.port=", within: 10))
         let metricsPort = try #require(Int(a.log.value.components(separatedBy: "metrics.port=").dropFirst().first?.prefix { $0.isNumber } ?? ""))
+        let webPort = try await a.logged(port: "web.port=")
         let cases: [([String], String)] = [
+            (
+                ["--listen", "127.0.0.1:0", "--metrics", "off", "--web", "127.0.0.1:\(webPort)"],
+                "error: cannot listen on 127.0.0.1:\(webPort) for the web pages: address already in use"
+            ),
             (["--listen", "127.0.0.1:\(port)", "--metrics", "off"], "error: cannot listen on 127.0.0.1:\(port): address already in use"),
             (
                 ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:\(metricsPort)"],
@@ -266,9 +318,10 @@ import Testing
         #expect(a.stop() == 0)
     }
 
-    /// Two daemons on one host exactly as the README starts them (the default metrics address for both): the
-    /// second warns that the default metrics port is taken and runs without metrics; they converge; SIGTERM
-    /// ends each within its goodbye grace (3 s) plus 2 s, the one in that failed-bind state included.
+    /// Two daemons on one host exactly as the README starts them (the default metrics and web addresses for
+    /// both): the second warns that the default ports are taken and runs without metrics and without the web
+    /// pages; they converge; SIGTERM ends each within its goodbye grace (3 s) plus 2 s, the one in that
+    /// failed-bind state included.
     @Test func twoDaemonsOnOneHostAsTheReadmeShows() async throws {
         let cli = try CLI()
         try cli.hubAndLaptop()
@@ -281,6 +334,9 @@ import Testing
             holder = Self.hold(port: 9478)
         }
         defer { if let holder { close(holder) } }
+        // The same for the default web port, which the hub then cannot have either.
+        let webHolder = Self.hold(port: 8480)
+        defer { if let webHolder { close(webHolder) } }
         let hub = try Daemon(cli, ["--data", "hub", "--listen", "127.0.0.1:0"], own: true)
         let hubPort = try await hub.port()
         let lap = try Daemon(cli, ["--data", "laptop", "--listen", "127.0.0.1:0", "--peer", "127.0.0.1:\(hubPort)"], own: true)
@@ -288,6 +344,11 @@ import Testing
         if holder != nil {
             #expect(hub.log.value.contains("running without metrics"), "\(hub.log.value)")
             #expect(lap.log.value.contains("running without metrics"), "\(lap.log.value)")
+        }
+        if webHolder != nil {
+            #expect(hub.log.value.contains("running without the web pages"), "\(hub.log.value)")
+            #expect(lap.log.value.contains("running without the web pages"), "\(lap.log.value)")
+            #expect(!FileManager.default.fileExists(atPath: cli.path("laptop/web.url")))
         }
         var converged = false
         for _ in 0..<100 where !converged {

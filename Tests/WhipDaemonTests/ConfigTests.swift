@@ -3,6 +3,7 @@ import Testing
 import WhipCore
 import WhipDaemon
 import WhipNet
+import WhipWeb
 
 @Suite(.timeLimit(.minutes(10))) struct ConfigTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -67,6 +68,19 @@ import WhipNet
         ("log_level = \"loud\"", "log_level must be one of"),
         ("network = 3", "network must be a table"),
         ("[network\nlisten=", "config:"),
+        ("[web]\nlisten = \"nohost\"", "web.listen: 'nohost' is not an address"),
+        ("[web]\nlisten = 8480", "web.listen must be a string"),
+        ("[web]\nlisen = \"127.0.0.1:8480\"", "unknown key web.lisen"),
+        ("[web]\npublic_url = \"ftp://hall.local\"", "web.public_url must be an http:// or https:// URL"),
+        ("[web]\npublic_url = \"http://\"", "web.public_url must be an http:// or https:// URL"),
+        ("[web]\npublic_url = \"http://a b\"", "web.public_url must be an http:// or https:// URL"),
+        ("[web]\nmax_body_bytes = 100", "web.max_body_bytes must be a whole number from 1024 to 1048576"),
+        ("[web]\nrequests_per_minute_per_address = 0", "web.requests_per_minute_per_address must be a whole number from 1"),
+        ("[web]\npledges_per_minute_per_desk = -1", "web.pledges_per_minute_per_desk must be a whole number from 1"),
+        ("[web]\npairing_attempts_per_minute_per_address = 5000", "web.pairing_attempts_per_minute_per_address must be a whole number from 1 to 1000"),
+        ("[web]\nmax_event_streams = 0", "web.max_event_streams must be a whole number from 1"),
+        ("[web]\nidle_timeout_seconds = 0", "web.idle_timeout_seconds must be a number of seconds"),
+        ("web = \"on\"", "web must be a table"),
     ])
     func badConfigNamesTheKey(toml: String, expected: String) {
         do {
@@ -75,6 +89,64 @@ import WhipNet
         } catch {
             #expect(error.message.contains(expected), "\(error.message)")
         }
+    }
+
+    /// `[web]`: an address, "" for off, a public URL and every limit are read; unset keys keep the defaults.
+    @Test func webTableIsRead() throws {
+        let d = DaemonConfig()
+        #expect(d.web.host == "127.0.0.1" && d.web.port == 8480 && d.web.publicURL == nil && d.webListenIsDefault)
+        #expect(d.web.limits.maxBodyBytes == 16_384 && d.web.limits.pairingAttemptsPerMinutePerAddress == 10)
+        let c = try DaemonConfig.parse(
+            toml: """
+                [web]
+                listen = "0.0.0.0:9090"
+                public_url = "http://192.168.1.20:9090/"
+                max_body_bytes = 4096
+                requests_per_minute_per_address = 100
+                pledges_per_minute_per_desk = 30
+                pairing_attempts_per_minute_per_address = 5
+                max_event_streams = 16
+                idle_timeout_seconds = 2.5
+                """)
+        #expect(c.web.host == "0.0.0.0" && c.web.port == 9090 && !c.webListenIsDefault)
+        #expect(c.web.publicURL == "http://192.168.1.20:9090", "stored without the trailing slash")
+        let l = c.web.limits
+        #expect(l.maxBodyBytes == 4096 && l.requestsPerMinutePerAddress == 100 && l.pledgesPerMinutePerDesk == 30)
+        #expect(l.pairingAttemptsPerMinutePerAddress == 5 && l.maxEventStreams == 16 && l.idleTimeoutSeconds == 2.5)
+        let off = try DaemonConfig.parse(toml: "[web]\nlisten = \"\"\npublic_url = \"\"")
+        #expect(off.web.host == nil && off.web.publicURL == nil && !off.webListenIsDefault)
+        #expect(off.web.limits == DaemonConfig().web.limits)
+        let v6 = try DaemonConfig.parse(toml: "[web]\nlisten = \"[::]:0\"")
+        #expect(v6.web.host == "::" && v6.web.port == 0)
+    }
+
+    /// The URL phones are given: the configured one, else a LAN address for a wildcard bind, else the bound host.
+    @Test func webAddressForPhones() {
+        var w = WebConfig()
+        let lan = { ["192.168.1.20", "10.0.0.5"] }
+        #expect(WebAddress.url(for: w, host: "127.0.0.1", port: 8480, lanAddresses: lan) == "http://127.0.0.1:8480")
+        #expect(WebAddress.url(for: w, host: "0.0.0.0", port: 8480, lanAddresses: lan) == "http://192.168.1.20:8480")
+        #expect(WebAddress.url(for: w, host: "::", port: 81, lanAddresses: lan) == "http://192.168.1.20:81")
+        #expect(WebAddress.url(for: w, host: "0.0.0.0", port: 8480, lanAddresses: { [] }) == "http://127.0.0.1:8480")
+        #expect(WebAddress.url(for: w, host: "fe80::1", port: 8480, lanAddresses: lan) == "http://[fe80::1]:8480")
+        w.publicURL = "http://hall.local:8480/"
+        #expect(WebAddress.url(for: w, host: "0.0.0.0", port: 8480, lanAddresses: lan) == "http://hall.local:8480")
+        #expect(WebAddress.localURL(host: "0.0.0.0", port: 8480) == "http://127.0.0.1:8480/")
+        #expect(WebAddress.isLoopback("127.0.0.1") && WebAddress.isLoopback("::1") && !WebAddress.isLoopback("0.0.0.0"))
+        #expect(!WebAddress.lanIPv4Addresses().contains { $0.hasPrefix("127.") })
+    }
+
+    /// `web.url` is written whole, read back trimmed, and gone after `withdraw`.
+    @Test func webURLFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("weburl-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(WebAddress.read(in: dir) == nil)
+        try WebAddress.publish("http://192.168.1.20:8480", in: dir)
+        #expect(WebAddress.read(in: dir) == "http://192.168.1.20:8480")
+        WebAddress.withdraw(in: dir)
+        #expect(WebAddress.read(in: dir) == nil)
+        #expect(throws: WhipError.self) { try WebAddress.publish("x", in: dir + "/missing") }
     }
 
     @Test func addresses() throws {
