@@ -10,7 +10,7 @@ import PackageDescription
 //   CQRencode, WhipCore -> WhipQR (QR codes from Debian's libqrencode: terminal blocks and SVG)
 //   WhipNode -> WhipWeb (the pledge desk's HTTP server with Hummingbird; through the application API, never GRDB)
 //   WhipNet, WhipWeb -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
-//   WhipDaemon -> WhipBench (benchmarks only) ; everything -> whipround (the thin CLI)
+//   WhipDaemon -> WhipBench (benchmarks only) ; everything (WhipQR and WhipWeb too) -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "whipround",
             dependencies: [
-                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipNet", "WhipDaemon", "WhipBench", "WhipSync", "WhipWeb",
+                "WhipNode", "WhipCore", "WhipStore", "WhipCrypto", "WhipNet", "WhipDaemon", "WhipBench", "WhipSync", "WhipWeb", "WhipQR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

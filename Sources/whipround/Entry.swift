@@ -126,7 +126,7 @@ struct Whipround: ParsableCommand {
             InitCommand.self, IDCommand.self, CommunityCommand.self, CampaignCommand.self, TierCommand.self,
             PledgeCommand.self, ExportCommand.self, BundleCommand.self, StatusCommand.self, DoctorCommand.self,
             RejectionsCommand.self, ServeCommand.self, SyncCommand.self, PeerCommand.self, BenchCommand.self,
-            CharityCommand.self, GiftAidCommand.self, MatchCommand.self,
+            CharityCommand.self, GiftAidCommand.self, MatchCommand.self, DeskCommand.self,
         ]
     )
 }
