@@ -153,7 +153,8 @@ let package = Package(
         .testTarget(
             name: "WhipDaemonTests",
             dependencies: [
-                "WhipDaemon", "WhipNet", "WhipBench", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "WhipTestSupport", "WhipWeb",
+                "WhipDaemon", "WhipNet", "WhipBench", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipNoise", "WhipSync", "WhipTestSupport",
+                "WhipWeb",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -105,7 +105,6 @@ public enum Daemon {
     }
 }
 
-
 /// Trying the web address before the services start: Hummingbird binds its own socket when it runs, so the
 /// daemon binds the address once and lets go, to report a bad address at once like the others.
 enum WebProbe {
@@ -133,7 +132,7 @@ enum WebProbe {
         func run() async throws {
             do {
                 try await server.run()
-            } catch where isDefault && BindFailure.reason(error).inUse {
+            } catch  where isDefault && BindFailure.reason(error).inUse {
                 logger.warning("\(WebProbe.defaultInUse); running without the web pages: set web.listen or --web to serve them")
             }
         }

@@ -128,12 +128,14 @@ struct DeskCommand: ParsableCommand {
         }
         let ms: UInt64
         do { ms = try Dates.parse(full, timeZone: timeZone, endOfDay: false) } catch {
-            throw WhipError(.invalidArgument, "'\(text)' is not a time for --until: write HH:MM (today, e.g. 18:00) or YYYY-MM-DDTHH:MM (\(error.message))")
+            throw WhipError(
+                .invalidArgument, "'\(text)' is not a time for --until: write HH:MM (today, e.g. 18:00) or YYYY-MM-DDTHH:MM (\(error.message))")
         }
         guard ms > now else {
             throw WhipError(
                 .invalidArgument,
-                "--until \(text) has already passed (it is \(Dates.localForm(now, timeZone: timeZone, midnightAsEndOfDay: false).replacingOccurrences(of: "T", with: " ")) in \(timeZone)): give a later time")
+                "--until \(text) has already passed (it is \(Dates.localForm(now, timeZone: timeZone, midnightAsEndOfDay: false).replacingOccurrences(of: "T", with: " ")) in \(timeZone)): give a later time"
+            )
         }
         return ms
     }
@@ -141,7 +143,7 @@ struct DeskCommand: ParsableCommand {
     /// Prints a pairing: the link, the QR code, the code to type, the expiry, and a warning when no `serve`
     /// is serving the pages.
     static func report(_ p: DeskPairing, campaign c: CampaignRow, node n: Node, output: OutputOptions, timeZone: String, opened: Bool) throws {
-        let base = WebAddress.read(in: n.dir.path)
+        let base = WebAddress.read(dataDir: n.dir.path)
         let code = p.code
         let path = "/pair?code=\(code)"
         let url = base.map { $0 + path }
@@ -165,12 +167,15 @@ struct DeskCommand: ParsableCommand {
         } else {
             print("Pairing code: \(code) (type it at /pair on the node's pages)")
         }
-        print("The code works once, until \(Dates.describeDeadline(codeExpires, timeZone: timeZone)); `whipround desk pair '\(p.desk.name)'` makes another.")
+        print(
+            "The code works once, until \(Dates.describeDeadline(codeExpires, timeZone: timeZone)); `whipround desk pair '\(p.desk.name)'` makes another."
+        )
         if base == nil {
             FileHandle.standardError.write(
                 Data(
                     ("warning: no `whipround serve` is serving the web pages for this data directory, so phones cannot pair yet: "
-                        + "start it with `whipround serve --web 0.0.0.0:8480` (or [web] listen in the config) and run `whipround desk pair '\(p.desk.name)'`\n").utf8))
+                        + "start it with `whipround serve --web 0.0.0.0:8480` (or [web] listen in the config) and run `whipround desk pair '\(p.desk.name)'`\n")
+                        .utf8))
         }
     }
 }

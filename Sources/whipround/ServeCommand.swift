@@ -28,7 +28,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(help: "HOST:PORT for Prometheus metrics at /metrics, or 'off' (overrides metrics.listen; default 127.0.0.1:9478).")
     var metrics: String?
-    @Option(help: "HOST:PORT for the pledge desk's web pages, or 'off' (overrides web.listen; default 127.0.0.1:8480, this machine only; 0.0.0.0:8480 opens them to the hall's network).")
+    @Option(
+        help:
+            "HOST:PORT for the pledge desk's web pages, or 'off' (overrides web.listen; default 127.0.0.1:8480, this machine only; 0.0.0.0:8480 opens them to the hall's network)."
+    )
     var web: String?
 
     func run() async throws {
@@ -63,8 +66,8 @@ struct ServeCommand: AsyncParsableCommand {
             onMetricsBound: { port in logger.notice("metrics ready", metadata: ["metrics.port": "\(port)"]) },
             onWebBound: { [web = c.web] port in
                 let host = web.host ?? "127.0.0.1"
-                let phones = WebAddress.url(for: web, host: host, port: port)
-                logger.notice("web ready", metadata: ["web.port": "\(port)", "web.url": "\(phones)"])
+                let phones = WebAddress.url(config: web, boundPort: port)
+                logger.notice("web ready", metadata: ["web.port": "\(port)"])
                 // For whoever started it (`make run`): where to click, on stdout, apart from the logs.
                 var lines = ["Open \(WebAddress.localURL(host: host, port: port)) in a browser on this machine"]
                 if !WebAddress.isLoopback(host) { lines.append("Phones on this network: \(phones)/ (desk links use this address)") }

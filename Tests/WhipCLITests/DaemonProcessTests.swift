@@ -28,7 +28,8 @@ import Testing
             process = Process()
             process.executableURL = CLI.binary
             process.arguments =
-                ["serve"] + (own ? [] : ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--web", "127.0.0.1:0"]) + ["--log-level", "info"] + args
+                ["serve"] + (own ? [] : ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--web", "127.0.0.1:0"]) + ["--log-level", "info"]
+                + args
             process.currentDirectoryURL = cli.cwd
             process.standardError = err
             process.standardOutput = out

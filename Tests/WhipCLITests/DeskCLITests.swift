@@ -40,7 +40,8 @@ import Testing
         #expect(paired.stdout.contains("█") && !paired.stdout.contains("\u{1B}["), "a QR code in blocks, no escape codes into a pipe")
         #expect(paired.stdout.contains("type the code: \(code)"))
         let contract = try JSONContractTests.contract()
-        let json = try #require(try JSONContractTests.run(cli, contract, "desk pair --json", ["desk", "pair", "--data", "hub", "Tombola stall"]) as? [String: Any])
+        let json = try #require(
+            try JSONContractTests.run(cli, contract, "desk pair --json", ["desk", "pair", "--data", "hub", "Tombola stall"]) as? [String: Any])
         let jsonCode = try #require(json["code"] as? String)
         #expect(Self.isCode(jsonCode) && jsonCode != code, "every pairing is a new code")
         #expect(json["url"] as? String == "http://192.168.1.20:8480/pair?code=\(jsonCode)" && json["served"] as? Bool == true)
@@ -50,14 +51,17 @@ import Testing
         #expect(list.count == 1 && list.first?["name"] as? String == "Tombola stall" && list.first?["pledges"] as? Int == 0)
         #expect(try cli.run(["desk", "list", "--data", "hub"]).stdout.contains("Tombola stall  [open]  'Reopen the lido'  0 pledge(s)"))
 
-        let closed = try #require(try JSONContractTests.run(cli, contract, "desk close --json", ["desk", "close", "--data", "hub", "Tombola stall"]) as? [String: Any])
+        let closed = try #require(
+            try JSONContractTests.run(cli, contract, "desk close --json", ["desk", "close", "--data", "hub", "Tombola stall"]) as? [String: Any])
         #expect(closed["state"] as? String == "closed" && closed["closed"] != nil)
         #expect(try cli.run(["desk", "list", "--data", "hub"]).stdout.contains("No open desks"))
-        let all = try #require(try JSONContractTests.run(cli, contract, "desk list --json", ["desk", "list", "--data", "hub", "--all"]) as? [[String: Any]])
+        let all = try #require(
+            try JSONContractTests.run(cli, contract, "desk list --json", ["desk", "list", "--data", "hub", "--all"]) as? [[String: Any]])
         #expect(all.count == 1 && all.first?["state"] as? String == "closed")
         // A closed desk's name may be used again.
         let again = try #require(
-            try JSONContractTests.run(cli, contract, "desk open --json", ["desk", "open", "--data", "hub", "--campaign", campaign, "--name", "Tombola stall"])
+            try JSONContractTests.run(
+                cli, contract, "desk open --json", ["desk", "open", "--data", "hub", "--campaign", campaign, "--name", "Tombola stall"])
                 as? [String: Any])
         #expect(again["state"] as? String == "open" && again["until"] == nil && Self.isCode(again["code"] as? String ?? ""))
     }
