@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// `whipround desk open|pair|list|close` as an organiser uses them at the event, and their refusals.
 @Suite(.timeLimit(.minutes(10))) struct DeskCLITests {
     /// A hub with a live campaign; returns the campaign id.
@@ -95,5 +99,26 @@ import Testing
         try cli.run(["bundle", "import", "--data", "laptop", cli.path("hub.bundle")])
         let roleless = try cli.run(["desk", "open", "--data", "laptop", "--campaign", campaign, "--name", "Gate"], expect: 4)
         #expect(roleless.stderr.contains("collector"), "\(roleless.stderr)")
+    }
+
+    /// With `serve` running on the same data, `desk open` prints the address the daemon is bound to, and that
+    /// link pairs a browser: it lands on the desk page with the code gone from the address.
+    @Test func linkFromARunningServePairs() async throws {
+        let cli = try CLI()
+        let campaign = try Self.liveCampaign(cli)
+        let d = try DaemonProcessTests.Daemon(cli, ["--data", "hub"])
+        let port = try await d.logged(port: "web.port=")
+        let opened = try cli.run(["desk", "open", "--data", "hub", "--campaign", campaign, "--name", "Gate", "--json"])
+        #expect(opened.stderr.isEmpty, "\(opened.stderr)")
+        let url = try #require(try opened.json()["url"] as? String)
+        #expect(url.hasPrefix("http://127.0.0.1:\(port)/pair?code="), "\(url)")
+        let session = URLSession(configuration: .ephemeral)
+        let (_, response) = try await session.data(from: try #require(URL(string: url)))
+        let http = try #require(response as? HTTPURLResponse)
+        #expect(http.statusCode == 200 && http.url?.path == "/desk" && http.url?.query == nil, "\(http)")
+        // Used once: the same link again is refused.
+        let (_, again) = try await URLSession(configuration: .ephemeral).data(from: try #require(URL(string: url)))
+        #expect((again as? HTTPURLResponse)?.statusCode == 400)
+        #expect(d.stop() == 0)
     }
 }
