@@ -71,8 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
                 // For whoever started it (`make run`): where to click, on stdout, apart from the logs.
                 var lines = ["Open \(WebAddress.localURL(host: host, port: port)) in a browser on this machine"]
                 if !WebAddress.isLoopback(host) { lines.append("Phones on this network: \(phones)/ (desk links use this address)") }
-                print(lines.joined(separator: "\n"))
-                fflush(stdout)
+                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             })
     }
 }
