@@ -33,6 +33,8 @@ test: deps test-deps
 	$(SWIFT) test --skip-build --parallel --skip 'WhipDaemonTests|WhipCLITests'
 	$(SWIFT) test --skip-build --parallel --filter WhipDaemonTests
 	$(SWIFT) test --skip-build --parallel --filter WhipCLITests
+	@# The pledge desk in Debian's chromium (Playwright, axe) and /api/v1 under schemathesis, on real nodes.
+	scripts/browser-tests.sh
 
 test-deps:
 	@scripts/test-deps.sh

@@ -171,6 +171,10 @@ class Guard:
 
     def watch(self, page):
         def on_dialog(d):
+            # The desk's own undo asks for confirmation; any other dialog (an injected alert) is a failure.
+            if d.type == "confirm" and d.message.startswith("Undo the last pledge"):
+                d.accept()
+                return
             self.problems.append(f"a dialog fired on {page.url}: {d.type} {d.message!r}")
             d.dismiss()
 

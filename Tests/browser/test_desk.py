@@ -124,7 +124,7 @@ def test_phone_a_takes_pledges_offline_and_each_is_recorded_once(hall, phones):
     assert REFERENCE.match(reference), reference
 
     a[0].set_offline(True)
-    page.wait_for_function("!navigator.onLine")
+    page.wait_for_function("() => !navigator.onLine")
     take(page, EVIL[1], amount="7.25", payment="promised", shot="08-offline")
     take(page, "Offline Two", amount="3")
     queue = page.locator("#queue")
@@ -245,7 +245,7 @@ def test_a_closed_desk_refuses(hall, phones):
     hub.run("desk", "close", "Cake stall")
     before = len(hub.pledges(campaign))
     take(b, "Too Late", amount="5", expect_receipt=False)
-    b.wait_for_function("document.getElementById('error').textContent.length > 0")
+    b.wait_for_function("() => document.getElementById('error').textContent.length > 0")
     assert "closed" in b.inner_text("#error").lower(), b.inner_text("#error")
     screenshot(b, "15-desk-closed-refuses")
     api = ctx.request.post(hub.web + "/api/v1/desk/pledges", data={"key": "closed-desk-01", "name": "X", "amount": "1",
