@@ -45,7 +45,7 @@ struct Pages: Sendable {
     func message(
         _ status: HTTPResponse.Status, title: String, text: String, hint: String? = nil, link: (href: String, label: String)? = nil
     ) -> Response {
-        var data: [String: Any] = ["title": title, "text": text, "hint": hint as Any]
+        var data: [String: Any] = ["title": title, "text": text, "hint": hint].compactMapValues { $0 }
         if let link { data["link"] = ["href": link.href, "label": link.label] }
         return page("message", data, status: status)
     }
@@ -139,7 +139,7 @@ struct Pages: Sendable {
     // MARK: Pairing and the desk
 
     func pairForm(error: String?, code: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        page("pair", ["error": error as Any, "code": code as Any], status: status)
+        page("pair", ["error": error, "code": code].compactMapValues { $0 }, status: status)
     }
 
     func deskRefusal(status: HTTPResponse.Status, code: String, message text: String) -> Response {
@@ -170,9 +170,9 @@ struct Pages: Sendable {
         }
         let tiers = summary.tiers.map { t -> [String: Any] in
             [
-                "id": t.id, "title": t.title, "description": t.description as Any, "minimum": Self.money(t.minimumMinor, summary.currency),
+                "id": t.id, "title": t.title, "description": t.description ?? "", "minimum": Self.money(t.minimumMinor, summary.currency),
                 "minimum_minor": t.minimumMinor,
-                "places_left": t.placesLeft as Any, "limited": t.placesLeft != nil, "full": t.placesLeft == 0,
+                "places_left": t.placesLeft ?? 0, "limited": t.placesLeft != nil, "full": t.placesLeft == 0,
             ]
         }
         let quick = Array(Set(summary.tiers.map(\.minimumMinor))).sorted().prefix(4).map { minor -> [String: Any] in
@@ -180,7 +180,7 @@ struct Pages: Sendable {
             return ["amount": plain, "label": Self.money(minor, summary.currency)]
         }
         var data: [String: Any] = [
-            "desk": ["name": s.desk.name, "until": s.desk.until.map(Desk.describe) as Any],
+            "desk": ["name": s.desk.name, "until": s.desk.until.map(Desk.describe)].compactMapValues { $0 },
             "campaign": Self.figures(summary),
             "tiers": tiers, "has_tiers": !tiers.isEmpty, "quick_amounts": quick, "csrf": s.csrf, "gift_aid": charity != nil,
         ]
