@@ -142,16 +142,18 @@ struct Pages: Sendable {
         page("pair", ["error": error, "code": code].compactMapValues { $0 }, status: status)
     }
 
-    func deskRefusal(status: HTTPResponse.Status, code: String, message text: String) -> Response {
+    func deskRefusal(status: HTTPResponse.Status, code: String, message: String) -> Response {
+        // The API's messages start in lower case, to follow a code; on a page they are a sentence.
+        let text = message.prefix(1).uppercased() + message.dropFirst() + (message.hasSuffix(".") ? "" : ".")
         switch code {
         case "desk.no_session":
-            return message(
+            return self.message(
                 status, title: "This phone is not paired with a desk",
                 text: "Scan the desk's QR code, or type its pairing code.", hint: "Ask the organiser for a code (whipround desk pair NAME).",
                 link: ("/pair", "Type a pairing code"))
         case "desk.closed":
-            return message(status, title: "This desk is closed", text: text, hint: "Thank you for helping. Pledges already taken are safe.")
-        default: return message(status, title: "This desk has finished", text: text, hint: "Pledges already taken are safe.")
+            return self.message(status, title: "This desk is closed", text: text, hint: "Thank you for helping. Pledges already taken are safe.")
+        default: return self.message(status, title: "This desk has finished", text: text, hint: "Pledges already taken are safe.")
         }
     }
 
