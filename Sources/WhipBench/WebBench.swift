@@ -64,107 +64,118 @@ public enum WebBench {
         let server = Task {
             try await WebServer(node: node, config: config, logger: serverLogger, onBound: { port in bound.withLock { $0 = port } }).run()
         }
-        defer { server.cancel() }
-        var port = 0
-        for _ in 0..<500 {
-            if let p = bound.withLock({ $0 }) {
-                port = p
-                break
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        guard port > 0 else { throw WhipError(.io, "the web server did not start") }
-        let serverPort = port
-
-        let sessions = try (0..<desks).map { i in try node.redeemDeskCode(try node.openDesk(campaign: c, name: "Desk \(i)", until: nil).code) }
-        // Page weight: the desk page as the first desk's phone gets it, with its stylesheet and script.
-        let page = try HTTP.get(port: port, path: "/desk", cookie: "wr_desk=\(sessions[0].token)")
-        let css = try HTTP.get(port: port, path: "/static/desk.css", cookie: nil)
-        let js = try HTTP.get(port: port, path: "/static/desk.js", cookie: nil)
-        let weight = page.body.count + css.body.count + js.body.count
-        let rssIdle = rssBytes()
-
-        // Another page's live view: every progress event's arrival time and backer count.
-        let stream = try HTTP.Stream(port: port, path: "/api/v1/campaigns/\(c.id.hex)/stream")
-        let seen = Mutex<[(at: UInt64, backers: Int)]>([])
-        let reader = Thread {
-            while let data = stream.nextData() {
-                let at = DispatchTime.now().uptimeNanoseconds
-                guard let json = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any], let n = json["backers"] as? Int else {
-                    continue
+        // The server holds the node (and its SQLite files) until it has stopped: wait for that before the caller
+        // removes the run directory, or a late write can leave files behind.
+        do {
+            var port = 0
+            for _ in 0..<500 {
+                if let p = bound.withLock({ $0 }) {
+                    port = p
+                    break
                 }
-                seen.withLock { $0.append((at, n)) }
+                try await Task.sleep(for: .milliseconds(10))
             }
-        }
-        reader.start()
-        try await Task.sleep(for: .milliseconds(200))
+            guard port > 0 else { throw WhipError(.io, "the web server did not start") }
+            let serverPort = port
 
-        let perDesk = max(1, pledges / desks)
-        let sent = Mutex<[(start: UInt64, backers: Int)]>([])
-        let failures = Mutex<[String]>([])
-        let group = DispatchGroup()
-        let start = DispatchTime.now().uptimeNanoseconds
-        for (d, s) in sessions.enumerated() {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let conn = try HTTP.Connection(port: serverPort)
-                    for i in 0..<perDesk {
-                        let body =
-                            #"{"key":"desk\#(d)-pledge-\#(i)","name":"Backer \#(d)-\#(i)","amount":"5","payment":"cash","email":"x@example.org"}"#
-                        let t0 = DispatchTime.now().uptimeNanoseconds
-                        let r = try conn.request(
-                            "POST", "/api/v1/desk/pledges",
-                            headers: ["Cookie: wr_desk=\(s.token)", "X-Whipround-CSRF: \(s.csrf)", "Content-Type: application/json"],
-                            body: body)
-                        guard r.status == 201, let json = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
-                            let campaign = json["campaign"] as? [String: Any], let n = campaign["backers"] as? Int
-                        else {
-                            failures.withLock { $0.append("HTTP \(r.status): \(r.body.prefix(200))") }
-                            continue
-                        }
-                        sent.withLock { $0.append((t0, n)) }
+            let sessions = try (0..<desks).map { i in try node.redeemDeskCode(try node.openDesk(campaign: c, name: "Desk \(i)", until: nil).code) }
+            // Page weight: the desk page as the first desk's phone gets it, with its stylesheet and script.
+            let page = try HTTP.get(port: port, path: "/desk", cookie: "wr_desk=\(sessions[0].token)")
+            let css = try HTTP.get(port: port, path: "/static/desk.css", cookie: nil)
+            let js = try HTTP.get(port: port, path: "/static/desk.js", cookie: nil)
+            let weight = page.body.count + css.body.count + js.body.count
+            let rssIdle = rssBytes()
+
+            // Another page's live view: every progress event's arrival time and backer count.
+            let stream = try HTTP.Stream(port: port, path: "/api/v1/campaigns/\(c.id.hex)/stream")
+            let seen = Mutex<[(at: UInt64, backers: Int)]>([])
+            let reader = Thread {
+                while let data = stream.nextData() {
+                    let at = DispatchTime.now().uptimeNanoseconds
+                    guard let json = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any], let n = json["backers"] as? Int
+                    else {
+                        continue
                     }
-                } catch {
-                    failures.withLock { $0.append("\(error)") }
+                    seen.withLock { $0.append((at, n)) }
                 }
-            }.start()
+            }
+            reader.start()
+            try await Task.sleep(for: .milliseconds(200))
+
+            let perDesk = max(1, pledges / desks)
+            let sent = Mutex<[(start: UInt64, backers: Int)]>([])
+            let failures = Mutex<[String]>([])
+            let group = DispatchGroup()
+            let start = DispatchTime.now().uptimeNanoseconds
+            for (d, s) in sessions.enumerated() {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    do {
+                        let conn = try HTTP.Connection(port: serverPort)
+                        for i in 0..<perDesk {
+                            let body =
+                                #"{"key":"desk\#(d)-pledge-\#(i)","name":"Backer \#(d)-\#(i)","amount":"5","payment":"cash","email":"x@example.org"}"#
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            let r = try conn.request(
+                                "POST", "/api/v1/desk/pledges",
+                                headers: ["Cookie: wr_desk=\(s.token)", "X-Whipround-CSRF: \(s.csrf)", "Content-Type: application/json"],
+                                body: body)
+                            guard r.status == 201, let json = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
+                                let campaign = json["campaign"] as? [String: Any], let n = campaign["backers"] as? Int
+                            else {
+                                failures.withLock { $0.append("HTTP \(r.status): \(r.body.prefix(200))") }
+                                continue
+                            }
+                            sent.withLock { $0.append((t0, n)) }
+                        }
+                    } catch {
+                        failures.withLock { $0.append("\(error)") }
+                    }
+                }.start()
+            }
+            await withCheckedContinuation { (k: CheckedContinuation<Void, Never>) in group.notify(queue: .global()) { k.resume() } }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let total = sent.withLock { $0.count }
+            // Let the last updates arrive, then match each pledge to the first event that counts it.
+            try await Task.sleep(for: .milliseconds(500))
+            stream.close()
+            let events = seen.withLock { $0 }
+            var delays: [Double] = []
+            for p in sent.withLock({ $0 }) {
+                guard let e = events.first(where: { $0.backers >= p.backers && $0.at >= p.start }) else { continue }
+                delays.append(Double(e.at - p.start) / 1e6)
+            }
+            delays.sort()
+            func pct(_ q: Double) -> Double { delays.isEmpty ? .nan : delays[min(delays.count - 1, Int(Double(delays.count) * q))] }
+            let rate = Double(total) / elapsed
+            if let f = failures.withLock({ $0.first }) { out("  FAILED requests: \(failures.withLock { $0.count }), first: \(f)") }
+            out(String(format: "  bound: Node.emit (recordPledge, one after another): %.0f pledges/s", boundRate))
+            out(
+                String(
+                    format: "  HTTP API: %d pledges from %d desks at once in %.2f s: %.0f pledges/s = %.0f%% of the bound (issue: at least 50%%)",
+                    total,
+                    desks, elapsed, rate, 100 * rate / boundRate))
+            out(
+                String(
+                    format:
+                        "  POST to durable commit to SSE update on another page: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d pledges (issue: p99 under 100 ms)",
+                    pct(0.5), pct(0.99), delays.last ?? .nan, delays.count))
+            out(
+                String(
+                    format: "  desk page weight: %d bytes (HTML %d + CSS %d + JS %d; issue: under 50 KB)", weight, page.body.count, css.body.count,
+                    js.body.count))
+            out(
+                String(
+                    format: "  memory: RSS %.1f MB before the web server, %.1f MB with it serving and idle: +%.1f MB (issue: at most 20 MB)",
+                    Double(rssBefore) / 1_048_576, Double(rssIdle) / 1_048_576, Double(rssIdle - rssBefore) / 1_048_576))
+        } catch {
+            server.cancel()
+            _ = await server.result
+            throw error
         }
-        await withCheckedContinuation { (k: CheckedContinuation<Void, Never>) in group.notify(queue: .global()) { k.resume() } }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let total = sent.withLock { $0.count }
-        // Let the last updates arrive, then match each pledge to the first event that counts it.
-        try await Task.sleep(for: .milliseconds(500))
-        stream.close()
-        let events = seen.withLock { $0 }
-        var delays: [Double] = []
-        for p in sent.withLock({ $0 }) {
-            guard let e = events.first(where: { $0.backers >= p.backers && $0.at >= p.start }) else { continue }
-            delays.append(Double(e.at - p.start) / 1e6)
-        }
-        delays.sort()
-        func pct(_ q: Double) -> Double { delays.isEmpty ? .nan : delays[min(delays.count - 1, Int(Double(delays.count) * q))] }
-        let rate = Double(total) / elapsed
-        if let f = failures.withLock({ $0.first }) { out("  FAILED requests: \(failures.withLock { $0.count }), first: \(f)") }
-        out(String(format: "  bound: Node.emit (recordPledge, one after another): %.0f pledges/s", boundRate))
-        out(
-            String(
-                format: "  HTTP API: %d pledges from %d desks at once in %.2f s: %.0f pledges/s = %.0f%% of the bound (issue: at least 50%%)", total,
-                desks, elapsed, rate, 100 * rate / boundRate))
-        out(
-            String(
-                format:
-                    "  POST to durable commit to SSE update on another page: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d pledges (issue: p99 under 100 ms)",
-                pct(0.5), pct(0.99), delays.last ?? .nan, delays.count))
-        out(
-            String(
-                format: "  desk page weight: %d bytes (HTML %d + CSS %d + JS %d; issue: under 50 KB)", weight, page.body.count, css.body.count,
-                js.body.count))
-        out(
-            String(
-                format: "  memory: RSS %.1f MB before the web server, %.1f MB with it serving and idle: +%.1f MB (issue: at most 20 MB)",
-                Double(rssBefore) / 1_048_576, Double(rssIdle) / 1_048_576, Double(rssIdle - rssBefore) / 1_048_576))
+        server.cancel()
+        _ = await server.result
     }
 
     static func rssBytes() -> Int {

@@ -19,5 +19,6 @@ import WhipBench
     #expect(out.contains { $0.contains("HTTP API: 40 pledges from 4 desks") }, "\(out)")
     #expect(out.contains { $0.contains("over 40 pledges") }, "\(out)")
     #expect(out.contains { $0.contains("desk page weight") } && out.contains { $0.contains("memory: RSS") })
-    #expect(try FileManager.default.contentsOfDirectory(atPath: parent).isEmpty)
+    let left = try FileManager.default.subpathsOfDirectory(atPath: parent)
+    #expect(left.isEmpty, "the run left \(left) behind")
 }
