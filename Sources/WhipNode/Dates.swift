@@ -52,6 +52,18 @@ public enum Dates {
     /// ISO 8601 text of an instant in a zone, e.g. `2030-04-01T00:00:00+01:00`.
     public static func format(_ ms: UInt64, timeZone: String) -> String {
         if timeZone == "UTC", let text = utc(ms) { return text }
+        // Shifting by the zone's offset and writing it as UTC is what ISO8601DateFormatter prints, without building a
+        // formatter for each call (live progress pages format a deadline on every update).
+        if let tz = TimeZone(identifier: timeZone) {
+            let offset = tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(ms) / 1000))
+            let local = Int64(ms / 1000) + Int64(offset)
+            if local >= 0, let text = utc(UInt64(local) * 1000) {
+                guard offset != 0 else { return text }
+                let a = abs(offset) / 60
+                func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+                return "\(text.dropLast())\(offset < 0 ? "-" : "+")\(two(a / 60)):\(two(a % 60))"
+            }
+        }
         let f = ISO8601DateFormatter()
         f.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))

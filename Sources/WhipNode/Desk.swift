@@ -122,6 +122,18 @@ public struct DeskPledgeRequest: Sendable, Equatable {
     }
 }
 
+/// A desk's pledge checked and sealed by `Node.prepareDeskPledge`, waiting to be signed and committed.
+public struct PreparedDeskPledge: Sendable {
+    /// The session that took it.
+    public let session: DeskSession
+    /// Its campaign.
+    public let campaign: EventID
+    let body: EventBody?
+    let draft: DeskPledgeDraft?
+    /// The pledge its idempotency key already recorded, if any: then there is nothing to commit.
+    public let earlier: EventID?
+}
+
 /// What a desk is told after a pledge is recorded or undone.
 public struct DeskReceipt: Sendable {
     /// The pledge.
@@ -244,6 +256,15 @@ extension Node {
     /// Records a pledge taken at a desk, signed by this node, with the desk's name sealed to the organisers in the
     /// contact part; a key already used returns the earlier pledge and records nothing.
     public func takeDeskPledge(_ s: DeskSession, _ r: DeskPledgeRequest) throws(WhipError) -> DeskReceipt {
+        let prepared = try prepareDeskPledge(s, r)
+        if let earlier = prepared.earlier { return try receipt(earlier, duplicate: true) }
+        let (id, duplicate) = try commitDeskPledges([prepared])[0].get()
+        return try receipt(id, duplicate: duplicate)
+    }
+
+    /// Checks a desk's pledge and seals its personal parts, ready for `commitDeskPledges`; reads only, so many can
+    /// be prepared at once while the writer commits others.
+    public func prepareDeskPledge(_ s: DeskSession, _ r: DeskPledgeRequest) throws(WhipError) -> PreparedDeskPledge {
         guard Desk.keyLengths.contains(r.key.count),
             r.key.unicodeScalars.allSatisfy({ ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || $0 == "_" || $0 == "-" })
         else {
@@ -251,10 +272,8 @@ extension Node {
         }
         // A resend of a pledge already recorded gets its receipt, even once the desk has closed.
         if let earlier = try store.deskPledge(desk: s.desk.id, key: r.key) {
-            return try receipt(earlier, duplicate: true)
+            return PreparedDeskPledge(session: s, campaign: s.desk.campaign, body: nil, draft: nil, earlier: earlier)
         }
-        // The session may have been read before the desk was closed or ran out: look again.
-        _ = try deskSession(token: s.token)
         guard let c = try store.campaign(s.desk.campaign) else { throw WhipError(.notFound, "the desk's campaign is not in this replica") }
         guard c.standing(now: now) == .live else {
             throw WhipError(.rejected, "'\(c.title)' is not taking pledges (\(c.standing(now: now).rawValue))")
@@ -284,14 +303,38 @@ extension Node {
             PledgeMadeV2(
                 campaign: c.id, amount: amount.minor, currency: amount.currency, tier: tier, channel: .inPerson, paid: r.paid,
                 commitments: parts.commitments))
-        let identity = self.identity
-        let (id, duplicate) = try store.appendDeskPledge(
-            community: c.community, now: now, after: body.references, author: identity.publicKey, parts: parts.drafts,
-            mark: DeskMark(desk: s.desk.id, key: r.key, at: now)
-        ) { hlc in
-            Event.sign(community: c.community, author: identity, hlc: hlc, body: body)
+        let draft = DeskPledgeDraft(
+            community: c.community, after: body.references, parts: parts.drafts, mark: DeskMark(desk: s.desk.id, key: r.key, at: now))
+        return PreparedDeskPledge(session: s, campaign: c.id, body: body, draft: draft, earlier: nil)
+    }
+
+    /// Signs and commits prepared desk pledges in one transaction (one durable sync for all), each bound to its
+    /// idempotency key; one refused (its desk closed meanwhile, or the rules say no) leaves the others recorded.
+    public func commitDeskPledges(_ batch: [PreparedDeskPledge]) throws(WhipError) -> [Result<(id: EventID, duplicate: Bool), WhipError>] {
+        var results = [Result<(id: EventID, duplicate: Bool), WhipError>?](repeating: nil, count: batch.count)
+        var pending: [(index: Int, body: EventBody, draft: DeskPledgeDraft)] = []
+        for (i, p) in batch.enumerated() {
+            if let earlier = p.earlier {
+                results[i] = .success((earlier, true))
+            } else if let body = p.body, let draft = p.draft {
+                pending.append((i, body, draft))
+            } else {
+                results[i] = .failure(WhipError(.internalError, "a prepared desk pledge has nothing to commit"))
+            }
         }
-        return try receipt(id, duplicate: duplicate)
+        if !pending.isEmpty {
+            let identity = self.identity
+            let committed = try store.appendDeskPledges(pending.map(\.draft), now: now, author: identity.publicKey) { i, hlc in
+                Event.sign(community: pending[i].draft.community, author: identity, hlc: hlc, body: pending[i].body)
+            }
+            for (p, r) in zip(pending, committed) { results[p.index] = r }
+        }
+        return results.map { $0! }
+    }
+
+    /// The receipt for a desk's pledge: the pledge and its campaign as they stand now.
+    public func deskReceipt(_ id: EventID, duplicate: Bool) throws(WhipError) -> DeskReceipt {
+        try receipt(id, duplicate: duplicate)
     }
 
     /// Undoes the newest pledge this desk recorded that is still active, while the campaign is live: a withdrawal, or

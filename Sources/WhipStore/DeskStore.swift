@@ -54,6 +54,26 @@ public struct DeskMark: Sendable {
     }
 }
 
+/// A desk pledge ready to be signed and committed with others (`Store.appendDeskPledges`).
+public struct DeskPledgeDraft: Sendable {
+    /// The campaign's community.
+    public let community: PublicKey
+    /// Events the pledge must come after (its body's references).
+    public let after: [EventID]
+    /// Its personal parts.
+    public let parts: [PartDraft]
+    /// The desk and idempotency key it is bound to.
+    public let mark: DeskMark
+
+    /// A draft.
+    public init(community: PublicKey, after: [EventID], parts: [PartDraft], mark: DeskMark) {
+        self.community = community
+        self.after = after
+        self.parts = parts
+        self.mark = mark
+    }
+}
+
 extension Store {
     private static let deskColumns = """
         d.id, d.name, d.campaign, d.community, d.opened, d.until, d.closed,
@@ -70,7 +90,7 @@ extension Store {
     /// Stores a new desk and its first pairing code's hash; `alreadyExists` if an open desk has the name.
     public func insertDesk(_ d: DeskRow, codeHash: [UInt8], codeExpires: UInt64) throws(WhipError) {
         try write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM desks WHERE name = ? AND closed IS NULL", arguments: [d.name]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM desks WHERE name = ? AND closed IS NULL"), arguments: [d.name]) == true {
                 throw WhipError(.alreadyExists, "a desk called '\(d.name)' is already open: close it first or choose another name")
             }
             try db.execute(
@@ -104,7 +124,8 @@ extension Store {
     public func desk(named name: String) throws(WhipError) -> DeskRow? {
         try read { db in
             try Row.fetchOne(
-                db, sql: "SELECT \(Self.deskColumns) FROM desks d WHERE d.name = ? ORDER BY d.closed IS NULL DESC, d.closed DESC LIMIT 1",
+                db.cachedStatement(
+                    sql: "SELECT \(Self.deskColumns) FROM desks d WHERE d.name = ? ORDER BY d.closed IS NULL DESC, d.closed DESC LIMIT 1"),
                 arguments: [name]
             ).map(Self.deskRow)
         }
@@ -113,7 +134,7 @@ extension Store {
     /// The desk with this id.
     public func desk(id: String) throws(WhipError) -> DeskRow? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.deskColumns) FROM desks d WHERE d.id = ?", arguments: [id]).map(Self.deskRow)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.deskColumns) FROM desks d WHERE d.id = ?"), arguments: [id]).map(Self.deskRow)
         }
     }
 
@@ -131,7 +152,7 @@ extension Store {
         try write { db in
             guard
                 let desk = try String.fetchOne(
-                    db, sql: "SELECT desk FROM desk_codes WHERE code_hash = ? AND used IS NULL AND expires > ?",
+                    db.cachedStatement(sql: "SELECT desk FROM desk_codes WHERE code_hash = ? AND used IS NULL AND expires > ?"),
                     arguments: [Data(codeHash), Int64(now)])
             else { return nil }
             try db.execute(sql: "UPDATE desk_codes SET used = ? WHERE code_hash = ?", arguments: [Int64(now), Data(codeHash)])
@@ -145,7 +166,9 @@ extension Store {
     /// The desk id and CSRF token of a session (by token hash).
     public func deskSession(tokenHash: [UInt8]) throws(WhipError) -> (desk: String, csrf: String)? {
         try read { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT desk, csrf FROM desk_sessions WHERE token_hash = ?", arguments: [Data(tokenHash)])
+            guard
+                let r = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT desk, csrf FROM desk_sessions WHERE token_hash = ?"), arguments: [Data(tokenHash)])
             else { return nil }
             return (try r.value("desk"), try r.value("csrf"))
         }
@@ -154,7 +177,7 @@ extension Store {
     /// The pledge a desk already recorded under an idempotency key.
     public func deskPledge(desk: String, key: String) throws(WhipError) -> EventID? {
         try read { db in
-            try EventID.fetchOne(db, sql: "SELECT pledge FROM desk_pledges WHERE desk = ? AND key = ?", arguments: [desk, key])
+            try EventID.fetchOne(db.cachedStatement(sql: "SELECT pledge FROM desk_pledges WHERE desk = ? AND key = ?"), arguments: [desk, key])
         }
     }
 
@@ -162,34 +185,64 @@ extension Store {
     public func deskPledges(desk: String, limit: Int) throws(WhipError) -> [EventID] {
         try read { db in
             try EventID.fetchAll(
-                db, sql: "SELECT pledge FROM desk_pledges WHERE desk = ? ORDER BY at DESC LIMIT ?", arguments: [desk, limit])
+                db.cachedStatement(sql: "SELECT pledge FROM desk_pledges WHERE desk = ? ORDER BY at DESC LIMIT ?"), arguments: [desk, limit])
         }
     }
 
-    /// Signs and stores a desk's pledge as `appendLocal` does, and binds it to the desk's idempotency key in the same
-    /// transaction: if the key is already bound, nothing is signed and the earlier pledge's id is returned.
-    public func appendDeskPledge(
-        community: PublicKey, now: UInt64, after: [EventID], author: PublicKey, parts: [PartDraft], mark: DeskMark,
-        make: (HLC) -> Event
-    ) throws(WhipError) -> (id: EventID, duplicate: Bool) {
-        var erasures = 0
-        return try write { db in
-            if let earlier = try EventID.fetchOne(
-                db, sql: "SELECT pledge FROM desk_pledges WHERE desk = ? AND key = ?", arguments: [mark.desk, mark.key])
-            {
-                return (earlier, true)
+    /// Records several desks' pledges in one transaction, one savepoint each (group commit: one durable sync for
+    /// all of them). For each, in order: the earlier pledge when its key was used before; a refusal (`WhipError`)
+    /// when its desk has closed or run out, or the rules refuse it, which leaves the others untouched; or the new
+    /// pledge's id. `make` signs item `i` at the clock value it is given.
+    public func appendDeskPledges(
+        _ items: [DeskPledgeDraft], now: UInt64, author: PublicKey, make: (Int, HLC) -> Event
+    ) throws(WhipError) -> [Result<(id: EventID, duplicate: Bool), WhipError>] {
+        try write { db in
+            var results: [Result<(id: EventID, duplicate: Bool), WhipError>] = []
+            for (i, item) in items.enumerated() {
+                var outcome: Result<(id: EventID, duplicate: Bool), WhipError>!
+                try db.inSavepoint {
+                    do {
+                        outcome = .success(try self.appendDeskPledge(db, item, index: i, now: now, author: author, make: make))
+                        return .commit
+                    } catch let e as WhipError {
+                        outcome = .failure(e)
+                        return .rollback
+                    }
+                }
+                results.append(outcome)
             }
-            let event = try self.appendLocal(
-                db, community: community, now: now, after: after, author: author, parts: parts, erasures: &erasures, make: make)
-            try db.execute(
-                sql: "INSERT INTO desk_pledges (desk, key, pledge, at) VALUES (?, ?, ?, ?)",
-                arguments: [mark.desk, mark.key, event.id, Int64(mark.at)])
-            return (event.id, false)
+            return results
         }
+    }
+
+    private func appendDeskPledge(
+        _ db: Database, _ item: DeskPledgeDraft, index: Int, now: UInt64, author: PublicKey, make: (Int, HLC) -> Event
+    ) throws -> (id: EventID, duplicate: Bool) {
+        let mark = item.mark
+        if let earlier = try EventID.fetchOne(
+            db.cachedStatement(sql: "SELECT pledge FROM desk_pledges WHERE desk = ? AND key = ?"), arguments: [mark.desk, mark.key])
+        {
+            return (earlier, true)
+        }
+        // The desk may have been closed (by `desk close` in another process, too) since the request was checked.
+        guard let desk = try Row.fetchOne(db.cachedStatement(sql: "SELECT name, until, closed FROM desks WHERE id = ?"), arguments: [mark.desk])
+        else { throw WhipError(.notFound, "this phone is not paired with a desk: scan the desk's QR code or type its pairing code") }
+        let name: String = try desk.value("name")
+        if (desk["closed"] as Int64?) != nil { throw WhipError(.rejected, "the desk '\(name)' was closed: it takes no more pledges") }
+        if let until = desk["until"] as Int64?, Int64(clamping: now) >= until {
+            throw WhipError(.rejected, "the desk '\(name)' has expired: it takes no more pledges")
+        }
+        var erasures = 0
+        let event = try self.appendLocal(
+            db, community: item.community, now: now, after: item.after, author: author, parts: item.parts, erasures: &erasures
+        ) { hlc in make(index, hlc) }
+        try db.cachedStatement(sql: "INSERT INTO desk_pledges (desk, key, pledge, at) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [mark.desk, mark.key, event.id, Int64(mark.at)])
+        return (event.id, false)
     }
 
     /// A number that changes whenever an event is stored (the newest event's row id), for live views to poll.
     public func changeMark() throws(WhipError) -> Int64 {
-        try read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(max(seq), 0) FROM events") ?? 0 }
+        try read { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(max(seq), 0) FROM events")) ?? 0 }
     }
 }

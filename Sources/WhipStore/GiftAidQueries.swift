@@ -10,8 +10,7 @@ extension Store {
             guard let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) else {
                 return Authority(community: community, events: [])
             }
-            let (events, _) = try Materializer.loadEvents(db, sql: "SELECT seq, raw FROM events WHERE community = ? AND partition IS NULL", cref)
-            return Authority(community: community, events: events)
+            return try authorities.authority(db, community: community, cref: cref, store: true).0
         }
     }
 

@@ -14,13 +14,16 @@ enum Materializer {
     typealias Seqs = [EventID: Int64]
 
     /// Re-derives what `newEvents` (already inserted, with their `seqs`) affect; returns each re-derived event's status.
-    static func apply(_ db: Database, newEvents: [Event], seqs: Seqs, forceFull: Bool = false) throws -> [EventID: EventStatus] {
+    static func apply(
+        _ db: Database, newEvents: [Event], seqs: Seqs, forceFull: Bool = false, authorities: AuthorityCache? = nil
+    ) throws -> [EventID: EventStatus] {
         var statuses = [EventID: EventStatus]()
         let byCommunity = Dictionary(grouping: newEvents, by: \.community)
         for (community, events) in byCommunity {
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT ref, fingerprint, max_wall, max_counter, event_count, authority_digest FROM communities WHERE id = ?",
+                    db.cachedStatement(
+                        sql: "SELECT ref, fingerprint, max_wall, max_counter, event_count, authority_digest FROM communities WHERE id = ?"),
                     arguments: [Data(community.bytes)])
             else { continue }
             let cref: Int64 = try row.value("ref")
@@ -31,12 +34,10 @@ enum Materializer {
                 maxHLC = max(maxHLC, e.hlc)
             }
             let authorityChanged = forceFull || events.contains { Authority.isCommunityLevel($0.kind) }
-            let (authorityEvents, authoritySeqs) = try loadEvents(
-                db, sql: "SELECT seq, raw FROM events WHERE community = ? AND partition IS NULL", cref)
-            let authority = Authority(community: community, events: authorityEvents)
+            let (authority, authoritySeqs) = try (authorities ?? AuthorityCache()).authority(db, community: community, cref: cref, store: false)
             var byPartition = Dictionary(grouping: events.filter { $0.campaign != nil }, by: { $0.campaign! })
             if authorityChanged {
-                for p in try EventID.fetchAll(db, sql: "SELECT campaign FROM partitions WHERE community = ?", arguments: [cref]) {
+                for p in try EventID.fetchAll(db.cachedStatement(sql: "SELECT campaign FROM partitions WHERE community = ?"), arguments: [cref]) {
                     byPartition[p, default: []] += []
                 }
                 try writeAuthority(db, authority, cref, authoritySeqs)
@@ -52,7 +53,7 @@ enum Materializer {
                     StateDigest.authority(authority)
                 }
             let parts = try Row.fetchAll(
-                db, sql: "SELECT campaign, digest FROM partitions WHERE community = ? AND digest IS NOT NULL", arguments: [cref]
+                db.cachedStatement(sql: "SELECT campaign, digest FROM partitions WHERE community = ? AND digest IS NOT NULL"), arguments: [cref]
             )
             .map { r throws in (try r.value("campaign", as: EventID.self), try r.bytes("digest")) }
             let count = (try row.value("event_count", as: Int.self)) + events.count
@@ -72,7 +73,8 @@ enum Materializer {
 
     /// Rebuilds every derived row of a community from its events.
     static func rebuild(_ db: Database, community: PublicKey) throws {
-        guard let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) else { return }
+        guard let cref = try Int64.fetchOne(db.cachedStatement(sql: "SELECT ref FROM communities WHERE id = ?"), arguments: [Data(community.bytes)])
+        else { return }
         try db.execute(sql: "DELETE FROM pledges WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         try db.execute(sql: "DELETE FROM tiers WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         for table in ["match_offers", "pledge_matches", "giftaid_claims", "giftaid_confirmations"] {
@@ -149,7 +151,7 @@ enum Materializer {
 
     /// The partition row, created empty if this campaign id is new.
     static func partition(_ db: Database, _ p: EventID, _ cref: Int64) throws -> PartitionRow {
-        if let r = try Row.fetchOne(db, sql: "SELECT * FROM partitions WHERE campaign = ?", arguments: [Data(p.bytes)]) {
+        if let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM partitions WHERE campaign = ?"), arguments: [Data(p.bytes)]) {
             var sums = PartitionSums()
             sums.pledges = Sum256(bytes: try r.bytes("pledge_sum")) ?? Sum256()
             sums.statuses = Sum256(bytes: try r.bytes("status_sum")) ?? Sum256()
@@ -254,11 +256,11 @@ enum Materializer {
             return
         }
         let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT p.seq, p.waitlisted FROM pledges p JOIN events e ON e.seq = p.seq
-                WHERE p.tier = ? AND p.status = 0 ORDER BY p.made_ms, p.made_counter, e.id
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT p.seq, p.waitlisted FROM pledges p JOIN events e ON e.seq = p.seq
+                    WHERE p.tier = ? AND p.status = 0 ORDER BY p.made_ms, p.made_counter, e.id
+                    """),
             arguments: [tierSeq])
         let update = try db.cachedStatement(sql: "UPDATE pledges SET waitlisted = ? WHERE seq = ?")
         for (i, r) in rows.enumerated() {
@@ -406,7 +408,7 @@ enum Materializer {
 
     /// The stored campaign and its tiers (whose seqs go into `seqs`), without pledges.
     static func loadCampaign(_ db: Database, _ id: EventID, _ pref: Int64, _ seqs: inout Seqs) throws -> CampaignState? {
-        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM campaigns WHERE partition = ?", arguments: [pref]) else { return nil }
+        guard let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM campaigns WHERE partition = ?"), arguments: [pref]) else { return nil }
         guard let model = FundingModel(name: try r.value("model")), let phase = CampaignPhase(rawValue: try r.value("phase")) else {
             throw DamagedData("a campaign's model or phase is not one this version knows")
         }
@@ -423,7 +425,9 @@ enum Materializer {
         c.collected = try r.value("collected_minor")
         c.backers = try r.value("backers")
         c.hasPledges = try r.value("has_pledges")
-        for t in try Row.fetchAll(db, sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ?", arguments: [pref]) {
+        for t in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ?"), arguments: [pref])
+        {
             let tid = try t.value("id", as: EventID.self)
             seqs[tid] = try t.value("seq")
             var tier = TierState(
@@ -445,14 +449,14 @@ enum Materializer {
     static func loadPledge(_ db: Database, _ id: EventID, _ pref: Int64, tiers: Seqs, _ seqs: inout Seqs) throws -> PledgeState? {
         guard
             let r = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT p.*, m.key AS author_key, mc.key AS collector_key, ne.id AS name_event_id
-                    FROM events e JOIN pledges p ON p.seq = e.seq
-                    JOIN members m ON m.ref = p.author LEFT JOIN members mc ON mc.ref = p.collected_by
-                    LEFT JOIN events ne ON ne.seq = p.name_event
-                    WHERE e.id = ? AND p.partition = ?
-                    """, arguments: [Data(id.bytes), pref])
+                db.cachedStatement(
+                    sql: """
+                        SELECT p.*, m.key AS author_key, mc.key AS collector_key, ne.id AS name_event_id
+                        FROM events e JOIN pledges p ON p.seq = e.seq
+                        JOIN members m ON m.ref = p.author LEFT JOIN members mc ON mc.ref = p.collected_by
+                        LEFT JOIN events ne ON ne.seq = p.name_event
+                        WHERE e.id = ? AND p.partition = ?
+                        """), arguments: [Data(id.bytes), pref])
         else { return nil }
         seqs[id] = try r.value("seq")
         let tierBySeq = Dictionary(tiers.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })

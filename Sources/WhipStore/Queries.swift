@@ -136,7 +136,7 @@ extension Store {
     }
 
     static func insertCommunity(_ db: Database, id: PublicKey, name: String, networkKey: [UInt8], hubs: [String], now: UInt64) throws {
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM communities WHERE id = ?", arguments: [Data(id.bytes)]) ?? false {
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM communities WHERE id = ?"), arguments: [Data(id.bytes)]) ?? false {
             throw WhipError(.alreadyExists, "this node is already a member of '\(name)'")
         }
         try db.execute(
@@ -147,7 +147,7 @@ extension Store {
     /// Every joined community.
     public func communities() throws(WhipError) -> [CommunityInfo] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM communities ORDER BY name, id").map(Store.community)
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM communities ORDER BY name, id")).map(Store.community)
         }
     }
 
@@ -187,42 +187,58 @@ extension Store {
         try read { db in
             if let community {
                 return try Row.fetchAll(
-                    db, sql: Store.campaignSelect + " WHERE cm.id = ? ORDER BY c.created_ms DESC, p.campaign", arguments: [Data(community.bytes)]
+                    db.cachedStatement(sql: Store.campaignSelect + " WHERE cm.id = ? ORDER BY c.created_ms DESC, p.campaign"),
+                    arguments: [Data(community.bytes)]
                 ).map(Store.campaign)
             }
-            return try Row.fetchAll(db, sql: Store.campaignSelect + " ORDER BY c.created_ms DESC, p.campaign").map(Store.campaign)
+            return try Row.fetchAll(db.cachedStatement(sql: Store.campaignSelect + " ORDER BY c.created_ms DESC, p.campaign")).map(Store.campaign)
         }
     }
 
     /// One campaign, or nil.
     public func campaign(_ id: EventID) throws(WhipError) -> CampaignRow? {
+        try read { db in try Store.campaign(db, id) }
+    }
+
+    static func campaign(_ db: Database, _ id: EventID) throws -> CampaignRow? {
+        try Row.fetchOne(db.cachedStatement(sql: Store.campaignSelect + " WHERE p.campaign = ?"), arguments: [Data(id.bytes)]).map(Store.campaign)
+    }
+
+    /// A campaign, its tiers and the replica's change mark (`changeMark()`), all read in one transaction: a live
+    /// view that shows the newest mark it has seen never goes back to an older state.
+    public func progress(_ id: EventID) throws(WhipError) -> CampaignProgress? {
         try read { db in
-            try Row.fetchOne(db, sql: Store.campaignSelect + " WHERE p.campaign = ?", arguments: [Data(id.bytes)]).map(Store.campaign)
+            let mark = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(max(seq), 0) FROM events")) ?? 0
+            guard let c = try Store.campaign(db, id) else { return nil }
+            return CampaignProgress(campaign: c, tiers: try Store.tiers(db, id), mark: mark)
         }
     }
 
     static func partitionRef(_ db: Database, _ campaign: EventID) throws -> (ref: Int64, currency: Currency)? {
         try Row.fetchOne(
-            db, sql: "SELECT p.ref, c.currency FROM partitions p JOIN campaigns c ON c.partition = p.ref WHERE p.campaign = ?",
+            db.cachedStatement(sql: "SELECT p.ref, c.currency FROM partitions p JOIN campaigns c ON c.partition = p.ref WHERE p.campaign = ?"),
             arguments: [campaign]
         ).map { r throws in (try r.value("ref"), try currency(try r.value("currency"))) }
     }
 
     /// Tiers of a campaign, cheapest first.
     public func tiers(campaign: EventID) throws(WhipError) -> [TierRow] {
-        try read { db in
-            guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return [] }
-            return try Row.fetchAll(
-                db, sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ? ORDER BY t.minimum_minor, e.id",
-                arguments: [pref]
-            ).map { r throws in
-                TierRow(
-                    id: try r.value("id", as: EventID.self), title: try r.value("title"), description: try r.value("description"),
-                    minimum: Money(minor: try r.value("minimum_minor"), currency: cur), limit: try r.value("quantity_limit"),
-                    claimed: try r.value("claimed"),
-                    waitlisted: try r.value("waitlisted"),
-                    benefit: try r.value("benefit_minor", as: Int64?.self).map { Money(minor: $0, currency: cur) })
-            }
+        try read { db in try Store.tiers(db, campaign) }
+    }
+
+    static func tiers(_ db: Database, _ campaign: EventID) throws -> [TierRow] {
+        guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return [] }
+        return try Row.fetchAll(
+            db.cachedStatement(
+                sql: "SELECT t.*, e.id FROM tiers t JOIN events e ON e.seq = t.seq WHERE t.partition = ? ORDER BY t.minimum_minor, e.id"),
+            arguments: [pref]
+        ).map { r throws in
+            TierRow(
+                id: try r.value("id", as: EventID.self), title: try r.value("title"), description: try r.value("description"),
+                minimum: Money(minor: try r.value("minimum_minor"), currency: cur), limit: try r.value("quantity_limit"),
+                claimed: try r.value("claimed"),
+                waitlisted: try r.value("waitlisted"),
+                benefit: try r.value("benefit_minor", as: Int64?.self).map { Money(minor: $0, currency: cur) })
         }
     }
 
@@ -300,7 +316,8 @@ extension Store {
         try read { db in
             guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return [] }
             return try Row.fetchAll(
-                db, sql: Store.pledgeSelect + " WHERE p.partition = ? ORDER BY p.made_ms DESC, p.made_counter DESC, e.id DESC LIMIT ?",
+                db.cachedStatement(
+                    sql: Store.pledgeSelect + " WHERE p.partition = ? ORDER BY p.made_ms DESC, p.made_counter DESC, e.id DESC LIMIT ?"),
                 arguments: [pref, limit]
             ).reversed().map { r throws in try Store.pledge(r, campaign: campaign, currency: cur) }
         }
@@ -313,7 +330,8 @@ extension Store {
             var byStatus: [String: Int] = [:]
             var waitlisted = 0
             for r in try Row.fetchAll(
-                db, sql: "SELECT status, waitlisted, count(*) AS n FROM pledges WHERE partition = ? GROUP BY status, waitlisted", arguments: [pref])
+                db.cachedStatement(sql: "SELECT status, waitlisted, count(*) AS n FROM pledges WHERE partition = ? GROUP BY status, waitlisted"),
+                arguments: [pref])
             {
                 let n = try r.value("n", as: Int.self)
                 byStatus[try Materializer.status(r).rawValue, default: 0] += n
@@ -328,12 +346,14 @@ extension Store {
         try read { db in
             guard
                 let campaign = try EventID.fetchOne(
-                    db,
-                    sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?",
+                    db.cachedStatement(
+                        sql:
+                            "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?"
+                    ),
                     arguments: [id]),
                 let (_, cur) = try Store.partitionRef(db, campaign)
             else { return nil }
-            return try Row.fetchOne(db, sql: Store.pledgeSelect + " WHERE e.id = ?", arguments: [id]).map { r throws in
+            return try Row.fetchOne(db.cachedStatement(sql: Store.pledgeSelect + " WHERE e.id = ?"), arguments: [id]).map { r throws in
                 try Store.pledge(r, campaign: campaign, currency: cur)
             }
         }
@@ -365,7 +385,7 @@ extension Store {
     public func roles(community: PublicKey) throws(WhipError) -> [RoleRow] {
         try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT r.* FROM roles r JOIN communities c ON c.ref = r.community WHERE c.id = ? ORDER BY r.member, r.role",
+                db.cachedStatement(sql: "SELECT r.* FROM roles r JOIN communities c ON c.ref = r.community WHERE c.id = ? ORDER BY r.member, r.role"),
                 arguments: [Data(community.bytes)]
             ).map { r throws in
                 guard let role = Role(name: try r.value("role")) else { throw DamagedData("a role is not one this version knows") }
@@ -379,7 +399,7 @@ extension Store {
     /// The rejection log, newest admission refusals last.
     public func rejections(limit: Int = 100) throws(WhipError) -> [RejectionRow] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM rejection_log LIMIT ?", arguments: [limit]).map { r throws in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM rejection_log LIMIT ?"), arguments: [limit]).map { r throws in
                 RejectionRow(eventID: try r.value("event"), code: try r.value("code"), message: try r.value("message"), stage: try r.value("stage"))
             }
         }
@@ -387,7 +407,7 @@ extension Store {
 
     /// Count of events held for a future timestamp.
     public func heldCount() throws(WhipError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM rejections WHERE retry_at IS NOT NULL") ?? 0 }
+        try read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM rejections WHERE retry_at IS NOT NULL")) ?? 0 }
     }
 
     /// Wire bytes of stored events in replay order per community, optionally of one community.
@@ -398,13 +418,13 @@ extension Store {
             let order = "ORDER BY e.community, e.hlc_wall, e.hlc_counter, m.key, e.id"
             let rows =
                 community == nil
-                ? try Data.fetchAll(db, sql: "SELECT e.raw FROM events e JOIN members m ON m.ref = e.author \(order)")
+                ? try Data.fetchAll(db.cachedStatement(sql: "SELECT e.raw FROM events e JOIN members m ON m.ref = e.author \(order)"))
                 : try Data.fetchAll(
-                    db,
-                    sql: """
-                        SELECT e.raw FROM events e JOIN members m ON m.ref = e.author JOIN communities c ON c.ref = e.community
-                        WHERE c.id = ? \(order)
-                        """,
+                    db.cachedStatement(
+                        sql: """
+                            SELECT e.raw FROM events e JOIN members m ON m.ref = e.author JOIN communities c ON c.ref = e.community
+                            WHERE c.id = ? \(order)
+                            """),
                     arguments: [Data(community!.bytes)])
             return rows.map { [UInt8]($0) }
         }
@@ -413,14 +433,14 @@ extension Store {
     /// Number of stored events.
     /// Stored events over every community, from the per-community counts (no scan).
     public func storedEventCount() throws(WhipError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(event_count), 0) FROM communities") ?? 0 }
+        try read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(SUM(event_count), 0) FROM communities")) ?? 0 }
     }
 
     /// Refused events on record (held ones excluded), by reason code.
     public func rejectionCounts() throws(WhipError) -> [String: Int] {
         try read { db in
             var out: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT code, count(*) AS n FROM rejections WHERE retry_at IS NULL GROUP BY code") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT code, count(*) AS n FROM rejections WHERE retry_at IS NULL GROUP BY code")) {
                 out[try row.value("code", as: String.self)] = try row.value("n", as: Int.self)
             }
             return out
@@ -428,24 +448,28 @@ extension Store {
     }
 
     public func eventCount() throws(WhipError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+        try read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM events")) ?? 0 }
     }
 
     /// Rebuilds a community's derived tables from its events and reports whether they were identical before.
     public func rebuild(community: PublicKey) throws(WhipError) -> (before: String, after: String, tablesIdentical: Bool) {
         try write { db in
             let before = try Store.derivedDump(db, community)
-            let digestBefore = try Data.fetchOne(db, sql: "SELECT digest FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) ?? Data()
+            let digestBefore =
+                try Data.fetchOne(db.cachedStatement(sql: "SELECT digest FROM communities WHERE id = ?"), arguments: [Data(community.bytes)])
+                ?? Data()
             try Materializer.rebuild(db, community: community)
             let after = try Store.derivedDump(db, community)
-            let digestAfter = try Data.fetchOne(db, sql: "SELECT digest FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) ?? Data()
+            let digestAfter =
+                try Data.fetchOne(db.cachedStatement(sql: "SELECT digest FROM communities WHERE id = ?"), arguments: [Data(community.bytes)])
+                ?? Data()
             return (Hex.encode([UInt8](digestBefore)), Hex.encode([UInt8](digestAfter)), before == after)
         }
     }
 
     /// A hash of every derived row of a community, in a fixed order.
     static func derivedDump(_ db: Database, _ community: PublicKey) throws -> [UInt8] {
-        let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) ?? -1
+        let cref = try Int64.fetchOne(db.cachedStatement(sql: "SELECT ref FROM communities WHERE id = ?"), arguments: [Data(community.bytes)]) ?? -1
         var h = Blake2b.Hasher()
         let queries = [
             "SELECT * FROM campaigns WHERE community = ?1 ORDER BY partition",
@@ -480,7 +504,9 @@ extension Store {
     /// Reads a node-level setting.
     public func meta(_ key: String) throws(WhipError) -> String? {
         try read { db in
-            try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { String(decoding: $0, as: UTF8.self) }
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key]).map {
+                String(decoding: $0, as: UTF8.self)
+            }
         }
     }
 
@@ -488,8 +514,8 @@ extension Store {
     public func pledgeCampaign(_ id: EventID) throws(WhipError) -> EventID? {
         try read { db in
             try EventID.fetchOne(
-                db,
-                sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?",
+                db.cachedStatement(
+                    sql: "SELECT pt.campaign FROM events e JOIN pledges p ON p.seq = e.seq JOIN partitions pt ON pt.ref = p.partition WHERE e.id = ?"),
                 arguments: [id])
         }
     }
@@ -500,8 +526,8 @@ extension Store {
     public func tierCampaign(_ id: EventID) throws(WhipError) -> EventID? {
         try read { db in
             try EventID.fetchOne(
-                db,
-                sql: "SELECT pt.campaign FROM events e JOIN tiers t ON t.seq = e.seq JOIN partitions pt ON pt.ref = t.partition WHERE e.id = ?",
+                db.cachedStatement(
+                    sql: "SELECT pt.campaign FROM events e JOIN tiers t ON t.seq = e.seq JOIN partitions pt ON pt.ref = t.partition WHERE e.id = ?"),
                 arguments: [id])
         }
     }
@@ -513,7 +539,7 @@ extension Store {
         do {
             return try pool.barrierWriteWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-                return try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") ?? 0
+                return try Int.fetchOne(db.cachedStatement(sql: "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")) ?? 0
             }
         } catch {
             throw wrap(error)
@@ -525,7 +551,9 @@ extension Store {
     /// The wire bytes of the stored events among `ids` (of `community`), in the order asked; unknown ids are skipped.
     public func rawEvents(community: PublicKey, ids: [EventID]) throws(WhipError) -> [[UInt8]] {
         try read { db in
-            guard let cref = try Int64.fetchOne(db, sql: "SELECT ref FROM communities WHERE id = ?", arguments: [Data(community.bytes)]) else {
+            guard
+                let cref = try Int64.fetchOne(db.cachedStatement(sql: "SELECT ref FROM communities WHERE id = ?"), arguments: [Data(community.bytes)])
+            else {
                 return []
             }
             let st = try db.cachedStatement(sql: "SELECT raw FROM events WHERE id = ? AND community = ?")
@@ -553,7 +581,7 @@ extension Store {
     ) throws(WhipError) -> Int64 {
         try read { db in
             var communities: [Int64: PublicKey] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT ref, id FROM communities") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT ref, id FROM communities")) {
                 communities[try row.value("ref", as: Int64.self)] = try row.value("id", as: PublicKey.self)
             }
             var last = seq
@@ -625,7 +653,7 @@ extension Store {
     /// When the earliest held event may be admitted (its `retry_at`), or nil when none is held.
     public func nextHeldRetry() throws(WhipError) -> UInt64? {
         try read { db in
-            try Int64.fetchOne(db, sql: "SELECT MIN(retry_at) FROM rejections WHERE retry_at IS NOT NULL").map { UInt64(max(0, $0)) }
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(retry_at) FROM rejections WHERE retry_at IS NOT NULL")).map { UInt64(max(0, $0)) }
         }
     }
 
@@ -641,11 +669,11 @@ extension Store {
     public func peers() throws(WhipError) -> [PeerRow] {
         try read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT p.*, (SELECT COUNT(*) FROM events e WHERE e.seq > COALESCE(p.synced_seq, 0)) AS since
-                    FROM peers p ORDER BY p.address
-                    """
+                db.cachedStatement(
+                    sql: """
+                        SELECT p.*, (SELECT COUNT(*) FROM events e WHERE e.seq > COALESCE(p.synced_seq, 0)) AS since
+                        FROM peers p ORDER BY p.address
+                        """)
             ).map { r throws in
                 PeerRow(
                     address: try r.value("address"), source: try r.value("source"),
@@ -676,4 +704,14 @@ extension Store {
             }
         }
     }
+}
+
+/// A campaign as a live view shows it, with the change mark it was read at (`Store.progress`).
+public struct CampaignProgress: Sendable {
+    /// The campaign.
+    public let campaign: CampaignRow
+    /// Its tiers, cheapest first.
+    public let tiers: [TierRow]
+    /// The replica's change mark in the same transaction.
+    public let mark: Int64
 }

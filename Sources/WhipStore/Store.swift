@@ -104,6 +104,7 @@ public final class Store: Sendable {
     /// Opened read-only (a copy on read-only media, or a file this user may not change): writes fail.
     public let readOnly: Bool
     let pool: DatabasePool
+    let authorities = AuthorityCache()
     let logger: Logger
     /// The thread async code's writes run on, one after another (see `writing(_:)`).
     let writer: DispatchQueue
@@ -156,9 +157,9 @@ public final class Store: Sendable {
     /// Re-derives every community's tables once, after an upgrade that changed `derivationVersion`.
     static func rederiveIfRulesChanged(_ pool: DatabasePool, logger: Logger) throws {
         try pool.write { db in
-            let done = try Int.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'derivation'") ?? 0
+            let done = try Int.fetchOne(db.cachedStatement(sql: "SELECT value FROM store_meta WHERE key = 'derivation'")) ?? 0
             guard done < derivationVersion else { return }
-            let communities = try Data.fetchAll(db, sql: "SELECT id FROM communities").compactMap { PublicKey(bytes: $0) }
+            let communities = try Data.fetchAll(db.cachedStatement(sql: "SELECT id FROM communities")).compactMap { PublicKey(bytes: $0) }
             if !communities.isEmpty {
                 logger.notice(
                     "re-deriving the state of this replica once, for the rules of this release",
@@ -385,7 +386,8 @@ public final class Store: Sendable {
     private func retryHeldBatch(now: UInt64) throws(WhipError) -> IngestReport {
         try write { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, raw, event_id FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
+                db.cachedStatement(sql: "SELECT seq, raw, event_id FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?"),
+                arguments: [Int64(now)])
             guard !rows.isEmpty else { return IngestReport() }
             try db.execute(sql: "DELETE FROM rejections WHERE retry_at IS NOT NULL AND retry_at <= ?", arguments: [Int64(now)])
             let wires = try rows.map { r throws in try r.bytes("raw") }
@@ -401,9 +403,11 @@ public final class Store: Sendable {
         requireApplied: Bool
     ) throws -> IngestReport {
         var report = IngestReport()
-        let tombstonesBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
+        let tombstonesBefore = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM tombstones")) ?? 0
         let joined = Dictionary(
-            try Row.fetchAll(db, sql: "SELECT id, ref FROM communities").map { r throws in (try r.bytes("id"), try r.value("ref", as: Int64.self)) },
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT id, ref FROM communities")).map { r throws in
+                (try r.bytes("id"), try r.value("ref", as: Int64.self))
+            },
             uniquingKeysWith: { a, _ in a })
         var partitions = [EventID: Int64]()
         var members = [PublicKey: Int64]()
@@ -441,7 +445,8 @@ public final class Store: Sendable {
                 if source != .local && e.hlc.wall > now &+ Store.maxFutureSkewMs {
                     let held =
                         try Bool.fetchOne(
-                            db, sql: "SELECT 1 FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL", arguments: [Data(e.id.bytes)]) ?? false
+                            db.cachedStatement(sql: "SELECT 1 FROM rejections WHERE event_id = ? AND retry_at IS NOT NULL"),
+                            arguments: [Data(e.id.bytes)]) ?? false
                     report.held += 1
                     if !held {
                         let msg = "timestamp is \((e.hlc.wall - now) / 1000) s ahead of this node's clock; held and retried later"
@@ -482,11 +487,11 @@ public final class Store: Sendable {
                 let communityLevel = Set(fresh.filter { $0.campaign == nil }.compactMap { joined[$0.community.bytes] })
                 watched = Array(Set(partitions.values))
                 for cref in communityLevel {
-                    watched += try Int64.fetchAll(db, sql: "SELECT ref FROM partitions WHERE community = ?", arguments: [cref])
+                    watched += try Int64.fetchAll(db.cachedStatement(sql: "SELECT ref FROM partitions WHERE community = ?"), arguments: [cref])
                 }
                 before = try Store.limitedTierPlaces(db, partitions: watched)
             }
-            let statuses = try Materializer.apply(db, newEvents: fresh, seqs: seqs)
+            let statuses = try Materializer.apply(db, newEvents: fresh, seqs: seqs, authorities: authorities)
             if !before.isEmpty {
                 let after = try Store.limitedTierPlaces(db, partitions: watched)
                 let changed = before.filter { seq, was in after[seq].map { $0 != was } ?? false }.keys.sorted()
@@ -501,7 +506,7 @@ public final class Store: Sendable {
                 }
             }
         }
-        report.erasures = (try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0) - tombstonesBefore
+        report.erasures = (try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM tombstones")) ?? 0) - tombstonesBefore
         if !parts.isEmpty { try Store.admitParts(db, parts, now: now, into: &report) }
         if report.accepted + report.duplicates + report.held + report.rejectedCount > 0 {
             logger.debug(
@@ -519,11 +524,11 @@ public final class Store: Sendable {
         var out: [Int64: Bool] = [:]
         for pref in Set(partitions) {
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT p.seq AS seq, p.waitlisted AS waitlisted FROM pledges p JOIN tiers t ON t.seq = p.tier
-                    WHERE p.partition = ? AND p.status = 0 AND t.quantity_limit IS NOT NULL
-                    """, arguments: [pref])
+                db.cachedStatement(
+                    sql: """
+                        SELECT p.seq AS seq, p.waitlisted AS waitlisted FROM pledges p JOIN tiers t ON t.seq = p.tier
+                        WHERE p.partition = ? AND p.status = 0 AND t.quantity_limit IS NOT NULL
+                        """), arguments: [pref])
             for r in rows { out[try r.value("seq", as: Int64.self)] = try r.value("waitlisted", as: Int64.self) != 0 }
         }
         return out
@@ -533,13 +538,13 @@ public final class Store: Sendable {
         try seqs.compactMap { seq throws -> StandingChange? in
             guard
                 let r = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT e.id AS id, pt.campaign AS campaign,
-                               \(Schema.backerSQL) AS backer, t.title AS tier
-                        FROM pledges p JOIN events e ON e.seq = p.seq JOIN partitions pt ON pt.ref = p.partition
-                        JOIN tiers t ON t.seq = p.tier WHERE p.seq = ?
-                        """, arguments: [seq])
+                    db.cachedStatement(
+                        sql: """
+                            SELECT e.id AS id, pt.campaign AS campaign,
+                                   \(Schema.backerSQL) AS backer, t.title AS tier
+                            FROM pledges p JOIN events e ON e.seq = p.seq JOIN partitions pt ON pt.ref = p.partition
+                            JOIN tiers t ON t.seq = p.tier WHERE p.seq = ?
+                            """), arguments: [seq])
             else { return nil }
             return StandingChange(
                 pledge: try r.value("id", as: EventID.self), campaign: try r.value("campaign", as: EventID.self), backer: try r.value("backer"),
@@ -557,13 +562,13 @@ public final class Store: Sendable {
         var last: HLC? = nil
         func consider(_ h: HLC) { if last == nil || h > last! { last = h } }
         func hlc(_ r: Row) throws -> HLC { HLC(wall: try r.unsigned("hlc_wall"), counter: try r.counter("hlc_counter")) }
-        if let raw = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'"), raw.count == 12 {
+        if let raw = try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'hlc'")), raw.count == 12 {
             let b = [UInt8](raw)
             let own = HLC(wall: b[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, counter: b[8..<12].reduce(0) { $0 << 8 | UInt32($1) })
             if own.wall <= bound { consider(own) }
         }
         if let row = try Row.fetchOne(
-            db, sql: "SELECT ref, max_wall, max_counter FROM communities WHERE id = ?",
+            db.cachedStatement(sql: "SELECT ref, max_wall, max_counter FROM communities WHERE id = ?"),
             arguments: [Data(community.bytes)])
         {
             let cref = try row.value("ref", as: Int64.self)
@@ -582,7 +587,7 @@ public final class Store: Sendable {
             }
             if let author,
                 let granted = try Int64.fetchOne(
-                    db, sql: "SELECT max(at_ms) FROM roles WHERE community = ? AND member = ? AND granted = 1",
+                    db.cachedStatement(sql: "SELECT max(at_ms) FROM roles WHERE community = ? AND member = ? AND granted = 1"),
                     arguments: [cref, Data(author.bytes)]), granted >= 0
             {
                 // The roles table keeps the grant's wall time only: after every event of that millisecond.
@@ -590,20 +595,22 @@ public final class Store: Sendable {
             }
         }
         for id in after {
-            if let r = try Row.fetchOne(db, sql: "SELECT hlc_wall, hlc_counter FROM events WHERE id = ?", arguments: [Data(id.bytes)]) {
+            if let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT hlc_wall, hlc_counter FROM events WHERE id = ?"), arguments: [Data(id.bytes)])
+            {
                 consider(try hlc(r))
             }
             // The campaign's publication: it can only be later than the timestamp so far when the campaign's
             // newest applied event is, which is rare (the clock is behind the campaign), so the scan of the
             // campaign's events is skipped otherwise and a pledge on a large campaign stays cheap.
-            if let p = try Row.fetchOne(db, sql: "SELECT ref, max_wall, max_counter FROM partitions WHERE campaign = ?", arguments: [Data(id.bytes)]),
+            if let p = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT ref, max_wall, max_counter FROM partitions WHERE campaign = ?"), arguments: [Data(id.bytes)]),
                 HLC(wall: try p.unsigned("max_wall"), counter: try p.counter("max_counter")) >= HLC.next(after: last, now: now),
                 let r = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT hlc_wall, hlc_counter FROM events WHERE partition = ? AND kind = ?
-                        ORDER BY hlc_wall, hlc_counter LIMIT 1
-                        """, arguments: [try p.value("ref", as: Int64.self), Int64(EventKind.campaignPublished.rawValue)])
+                    db.cachedStatement(
+                        sql: """
+                            SELECT hlc_wall, hlc_counter FROM events WHERE partition = ? AND kind = ?
+                            ORDER BY hlc_wall, hlc_counter LIMIT 1
+                            """), arguments: [try p.value("ref", as: Int64.self), Int64(EventKind.campaignPublished.rawValue)])
             {
                 consider(try hlc(r))
             }
@@ -619,7 +626,7 @@ public final class Store: Sendable {
     /// How far the newest event this node holds is ahead of its clock, in ms, when that is more than
     /// `maxFutureSkewMs`: the clock is behind, or was ahead when some events were recorded. Nil when they agree.
     public func clockDisagreement(now: UInt64) throws(WhipError) -> (newest: UInt64, aheadMs: UInt64)? {
-        let newest = try read { db in try Int64.fetchOne(db, sql: "SELECT max(max_wall) FROM communities") ?? 0 }
+        let newest = try read { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(max_wall) FROM communities")) ?? 0 }
         let wall = UInt64(max(0, newest))
         guard wall > now &+ Store.maxFutureSkewMs else { return nil }
         return (wall, wall - now)

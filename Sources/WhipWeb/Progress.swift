@@ -62,10 +62,15 @@ struct CampaignSummary: Codable, Sendable, Equatable {
 
     /// The summary of campaign `id`, read off the cooperative pool; nil when the replica has no such campaign.
     static func load(_ node: Node, _ id: EventID) async throws(WhipError) -> CampaignSummary? {
+        try await loadProgress(node, id)?.summary
+    }
+
+    /// The summary of campaign `id` with the change mark it was read at; nil when there is no such campaign.
+    static func loadProgress(_ node: Node, _ id: EventID) async throws(WhipError) -> (summary: CampaignSummary, mark: Int64)? {
         let now = node.now
-        return try await node.read { store throws(WhipError) -> CampaignSummary? in
-            guard let c = try store.campaign(id) else { return nil }
-            return CampaignSummary(c, tiers: try store.tiers(campaign: id), now: now)
+        return try await node.read { store throws(WhipError) -> (summary: CampaignSummary, mark: Int64)? in
+            guard let p = try store.progress(id) else { return nil }
+            return (CampaignSummary(p.campaign, tiers: p.tiers, now: now), p.mark)
         }
     }
 }
@@ -79,11 +84,14 @@ final class ProgressHub: Service, Sendable {
     let pollInterval: Duration
     /// A comment line sent this often keeps proxies and the idle timer from closing a quiet stream.
     static let keepAlive: Duration = .seconds(15)
+    /// How often every open stream's summary is read again even when no event arrived.
+    static let refresh: Duration = .seconds(5)
 
     private struct State {
         var streams: [EventID: [UUID: AsyncStream<String>.Continuation]] = [:]
         var count = 0
-        var last: [EventID: CampaignSummary] = [:]
+        /// The newest summary sent to each campaign's streams and the change mark it was read at.
+        var last: [EventID: (summary: CampaignSummary, mark: Int64)] = [:]
         var closed = false
     }
     private let state = Mutex(State())
@@ -98,19 +106,21 @@ final class ProgressHub: Service, Sendable {
     /// Streams currently open.
     var streamCount: Int { state.withLock { $0.count } }
 
-    /// A new stream of SSE messages for `campaign`, starting with `first`; nil when `maxStreams` are open.
-    func subscribe(_ campaign: EventID, first: CampaignSummary) -> AsyncStream<String>? {
+    /// A new stream of SSE messages for `campaign`, starting with `first` (read at change mark `mark`), or with
+    /// the newer summary the other streams were sent; nil when `maxStreams` are open.
+    func subscribe(_ campaign: EventID, first: CampaignSummary, mark: Int64) -> AsyncStream<String>? {
         let id = UUID()
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(8))
-        let admitted = state.withLock { s -> Bool in
-            guard !s.closed, s.count < maxStreams else { return false }
+        let opening = state.withLock { s -> CampaignSummary? in
+            guard !s.closed, s.count < maxStreams else { return nil }
             s.streams[campaign, default: [:]][id] = continuation
             s.count += 1
-            if s.last[campaign] == nil { s.last[campaign] = first }
-            return true
+            if let last = s.last[campaign], last.mark >= mark { return last.summary }
+            s.last[campaign] = (first, mark)
+            return first
         }
-        guard admitted else { return nil }
-        continuation.yield(Self.message(first))
+        guard let opening else { return nil }
+        continuation.yield(Self.message(opening))
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { s in
                 if s.streams[campaign]?.removeValue(forKey: id) != nil { s.count -= 1 }
@@ -131,10 +141,23 @@ final class ProgressHub: Service, Sendable {
     /// Sends the campaign's summary to its streams if it changed since the last one sent.
     func publish(_ campaign: EventID) async {
         guard state.withLock({ $0.streams[campaign] != nil }) else { return }
-        guard let summary = try? await CampaignSummary.load(node, campaign) else { return }
+        guard let (summary, mark) = try? await CampaignSummary.loadProgress(node, campaign) else { return }
+        publish(campaign, summary, mark: mark)
+    }
+
+    /// Sends `summary`, read at change mark `mark`, to the campaign's streams unless they were sent the same or a
+    /// newer one: summaries read concurrently may arrive out of order, and a bar must never step back.
+    func publish(_ campaign: EventID, _ summary: CampaignSummary, mark: Int64) {
         let targets = state.withLock { s -> [AsyncStream<String>.Continuation] in
-            guard s.last[campaign] != summary, let streams = s.streams[campaign] else { return [] }
-            s.last[campaign] = summary
+            guard let streams = s.streams[campaign] else { return [] }
+            if let last = s.last[campaign] {
+                // The same mark with another summary: time alone moved the campaign on (its deadline passed).
+                guard mark >= last.mark else { return [] }
+                s.last[campaign] = (summary, mark)
+                guard last.summary != summary else { return [] }
+            } else {
+                s.last[campaign] = (summary, mark)
+            }
             return Array(streams.values)
         }
         guard !targets.isEmpty else { return }
@@ -145,12 +168,16 @@ final class ProgressHub: Service, Sendable {
     func run() async throws {
         var mark = (try? await node.read { store throws(WhipError) in try store.changeMark() }) ?? 0
         var sinceKeepAlive: Duration = .zero
+        var sinceRefresh: Duration = .zero
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.pollInterval) }
             sinceKeepAlive += pollInterval
+            sinceRefresh += pollInterval
             let now = (try? await node.read { store throws(WhipError) in try store.changeMark() }) ?? mark
-            if now != mark {
+            // A deadline passing changes a campaign's standing without any new event: look again now and then.
+            if now != mark || sinceRefresh >= Self.refresh {
                 mark = now
+                sinceRefresh = .zero
                 for campaign in state.withLock({ Array($0.streams.keys) }) { await publish(campaign) }
             }
             if sinceKeepAlive >= Self.keepAlive {

@@ -26,7 +26,8 @@ public struct WebServer: Service {
     public func run() async throws {
         guard let host = config.host else { return }
         let hub = ProgressHub(node: node, maxStreams: config.limits.maxEventStreams, logger: logger)
-        let router = Self.router(node: node, config: config, hub: hub, logger: logger)
+        let queue = PledgeQueue(node: node)
+        let router = Self.router(node: node, config: config, hub: hub, queue: queue, logger: logger)
         let node = self.node
         let config = self.config
         let logger = self.logger
@@ -35,7 +36,7 @@ public struct WebServer: Service {
             router: router,
             server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(config.limits.idleTimeoutSeconds * 1000)))),
             configuration: .init(address: .hostname(host, port: config.port), serverName: nil),
-            services: [hub],
+            services: [hub, queue],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.port
                 let url = WebAddress.url(config: config, boundPort: port)
@@ -49,7 +50,7 @@ public struct WebServer: Service {
     }
 
     /// The routes, for the server and for tests (Hummingbird's testing module drives it without a socket).
-    static func router(node: Node, config: WebConfig, hub: ProgressHub, logger: Logger) -> Router<WebContext> {
+    static func router(node: Node, config: WebConfig, hub: ProgressHub, queue: PledgeQueue, logger: Logger) -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         let clock: @Sendable () -> UInt64 = { node.now }
         router.add(middleware: SecurityHeadersMiddleware())
@@ -117,10 +118,10 @@ public struct WebServer: Service {
             return API.response(.ok, summary)
         }
         api.get("/campaigns/:campaign/stream") { _, context in
-            guard let id = context.parameters.get("campaign").flatMap(EventID.init(hex:)), let summary = try await CampaignSummary.load(node, id),
-                summary.standing != "draft"
+            guard let id = context.parameters.get("campaign").flatMap(EventID.init(hex:)),
+                let (summary, mark) = try await CampaignSummary.loadProgress(node, id), summary.standing != "draft"
             else { return API.error(.notFound, code: "not_found", "no published campaign with that id") }
-            guard let stream = hub.subscribe(id, first: summary) else {
+            guard let stream = hub.subscribe(id, first: summary, mark: mark) else {
                 var r = API.error(.serviceUnavailable, code: "request.rate_limited", "too many live views are open: try again shortly")
                 r.headers[.retryAfter] = "10"
                 return r
@@ -174,9 +175,16 @@ public struct WebServer: Service {
             }
             do {
                 let r = try API.request(body, today: node.ukDate(node.now))
-                let receipt = try await node.write { _ throws(WhipError) in try node.takeDeskPledge(session, r) }
-                await hub.publish(session.desk.campaign)
-                let tiers = try await node.read { store throws(WhipError) in try store.tiers(campaign: session.desk.campaign) }
+                // Checked and sealed on a reader; signed and committed with whatever other desks sent meanwhile.
+                let prepared = try await node.read { _ throws(WhipError) in try node.prepareDeskPledge(session, r) }
+                let (id, duplicate): (EventID, Bool)
+                if let earlier = prepared.earlier { (id, duplicate) = (earlier, true) } else { (id, duplicate) = try await queue.submit(prepared) }
+                let campaign = session.desk.campaign
+                let (receipt, progress) = try await node.read { store throws(WhipError) in
+                    (try node.deskReceipt(id, duplicate: duplicate), try store.progress(campaign))
+                }
+                let tiers = progress?.tiers ?? []
+                if let progress { hub.publish(campaign, CampaignSummary(progress.campaign, tiers: tiers, now: node.now), mark: progress.mark) }
                 if !receipt.duplicate {
                     logger.info("desk pledge recorded", metadata: ["desk.name": "\(session.desk.name)", "event.id": "\(receipt.pledge.id.hex)"])
                 }

@@ -191,6 +191,20 @@ import WhipTestSupport
         // Past the year 9999 it falls back to the formatter.
         #expect(!Dates.format(253_402_300_800_000, timeZone: "UTC").isEmpty)
     }
+
+    /// In other zones too, across daylight-saving changes and half-hour offsets.
+    @Test func matchesTheFormatterInOtherZones() {
+        var rng = SplitMix64(seed: 11)
+        let edges: [UInt64] = [0, 1_000, 1_774_746_000_000, 1_774_749_599_999, 1_774_749_600_000, 1_792_890_000_000, 253_402_300_799_999]
+        let random = (0..<500).map { _ in rng.uint64(in: 0...4_107_542_400_000) }
+        for zone in ["Europe/London", "America/St_Johns", "Asia/Kolkata", "Pacific/Chatham", "America/Los_Angeles", "Australia/Sydney"] {
+            let f = ISO8601DateFormatter()
+            f.timeZone = TimeZone(identifier: zone)!
+            for ms in edges + random {
+                #expect(Dates.format(ms, timeZone: zone) == f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)), "\(zone) \(ms)")
+            }
+        }
+    }
 }
 
 /// CSV fields are quoted and defused byte by byte.

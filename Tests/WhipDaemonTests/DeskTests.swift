@@ -106,6 +106,43 @@ import WhipTestSupport
         #expect(try h.hub.campaign(h.campaign.id.hex).backers == 1)
     }
 
+    /// Pledges from several desks committed in one transaction: a key sent twice in the same group is recorded once,
+    /// a desk closed between the check and the commit is refused, and the others are kept.
+    @Test func aGroupCommitRecordsEachPledgeOnceAndRefusesOnlyWhatItMust() throws {
+        let h = try Hall()
+        let a = try h.hub.redeemDeskCode(try h.hub.openDesk(campaign: h.campaign, name: "Gate", until: nil).code)
+        let b = try h.hub.redeemDeskCode(try h.hub.openDesk(campaign: h.campaign, name: "Bar", until: nil).code)
+        let first = try h.hub.prepareDeskPledge(a, DeskPledgeRequest(key: "gate-0001", name: "Ann", amount: "5"))
+        let twice = try h.hub.prepareDeskPledge(a, DeskPledgeRequest(key: "gate-0001", name: "Ann", amount: "5"))
+        let atBar = try h.hub.prepareDeskPledge(b, DeskPledgeRequest(key: "bar-00001", name: "Bo", amount: "7"))
+        let last = try h.hub.prepareDeskPledge(a, DeskPledgeRequest(key: "gate-0002", name: "Cy", amount: "9"))
+        try h.hub.closeDesk(name: "Bar")
+        let results = try h.hub.commitDeskPledges([first, twice, atBar, last])
+        let one = try results[0].get()
+        let again = try results[1].get()
+        #expect(!one.duplicate && again.duplicate && again.id == one.id)
+        #expect(throws: WhipError.self) { try results[2].get() }
+        if case .failure(let e) = results[2] { #expect(e.code == .rejected && e.message.contains("'Bar' was closed")) }
+        #expect(try results[3].get().duplicate == false)
+        let c = try h.hub.campaign(h.campaign.id.hex)
+        #expect(c.backers == 2 && c.pledged.minor == 1_400)
+        // The refused pledge left nothing behind: its key is free, and a resend of the others records nothing.
+        #expect(try h.hub.store.deskPledge(desk: b.desk.id, key: "bar-00001") == nil)
+        let resent = try h.hub.commitDeskPledges([first, last]).map { try $0.get() }
+        #expect(resent.allSatisfy { $0.duplicate })
+        #expect(try h.hub.campaign(h.campaign.id.hex).backers == 2)
+    }
+
+    /// The authority a node reads is cached between community-level events: a role granted later is seen at once.
+    @Test func aRoleGrantedAfterARefusalIsSeen() throws {
+        let h = try Hall()
+        let stranger = try h.stranger.campaign(h.campaign.id.hex)
+        #expect(throws: WhipError.self) { try h.stranger.openDesk(campaign: stranger, name: "Gate", until: nil) }
+        _ = try h.hub.grant(h.info, member: h.stranger.identity.publicKey, role: .collector, expires: nil)
+        _ = try h.stranger.importBundle(h.hub.exportBundle(community: h.info.id).bytes)
+        #expect(try h.stranger.openDesk(campaign: stranger, name: "Gate", until: nil).desk.name == "Gate")
+    }
+
     @Test func aRepeatedKeyNeverRecordsAPledgeTwice() throws {
         let h = try Hall()
         let s = try h.hub.redeemDeskCode(try h.hub.openDesk(campaign: h.campaign, name: "Tombola", until: nil).code)

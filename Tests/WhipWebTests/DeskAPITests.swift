@@ -41,7 +41,9 @@ import WhipTestSupport
             _ = try node.emit(info.id, .campaignPublished(CampaignRef(campaign: created.id)))
             campaign = try node.campaign(created.id.hex)
             hub = ProgressHub(node: node, maxStreams: config.limits.maxEventStreams, logger: DeskAPITests.logger)
-            app = Application(router: WebServer.router(node: node, config: config, hub: hub, logger: DeskAPITests.logger))
+            let queue = PledgeQueue(node: node)
+            app = Application(
+                router: WebServer.router(node: node, config: config, hub: hub, queue: queue, logger: DeskAPITests.logger), services: [queue])
         }
 
         /// Opens a desk and pairs a phone through `GET /pair`; returns the cookie header and the CSRF token.
@@ -231,10 +233,65 @@ import WhipTestSupport
         #expect(limiter.allow("a") && !limiter.allow("a"))
     }
 
+    /// Summaries read concurrently can arrive out of order: one read at an older change mark is never sent after a
+    /// newer one, and a new page starts from the newest the others were sent.
+    @Test func aLiveStreamNeverStepsBack() async throws {
+        let f = try Fixture()
+        let (zero, mark) = try #require(try await CampaignSummary.loadProgress(f.node, f.campaign.id))
+        let stream = try #require(f.hub.subscribe(f.campaign.id, first: zero, mark: mark))
+        var messages = stream.makeAsyncIterator()
+        _ = try #require(await messages.next())
+        let s = try f.node.redeemDeskCode(try f.node.openDesk(campaign: f.campaign, name: "Gate", until: nil).code)
+        _ = try f.node.takeDeskPledge(s, DeskPledgeRequest(key: "phone-b-0001", name: "Bo", amount: "20"))
+        let (one, newer) = try #require(try await CampaignSummary.loadProgress(f.node, f.campaign.id))
+        f.hub.publish(f.campaign.id, one, mark: newer)
+        f.hub.publish(f.campaign.id, zero, mark: mark)
+        _ = try f.node.takeDeskPledge(s, DeskPledgeRequest(key: "phone-b-0002", name: "Cy", amount: "5"))
+        await f.hub.publish(f.campaign.id)
+        let sent = [try #require(await messages.next()), try #require(await messages.next())]
+        #expect(sent[0].contains(#""backers":1"#) && sent[1].contains(#""backers":2"#), "\(sent)")
+        let late = try #require(f.hub.subscribe(f.campaign.id, first: zero, mark: mark))
+        var lateMessages = late.makeAsyncIterator()
+        #expect(try #require(await lateMessages.next()).contains(#""backers":2"#))
+    }
+
+    /// Twenty desks' pledges sent at once through the queue are each recorded once, in groups; once the queue has
+    /// stopped, a pledge is refused with a clear message rather than left waiting.
+    @Test func thePledgeQueueCommitsConcurrentPledgesInGroups() async throws {
+        let f = try Fixture()
+        let queue = PledgeQueue(node: f.node)
+        let running = Task { await queue.run() }
+        let node = f.node
+        let sessions = try (0..<20).map { i in try node.redeemDeskCode(try node.openDesk(campaign: f.campaign, name: "Desk \(i)", until: nil).code) }
+        let ids = try await withThrowingTaskGroup(of: (EventID, Bool).self) { group in
+            for (i, s) in sessions.enumerated() {
+                for key in ["desk-\(i)-one", "desk-\(i)-one", "desk-\(i)-two"] {
+                    group.addTask {
+                        let p = try await node.read { _ throws(WhipError) in
+                            try node.prepareDeskPledge(s, DeskPledgeRequest(key: key, name: "B", amount: "1"))
+                        }
+                        if let earlier = p.earlier { return (earlier, true) }
+                        let r = try await queue.submit(p)
+                        return (r.id, r.duplicate)
+                    }
+                }
+            }
+            return try await group.reduce(into: [(EventID, Bool)]()) { $0.append($1) }
+        }
+        #expect(ids.count == 60 && Set(ids.map(\.0)).count == 40 && ids.filter(\.1).count == 20)
+        #expect(try node.campaign(f.campaign.id.hex).backers == 40)
+        running.cancel()
+        await running.value
+        let p = try node.prepareDeskPledge(sessions[0], DeskPledgeRequest(key: "desk-0-three", name: "B", amount: "1"))
+        let refused = await #expect(throws: WhipError.self) { try await queue.submit(p) }
+        #expect(refused?.message.contains("shutting down") == true)
+        #expect(try node.campaign(f.campaign.id.hex).backers == 40)
+    }
+
     @Test func aLiveStreamSeesAPledgeFromAnotherDeskAndClosesOnShutdown() async throws {
         let f = try Fixture()
-        let first = try #require(try await CampaignSummary.load(f.node, f.campaign.id))
-        let stream = try #require(f.hub.subscribe(f.campaign.id, first: first))
+        let (first, mark) = try #require(try await CampaignSummary.loadProgress(f.node, f.campaign.id))
+        let stream = try #require(f.hub.subscribe(f.campaign.id, first: first, mark: mark))
         var messages = stream.makeAsyncIterator()
         let opening = try #require(await messages.next())
         #expect(opening.hasPrefix("event: progress\ndata: {") && opening.contains(#""backers":0"#))
@@ -247,6 +304,6 @@ import WhipTestSupport
         // Publishing again with nothing new sends nothing; a stream beyond the limit is refused.
         await f.hub.publish(f.campaign.id)
         let small = ProgressHub(node: f.node, maxStreams: 0, logger: Self.logger)
-        #expect(small.subscribe(f.campaign.id, first: first) == nil)
+        #expect(small.subscribe(f.campaign.id, first: first, mark: mark) == nil)
     }
 }
