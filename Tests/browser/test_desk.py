@@ -19,6 +19,8 @@ audited = []
 
 def screenshot(page, name):
     path = SCREENSHOTS / f"{name}.png"
+    # The pointer rests where the last click was: move it off, so no button is caught in its hover colour.
+    page.mouse.move(0, 0)
     page.screenshot(path=str(path), full_page=True)
     shots.append(path.name)
 

@@ -70,6 +70,7 @@
   function errorText(body, status) {
     var err = body && body.error;
     var msg = err && err.message ? err.message : 'The node refused the request (HTTP ' + status + ').';
+    if (!/[.!?]$/.test(msg)) msg += '.';
     if (err && /^desk\.(closed|expired|no_session)$/.test(err.code)) msg += ' Ask the organiser for a new desk code.';
     return msg;
   }
@@ -400,15 +401,21 @@
       return;
     }
     var text = $('receipt-text');
-    if (r && r.receipt) {
+    var sent = !!(r && r.receipt);
+    $('reference-line').hidden = !sent;
+    $('receipt-waiting').hidden = sent;
+    if (sent) {
       var rc = r.receipt;
+      $('receipt-heading').textContent = 'Pledge taken';
       $('reference').textContent = rc.reference;
       text.textContent = money(rc.amount, currency) + ' recorded' +
         (rc.waitlisted ? ', on the waitlist: the tier is full' : '') +
         (rc.duplicate ? ' (it had already reached the node: recorded once)' : '') + '.';
     } else {
-      $('reference').textContent = 'waiting to send';
-      text.textContent = 'Kept on this phone: it will be sent when the node answers. ' +
+      // No reference yet: the node gives one when the pledge reaches it (shown then in a notice).
+      $('receipt-heading').textContent = 'Pledge kept on this phone';
+      $('reference').textContent = '';
+      text.textContent = money(req.amount, currency) + ' will be sent when the node answers, and get its reference then. ' +
         'Do not reload this page until then.';
     }
     pending = null;
