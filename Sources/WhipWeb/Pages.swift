@@ -138,13 +138,17 @@ struct Pages: Sendable {
 
     // MARK: Pairing and the desk
 
+    /// The API's messages start in lower case, to follow a code; on a page they read as a sentence.
+    static func sentence(_ message: String) -> String {
+        message.prefix(1).uppercased() + message.dropFirst() + (message.hasSuffix(".") ? "" : ".")
+    }
+
     func pairForm(error: String?, code: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        page("pair", ["error": error, "code": code].compactMapValues { $0 }, status: status)
+        page("pair", ["error": error.map(Self.sentence), "code": code].compactMapValues { $0 }, status: status)
     }
 
     func deskRefusal(status: HTTPResponse.Status, code: String, message: String) -> Response {
-        // The API's messages start in lower case, to follow a code; on a page they are a sentence.
-        let text = message.prefix(1).uppercased() + message.dropFirst() + (message.hasSuffix(".") ? "" : ".")
+        let text = Self.sentence(message)
         switch code {
         case "desk.no_session":
             return self.message(

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
+import WhipCore
 
 /// The request context of the web server: Hummingbird's core storage plus the peer's address.
 struct WebContext: RequestContext, RemoteAddressRequestContext {
@@ -39,6 +40,9 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let e as HTTPError {
             response = API.error(e.status, code: e.status == .notFound ? "not_found" : "request.malformed", e.body ?? e.status.reasonPhrase)
+        } catch  where request.uri.path.hasPrefix("/api/") {
+            // Anything else a route throws (the store failing) is the documented 500, not a bare one off the schema.
+            response = API.error(.internalServerError, code: "internal", Self.internalMessage(error))
         }
         response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
@@ -46,6 +50,12 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response
+    }
+
+    /// What a 500 tells the volunteer: a `WhipError`'s own words (written for people), never another error's text.
+    static func internalMessage(_ error: any Error) -> String {
+        guard let e = error as? WhipError else { return "the node failed unexpectedly: try again, and tell the organiser if it persists" }
+        return "the node failed unexpectedly: \(e.message)"
     }
 }
 

@@ -33,6 +33,9 @@ struct DeskCommand: ParsableCommand {
             let n = try node.open()
             let c = try n.campaign(campaign)
             let untilMs = try until.map { (s: String) throws(WhipError) in try DeskCommand.parseUntil(s, timeZone: timezone, now: n.now) }
+            if let taken = try DeskCommand.unclosedDesk(named: name, node: n) {
+                throw DeskCommand.nameTaken(taken, node: n, timeZone: timezone)
+            }
             let pairing = try n.openDesk(campaign: c, name: name, until: untilMs)
             try DeskCommand.report(pairing, campaign: c, node: n, output: output, timeZone: timezone, opened: true)
         }
@@ -86,18 +89,57 @@ struct DeskCommand: ParsableCommand {
         @OptionGroup var node: NodeOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "The desk's name.") var name: String
+        @Option(help: "IANA time zone for the times shown.") var timezone: String = Dates.localTimeZone
 
         func run() throws {
             let n = try node.open()
-            let d = try n.closeDesk(name: name)
+            let d: DeskRow
+            var expired: UInt64? = nil
+            if let desk = try DeskCommand.unclosedDesk(named: name, node: n), desk.state(now: n.now) == .expired {
+                // An expired desk takes no pledges but still holds its name (only closing frees it), and
+                // `Node.closeDesk` closes only open ones: close it here.
+                try n.store.closeDesk(id: desk.id, now: n.now)
+                d = try n.store.desk(id: desk.id) ?? desk
+                expired = desk.until
+            } else {
+                d = try n.closeDesk(name: name)
+            }
             let title = (try? n.campaign(d.campaign.hex))?.title ?? ""
-            output.report(
-                DeskCommand.json(d, title: title, now: n.now),
-                "Closed desk '\(d.name)' ('\(title)'): \(d.pledges) pledge(s) taken; its phones are refused from now on.")
+            let text =
+                expired.map {
+                    "Closed desk '\(d.name)' ('\(title)'), which had expired at \(Dates.describeDeadline($0, timeZone: timezone)): \(d.pledges) pledge(s) taken; its name is free again."
+                }
+                ?? "Closed desk '\(d.name)' ('\(title)'): \(d.pledges) pledge(s) taken; its phones are refused from now on."
+            output.report(DeskCommand.json(d, title: title, now: n.now), text)
         }
     }
 
     static func stateName(_ s: DeskState) -> String { s.rawValue }
+
+    /// The desk not yet closed (open or expired) that holds `name`, if any.
+    static func unclosedDesk(named name: String, node n: Node) throws(WhipError) -> DeskRow? {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try n.desks(includeClosed: false).first { $0.name == trimmed }
+    }
+
+    /// `desk open`'s refusal of a name an unclosed desk holds, saying which desk and how to free the name: an expired
+    /// desk keeps its name until `desk close`, which surprises an organiser reusing "Tombola stall" the next day.
+    static func nameTaken(_ desk: DeskRow, node n: Node, timeZone: String) -> WhipError {
+        let free = "`whipround desk close '\(desk.name)'`"
+        let title = (try? n.campaign(desk.campaign.hex))?.title ?? ""
+        switch desk.state(now: n.now) {
+        case .expired:
+            let when = desk.until.map { " at \(Dates.describeDeadline($0, timeZone: timeZone))" } ?? ""
+            return WhipError(
+                .alreadyExists,
+                "the name '\(desk.name)' is still taken by a desk for '\(title)' that expired\(when): a desk's name stays taken until "
+                    + "\(free), even after it expires; run that to free it, or choose another name")
+        default:
+            return WhipError(
+                .alreadyExists,
+                "a desk called '\(desk.name)' is already open for '\(title)': choose another name, or close that desk with \(free) first")
+        }
+    }
 
     static func json(_ d: DeskRow, title: String, now: UInt64) -> [String: Any] {
         var o: [String: Any] = [

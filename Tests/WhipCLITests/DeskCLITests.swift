@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Testing
+import WhipNode
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -99,6 +101,47 @@ import Testing
         try cli.run(["bundle", "import", "--data", "laptop", cli.path("hub.bundle")])
         let roleless = try cli.run(["desk", "open", "--data", "laptop", "--campaign", campaign, "--name", "Gate"], expect: 4)
         #expect(roleless.stderr.contains("collector"), "\(roleless.stderr)")
+    }
+
+    /// An expired desk that was never closed still holds its name: `desk open` says so and gives the command that
+    /// frees it, and that command does (for an open desk too, the refusal names it).
+    @Test func anExpiredDeskKeepsItsNameUntilClosed() throws {
+        let cli = try CLI()
+        let campaign = try Self.liveCampaign(cli)
+        // A desk whose --until has passed: opened by a node with its clock an hour behind, until half an hour ago.
+        do {
+            let hourAgo = Dates.nowMs() - 3_600_000
+            let n = try Node.open(dir: DataDir(path: cli.path("hub")), logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }) { hourAgo }
+            _ = try n.openDesk(campaign: try n.campaign(campaign), name: "Tombola stall", until: hourAgo + 1_800_000)
+        }
+        let desks = try #require(
+            try JSONSerialization.jsonObject(with: Data(try cli.run(["desk", "list", "--data", "hub", "--all", "--json"]).stdout.utf8))
+                as? [[String: Any]])
+        #expect(desks.count == 1 && desks.first?["state"] as? String == "expired", "\(desks)")
+
+        let open = ["desk", "open", "--data", "hub", "--campaign", campaign, "--name"]
+        let taken = try cli.run(open + ["Tombola stall", "--timezone", "UTC"], expect: 6)
+        #expect(
+            taken.stderr.hasPrefix("error: the name 'Tombola stall' is still taken by a desk for 'Reopen the lido' that expired at "),
+            "\(taken.stderr)")
+        #expect(
+            taken.stderr.contains("a desk's name stays taken until `whipround desk close 'Tombola stall'`, even after it expires"), "\(taken.stderr)")
+        // An open desk's name: the same exit code, and the command that would free it.
+        try cli.run(open + ["Gate"])
+        let twice = try cli.run(open + ["Gate"], expect: 6)
+        #expect(twice.stderr.contains("a desk called 'Gate' is already open for 'Reopen the lido'"), "\(twice.stderr)")
+        #expect(twice.stderr.contains("`whipround desk close 'Gate'`"), "\(twice.stderr)")
+
+        // The command the refusal names frees the expired desk's name.
+        let closed = try cli.run(["desk", "close", "--data", "hub", "Tombola stall", "--timezone", "UTC"])
+        #expect(closed.stdout.contains("Closed desk 'Tombola stall' ('Reopen the lido'), which had expired at "), "\(closed.stdout)")
+        #expect(closed.stdout.contains("its name is free again"), "\(closed.stdout)")
+        let again = try cli.run(open + ["Tombola stall", "--json"])
+        #expect(try again.json()["state"] as? String == "open")
+        // A closed desk is still refused by `desk close`, as an unknown one is.
+        try cli.run(["desk", "close", "--data", "hub", "Gate"])
+        let closedTwice = try cli.run(["desk", "close", "--data", "hub", "Gate"], expect: nil)
+        #expect(closedTwice.status != 0 && closedTwice.stderr.contains("Gate"), "\(closedTwice.stderr)")
     }
 
     /// With `serve` running on the same data, `desk open` prints the address the daemon is bound to, and that

@@ -245,5 +245,26 @@ import Testing
                 "/api/v1/openapi.json", "/api/v1/campaigns/{id}", "/api/v1/campaigns/{id}/stream", "/api/v1/desk",
                 "/api/v1/desk/pledges", "/api/v1/desk/undo",
             ])
+        // No answer is undocumented: every operation lists the 500 the API falls back to, in the Error shape.
+        let schemas = try #require((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let error = try #require(schemas["Error"] as? [String: Any])
+        let detail = try #require(((error["properties"] as? [String: Any])?["error"] as? [String: Any])?["properties"] as? [String: Any])
+        #expect(
+            (detail["code"] as? [String: Any])?["enum"] as? [String] ?? [] == [
+                "request.malformed", "request.host", "request.too_large", "request.rate_limited", "desk.no_session", "desk.expired", "desk.closed",
+                "desk.csrf", "pledge.invalid", "pledge.refused", "not_found", "internal",
+            ])
+        var operations = 0
+        for (path, item) in paths {
+            for (method, op) in try #require(item as? [String: [String: Any]]) {
+                operations += 1
+                let responses = try #require(op["responses"] as? [String: Any])
+                let answer = try #require(responses["500"] as? [String: Any], "\(method) \(path) has no 500")
+                let schema = ((answer["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
+                #expect(schema?["$ref"] as? String == "#/components/schemas/Error", "\(method) \(path)")
+                #expect((answer["description"] as? String)?.contains("`internal`") == true, "\(method) \(path)")
+            }
+        }
+        #expect(operations == 6)
     }
 }

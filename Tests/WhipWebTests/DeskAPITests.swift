@@ -215,6 +215,30 @@ import WhipTestSupport
         }
     }
 
+    @Test func anUnexpectedFailureUnderTheAPIIsTheDocumented500() async throws {
+        let router = Router(context: WebContext.self)
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.get("/api/v1/store") { _, _ -> Response in throw WhipError(.storage, "the disk is full") }
+        router.get("/api/v1/other") { _, _ -> Response in throw CancellationError() }
+        router.get("/page") { _, _ -> Response in throw WhipError(.storage, "the disk is full") }
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/api/v1/store", method: .get) { r in
+                #expect(r.status == .internalServerError && Self.errorCode(r) == "internal", "\(String(buffer: r.body))")
+                #expect(String(buffer: r.body).contains("the disk is full"))
+                #expect(r.headers[.contentType]?.hasPrefix("application/json") == true)
+                #expect(r.headers[.contentSecurityPolicy] != nil)
+            }
+            try await client.execute(uri: "/api/v1/other", method: .get) { r in
+                #expect(r.status == .internalServerError && Self.errorCode(r) == "internal")
+                #expect(!String(buffer: r.body).contains("Cancellation"), "another error's text stays inside the node")
+            }
+            // A page is not the JSON API: its failure stays Hummingbird's own 500.
+            try await client.execute(uri: "/page", method: .get) { r in
+                #expect(r.status == .internalServerError && Self.errorCode(r) == nil)
+            }
+        }
+    }
+
     @Test func onlyAddressesAndLocalhostAreAcceptedAsHost() {
         for ok in ["127.0.0.1:8480", "localhost:8480", "192.168.1.20:8480", "[::1]:8480", "10.0.0.5", "hall.example:80"] {
             #expect(HostCheckMiddleware.allowed(ok, publicHost: "hall.example"), "\(ok)")

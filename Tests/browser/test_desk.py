@@ -19,6 +19,8 @@ audited = []
 
 def screenshot(page, name):
     path = SCREENSHOTS / f"{name}.png"
+    # The pointer rests where the last click was: move it off, so no button is caught in its hover colour.
+    page.mouse.move(0, 0)
     page.screenshot(path=str(path), full_page=True)
     shots.append(path.name)
 
@@ -257,6 +259,67 @@ def test_a_closed_desk_refuses(hall, phones):
     audit(b, "closed desk page")
     assert len(hub.pledges(campaign)) == before
     assert backers_named(hub, campaign, "Too Late") == []
+
+
+def test_the_desk_stops_when_its_campaign_closes_and_shows_each_queued_pledge_refused(hall, phones):
+    """`campaign close` at the node: an open desk page says so within seconds and takes no more pledges; a phone
+    that was offline sends what it queued, and the node's refusal is listed per pledge, kept across a reload."""
+    hub = hall["hub"]
+    fete = hub.run("campaign", "create", "--title", "Fete marquee", "--goal", "300", "--currency", "GBP",
+                   "--closes", "2030-03-31")["id"]
+    hub.run("campaign", "publish", fete)
+    d = pair(phones("D"), hub.open_desk(fete, "Marquee"))
+    e_ctx, e = phones("E")
+    pair((e_ctx, e), _pair_url(hub, "Marquee"))
+    for p in (d, e):
+        wait_until("phone online", lambda p=p: "offline" not in p.get_attribute("#status", "class"))
+    assert d.locator("#standing").is_hidden() and d.is_enabled("#review")
+    take(d, "Before Close", amount="10")
+    _, display = phones("projector", viewport={"width": 1280, "height": 720}, mobile=False)
+    display.goto(f"{hub.web}/display/{fete}")
+    display.wait_for_function("() => document.getElementById('display-total').textContent === '£10.00'")
+    assert display.locator("#display-standing").is_hidden()
+
+    e_ctx.set_offline(True)
+    e.wait_for_function("() => !navigator.onLine")
+    take(e, "Queued Backer", amount="6", payment="promised")
+    assert "1" in e.inner_text("#queue")
+
+    hub.run("campaign", "close", fete)
+    t0 = time.monotonic()
+    d.wait_for_selector("#standing", state="visible", timeout=5_000)
+    print(f"\ncampaign closed at the node: the desk page said so after {(time.monotonic() - t0) * 1000:.0f} ms (bound 5000 ms)")
+    assert "no longer taking pledges" in d.inner_text("#standing") and "closed" in d.inner_text("#standing")
+    for control in ("#review", "#name", "#amount", "#undo"):
+        assert d.is_disabled(control), control
+    screenshot(d, "17-campaign-closed")
+    audit(d, "desk, campaign closed")
+    display.wait_for_selector("#display-standing", state="visible", timeout=5_000)
+    assert "closed" in display.inner_text("#display-standing")
+
+    e_ctx.set_offline(False)
+    e.locator("#queue").wait_for(state="hidden", timeout=20_000)
+    e.wait_for_selector("#refused", state="visible")
+    e.wait_for_selector("#standing", state="visible", timeout=5_000)
+    refused = e.locator("#refused-list li")
+    assert refused.count() == 1, refused.all_inner_texts()
+    line = refused.first.inner_text()
+    assert "Queued Backer" in line and "£6.00" in line and "not taking pledges" in line, line
+    screenshot(e, "18-queued-pledge-refused")
+    audit(e, "desk, a queued pledge refused")
+    assert backers_named(hub, fete, "Queued Backer") == []
+    assert len(backers_named(hub, fete, "Before Close")) == 1
+
+    # The refusal stays on the phone until the volunteer clears it; the reloaded page starts stopped.
+    e.reload()
+    e.wait_for_selector("#refused", state="visible")
+    assert e.locator("#refused-list li").count() == 1
+    assert e.is_visible("#standing") and e.is_disabled("#review")
+    e.click("#refused-clear")
+    e.wait_for_selector("#refused", state="hidden")
+    e.reload()
+    e.wait_for_selector("#pledge-form")
+    assert e.locator("#refused").is_hidden()
 
 
 def test_hostile_names_render_as_text_on_every_page(hall, phones, guard):

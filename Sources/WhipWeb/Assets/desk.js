@@ -13,6 +13,7 @@
   var currency = meta('whipround-currency') || 'GBP';
   var minorUnit = 2;
   var queueKey = 'whipround.queue.' + deskName;
+  var refusedKey = 'whipround.refused.' + deskName;
   var sendTimeoutMs = 10000;
   var retryEveryMs = 5000;
 
@@ -25,6 +26,7 @@
   var results = {}; // key -> {receipt} or {error}, for requests sent from the queue
   var flushing = null;
   var lastFlushRetry = false;
+  var taking = true; // false once the campaign stops taking pledges or the desk is refused
 
   // Money and words ------------------------------------------------------------------------------------------
   var symbols = { GBP: '\u00a3', EUR: '\u20ac', USD: '$' };
@@ -61,17 +63,21 @@
 
   // Messages -------------------------------------------------------------------------------------------------
   function showError(text) { $('error').textContent = text; }
-  function addError(text) {
-    var e = $('error');
-    e.textContent = e.textContent ? e.textContent + '\n' + text : text;
-  }
   function clearError() { $('error').textContent = ''; }
   function notice(text) { $('notice').textContent = text; }
   function errorText(body, status) {
     var err = body && body.error;
     var msg = err && err.message ? err.message : 'The node refused the request (HTTP ' + status + ').';
+    if (!/[.!?]$/.test(msg)) msg += '.';
     if (err && /^desk\.(closed|expired|no_session)$/.test(err.code)) msg += ' Ask the organiser for a new desk code.';
     return msg;
+  }
+  // Why a desk the node refused takes no more pledges, or null when the refusal was about the pledge.
+  function deskRefused(body) {
+    var code = body && body.error && body.error.code;
+    var why = { 'desk.closed': 'This desk was closed at the node', 'desk.expired': 'This desk has expired',
+      'desk.no_session': 'This phone is no longer paired with the desk' }[code];
+    return why ? why + ': it takes no more pledges. Ask the organiser for a new desk code.' : null;
   }
   function describe(item) {
     return (item.name ? 'the pledge from ' + item.name : 'an anonymous pledge') + ' of ' + money(item.amount, currency);
@@ -119,6 +125,38 @@
     q.hidden = n === 0;
   }
 
+  // Pledges from the queue the node refused: kept on this phone, listed one by one, until the volunteer clears
+  // them (the form has moved on, so this list is the only record of what the donor was told).
+  function loadRefused() {
+    try {
+      var r = JSON.parse(localStorage.getItem(refusedKey) || '[]');
+      return Array.isArray(r) ? r : [];
+    } catch (e) {
+      return [];
+    }
+  }
+  function keepRefused(item, error) {
+    var r = loadRefused();
+    r.push({ item: item, error: error });
+    try { localStorage.setItem(refusedKey, JSON.stringify(r)); } catch (e) { /* still shown until reload */ }
+    renderRefused(r);
+  }
+  function renderRefused(list) {
+    var r = list || loadRefused();
+    var ul = $('refused-list');
+    ul.textContent = '';
+    r.forEach(function (x) {
+      var li = document.createElement('li');
+      var what = document.createElement('strong');
+      var d = describe(x.item);
+      what.textContent = d.charAt(0).toUpperCase() + d.slice(1) + ', ' + (paymentWords[x.item.payment] || x.item.payment).toLowerCase() + ': ';
+      li.appendChild(what);
+      li.appendChild(document.createTextNode(x.error));
+      ul.appendChild(li);
+    });
+    $('refused').hidden = r.length === 0;
+  }
+
   function post(path, body) {
     var ctl = typeof AbortController === 'function' ? new AbortController() : null;
     var timer = ctl ? setTimeout(function () { ctl.abort(); }, sendTimeoutMs) : null;
@@ -141,7 +179,7 @@
     return post('/api/v1/desk/pledges', item).then(function (r) {
       if (r.ok && r.body) return { receipt: r.body };
       if (r.status >= 500 || r.status === 429 || r.status === 408 || r.ok) return { retry: true, status: r.status };
-      return { error: errorText(r.body, r.status) };
+      return { error: errorText(r.body, r.status), deskRefused: deskRefused(r.body) };
     }, function () {
       return { retry: true };
     });
@@ -167,8 +205,9 @@
         if (r.receipt.campaign) applySummary(r.receipt.campaign);
         if (!pendingKeys[item.key]) notice('Sent ' + describe(item) + ': reference ' + r.receipt.reference + '.');
       } else if (!pendingKeys[item.key]) {
-        addError('Not recorded: ' + describe(item) + '. ' + r.error);
+        keepRefused(item, r.error);
       }
+      if (r.deskRefused) stopTaking(r.deskRefused, true);
     }
     renderQueue();
   }
@@ -194,8 +233,45 @@
     if (t.places_left !== null && t.places_left !== undefined) return text + ', ' + placesText(t.places_left);
     return text;
   }
+  // Why a campaign that is not live takes no pledges, in plain words.
+  function standingText(standing) {
+    var why = { 'closed-funded': 'it has closed', 'closed-unfunded': 'it has closed', cancelled: 'it was cancelled',
+      draft: 'it is not published yet' }[standing] || 'it is ' + standing;
+    return 'This campaign is no longer taking pledges (' + why + '). Pledges already taken are safe.';
+  }
+  function applyStanding(standing) {
+    if (!standing) return;
+    if (standing === 'live') startTaking();
+    else stopTaking(standingText(standing));
+  }
+  var stoppedBy = null;
+  var deskStopped = false;
+  function stopTaking(text, byDesk) {
+    if (deskStopped && !byDesk) return; // the desk's refusal outranks the campaign's standing
+    taking = false;
+    stoppedBy = text;
+    deskStopped = deskStopped || !!byDesk;
+    var st = $('standing');
+    st.textContent = text;
+    st.hidden = false;
+    setControls(false);
+  }
+  // Only a live campaign starts the desk again; a refused desk stays stopped until the page is reloaded.
+  function startTaking() {
+    if (taking || deskStopped) return;
+    taking = true;
+    stoppedBy = null;
+    $('standing').hidden = true;
+    setControls(true);
+  }
+  function setControls(on) {
+    Array.prototype.forEach.call(form.querySelectorAll('input,select,textarea,button'), function (e) { e.disabled = !on; });
+    $('confirm-send').disabled = !on;
+    $('undo').disabled = !on;
+  }
   function applySummary(s) {
     if (!s || typeof s !== 'object') return;
+    if (typeof s.standing === 'string') applyStanding(s.standing);
     if (s.currency) currency = s.currency;
     if (typeof s.minor_unit === 'number') minorUnit = s.minor_unit;
     if (s.pledged !== undefined) $('total').textContent = money(s.pledged, currency);
@@ -352,6 +428,8 @@
   form.addEventListener('submit', function (ev) {
     ev.preventDefault();
     clearError();
+    notice('');
+    if (!taking) { showError(stoppedBy); return; }
     var r = readForm();
     if (r.error) {
       showError(r.error);
@@ -372,10 +450,11 @@
   });
 
   $('confirm-send').addEventListener('click', async function () {
-    if (!pending) return;
+    if (!pending || !taking) return;
     var btn = $('confirm-send');
     btn.disabled = true;
     clearError();
+    notice('');
     var req = Object.assign({}, pending.request, { key: newKey() });
     var key = req.key;
     var q = loadQueue();
@@ -388,7 +467,7 @@
       if (!results[key] && !lastFlushRetry && loadQueue().some(function (i) { return i.key === key; })) await flush();
     } finally {
       delete pendingKeys[key];
-      btn.disabled = false;
+      btn.disabled = !taking;
     }
     var r = results[key];
     delete results[key];
@@ -400,15 +479,21 @@
       return;
     }
     var text = $('receipt-text');
-    if (r && r.receipt) {
+    var sent = !!(r && r.receipt);
+    $('reference-line').hidden = !sent;
+    $('receipt-waiting').hidden = sent;
+    if (sent) {
       var rc = r.receipt;
+      $('receipt-heading').textContent = 'Pledge taken';
       $('reference').textContent = rc.reference;
       text.textContent = money(rc.amount, currency) + ' recorded' +
         (rc.waitlisted ? ', on the waitlist: the tier is full' : '') +
         (rc.duplicate ? ' (it had already reached the node: recorded once)' : '') + '.';
     } else {
-      $('reference').textContent = 'waiting to send';
-      text.textContent = 'Kept on this phone: it will be sent when the node answers. ' +
+      // No reference yet: the node gives one when the pledge reaches it (shown then in a notice).
+      $('receipt-heading').textContent = 'Pledge kept on this phone';
+      $('reference').textContent = '';
+      text.textContent = money(req.amount, currency) + ' will be sent when the node answers, and get its reference then. ' +
         'Do not reload this page until then.';
     }
     pending = null;
@@ -464,6 +549,7 @@
   // Undo ------------------------------------------------------------------------------------------------------
   $('undo').addEventListener('click', function () {
     clearError();
+    if (!taking) { showError(stoppedBy); return; }
     if (loadQueue().length) {
       showError('Some pledges are still waiting to send: undo works once they have reached the node.');
       return;
@@ -482,7 +568,7 @@
     }, function () {
       setReachable(false);
       showError('Nothing was undone: the node cannot be reached. Try again when it answers.');
-    }).finally(function () { btn.disabled = false; });
+    }).finally(function () { btn.disabled = !taking; });
   });
 
   // Start -----------------------------------------------------------------------------------------------------
@@ -496,8 +582,15 @@
     if (!flushing && loadQueue().length) flush();
   }, retryEveryMs);
 
+  $('refused-clear').addEventListener('click', function () {
+    try { localStorage.removeItem(refusedKey); } catch (e) { /* nothing kept */ }
+    renderRefused([]);
+  });
+
   syncGiftAid();
   showTierWarning();
+  applyStanding(meta('whipround-standing'));
+  renderRefused();
   renderQueue();
   renderStatus();
   connect();

@@ -27,6 +27,12 @@
     }
     var g = Number(s.goal_minor), p = Number(s.pledged_minor) + (Number(s.matched_minor) || 0);
     var pct = typeof s.percent === 'number' ? s.percent : g > 0 ? Math.min(100, Math.floor((p * 100) / g)) : 100;
+    if (typeof s.standing === 'string') {
+      var closed = { 'closed-funded': 'Pledging has closed: thank you!', 'closed-unfunded': 'Pledging has closed: thank you!',
+        cancelled: 'This campaign was cancelled.' }[s.standing];
+      $('display-standing').textContent = closed || '';
+      $('display-standing').hidden = !closed;
+    }
     var bar = $('display-progress');
     bar.value = pct;
     bar.textContent = pct + '%';
