@@ -188,21 +188,28 @@ extension Node {
         try store.desks(includeClosed: includeClosed)
     }
 
-    /// Closes an open desk: its phones' next request gets the "desk closed" page.
+    /// Closes an open or expired desk: its phones' next request gets the "desk closed" page, and its name is free
+    /// again (an expired desk takes no pledges but keeps its name until closed).
     @discardableResult
     public func closeDesk(name: String) throws(WhipError) -> DeskRow {
-        let desk = try openDeskNamed(name)
+        let desk = try unclosedDeskNamed(name)
         try store.closeDesk(id: desk.id, now: now)
         guard let closed = try store.desk(id: desk.id) else { throw WhipError(.internalError, "the desk vanished while closing") }
         return closed
     }
 
-    private func openDeskNamed(_ name: String) throws(WhipError) -> DeskRow {
+    private func unclosedDeskNamed(_ name: String) throws(WhipError) -> DeskRow {
         guard let desk = try store.desk(named: name.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             let open = try store.desks(includeClosed: false).map(\.name)
             throw WhipError(
                 .notFound, "no desk called '\(name)'" + (open.isEmpty ? " (no desk is open)" : "; open desks: \(open.joined(separator: ", "))"))
         }
+        if desk.state(now: now) == .closed { throw WhipError(.rejected, "the desk '\(desk.name)' is closed") }
+        return desk
+    }
+
+    private func openDeskNamed(_ name: String) throws(WhipError) -> DeskRow {
+        let desk = try unclosedDeskNamed(name)
         switch desk.state(now: now) {
         case .open: return desk
         case .closed: throw WhipError(.rejected, "the desk '\(desk.name)' is closed")

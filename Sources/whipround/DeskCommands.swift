@@ -93,17 +93,9 @@ struct DeskCommand: ParsableCommand {
 
         func run() throws {
             let n = try node.open()
-            let d: DeskRow
-            var expired: UInt64? = nil
-            if let desk = try DeskCommand.unclosedDesk(named: name, node: n), desk.state(now: n.now) == .expired {
-                // An expired desk takes no pledges but still holds its name (only closing frees it), and
-                // `Node.closeDesk` closes only open ones: close it here.
-                try n.store.closeDesk(id: desk.id, now: n.now)
-                d = try n.store.desk(id: desk.id) ?? desk
-                expired = desk.until
-            } else {
-                d = try n.closeDesk(name: name)
-            }
+            let before = try DeskCommand.unclosedDesk(named: name, node: n)
+            let expired = before.flatMap { $0.state(now: n.now) == .expired ? $0.until : nil }
+            let d = try n.closeDesk(name: name)
             let title = (try? n.campaign(d.campaign.hex))?.title ?? ""
             let text =
                 expired.map {

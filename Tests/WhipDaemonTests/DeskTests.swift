@@ -97,6 +97,12 @@ import WhipTestSupport
         // before the desk closed still gets its receipt.
         #expect(throws: WhipError.self) { try h.hub.takeDeskPledge(expiring, DeskPledgeRequest(key: "key-00000001", name: "Ann", amount: "5")) }
         #expect(try h.hub.campaign(h.campaign.id.hex).backers == 0)
+        // An expired desk keeps its name until it is closed; closing it frees the name, and closing twice is refused.
+        #expect(throws: WhipError.self) { try h.hub.openDesk(campaign: h.campaign, name: "Pool", until: nil) }
+        #expect(try h.hub.closeDesk(name: "Pool").closed != nil)
+        let twice = #expect(throws: WhipError.self) { try h.hub.closeDesk(name: "Pool") }
+        #expect(twice?.code == .rejected)
+        _ = try h.hub.openDesk(campaign: h.campaign, name: "Pool", until: nil)
         let before = try h.hub.redeemDeskCode(try h.hub.openDesk(campaign: h.campaign, name: "Bar", until: nil).code)
         let taken = try h.hub.takeDeskPledge(before, DeskPledgeRequest(key: "key-00000002", name: "Bo", amount: "5"))
         try h.hub.closeDesk(name: "Bar")
