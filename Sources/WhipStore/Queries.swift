@@ -46,6 +46,15 @@ public struct CampaignRow: Sendable {
     public func effectivePhase(now: UInt64) -> CampaignPhase { phase == .live && now >= closes ? .closed : phase }
     /// The one state people see at `now` (PROTOCOL.md §7.5).
     public func standing(now: UInt64) -> CampaignStanding { CampaignStanding.at(now: now, phase: phase, closes: closes, funded: funded) }
+
+    /// The state as a person reads it: `live`, `closed, funded`, `closed, unfunded`…
+    public func stateText(now: UInt64) -> String {
+        switch standing(now: now) {
+        case .closedFunded: "closed, funded"
+        case .closedUnfunded: model == .allOrNothing ? "closed, unfunded: nobody pays" : "closed, unfunded"
+        case let s: s.rawValue
+        }
+    }
 }
 
 /// A tier row.

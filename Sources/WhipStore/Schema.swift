@@ -496,6 +496,18 @@ enum Schema {
                     CREATE INDEX desk_pledges_at ON desk_pledges(desk, at);
                     """)
         }
+        m.registerMigration("v14-console") { db in
+            // The organiser console's sign-ins (issue 11): one-time links and pairing codes, and the sessions they
+            // start. Local to this node, never synced; secrets are stored only as keyed BLAKE2b hashes.
+            try db.execute(
+                sql: """
+                    CREATE TABLE console_logins (
+                        secret_hash BLOB PRIMARY KEY, kind TEXT NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;
+                    CREATE TABLE console_sessions (
+                        token_hash BLOB PRIMARY KEY, csrf TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL)
+                        WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 

@@ -3,7 +3,9 @@ enum Assets {
     /// Every asset's file name: the Mustache templates, then what `/static/{name}` serves.
     static let names = [
         "desk.mustache", "display.mustache", "home.mustache", "pair.mustache", "message.mustache",
-        "desk.css", "desk.js", "display.js",
+        "console-nav.mustache", "console-signin.mustache", "console-home.mustache", "console-campaign.mustache",
+        "console-pledges.mustache", "console-health.mustache",
+        "desk.css", "desk.js", "display.js", "console.css",
     ]
 
     /// The bytes of `name` (e.g. `desk.css`), or nil.
@@ -14,6 +16,13 @@ enum Assets {
         case "home.mustache": PackageResources.home_mustache
         case "pair.mustache": PackageResources.pair_mustache
         case "message.mustache": PackageResources.message_mustache
+        case "console-nav.mustache": PackageResources.console_nav_mustache
+        case "console-signin.mustache": PackageResources.console_signin_mustache
+        case "console-home.mustache": PackageResources.console_home_mustache
+        case "console-campaign.mustache": PackageResources.console_campaign_mustache
+        case "console-pledges.mustache": PackageResources.console_pledges_mustache
+        case "console-health.mustache": PackageResources.console_health_mustache
+        case "console.css": PackageResources.console_css
         case "desk.css": PackageResources.desk_css
         case "desk.js": PackageResources.desk_js
         case "display.js": PackageResources.display_js
@@ -29,7 +38,13 @@ enum Assets {
     }
 
     /// Every Mustache template, by name without its extension.
-    static let templates: [String] = ["home", "pair", "desk", "display", "message"]
+    static let templates: [String] = [
+        "home", "pair", "desk", "display", "message", "console-nav", "console-signin", "console-home", "console-campaign",
+        "console-pledges", "console-health",
+    ]
+
+    /// Templates included in others with `{{> name}}`: fragments, not pages.
+    static let partials: Set<String> = ["console-nav"]
 
     /// Whether `name` may be served under `/static/` (styles, scripts, images; never templates or the API document).
     static func isStatic(_ name: String) -> Bool {

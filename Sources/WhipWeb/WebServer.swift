@@ -62,6 +62,7 @@ public struct WebServer: Service {
         let maxBody = config.limits.maxBodyBytes
 
         router.get("/") { request, context in try await pages.home(request, context) }
+        ConsolePages.add(to: router, node: node, pages: pages, pairing: pairing, maxBody: maxBody, logger: logger)
         router.post("/setup/community") { request, context in try await pages.setup(request, context, join: false, maxBody: maxBody) }
         router.post("/setup/join") { request, context in try await pages.setup(request, context, join: true, maxBody: maxBody) }
         router.get("/pair") { request, context in

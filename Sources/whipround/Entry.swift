@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhipCore
 import WhipCrypto
+import WhipNode
 
 @main
 struct Main {
@@ -121,12 +122,12 @@ struct Whipround: ParsableCommand {
             Errors are one line starting `error:`. Exit codes: 0 ok, 2 bad argument, 3 not found, 4 refused (no right / rule broken), 5 damaged input, \
             6 already exists, 70 internal error, 74 I/O or database error.
             """,
-        version: "0.1.0",
+        version: Node.version,
         subcommands: [
             InitCommand.self, IDCommand.self, CommunityCommand.self, CampaignCommand.self, TierCommand.self,
             PledgeCommand.self, ExportCommand.self, BundleCommand.self, StatusCommand.self, DoctorCommand.self,
             RejectionsCommand.self, ServeCommand.self, SyncCommand.self, PeerCommand.self, BenchCommand.self,
-            CharityCommand.self, GiftAidCommand.self, MatchCommand.self, DeskCommand.self,
+            CharityCommand.self, GiftAidCommand.self, MatchCommand.self, DeskCommand.self, WebCommand.self,
         ]
     )
 }

@@ -28,22 +28,16 @@ struct CampaignCommand: ParsableCommand {
         func run() throws {
             let n = try node.open()
             let c = try n.community(community)
-            let cur = try parseCurrency(currency)
-            guard let m = FundingModel(name: model) else {
-                throw WhipError(.invalidArgument, "'\(model)' is not a funding model: use all-or-nothing or keep-what-you-raise")
-            }
-            let goalMoney = try Money(parsing: goal, currency: cur)
-            guard goalMoney.minor > 0 else { throw WhipError(.invalidArgument, "the goal must be more than zero") }
-            let closesMs = try Dates.parse(closes, timeZone: timezone, endOfDay: true)
-            let opensMs = try opens.map { (s: String) throws(WhipError) in try Dates.parse(s, timeZone: timezone, endOfDay: false) } ?? n.now
-            guard closesMs > opensMs else { throw WhipError(.invalidArgument, "--closes must be after --opens (and after today)") }
-            let orgs = try organisers.map { (s: String) throws(WhipError) in try parseMember(s) }
-            let e = try n.emit(
-                c.id,
-                .campaignCreated(
-                    CampaignCreated(
-                        title: title, description: description, goal: goalMoney.minor, currency: cur, model: m, opens: opensMs,
-                        closes: closesMs, timeZone: timezone, organisers: orgs)))
+            var form = CampaignForm(title: title, goal: goal, closes: closes)
+            form.description = description
+            form.currency = currency
+            form.model = model
+            form.opens = opens
+            form.timeZone = timezone
+            form.organisers = organisers
+            let e = try n.createCampaign(form, in: c)
+            guard case .campaignCreated(let created) = e.body else { throw WhipError(.internalError, "create signed another kind of event") }
+            let closesMs = created.closes
             if output.json {
                 printJSON([
                     "id": e.id.hex, "title": title, "state": "draft", "closes": Dates.format(closesMs, timeZone: "UTC"),
@@ -274,12 +268,7 @@ struct TierCommand: ParsableCommand {
         func run() throws {
             let n = try node.open()
             let c = try n.campaign(campaign)
-            if limit == 0 { throw WhipError(.invalidArgument, "--limit must be at least 1 (leave it out for no limit)") }
-            let min = try Money(parsing: minimum, currency: c.goal.currency)
-            let value = try benefit.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency).minor }
-            let e = try n.emit(
-                c.community,
-                .tierAdded(TierAdded(campaign: c.id, title: title, description: description, minimum: min.minor, limit: limit, benefit: value)))
+            let e = try n.addTier(c, title: title, minimum: minimum, limit: limit, description: description, benefit: benefit)
             output.report(["id": e.id.hex, "campaign": c.id.hex, "title": title], "Added tier '\(title)': \(e.id.hex)")
         }
     }

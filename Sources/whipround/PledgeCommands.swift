@@ -168,32 +168,8 @@ struct PledgeCommand: ParsableCommand {
             guard let m = PaymentMethod(name: method) else {
                 throw WhipError(.invalidArgument, "'\(method)' is not a payment method: use cash, transfer or contactless")
             }
-            if c.standing(now: n.now) == .closedUnfunded && !unfunded {
-                throw WhipError(
-                    .rejected,
-                    "'\(c.title)' closed unfunded (\(money(c.pledged)) of \(money(c.goal)), \(c.model.name)): backers do not pay; "
-                        + "if money was received anyway, record it with --unfunded and refund it")
-            }
-            let owed = p.amount.minor - p.collected.minor
-            let amt = try amount.map { (s: String) throws(WhipError) in try Money(parsing: s, currency: c.goal.currency) }
-            if amt == nil && owed <= 0 {
-                throw WhipError(
-                    .rejected,
-                    "\(money(p.collected)) was already received for this \(money(p.amount)) pledge; to record more, give --amount and --over")
-            }
-            let received = amt ?? Money(minor: owed, currency: c.goal.currency)
-            guard received.minor > 0 else { throw WhipError(.invalidArgument, "the amount must be more than zero") }
-            if received.minor > owed && !over {
-                throw WhipError(
-                    .rejected,
-                    "\(money(received)) is more than the \(money(Money(minor: max(0, owed), currency: c.goal.currency))) still owed on this "
-                        + "\(money(p.amount)) pledge (\(money(p.collected)) received so far); if that is right, add --over")
-            }
-            let e = try n.emit(
-                c.community,
-                .pledgeCollected(PledgeCollected(campaign: c.id, pledge: p.id, amount: received.minor, currency: received.currency, method: m)))
-            let total = Money(minor: p.collected.minor + received.minor, currency: c.goal.currency)
-            let left = Money(minor: max(0, p.amount.minor - total.minor), currency: c.goal.currency)
+            let r = try n.collect(p, of: c, amount: amount, method: m, over: over, unfunded: unfunded)
+            let (e, received, total, left) = (r.event, r.received, r.total, r.outstanding)
             if output.json {
                 printJSON([
                     "event": e.id.hex, "pledge": p.id.hex, "collected": received.formatted, "collected_minor": received.minor,

@@ -126,15 +126,6 @@ extension CampaignRow {
         if let cancelReason { d["cancel_reason"] = cancelReason }
         return d
     }
-
-    /// The state as a person reads it: `live`, `closed, funded`, `closed, unfunded`…
-    func stateText(now: UInt64) -> String {
-        switch standing(now: now) {
-        case .closedFunded: "closed, funded"
-        case .closedUnfunded: model == .allOrNothing ? "closed, unfunded: nobody pays" : "closed, unfunded"
-        case let s: s.rawValue
-        }
-    }
 }
 
 extension PledgeRow {

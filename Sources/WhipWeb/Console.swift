@@ -1,0 +1,519 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import WhipCore
+import WhipNode
+import WhipQR
+import WhipStore
+
+/// The organiser console (issue 11) under `/console`: server-rendered forms that act with this node's identity and
+/// roles, for a browser signed in with `whipround web login`. Every answer without a session is the sign-in page;
+/// every form carries the session's CSRF token.
+struct ConsolePages: Sendable {
+    let node: Node
+    let pages: Pages
+    let logger: Logger
+    let maxBody: Int
+
+    /// The session cookie: the console's paths only, never readable by script, never sent by another site.
+    static let cookie = "wr_console"
+    /// Pledges per page of the console's list.
+    static let pageSize = 50
+
+    // MARK: Routes
+
+    static func add(to router: Router<WebContext>, node: Node, pages: Pages, pairing: RateLimiter, maxBody: Int, logger: Logger) {
+        let console = ConsolePages(node: node, pages: pages, logger: logger, maxBody: maxBody)
+        router.get("/console/login") { request, _ in
+            let token = request.uri.queryParameters["token"].map(String.init) ?? ""
+            return await console.signIn(token, code: false)
+        }
+        router.get("/console/pair") { _, _ in console.signInPage(error: nil, status: .ok) }
+        router.post("/console/pair") { request, context in
+            guard pairing.allow(context.address) else {
+                return console.signInPage(error: "Too many tries: wait a minute before typing another code.", status: .tooManyRequests)
+            }
+            let form = await console.form(request)
+            return await console.signIn(form.first("code") ?? "", code: true)
+        }
+        router.get("/console") { request, _ in
+            await console.signedIn(request) { s in try await console.home(s, notice: request.uri.queryParameters["done"].map(String.init)) }
+        }
+        router.get("/console/health") { request, _ in await console.signedIn(request) { s in try await console.health(s) } }
+        router.get("/console/campaigns/:campaign") { request, context in
+            await console.signedIn(request) { s in
+                try await console.campaign(
+                    s, context.parameters.get("campaign") ?? "", notice: request.uri.queryParameters["done"].map(String.init))
+            }
+        }
+        router.get("/console/campaigns/:campaign/pledges") { request, context in
+            await console.signedIn(request) { s in try await console.pledges(s, context.parameters.get("campaign") ?? "", request) }
+        }
+        router.get("/console/campaigns/:campaign/pledges.csv") { request, context in
+            await console.signedIn(request) { _ in try await console.csv(context.parameters.get("campaign") ?? "") }
+        }
+        router.post("/console/logout") { request, _ in
+            await console.posted(request) { s, _ in
+                try await node.write { _ throws(WhipError) in try node.endConsoleSession(token: s.token) }
+                var r = console.pages.message(
+                    .ok, title: "Signed out", text: "This browser is signed out of the console.",
+                    hint: "Run `whipround web login` at the node to sign in again.")
+                r.setCookie(Cookie(name: Self.cookie, value: "", maxAge: 0, path: "/console", httpOnly: true, sameSite: .strict))
+                return r
+            }
+        }
+        router.post("/console/communities") { request, _ in
+            await console.posted(request) { _, form in
+                let name = (form.first("name") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                let info = try await node.write { _ throws(WhipError) in try node.createCommunity(name: name) }
+                logger.info("community created from the console", metadata: ["community.name": "\(info.name)"])
+                return Self.redirect("/console?done=community")
+            }
+        }
+        router.post("/console/campaigns") { request, _ in
+            await console.posted(request) { _, form in
+                let e = try await node.write { _ throws(WhipError) in
+                    let c = try node.community(form.first("community"))
+                    return try node.createCampaign(Self.campaignForm(form), in: c)
+                }
+                return Self.redirect("/console/campaigns/\(e.id.hex)?done=created")
+            }
+        }
+        router.post("/console/campaigns/:campaign/:action") { request, context in
+            let id = context.parameters.get("campaign") ?? ""
+            let action = context.parameters.get("action") ?? ""
+            return await console.posted(request, back: "/console/campaigns/\(id)") { s, form in
+                try await console.campaignAction(s, id, action, form)
+            }
+        }
+        router.post("/console/desks/:desk/:action") { request, context in
+            let id = context.parameters.get("desk") ?? ""
+            let action = context.parameters.get("action") ?? ""
+            return await console.posted(request) { s, _ in try await console.deskAction(s, id, action) }
+        }
+        router.post("/console/pledges/:pledge/:action") { request, context in
+            let id = context.parameters.get("pledge") ?? ""
+            let action = context.parameters.get("action") ?? ""
+            return await console.posted(request) { _, form in try await console.pledgeAction(id, action, form) }
+        }
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+
+    // MARK: Sessions and forms
+
+    /// The sign-in page: type the code `whipround web login` printed.
+    func signInPage(error: String?, status: HTTPResponse.Status) -> Response {
+        pages.page("console-signin", ["error": error].compactMapValues { $0 }, status: status)
+    }
+
+    func signIn(_ secret: String, code: Bool) async -> Response {
+        do {
+            let s = try await node.write { _ throws(WhipError) in try node.redeemConsoleLogin(secret, code: code) }
+            var r = Self.redirect("/console")
+            r.setCookie(
+                Cookie(
+                    name: Self.cookie, value: s.token, maxAge: Int(Console.sessionLifetimeMs / 1000), path: "/console", httpOnly: true,
+                    sameSite: .strict))
+            logger.info("a browser signed in to the console", metadata: ["console.by": "\(code ? "code" : "link")"])
+            return r
+        } catch {
+            return signInPage(error: Pages.sentence(error.message), status: .forbidden)
+        }
+    }
+
+    func session(_ request: Request) async -> ConsoleSession? {
+        let token = request.cookies[Self.cookie]?.value ?? ""
+        return try? await node.read { _ throws(WhipError) in try node.consoleSession(token: token) }
+    }
+
+    /// `body` for a signed-in browser, else the sign-in page; a refusal from the node becomes a message page.
+    func signedIn(_ request: Request, _ body: (ConsoleSession) async throws -> Response) async -> Response {
+        guard let s = await session(request) else {
+            return signInPage(error: nil, status: .unauthorized)
+        }
+        do { return try await body(s) } catch let e as WhipError {
+            return pages.message(
+                Self.status(e), title: "That did not work", text: Pages.sentence(e.message), link: ("/console", "Back to the console"))
+        } catch {
+            logger.error("a console page failed", metadata: ["error": "\(error)"])
+            return pages.message(.internalServerError, title: "Something went wrong", text: "The node could not show this page.")
+        }
+    }
+
+    /// A form sent by a signed-in browser with its CSRF token; a refusal is shown with a link `back`.
+    func posted(_ request: Request, back: String = "/console", _ body: (ConsoleSession, Form) async throws -> Response) async -> Response {
+        guard let s = await session(request) else {
+            return signInPage(error: "This browser is not signed in (or its session ended), so nothing was changed.", status: .forbidden)
+        }
+        let form = await form(request)
+        guard let csrf = form.first("csrf"), WebServer.constantTimeEqual(csrf, s.csrf) else {
+            return pages.message(
+                .forbidden, title: "Please try again",
+                text: "The form had expired, so nothing was changed. Go back, reload the page and send it again.",
+                link: (back, "Back"))
+        }
+        do { return try await body(s, form) } catch let e as WhipError {
+            return pages.message(Self.status(e), title: "Not done", text: Pages.sentence(e.message), link: (back, "Back"))
+        } catch {
+            logger.error("a console action failed", metadata: ["error": "\(error)"])
+            return pages.message(.internalServerError, title: "Something went wrong", text: "The node could not do that.", link: (back, "Back"))
+        }
+    }
+
+    static func status(_ e: WhipError) -> HTTPResponse.Status {
+        switch e.code {
+        case .notFound: .notFound
+        case .permissionDenied: .forbidden
+        case .rejected, .alreadyExists: .conflict
+        case .invalidArgument: .badRequest
+        default: .internalServerError
+        }
+    }
+
+    /// An `application/x-www-form-urlencoded` body, or an empty form when it is missing or too large.
+    func form(_ request: Request) async -> Form {
+        var request = request
+        guard let buffer = try? await request.collectBody(upTo: maxBody) else { return Form(fields: []) }
+        return Form(String(buffer: buffer))
+    }
+
+    /// Fields of a form as sent, in order (a name may repeat).
+    struct Form: Sendable {
+        let fields: [(String, String)]
+
+        init(fields: [(String, String)]) { self.fields = fields }
+
+        init(_ text: String) {
+            fields = text.split(separator: "&").map { pair in
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                func decode(_ s: Substring) -> String {
+                    String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+                }
+                return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
+            }
+        }
+
+        /// The first value of `name`, or nil.
+        func first(_ name: String) -> String? { fields.first { $0.0 == name }?.1 }
+        /// The first value of `name`, trimmed, or nil when empty.
+        func text(_ name: String) -> String? {
+            first(name).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        /// Every value of `name`.
+        func all(_ name: String) -> [String] { fields.filter { $0.0 == name }.map(\.1) }
+    }
+
+    static func campaignForm(_ form: Form) -> CampaignForm {
+        var f = CampaignForm(title: form.text("title") ?? "", goal: form.text("goal") ?? "", closes: form.text("closes") ?? "")
+        f.description = (form.first("story") ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+        f.currency = form.text("currency") ?? "GBP"
+        f.model = form.text("model") ?? "all-or-nothing"
+        f.opens = form.text("opens")
+        f.timeZone = form.text("time_zone") ?? Dates.localTimeZone
+        f.organisers = form.all("organiser").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return f
+    }
+
+    // MARK: Pages
+
+    /// The figures and state of a campaign row for the console.
+    static func row(_ c: CampaignRow, now: UInt64) -> [String: Any] {
+        [
+            "id": c.id.hex, "title": c.title, "state": c.stateText(now: now), "standing": c.standing(now: now).rawValue,
+            "total": Pages.money(c.pledged.minor, c.goal.currency.code), "goal": Pages.money(c.goal.minor, c.goal.currency.code),
+            "backers": c.backers, "closes": Dates.describeDeadline(c.closes, timeZone: c.timeZone),
+        ]
+    }
+
+    static let notices: [String: String] = [
+        "community": "The community was created.", "created": "The draft campaign was created. Add tiers, then publish it.",
+        "published": "The campaign is published: it takes pledges now.", "closed": "The campaign is closed.",
+        "cancelled": "The campaign is cancelled.", "edited": "The changes were saved.", "tier": "The tier was added.",
+        "desk": "The desk is open: scan its QR code with the volunteer's phone.", "desk_closed": "The desk was closed.",
+        "collected": "The payment was recorded.", "rejected": "The pledge was rejected.", "erased": "The backer's personal data was erased.",
+    ]
+
+    func home(_ s: ConsoleSession, notice: String?) async throws -> Response {
+        let now = node.now
+        let me = node.identity.publicKey
+        let (found, rows, warning) = try await node.read { store throws(WhipError) in
+            let communities = try store.communities().map { c throws(WhipError) -> (String, String, String) in
+                let auth = try store.authority(community: c.id)
+                var roles = auth.currentRoles(wall: now).filter { $0.member == me }.map(\.role.name)
+                if auth.isRoot(me) { roles.insert("founder", at: 0) }
+                return (KeyText.encode(c.id, as: .community), c.name, roles.joined(separator: ", "))
+            }
+            return (communities, try store.campaigns(), try node.clockWarning())
+        }
+        let communities = found.map { c -> [String: Any] in ["id": c.0, "name": c.1, "roles": c.2] }
+        let campaigns = rows.map { Self.row($0, now: now) }
+        var data: [String: Any] = [
+            "csrf": s.csrf, "node_name": node.name, "member_id": node.memberID, "communities": communities, "has_community": !communities.isEmpty,
+            "one_community": communities.count == 1, "campaigns": campaigns, "has_campaigns": !campaigns.isEmpty, "time_zone": Dates.localTimeZone,
+        ]
+        if let warning { data["clock_warning"] = warning }
+        if let notice, let text = Self.notices[notice] { data["notice"] = text }
+        return pages.page("console-home", data)
+    }
+
+    func campaign(_ s: ConsoleSession, _ text: String, notice: String?, qr: DeskPairing? = nil) async throws -> Response {
+        let now = node.now
+        let (c, tiers, desks) = try await node.read { store throws(WhipError) in
+            let c = try node.campaign(text)
+            return (c, try store.tiers(campaign: c.id), try node.desks().filter { $0.campaign == c.id })
+        }
+        let cur = c.goal.currency.code
+        let standing = c.standing(now: now)
+        var data: [String: Any] = [
+            "csrf": s.csrf, "campaign": Self.row(c, now: now), "story": c.description,
+            "is_draft": standing == .draft, "is_live": standing == .live, "may_cancel": standing == .draft || standing == .live,
+            "goal_plain": c.goal.formatted, "closes_date": String(Dates.localForm(c.closes, timeZone: c.timeZone).prefix(10)),
+            "time_zone": c.timeZone, "currency": cur,
+            "tiers": tiers.map { t -> [String: Any] in
+                [
+                    "title": t.title, "description": t.description ?? "", "minimum": Pages.money(t.minimum.minor, cur),
+                    "places": t.limit.map { "\(t.claimed) of \($0) taken" } ?? "\(t.claimed) taken, no limit",
+                ]
+            },
+            "desks": desks.map { d -> [String: Any] in
+                ["id": d.id, "name": d.name, "state": d.state(now: now).rawValue, "pledges": d.pledges, "open": d.state(now: now) == .open]
+            },
+        ]
+        if let notice, let text = Self.notices[notice] { data["notice"] = text }
+        if let qr, let base = await deskBase() {
+            let url = "\(base)/pair?code=\(qr.code)"
+            data["pairing"] = [
+                "desk": qr.desk.name, "code": qr.code, "url": url, "qr_svg": (try? QRCode(url).svg(pixels: 240)) ?? "",
+                "expires": Desk.describe(qr.codeExpires),
+            ]
+            data["has_qr"] = true
+        } else if let qr {
+            data["pairing"] = ["desk": qr.desk.name, "code": qr.code, "expires": Desk.describe(qr.codeExpires)]
+        }
+        return pages.page("console-campaign", data)
+    }
+
+    /// The address phones pair at: what the running server wrote, else nothing (a test router has none).
+    func deskBase() async -> String? { WebAddress.read(dataDir: node.dir.path) }
+
+    func campaignAction(_ s: ConsoleSession, _ id: String, _ action: String, _ form: Form) async throws -> Response {
+        let c = try await node.read { _ throws(WhipError) in try node.campaign(id) }
+        let back = "/console/campaigns/\(c.id.hex)"
+        switch action {
+        case "publish", "close", "cancel":
+            let body: EventBody =
+                switch action {
+                case "publish": .campaignPublished(CampaignRef(campaign: c.id))
+                case "close": .campaignClosed(CampaignRef(campaign: c.id))
+                default: .campaignCancelled(CampaignCancelled(campaign: c.id, reason: form.text("reason")))
+                }
+            _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, body) }
+            return Self.redirect("\(back)?done=\(action == "publish" ? "published" : action == "close" ? "closed" : "cancelled")")
+        case "edit":
+            var u = CampaignUpdated(campaign: c.id)
+            if let t = form.text("title"), t != c.title { u.title = t }
+            if let story = form.first("story")?.replacingOccurrences(of: "\r\n", with: "\n"), story != c.description { u.description = story }
+            if let g = form.text("goal") {
+                let goal = try Money(parsing: g, currency: c.goal.currency)
+                if goal != c.goal { u.goal = goal.minor }
+            }
+            if let d = form.text("closes") {
+                let closes = try Dates.parse(d, timeZone: c.timeZone, endOfDay: true)
+                if closes != c.closes { u.closes = closes }
+            }
+            guard u != CampaignUpdated(campaign: c.id) else { return Self.redirect(back) }
+            let update = u
+            _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .campaignUpdated(update)) }
+            return Self.redirect("\(back)?done=edited")
+        case "tiers":
+            let limit: UInt32?
+            if let l = form.text("limit") {
+                guard let n = UInt32(l) else { throw WhipError(.invalidArgument, "'\(l)' is not a number of places: leave it empty for no limit") }
+                limit = n
+            } else {
+                limit = nil
+            }
+            _ = try await node.write { _ throws(WhipError) in
+                try node.addTier(
+                    c, title: form.text("title") ?? "", minimum: form.text("minimum") ?? "", limit: limit, description: form.text("description"),
+                    benefit: form.text("benefit"))
+            }
+            return Self.redirect("\(back)?done=tier")
+        case "desks":
+            let name = form.text("name") ?? ""
+            let pairing = try await node.write { _ throws(WhipError) in try node.openDesk(campaign: c, name: name, until: nil) }
+            logger.info("desk opened from the console", metadata: ["desk.name": "\(pairing.desk.name)"])
+            return try await campaign(s, c.id.hex, notice: "desk", qr: pairing)
+        default:
+            throw WhipError(.notFound, "there is no action '\(action)' for a campaign")
+        }
+    }
+
+    func deskAction(_ s: ConsoleSession, _ id: String, _ action: String) async throws -> Response {
+        let desk = try await node.read { store throws(WhipError) in
+            guard let d = try store.desk(id: id) else { throw WhipError(.notFound, "there is no such desk") }
+            return d
+        }
+        switch action {
+        case "close":
+            _ = try await node.write { _ throws(WhipError) in try node.closeDesk(name: desk.name) }
+            return Self.redirect("/console/campaigns/\(desk.campaign.hex)?done=desk_closed")
+        case "pair":
+            let pairing = try await node.write { _ throws(WhipError) in try node.pairDesk(name: desk.name) }
+            let c = try await node.read { _ throws(WhipError) in try node.campaign(desk.campaign.hex) }
+            return try await campaign(s, c.id.hex, notice: "desk", qr: pairing)
+        default:
+            throw WhipError(.notFound, "there is no action '\(action)' for a desk")
+        }
+    }
+
+    func pledgeAction(_ id: String, _ action: String, _ form: Form) async throws -> Response {
+        let (p, c) = try await node.read { _ throws(WhipError) in try node.pledge(id) }
+        let back = "/console/campaigns/\(c.id.hex)/pledges"
+        switch action {
+        case "collect":
+            guard let method = PaymentMethod(name: form.text("method") ?? "cash") else {
+                throw WhipError(.invalidArgument, "choose how the money came: cash, transfer or contactless")
+            }
+            let over = form.first("over") == "on"
+            _ = try await node.write { _ throws(WhipError) in try node.collect(p, of: c, amount: form.text("amount"), method: method, over: over) }
+            return Self.redirect("\(back)?done=collected")
+        case "reject":
+            guard let reason = form.text("reason") else {
+                throw WhipError(.invalidArgument, "give a reason: the backer and the other organisers see it")
+            }
+            _ = try await node.write { _ throws(WhipError) in
+                try node.emit(c.community, .pledgeRejected(PledgeRejected(campaign: c.id, pledge: p.id, reason: reason)))
+            }
+            return Self.redirect("\(back)?done=rejected")
+        case "erase":
+            guard let reason = ErasureReason(name: form.text("reason") ?? "request") else {
+                throw WhipError(.invalidArgument, "choose why: the backer asked (request) or the retention period is over (retention_expired)")
+            }
+            _ = try await node.write { _ throws(WhipError) in
+                try node.checkGiftAidErasure(p, of: c)
+                return try node.erase(p, of: c, reason: reason, slots: PartSlot.allCases)
+            }
+            return Self.redirect("\(back)?done=erased")
+        default:
+            throw WhipError(.notFound, "there is no action '\(action)' for a pledge")
+        }
+    }
+
+    func pledges(_ s: ConsoleSession, _ text: String, _ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        let value = { (name: String) -> String? in
+            guard let v = q[name[...]], !v.isEmpty else { return nil }
+            return String(v)
+        }
+        var filter = PledgeFilter()
+        filter.status = value("status").flatMap(PledgeStatus.init(rawValue:))
+        filter.channel = value("channel").flatMap { name in Channel.allCases.first { $0.name == name } }
+        filter.collected = value("collected").map { $0 == "yes" }
+        filter.tier = value("tier").flatMap(EventID.init(hex:))
+        filter.desk = value("desk")
+        let page = max(1, value("page").flatMap(Int.init) ?? 1)
+        let size = Self.pageSize
+        let chosen = filter
+        let (c, tiers, desks, rows, total) = try await node.read { store throws(WhipError) in
+            let c = try node.campaign(text)
+            let (rows, total) = try store.pledgePage(campaign: c.id, filter: chosen, offset: (page - 1) * size, limit: size)
+            return (c, try store.tiers(campaign: c.id), try node.desks(includeClosed: true).filter { $0.campaign == c.id }, rows, total)
+        }
+        let cur = c.goal.currency.code
+        let organiser = c.organisers.contains(node.identity.publicKey)
+        let tierNames = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
+        let items = rows.map { p in pledgeItem(p, currency: cur, tierNames: tierNames, organiser: organiser) }
+        func option(_ v: String, _ label: String, _ selected: String?) -> [String: Any] { ["value": v, "label": label, "selected": v == selected] }
+        var query: [String] = []
+        for name in ["status", "channel", "collected", "tier", "desk"] { if let v = value(name) { query.append("\(name)=\(Self.urlEncode(v))") } }
+        let base = "/console/campaigns/\(c.id.hex)/pledges?" + (query.isEmpty ? "" : query.joined(separator: "&") + "&")
+        let pages = max(1, (total + size - 1) / size)
+        var data: [String: Any] = [
+            "csrf": s.csrf, "campaign": Self.row(c, now: node.now), "pledges": items, "count": total, "one": total == 1, "organiser": organiser,
+            "page": page, "pages": pages, "has_prev": page > 1, "has_next": page < pages, "prev": "\(base)page=\(page - 1)",
+            "next": "\(base)page=\(page + 1)", "csv": "/console/campaigns/\(c.id.hex)/pledges.csv", "filtered": !query.isEmpty,
+        ]
+        let status = value("status")
+        data["statuses"] = [option("", "Any", status)] + ["active", "late", "withdrawn", "rejected"].map { option($0, $0.capitalized, status) }
+        let channel = value("channel")
+        data["channels"] = [option("", "Any", channel), option("in-person", "In person", channel), option("online", "Online", channel)]
+        let collected = value("collected")
+        data["collected_options"] = [
+            option("", "Any", collected), option("yes", "Paid in full", collected), option("no", "Not paid in full", collected),
+        ]
+        let tier = value("tier")
+        data["tier_options"] = [option("", "Any", tier)] + tiers.map { option($0.id.hex, $0.title, tier) }
+        let desk = value("desk")
+        data["desk_options"] = [option("", "Any", desk)] + desks.map { option($0.id, $0.name, desk) }
+        if let notice = value("done"), let text = Self.notices[notice] { data["notice"] = text }
+        return self.pages.page("console-pledges", data)
+    }
+
+    func pledgeItem(_ p: PledgeRow, currency cur: String, tierNames: [EventID: String], organiser: Bool) -> [String: Any] {
+        let open = p.status == "active" || p.status == "late"
+        var o: [String: Any] = [
+            "id": p.id.hex, "short": String(p.id.hex.prefix(10)), "name": p.publicName, "amount": Pages.money(p.amount.minor, cur),
+            "status": p.status, "waitlisted": p.waitlisted, "channel": p.channel,
+        ]
+        o["tier"] = p.tier.flatMap { tierNames[$0] } ?? ""
+        o["collected"] = Pages.money(p.collected.minor, cur)
+        o["paid"] = p.collected.minor >= p.amount.minor
+        o["owed"] = p.collected.minor < p.amount.minor && open
+        o["made"] = Desk.describe(p.madeAt)
+        o["reject_reason"] = p.rejectReason ?? ""
+        o["may_reject"] = open
+        o["may_erase"] = p.version == 2 && !p.erased.contains(.name)
+        if organiser, let contact = node.openContact(p.contact) {
+            o["contact"] = [contact.name, contact.email, contact.phone, contact.address].compactMap { $0 }.joined(separator: " · ")
+        }
+        return o
+    }
+
+    static func urlEncode(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+    }
+
+    func csv(_ text: String) async throws -> Response {
+        let (c, body) = try await node.read { _ throws(WhipError) in
+            let c = try node.campaign(text)
+            return (c, try CSVExport.pledges(node: node, campaign: c, organiserView: c.organisers.contains(node.identity.publicKey)))
+        }
+        let file = "pledges-\(c.id.hex.prefix(12)).csv"
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\""],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    func health(_ s: ConsoleSession) async throws -> Response {
+        let now = node.now
+        let (peers, held, rejections, warning, communities) = try await node.read { store throws(WhipError) in
+            (try store.peers(), try store.heldCount(), try store.rejections(limit: 50), try node.clockWarning(), try store.communities())
+        }
+        let path = node.dir.path
+        let free = (try? FileManager.default.attributesOfFileSystem(forPath: path)[.systemFreeSize] as? Int64) ?? nil
+        var data: [String: Any] = [
+            "csrf": s.csrf, "version": Node.version, "held": held, "data": path,
+            "free": free.map { ByteCountFormatter.string(fromByteCount: $0, countStyle: .file) } ?? "unknown",
+            "peers": peers.map { p -> [String: Any] in
+                [
+                    "address": p.address,
+                    "last_success": p.lastSuccess.map { Dates.describe(durationMs: now > $0 ? now - $0 : 0) + " ago" } ?? "never",
+                    "last_error": p.lastError ?? "",
+                ]
+            },
+            "rejections": rejections.map { r -> [String: Any] in
+                ["stage": r.stage, "code": r.code, "message": Pages.sentence(r.message), "event": r.eventID.map { String($0.prefix(12)) } ?? ""]
+            },
+            "communities": communities.map { ["name": $0.name, "events": $0.eventCount, "digest": $0.digest] },
+        ]
+        if let warning { data["clock_warning"] = warning }
+        return pages.page("console-health", data)
+    }
+}

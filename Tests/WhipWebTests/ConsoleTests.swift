@@ -1,0 +1,269 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+import WhipCore
+import WhipNode
+import WhipStore
+import WhipTestSupport
+
+@testable import WhipWeb
+
+/// The organiser console (issue 11): sign-in by one-time link or code, sessions, CSRF, and the organiser's forms,
+/// driven through the router without a socket and checked against the node's own view.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ConsoleTests {
+    static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    struct Fixture {
+        let clock = ManualClock()
+        let node: Node
+        let app: Application<RouterResponder<WebContext>>
+
+        init(community: Bool = true) throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("whipround-console-\(UUID().uuidString)").path
+            let clock = self.clock
+            node = try Node.initialise(dir: DataDir(path: dir), name: "hall", logger: ConsoleTests.logger, clock: { clock.now })
+            if community { _ = try node.createCommunity(name: "Elm Street") }
+            let config = WebConfig()
+            let hub = ProgressHub(node: node, maxStreams: 4, logger: ConsoleTests.logger)
+            let queue = PledgeQueue(node: node)
+            app = Application(
+                router: WebServer.router(node: node, config: config, hub: hub, queue: queue, logger: ConsoleTests.logger), services: [queue])
+        }
+
+        /// Signs in with a fresh one-time link; returns the cookie header and the session's form token.
+        func signIn(_ client: some TestClientProtocol) async throws -> (cookie: String, csrf: String) {
+            let login = try node.consoleLogin()
+            let cookie = try await client.execute(uri: "/console/login?token=\(login.token)", method: .get) { r in
+                #expect(r.status == .seeOther && r.headers[.location] == "/console")
+                let set = try #require(r.headers[.setCookie])
+                #expect(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/console"))
+                return String(set.split(separator: ";")[0])
+            }
+            let csrf = try await client.execute(uri: "/console", method: .get, headers: [.cookie: cookie]) { r in
+                #expect(r.status == .ok)
+                return try #require(ConsoleTests.field("csrf", in: String(buffer: r.body)))
+            }
+            return (cookie, csrf)
+        }
+
+        /// POSTs a form as a signed-in browser.
+        func post(
+            _ client: some TestClientProtocol, _ path: String, _ fields: [(String, String)], cookie: String
+        ) async throws -> TestResponse {
+            let body = fields.map { "\($0.0)=\(ConsolePages.urlEncode($0.1))" }.joined(separator: "&")
+            return try await client.execute(
+                uri: path, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: body))
+        }
+    }
+
+    /// The value of the first hidden input named `name` in `html`.
+    static func field(_ name: String, in html: String) -> String? {
+        guard let r = html.range(of: "name=\"\(name)\" value=\"") else { return nil }
+        return String(html[r.upperBound...].prefix { $0 != "\"" })
+    }
+
+    @Test func withoutASignInTheConsoleShowsNothingAndChangesNothing() async throws {
+        let f = try Fixture()
+        try await f.app.test(.router) { client in
+            for path in ["/console", "/console/health", "/console/campaigns/00"] {
+                try await client.execute(uri: path, method: .get) { r in
+                    #expect(r.status == .unauthorized, "\(path)")
+                    let html = String(buffer: r.body)
+                    #expect(html.contains("whipround web login") && !html.contains("hall"), "\(path)")
+                }
+            }
+            try await client.execute(uri: "/console", method: .get, headers: [.cookie: "wr_console=forged"]) { r in
+                #expect(r.status == .unauthorized)
+            }
+            let r = try await f.post(
+                client, "/console/campaigns", [("csrf", "x"), ("title", "Sneaky"), ("goal", "10"), ("closes", "2027-06-30")], cookie: "wr_console=x")
+            #expect(r.status == .forbidden)
+            #expect(try f.node.store.campaigns().isEmpty)
+        }
+    }
+
+    @Test func aSignInLinkOrCodeWorksOnceAndSessionsEnd() async throws {
+        let f = try Fixture()
+        try await f.app.test(.router) { client in
+            let login = try f.node.consoleLogin()
+            let first = try await client.execute(uri: "/console/login?token=\(login.token)", method: .get) { r in
+                #expect(r.status == .seeOther)
+                return String(try #require(r.headers[.setCookie]).split(separator: ";")[0])
+            }
+            try await client.execute(uri: "/console/login?token=\(login.token)", method: .get) { r in
+                #expect(r.status == .forbidden)
+                #expect(String(buffer: r.body).contains("used already or has expired"))
+            }
+            // The code printed beside it works once too, from any device, typed loosely.
+            let typed = login.code.lowercased().replacingOccurrences(of: "-", with: " ")
+            let second = try await f.post(client, "/console/pair", [("code", typed)], cookie: "")
+            #expect(second.status == .seeOther)
+            #expect(try await f.post(client, "/console/pair", [("code", login.code)], cookie: "").status == .forbidden)
+            let cookie2 = String(try #require(second.headers[.setCookie]).split(separator: ";")[0])
+            for cookie in [first, cookie2] {
+                try await client.execute(uri: "/console", method: .get, headers: [.cookie: cookie]) { r in #expect(r.status == .ok) }
+            }
+            // An unused login expires.
+            let stale = try f.node.consoleLogin()
+            f.clock.advance(Int64(Console.loginLifetimeMs) + 1)
+            try await client.execute(uri: "/console/login?token=\(stale.token)", method: .get) { r in #expect(r.status == .forbidden) }
+            // Sessions expire, and `web logout --all` ends the ones left.
+            f.clock.advance(Int64(Console.sessionLifetimeMs))
+            try await client.execute(uri: "/console", method: .get, headers: [.cookie: first]) { r in #expect(r.status == .unauthorized) }
+            f.clock.advance(-Int64(Console.sessionLifetimeMs))
+            #expect(try f.node.endAllConsoleSessions() == 2)
+            try await client.execute(uri: "/console", method: .get, headers: [.cookie: cookie2]) { r in #expect(r.status == .unauthorized) }
+        }
+    }
+
+    @Test func aFormWithoutTheSessionsTokenIsRefused() async throws {
+        let f = try Fixture()
+        try await f.app.test(.router) { client in
+            let (cookie, _) = try await f.signIn(client)
+            let r = try await f.post(
+                client, "/console/campaigns", [("csrf", "wrong"), ("title", "Roof"), ("goal", "100"), ("closes", "2027-06-30")], cookie: cookie)
+            #expect(r.status == .forbidden)
+            #expect(try f.node.store.campaigns().isEmpty)
+        }
+    }
+
+    @Test func anOrganiserRunsACampaignFromTheConsole() async throws {
+        let f = try Fixture()
+        try await f.app.test(.router) { client in
+            let (cookie, csrf) = try await f.signIn(client)
+            let created = try await f.post(
+                client, "/console/campaigns",
+                [
+                    ("csrf", csrf), ("title", "Pool roof"), ("story", "We need a *new* roof.\r\n\r\nThanks!"), ("goal", "5000"),
+                    ("currency", "GBP"), ("model", "all-or-nothing"), ("closes", "2027-06-30"), ("time_zone", "Europe/London"),
+                ], cookie: cookie)
+            #expect(created.status == .seeOther)
+            let location = try #require(created.headers[.location])
+            let id = String(location.dropFirst("/console/campaigns/".count).prefix(64))
+            var c = try f.node.campaign(id)
+            #expect(c.title == "Pool roof" && c.description == "We need a *new* roof.\n\nThanks!" && c.goal.minor == 500_000)
+            #expect(c.timeZone == "Europe/London" && c.standing(now: f.node.now) == .draft)
+
+            for (title, minimum, limit) in [("Mug", "20", "2"), ("Tile", "50", "")] {
+                let r = try await f.post(
+                    client, "/console/campaigns/\(id)/tiers", [("csrf", csrf), ("title", title), ("minimum", minimum), ("limit", limit)],
+                    cookie: cookie)
+                #expect(r.status == .seeOther)
+            }
+            let tiers = try f.node.store.tiers(campaign: c.id)
+            #expect(tiers.map(\.title) == ["Mug", "Tile"] && tiers[0].limit == 2 && tiers[1].limit == nil)
+            #expect(
+                try await f.post(client, "/console/campaigns/\(id)/edit", [("csrf", csrf), ("title", "Pool roof fund")], cookie: cookie).status
+                    == .seeOther)
+            #expect(try await f.post(client, "/console/campaigns/\(id)/publish", [("csrf", csrf)], cookie: cookie).status == .seeOther)
+            c = try f.node.campaign(id)
+            #expect(c.title == "Pool roof fund" && c.standing(now: f.node.now) == .live)
+
+            // A desk opened from the browser shows its QR code and one-time code once.
+            let desk = try await f.post(client, "/console/campaigns/\(id)/desks", [("csrf", csrf), ("name", "Tombola")], cookie: cookie)
+            #expect(desk.status == .ok)
+            let page = String(buffer: desk.body)
+            let code = try #require(page.range(of: "id=\"pairing-code\">").map { String(page[$0.upperBound...].prefix(14)) })
+            #expect(try f.node.desks().map(\.name) == ["Tombola"])
+            try await client.execute(uri: "/pair?code=\(code)", method: .get) { r in #expect(r.status == .seeOther) }
+
+            // Pledges: a part payment, a rejection with its reason, the list's filters and the CSV.
+            for (name, pounds) in [("Ann Oak", 30), ("Bob Ash", 20)] {
+                try f.node.recordPledge(
+                    c, amount: Money(minor: Int64(pounds) * 100, currency: c.goal.currency), tier: nil, channel: .inPerson, paid: nil,
+                    parts: try f.node.pledgeParts(name: name, anonymous: false, contact: Contact(), for: c))
+            }
+            let pledges = try f.node.store.pledges(campaign: c.id)
+            let ann = try #require(pledges.first { $0.publicName == "Ann Oak" })
+            let bob = try #require(pledges.first { $0.publicName == "Bob Ash" })
+            let paid = try await f.post(
+                client, "/console/pledges/\(ann.id.hex)/collect", [("csrf", csrf), ("amount", "10"), ("method", "cash")], cookie: cookie)
+            #expect(paid.status == .seeOther)
+            let rejected = try await f.post(
+                client, "/console/pledges/\(bob.id.hex)/reject", [("csrf", csrf), ("reason", "Duplicate of a card pledge")], cookie: cookie)
+            #expect(rejected.status == .seeOther)
+            let after = try f.node.store.pledges(campaign: c.id)
+            #expect(after.first { $0.id == ann.id }?.collected.minor == 1_000)
+            let bobAfter = try #require(after.first { $0.id == bob.id })
+            #expect(bobAfter.status == "rejected" && bobAfter.rejectReason == "Duplicate of a card pledge")
+            // More than is owed is refused in plain words, and nothing is recorded.
+            let over = try await f.post(
+                client, "/console/pledges/\(ann.id.hex)/collect", [("csrf", csrf), ("amount", "25"), ("method", "cash")], cookie: cookie)
+            #expect(over.status == .conflict && String(buffer: over.body).contains("more than the"))
+            #expect(try f.node.store.pledges(campaign: c.id).first { $0.id == ann.id }?.collected.minor == 1_000)
+
+            try await client.execute(uri: "/console/campaigns/\(id)/pledges?collected=no&status=active", method: .get, headers: [.cookie: cookie]) {
+                r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains("Ann Oak") && !html.contains("Bob Ash") && html.contains("1 pledge."))
+            }
+            try await client.execute(uri: "/console/campaigns/\(id)/pledges.csv", method: .get, headers: [.cookie: cookie]) { r in
+                let csv = String(buffer: r.body)
+                #expect(r.status == .ok && r.headers[.contentType]?.hasPrefix("text/csv") == true)
+                #expect(r.headers[.contentDisposition]?.contains("attachment") == true)
+                #expect(csv.contains("Ann Oak") && csv.contains("Bob Ash") && csv.split(separator: "\n").count == 3)
+            }
+            #expect(try await f.post(client, "/console/campaigns/\(id)/close", [("csrf", csrf)], cookie: cookie).status == .seeOther)
+            #expect(try f.node.campaign(id).standing(now: f.node.now) != .live)
+        }
+    }
+
+    @Test func theListPagesThroughManyPledges() async throws {
+        let f = try Fixture()
+        let info = try f.node.community(nil)
+        var form = CampaignForm(title: "Hall", goal: "100000", closes: "2027-12-31")
+        form.timeZone = "UTC"
+        let id = try f.node.createCampaign(form, in: info).id
+        _ = try await f.node.emit(info.id, .campaignPublished(CampaignRef(campaign: id)))
+        let c = try f.node.campaign(id.hex)
+        for i in 0..<120 {
+            try f.node.recordPledge(
+                c, amount: Money(minor: 500, currency: c.goal.currency), tier: nil, channel: i % 3 == 0 ? .online : .inPerson,
+                paid: i % 2 == 0 ? .cash : nil, parts: try f.node.pledgeParts(name: "Backer \(i)", anonymous: false, contact: Contact(), for: c))
+        }
+        let all = try f.node.store.pledgePage(campaign: id, filter: PledgeFilter(), offset: 0, limit: 1_000)
+        let online = try f.node.store.pledgePage(campaign: id, filter: PledgeFilter(channel: .online), offset: 0, limit: 1_000)
+        let unpaid = try f.node.store.pledgePage(campaign: id, filter: PledgeFilter(collected: false), offset: 0, limit: 1_000)
+        #expect(all.total == 120 && online.total == 40 && online.rows.allSatisfy { $0.channel == "online" })
+        #expect(unpaid.total == all.rows.filter { $0.collected.minor < $0.amount.minor }.count)
+        try await f.app.test(.router) { client in
+            let (cookie, _) = try await f.signIn(client)
+            try await client.execute(uri: "/console/campaigns/\(id.hex)/pledges?page=3", method: .get, headers: [.cookie: cookie]) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains("Page 3 of 3") && html.contains(all.rows[100].publicName))
+                #expect(!html.contains(">\(all.rows[99].publicName)<") && html.contains("Previous") && !html.contains(">Next<"))
+            }
+        }
+    }
+
+    @Test func storedTextIsShownAsTextOnEveryConsolePage() async throws {
+        let f = try Fixture()
+        let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+        let info = try f.node.community(nil)
+        var form = CampaignForm(title: hostile, goal: "100", closes: "2027-12-31")
+        form.description = hostile
+        let id = try f.node.createCampaign(form, in: info).id
+        let c = try f.node.campaign(id.hex)
+        _ = try f.node.addTier(c, title: hostile, minimum: "5", limit: nil, description: hostile, benefit: nil)
+        _ = try await f.node.emit(info.id, .campaignPublished(CampaignRef(campaign: id)))
+        let live = try f.node.campaign(id.hex)
+        let p = try f.node.recordPledge(
+            live, amount: Money(minor: 500, currency: live.goal.currency), tier: nil, channel: .inPerson, paid: nil,
+            parts: try f.node.pledgeParts(name: hostile, anonymous: false, contact: Contact(), for: live))
+        _ = try await f.node.emit(info.id, .pledgeRejected(PledgeRejected(campaign: id, pledge: p.id, reason: hostile)))
+        try await f.app.test(.router) { client in
+            let (cookie, _) = try await f.signIn(client)
+            for path in ["/console", "/console/campaigns/\(id.hex)", "/console/campaigns/\(id.hex)/pledges", "/console/health"] {
+                try await client.execute(uri: path, method: .get, headers: [.cookie: cookie]) { r in
+                    let html = String(buffer: r.body)
+                    #expect(r.status == .ok, "\(path)")
+                    #expect(!html.contains("<script") && !html.contains("<img"), "\(path)")
+                }
+            }
+        }
+    }
+}
