@@ -72,6 +72,17 @@ struct ConsolePages: Sendable {
                 return Self.redirect("/console?done=community")
             }
         }
+        router.get("/console/communities/:community") { request, context in
+            await console.signedIn(request) { s in
+                try await console.community(
+                    s, context.parameters.get("community") ?? "", notice: request.uri.queryParameters["done"].map(String.init))
+            }
+        }
+        router.post("/console/communities/:community/:action") { request, context in
+            let id = context.parameters.get("community") ?? ""
+            let action = context.parameters.get("action") ?? ""
+            return await console.posted(request, back: "/console/communities/\(id)") { _, form in try await console.roleAction(id, action, form) }
+        }
         router.post("/console/campaigns") { request, _ in
             await console.posted(request) { _, form in
                 let e = try await node.write { _ throws(WhipError) in
@@ -235,7 +246,8 @@ struct ConsolePages: Sendable {
         "published": "The campaign is published: it takes pledges now.", "closed": "The campaign is closed.",
         "cancelled": "The campaign is cancelled.", "edited": "The changes were saved.", "tier": "The tier was added.",
         "desk": "The desk is open: scan its QR code with the volunteer's phone.", "desk_closed": "The desk was closed.",
-        "collected": "The payment was recorded.", "rejected": "The pledge was rejected.", "erased": "The backer's personal data was erased.",
+        "granted": "The role was granted.", "revoked": "The role was revoked.", "collected": "The payment was recorded.",
+        "rejected": "The pledge was rejected.", "erased": "The backer's personal data was erased.",
     ]
 
     func home(_ s: ConsoleSession, notice: String?) async throws -> Response {
@@ -296,6 +308,58 @@ struct ConsolePages: Sendable {
             data["pairing"] = ["desk": qr.desk.name, "code": qr.code, "expires": Desk.describe(qr.codeExpires)]
         }
         return pages.page("console-campaign", data)
+    }
+
+    func community(_ s: ConsoleSession, _ text: String, notice: String?) async throws -> Response {
+        let now = node.now
+        let (c, rows, charity) = try await node.read { store throws(WhipError) in
+            let c = try node.community(text)
+            return (c, try store.roles(community: c.id).filter(\.granted), try node.charity(c))
+        }
+        let invite = node.invite(c).text
+        let me = node.identity.publicKey
+        var members: [[String: Any]] = []
+        if let founder = c.founder {
+            members.append(["member": KeyText.encode(founder, as: .member), "role": "founder", "state": "for good", "me": founder == me])
+        }
+        for r in rows {
+            let state =
+                r.expires.map { now < $0 ? "until \(Dates.describeDeadline($0, timeZone: Dates.localTimeZone))" : "expired" } ?? "no expiry"
+            members.append([
+                "member": KeyText.encode(r.member, as: .member), "role": r.role.name, "state": state, "me": r.member == me, "revocable": true,
+            ])
+        }
+        var data: [String: Any] = [
+            "csrf": s.csrf, "community": ["id": KeyText.encode(c.id, as: .community), "name": c.name], "invite": invite,
+            "invite_qr_svg": (try? QRCode(invite).svg(pixels: 240)) ?? "", "members": members, "member_id": node.memberID,
+            "mailto":
+                "mailto:?subject=\(Self.urlEncode("Join \(c.name) on Whipround"))&body=\(Self.urlEncode("Run: whipround community join \(invite)"))",
+            "roles": Role.allCases.map(\.name),
+        ]
+        if let charity { data["charity"] = "\(charity.legalName) (HMRC reference \(charity.reference))" }
+        if let notice, let text = Self.notices[notice] { data["notice"] = text }
+        return pages.page("console-community", data)
+    }
+
+    func roleAction(_ id: String, _ action: String, _ form: Form) async throws -> Response {
+        let c = try await node.read { _ throws(WhipError) in try node.community(id) }
+        guard let role = Role(name: form.text("role") ?? "") else {
+            throw WhipError(.invalidArgument, "choose a role: admin, organiser, collector, treasurer or funder")
+        }
+        let member = try KeyText.decode(form.text("member") ?? "", as: .member)
+        switch action {
+        case "grant":
+            let until = try form.text("until").map { (d: String) throws(WhipError) in
+                try Dates.parse(d, timeZone: Dates.localTimeZone, endOfDay: true)
+            }
+            _ = try await node.write { _ throws(WhipError) in try node.grant(c, member: member, role: role, expires: until) }
+            return Self.redirect("/console/communities/\(KeyText.encode(c.id, as: .community))?done=granted")
+        case "revoke":
+            _ = try await node.write { _ throws(WhipError) in try node.revoke(c, member: member, role: role) }
+            return Self.redirect("/console/communities/\(KeyText.encode(c.id, as: .community))?done=revoked")
+        default:
+            throw WhipError(.notFound, "there is no action '\(action)' for a community")
+        }
     }
 
     /// The address phones pair at: what the running server wrote, else nothing (a test router has none).
@@ -392,6 +456,9 @@ struct ConsolePages: Sendable {
             }
             return Self.redirect("\(back)?done=rejected")
         case "erase":
+            guard form.first("sure") == "on" else {
+                throw WhipError(.invalidArgument, "tick the box to confirm: erasing a backer's personal data cannot be undone")
+            }
             guard let reason = ErasureReason(name: form.text("reason") ?? "request") else {
                 throw WhipError(.invalidArgument, "choose why: the backer asked (request) or the retention period is over (retention_expired)")
             }
@@ -461,11 +528,10 @@ struct ConsolePages: Sendable {
             "id": p.id.hex, "short": String(p.id.hex.prefix(10)), "name": p.publicName, "amount": Pages.money(p.amount.minor, cur),
             "status": p.status, "waitlisted": p.waitlisted, "channel": p.channel,
         ]
-        o["tier"] = p.tier.flatMap { tierNames[$0] } ?? ""
+        o["meta"] = [p.tier.flatMap { tierNames[$0] } ?? "", p.channel, Desk.describe(p.madeAt)].filter { !$0.isEmpty }.joined(separator: " · ")
         o["collected"] = Pages.money(p.collected.minor, cur)
         o["paid"] = p.collected.minor >= p.amount.minor
         o["owed"] = p.collected.minor < p.amount.minor && open
-        o["made"] = Desk.describe(p.madeAt)
         o["reject_reason"] = p.rejectReason ?? ""
         o["may_reject"] = open
         o["may_erase"] = p.version == 2 && !p.erased.contains(.name)

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 import WhipCore
+import WhipCrypto
 import WhipNode
 import WhipStore
 import WhipTestSupport
@@ -207,8 +208,49 @@ import WhipTestSupport
                 #expect(r.headers[.contentDisposition]?.contains("attachment") == true)
                 #expect(csv.contains("Ann Oak") && csv.contains("Bob Ash") && csv.split(separator: "\n").count == 3)
             }
+            // Erasure asks for a tick first, then removes the name on every node (a signed personal.erased).
+            let unsure = try await f.post(client, "/console/pledges/\(ann.id.hex)/erase", [("csrf", csrf), ("reason", "request")], cookie: cookie)
+            #expect(unsure.status == .badRequest && String(buffer: unsure.body).contains("cannot be undone"))
+            let erased = try await f.post(
+                client, "/console/pledges/\(ann.id.hex)/erase", [("csrf", csrf), ("reason", "request"), ("sure", "on")], cookie: cookie)
+            #expect(erased.status == .seeOther)
+            #expect(try f.node.store.pledge(ann.id)?.erased.contains(.name) == true)
             #expect(try await f.post(client, "/console/campaigns/\(id)/close", [("csrf", csrf)], cookie: cookie).status == .seeOther)
             #expect(try f.node.campaign(id).standing(now: f.node.now) != .live)
+        }
+    }
+
+    @Test func rolesAreGrantedAndRevokedWithRefusalsInPlainWords() async throws {
+        let f = try Fixture()
+        let info = try f.node.community(nil)
+        let id = KeyText.encode(info.id, as: .community)
+        let other = KeyText.encode(SigningKey.generate().publicKey, as: .member)
+        try await f.app.test(.router) { client in
+            let (cookie, csrf) = try await f.signIn(client)
+            try await client.execute(uri: "/console/communities/\(id)", method: .get, headers: [.cookie: cookie]) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains(f.node.invite(info).text) && html.contains("<svg"))
+            }
+            let granted = try await f.post(
+                client, "/console/communities/\(id)/grant", [("csrf", csrf), ("member", other), ("role", "organiser"), ("until", "2027-12-31")],
+                cookie: cookie)
+            #expect(granted.status == .seeOther)
+            let roles = try f.node.store.roles(community: info.id).filter(\.granted)
+            #expect(roles.map { KeyText.encode($0.member, as: .member) } == [other] && roles.first?.role == .organiser)
+            let past = try await f.post(
+                client, "/console/communities/\(id)/grant", [("csrf", csrf), ("member", other), ("role", "collector"), ("until", "2020-01-01")],
+                cookie: cookie)
+            #expect(past.status == .badRequest && String(buffer: past.body).contains("has already passed"))
+            let typo = try await f.post(
+                client, "/console/communities/\(id)/grant", [("csrf", csrf), ("member", "wrk1nonsense"), ("role", "collector")], cookie: cookie)
+            #expect(typo.status == .badRequest)
+            let revoked = try await f.post(
+                client, "/console/communities/\(id)/revoke", [("csrf", csrf), ("member", other), ("role", "organiser")], cookie: cookie)
+            #expect(revoked.status == .seeOther)
+            #expect(try f.node.store.roles(community: info.id).filter(\.granted).isEmpty)
+            let again = try await f.post(
+                client, "/console/communities/\(id)/revoke", [("csrf", csrf), ("member", other), ("role", "organiser")], cookie: cookie)
+            #expect(again.status == .notFound && String(buffer: again.body).contains("nothing to revoke"))
         }
     }
 
