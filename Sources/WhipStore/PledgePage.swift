@@ -14,24 +14,30 @@ public struct PledgeFilter: Sendable, Equatable {
     public var collected: Bool?
     /// Pledges recorded at the desk with this id (this node's own desks).
     public var desk: String?
+    /// True: some funder's offer matches it (provisionally or settled); false: none does.
+    public var matched: Bool?
 
     /// No filter.
-    public init(status: PledgeStatus? = nil, tier: EventID? = nil, channel: Channel? = nil, collected: Bool? = nil, desk: String? = nil) {
+    public init(
+        status: PledgeStatus? = nil, tier: EventID? = nil, channel: Channel? = nil, collected: Bool? = nil, desk: String? = nil, matched: Bool? = nil
+    ) {
         self.status = status
         self.tier = tier
         self.channel = channel
         self.collected = collected
         self.desk = desk
+        self.matched = matched
     }
 }
 
 extension Store {
-    /// One page of a campaign's pledges matching `filter`, in the order they were made, and how many match in all.
+    /// One page of a campaign's pledges matching `filter`, in the order they were made, how many match in all,
+    /// and what funders match of each pledge on the page (minor units; absent when nothing).
     public func pledgePage(campaign: EventID, filter: PledgeFilter, offset: Int, limit: Int) throws(WhipError) -> (
-        rows: [PledgeRow], total: Int
+        rows: [PledgeRow], total: Int, matched: [EventID: Int64]
     ) {
         try read { db in
-            guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return ([], 0) }
+            guard let (pref, cur) = try Store.partitionRef(db, campaign) else { return ([], 0, [:]) }
             var clauses = ["p.partition = ?"]
             var arguments: [any DatabaseValueConvertible] = [pref]
             if let status = filter.status, let code = Materializer.statuses.firstIndex(of: status) {
@@ -53,6 +59,9 @@ extension Store {
                 clauses.append("e.id IN (SELECT pledge FROM desk_pledges WHERE desk = ?)")
                 arguments.append(desk)
             }
+            if let matched = filter.matched {
+                clauses.append((matched ? "" : "NOT ") + "EXISTS (SELECT 1 FROM pledge_matches x WHERE x.pledge = p.seq AND x.matched_minor > 0)")
+            }
             let condition = " WHERE " + clauses.joined(separator: " AND ")
             let total =
                 try Int.fetchOne(
@@ -62,7 +71,20 @@ extension Store {
                 db, sql: Store.pledgeSelect + condition + " " + Store.pledgeOrder + " LIMIT ? OFFSET ?",
                 arguments: StatementArguments(arguments + [max(0, limit), max(0, offset)])
             ).map { r throws in try Store.pledge(r, campaign: campaign, currency: cur) }
-            return (rows, total)
+            var matched: [EventID: Int64] = [:]
+            if !rows.isEmpty {
+                let marks = Array(repeating: "?", count: rows.count).joined(separator: ",")
+                for r in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT e.id, sum(x.matched_minor) AS m FROM events e JOIN pledge_matches x ON x.pledge = e.seq
+                        WHERE e.id IN (\(marks)) GROUP BY e.id HAVING m > 0
+                        """, arguments: StatementArguments(rows.map(\.id)))
+                {
+                    matched[try r.value(at: 0, as: EventID.self)] = try r.value(at: 1, as: Int64.self)
+                }
+            }
+            return (rows, total, matched)
         }
     }
 }

@@ -246,7 +246,8 @@ struct ConsolePages: Sendable {
         "published": "The campaign is published: it takes pledges now.", "closed": "The campaign is closed.",
         "cancelled": "The campaign is cancelled.", "edited": "The changes were saved.", "tier": "The tier was added.",
         "desk": "The desk is open: scan its QR code with the volunteer's phone.", "desk_closed": "The desk was closed.",
-        "granted": "The role was granted.", "revoked": "The role was revoked.", "collected": "The payment was recorded.",
+        "accepted": "The funder's offer was accepted: its match counts now (provisional until settled).", "granted": "The role was granted.",
+        "revoked": "The role was revoked.", "collected": "The payment was recorded.",
         "rejected": "The pledge was rejected.", "erased": "The backer's personal data was erased.",
     ]
 
@@ -275,9 +276,9 @@ struct ConsolePages: Sendable {
 
     func campaign(_ s: ConsoleSession, _ text: String, notice: String?, qr: DeskPairing? = nil) async throws -> Response {
         let now = node.now
-        let (c, tiers, desks) = try await node.read { store throws(WhipError) in
+        let (c, tiers, desks, offers) = try await node.read { store throws(WhipError) in
             let c = try node.campaign(text)
-            return (c, try store.tiers(campaign: c.id), try node.desks().filter { $0.campaign == c.id })
+            return (c, try store.tiers(campaign: c.id), try node.desks().filter { $0.campaign == c.id }, try store.matchOffers(campaign: c.id))
         }
         let cur = c.goal.currency.code
         let standing = c.standing(now: now)
@@ -296,6 +297,19 @@ struct ConsolePages: Sendable {
                 ["id": d.id, "name": d.name, "state": d.state(now: now).rawValue, "pledges": d.pledges, "open": d.state(now: now) == .open]
             },
         ]
+        data["offers"] = offers.map { o -> [String: Any] in
+            let terms =
+                o.mode == .lumpSum
+                ? "a lump sum of \(Pages.money(o.campaignCap.minor, cur)) if the crowd reaches the conditions"
+                : "\(o.factor?.description ?? "?") per pound pledged, up to \(Pages.money(o.campaignCap.minor, cur))"
+                    + (o.pledgeCap.map { ", at most \(Pages.money($0.minor, cur)) per pledge" } ?? "")
+            let conditions = o.minPercent > 0 || o.minBackers > 0 ? "once the crowd alone reaches \(o.minPercent)% from \(o.minBackers) backers" : ""
+            let state = o.provisional ? "\(o.status.rawValue), provisional until the funder settles" : o.status.rawValue
+            return [
+                "id": o.id.hex, "funder": o.funderName, "terms": terms, "conditions": conditions, "state": state,
+                "matched": Pages.money(o.matched.minor, cur), "pending": o.status == .pending,
+            ]
+        }
         if let notice, let text = Self.notices[notice] { data["notice"] = text }
         if let qr, let base = await deskBase() {
             let url = "\(base)/pair?code=\(qr.code)"
@@ -394,6 +408,10 @@ struct ConsolePages: Sendable {
             let update = u
             _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .campaignUpdated(update)) }
             return Self.redirect("\(back)?done=edited")
+        case "accept":
+            guard let offer = form.text("offer").flatMap(EventID.init(hex:)) else { throw WhipError(.invalidArgument, "no offer was chosen") }
+            _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .matchAccepted(MatchRef(campaign: c.id, offer: offer))) }
+            return Self.redirect("\(back)?done=accepted")
         case "tiers":
             let limit: UInt32?
             if let l = form.text("limit") {
@@ -484,21 +502,29 @@ struct ConsolePages: Sendable {
         filter.collected = value("collected").map { $0 == "yes" }
         filter.tier = value("tier").flatMap(EventID.init(hex:))
         filter.desk = value("desk")
+        filter.matched = value("matched").map { $0 == "yes" }
         let page = max(1, value("page").flatMap(Int.init) ?? 1)
         let size = Self.pageSize
         let chosen = filter
-        let (c, tiers, desks, rows, total) = try await node.read { store throws(WhipError) in
+        let (c, tiers, desks, found) = try await node.read { store throws(WhipError) in
             let c = try node.campaign(text)
-            let (rows, total) = try store.pledgePage(campaign: c.id, filter: chosen, offset: (page - 1) * size, limit: size)
-            return (c, try store.tiers(campaign: c.id), try node.desks(includeClosed: true).filter { $0.campaign == c.id }, rows, total)
+            let found = try store.pledgePage(campaign: c.id, filter: chosen, offset: (page - 1) * size, limit: size)
+            return (c, try store.tiers(campaign: c.id), try node.desks(includeClosed: true).filter { $0.campaign == c.id }, found)
         }
+        let (rows, total) = (found.rows, found.total)
         let cur = c.goal.currency.code
         let organiser = c.organisers.contains(node.identity.publicKey)
         let tierNames = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
-        let items = rows.map { p in pledgeItem(p, currency: cur, tierNames: tierNames, organiser: organiser) }
+        let items = rows.map { p in
+            var o = pledgeItem(p, currency: cur, tierNames: tierNames, organiser: organiser)
+            if let m = found.matched[p.id] { o["matched"] = Pages.money(m, cur) }
+            return o
+        }
         func option(_ v: String, _ label: String, _ selected: String?) -> [String: Any] { ["value": v, "label": label, "selected": v == selected] }
         var query: [String] = []
-        for name in ["status", "channel", "collected", "tier", "desk"] { if let v = value(name) { query.append("\(name)=\(Self.urlEncode(v))") } }
+        for name in ["status", "channel", "collected", "tier", "desk", "matched"] {
+            if let v = value(name) { query.append("\(name)=\(Self.urlEncode(v))") }
+        }
         let base = "/console/campaigns/\(c.id.hex)/pledges?" + (query.isEmpty ? "" : query.joined(separator: "&") + "&")
         let pages = max(1, (total + size - 1) / size)
         var data: [String: Any] = [
@@ -516,6 +542,8 @@ struct ConsolePages: Sendable {
         ]
         let tier = value("tier")
         data["tier_options"] = [option("", "Any", tier)] + tiers.map { option($0.id.hex, $0.title, tier) }
+        let matched = value("matched")
+        data["matched_options"] = [option("", "Any", matched), option("yes", "Matched", matched), option("no", "Not matched", matched)]
         let desk = value("desk")
         data["desk_options"] = [option("", "Any", desk)] + desks.map { option($0.id, $0.name, desk) }
         if let notice = value("done"), let text = Self.notices[notice] { data["notice"] = text }

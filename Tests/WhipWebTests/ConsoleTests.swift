@@ -254,6 +254,48 @@ import WhipTestSupport
         }
     }
 
+    @Test func anOrganiserAcceptsAFundersOfferAndSeesTheMatch() async throws {
+        let f = try Fixture()
+        let info = try f.node.community(nil)
+        let clock = f.clock
+        let funder = try Node.initialise(
+            dir: DataDir(path: f.node.dir.path + "-funder"), name: "council", logger: ConsoleTests.logger, clock: { clock.now })
+        _ = try funder.join(f.node.invite(info))
+        _ = try f.node.grant(info, member: funder.identity.publicKey, role: .funder, expires: nil)
+        var form = CampaignForm(title: "Bandstand", goal: "100", closes: "2027-12-31")
+        form.model = "keep-what-you-raise"
+        let id = try f.node.createCampaign(form, in: info).id
+        _ = try await f.node.emit(info.id, .campaignPublished(CampaignRef(campaign: id)))
+        _ = try funder.importBundle(try f.node.exportBundle(community: info.id).bytes)
+        var offer = MatchOffered(campaign: id, funderName: "Elm Council", currency: Currency(code: "GBP")!, mode: .match, campaignCap: 5_000)
+        offer.factor = MatchFactor(numerator: 1, denominator: 1)
+        let offered = try await funder.emit(info.id, .matchOffered(offer))
+        _ = try f.node.importBundle(try funder.exportBundle(community: info.id).bytes)
+        let c = try f.node.campaign(id.hex)
+        let pledge = try f.node.recordPledge(
+            c, amount: Money(minor: 2_000, currency: c.goal.currency), tier: nil, channel: .inPerson, paid: nil,
+            parts: try f.node.pledgeParts(name: "Ann Oak", anonymous: false, contact: Contact(), for: c))
+        try await f.app.test(.router) { client in
+            let (cookie, csrf) = try await f.signIn(client)
+            try await client.execute(uri: "/console/campaigns/\(id.hex)", method: .get, headers: [.cookie: cookie]) { r in
+                let html = String(buffer: r.body)
+                #expect(html.contains("Elm Council") && html.contains("pending") && html.contains(">Accept<"))
+            }
+            let accepted = try await f.post(
+                client, "/console/campaigns/\(id.hex)/accept", [("csrf", csrf), ("offer", offered.id.hex)], cookie: cookie)
+            #expect(accepted.status == .seeOther)
+            #expect(try f.node.store.matchOffers(campaign: id).first?.accepted == true)
+            #expect(try f.node.store.pledgeMatches(campaign: id).first { $0.pledge == pledge.id }?.matched.minor == 2_000)
+            try await client.execute(uri: "/console/campaigns/\(id.hex)/pledges?matched=yes", method: .get, headers: [.cookie: cookie]) { r in
+                let html = String(buffer: r.body)
+                #expect(html.contains("Ann Oak") && html.contains("+ £20.00 matched") && html.contains("1 pledge."))
+            }
+            try await client.execute(uri: "/console/campaigns/\(id.hex)/pledges?matched=no", method: .get, headers: [.cookie: cookie]) { r in
+                #expect(String(buffer: r.body).contains("0 pledges."))
+            }
+        }
+    }
+
     @Test func theListPagesThroughManyPledges() async throws {
         let f = try Fixture()
         let info = try f.node.community(nil)
