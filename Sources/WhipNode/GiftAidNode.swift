@@ -341,3 +341,37 @@ extension Node {
         return out
     }
 }
+
+/// A Gift Aid claim worked out but not yet recorded: the schedule's rows, the donations they take, and what was
+/// left out and why.
+public struct GiftAidClaimDraft: Sendable {
+    /// The schedule's rows, in HMRC's column order.
+    public let rows: [GiftAidScheduleRow]
+    /// The donations the rows take, which recording the claim marks as claimed.
+    public let donations: [GiftAidDonation]
+    /// Pledges left out: the pledge and the reason in words.
+    public let skipped: [(pledge: EventID, reason: String)]
+    /// The sum of the rows (pence).
+    public var total: Int64 { rows.reduce(0) { $0 + $1.amount } }
+}
+
+extension Node {
+    /// Works out a Gift Aid claim of community `c` for donations received `from`…`to` (UK dates, inclusive); refused
+    /// unless the community is a recognised charity. Nothing is recorded: see `recordGiftAidClaim`.
+    public func prepareGiftAidClaim(
+        _ c: CommunityInfo, from: CivilDate, to: CivilDate, aggregate: Bool = true, description: String = "Small pledges"
+    ) throws(WhipError) -> GiftAidClaimDraft {
+        let charity = try requireCharity(c)
+        guard from <= to else { throw WhipError(.invalidArgument, "the first day must not be after the last day") }
+        guard description.count <= GiftAidSchedule.maxDescription, !description.isEmpty else {
+            throw WhipError(.invalidArgument, "the description of added-together rows must be 1 to \(GiftAidSchedule.maxDescription) characters")
+        }
+        let found = try giftAidDonations(c, from: from, to: to)
+        let built = GiftAidSchedule.rows(found.donations, charity: charity, today: ukDate(now), aggregate: aggregate, description: description)
+        let donationOf = Dictionary(uniqueKeysWithValues: found.donations.map { ($0.pledge, $0) })
+        let claimed = built.rows.flatMap(\.pledges).compactMap { donationOf[$0] }
+        let skipped =
+            found.skipped.map { (pledge: $0.pledge, reason: $0.reason) } + built.skipped.map { (pledge: $0.0.pledge, reason: $0.1.rawValue) }
+        return GiftAidClaimDraft(rows: built.rows, donations: claimed, skipped: skipped)
+    }
+}

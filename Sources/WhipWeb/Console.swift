@@ -78,6 +78,24 @@ struct ConsolePages: Sendable {
                     s, context.parameters.get("community") ?? "", notice: request.uri.queryParameters["done"].map(String.init))
             }
         }
+        router.get("/console/communities/:community/giftaid") { request, context in
+            await console.signedIn(request) { s in try await console.giftAid(s, context.parameters.get("community") ?? "", request) }
+        }
+        router.get("/console/communities/:community/giftaid/schedule.csv") { request, context in
+            await console.signedIn(request) { _ in
+                let q = request.uri.queryParameters
+                let fields = ["from": q["from"].map(String.init) ?? "", "to": q["to"].map(String.init) ?? ""]
+                return try await console.giftAidSchedule(context.parameters.get("community") ?? "", fields, record: false)
+            }
+        }
+        router.post("/console/communities/:community/giftaid") { request, context in
+            let id = context.parameters.get("community") ?? ""
+            return await console.posted(request, back: "/console/communities/\(id)/giftaid") { _, form in
+                var fields: [String: String] = [:]
+                for (k, v) in form.fields { fields[k] = v }
+                return try await console.giftAidSchedule(id, fields, record: true)
+            }
+        }
         router.post("/console/communities/:community/:action") { request, context in
             let id = context.parameters.get("community") ?? ""
             let action = context.parameters.get("action") ?? ""
@@ -374,6 +392,63 @@ struct ConsolePages: Sendable {
         default:
             throw WhipError(.notFound, "there is no action '\(action)' for a community")
         }
+    }
+
+    /// The period a Gift Aid page covers: the `from` and `to` fields, else the current UK tax year so far.
+    func period(_ from: String?, _ to: String?) throws(WhipError) -> (CivilDate, CivilDate) {
+        let today = node.ukDate(node.now)
+        let start = CivilDate(year: GiftAid.taxYearEnding(today) - 1, month: 4, day: 6)!
+        let a = try from.flatMap { $0.isEmpty ? nil : $0 }.map { (t: String) throws(WhipError) in try Node.civilDate(t, option: "from") } ?? start
+        let b = try to.flatMap { $0.isEmpty ? nil : $0 }.map { (t: String) throws(WhipError) in try Node.civilDate(t, option: "to") } ?? today
+        return (a, b)
+    }
+
+    func giftAid(_ s: ConsoleSession, _ text: String, _ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        let (from, to) = try period(q["from"].map(String.init), q["to"].map(String.init))
+        let (c, draft, small, treasurer) = try await node.read { _ throws(WhipError) in
+            let c = try node.community(text)
+            return (
+                c, try node.prepareGiftAidClaim(c, from: from, to: to), try node.smallDonations(c, from: from, to: to),
+                try node.mayClaimGiftAid(community: c.id)
+            )
+        }
+        let query = "from=\(from.iso)&to=\(to.iso)"
+        let data: [String: Any] = [
+            "csrf": s.csrf, "community": ["id": KeyText.encode(c.id, as: .community), "name": c.name], "from": from.iso, "to": to.iso,
+            "treasurer": treasurer, "rows": draft.rows.map { ["cells": $0.cells.map { ["cell": $0] }] }, "has_rows": !draft.rows.isEmpty,
+            "columns": GiftAidSchedule.columns.map { ["name": $0] }, "donations": draft.donations.count,
+            "total": "£" + GiftAidSchedule.pounds(draft.total), "due": "£" + GiftAidSchedule.pounds(draft.total / 4),
+            "skipped": draft.skipped.map { ["pledge": String($0.pledge.hex.prefix(12)), "reason": Pages.sentence($0.reason)] },
+            "small": small.map {
+                ["pledge": String($0.pledge.hex.prefix(12)), "amount": "£" + GiftAidSchedule.pounds($0.amount), "date": $0.date.iso]
+            },
+            "small_total": "£" + GiftAidSchedule.pounds(small.reduce(0) { $0 + $1.amount }),
+            "schedule": "/console/communities/\(KeyText.encode(c.id, as: .community))/giftaid/schedule.csv?\(query)",
+        ]
+        return pages.page("console-giftaid", data)
+    }
+
+    /// The schedule as CSV: a preview (`record` false), or the claim recorded by a treasurer and its schedule.
+    func giftAidSchedule(_ text: String, _ fields: [String: String], record: Bool) async throws -> Response {
+        let (from, to) = try period(fields["from"], fields["to"])
+        let draft = try await node.write { _ throws(WhipError) in
+            let c = try node.community(text)
+            if record, try !node.mayClaimGiftAid(community: c.id) {
+                throw WhipError(.permissionDenied, "only a treasurer may claim Gift Aid: this node can preview the schedule, not record the claim")
+            }
+            let draft = try node.prepareGiftAidClaim(c, from: from, to: to)
+            if record {
+                guard !draft.donations.isEmpty else { throw WhipError(.rejected, "no donation in this period can be claimed: nothing was recorded") }
+                _ = try node.recordGiftAidClaim(c, donations: draft.donations)
+            }
+            return draft
+        }
+        if record { logger.info("Gift Aid claim recorded from the console", metadata: ["giftaid.donations": "\(draft.donations.count)"]) }
+        let file = "gift-aid-\(record ? "claim" : "preview")-\(from.iso)-to-\(to.iso).csv"
+        return Response(
+            status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\""],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: GiftAidSchedule.csv(draft.rows))))
     }
 
     /// The address phones pair at: what the running server wrote, else nothing (a test router has none).

@@ -142,37 +142,32 @@ struct GiftAidCommand: ParsableCommand {
         func run() throws {
             let n = try node.open()
             let c = try n.community(community)
-            let charity = try n.requireCharity(c)
             let fromDate = try Node.civilDate(from, option: "--from")
             let toDate = try Node.civilDate(to, option: "--to")
             guard fromDate <= toDate else { throw WhipError(.invalidArgument, "--from must not be after --to") }
             guard description.count <= GiftAidSchedule.maxDescription, !description.isEmpty else {
                 throw WhipError(.invalidArgument, "--description must be 1 to \(GiftAidSchedule.maxDescription) characters")
             }
+            _ = try n.requireCharity(c)
             guard try dryRun || n.mayClaimGiftAid(community: c.id) else {
                 throw WhipError(.permissionDenied, "only a treasurer may claim Gift Aid (try --dry-run to see the schedule)")
             }
-            let found = try n.giftAidDonations(c, from: fromDate, to: toDate)
-            let built = GiftAidSchedule.rows(
-                found.donations, charity: charity, today: n.ukDate(n.now), aggregate: !noAggregate, description: description)
+            let draft = try n.prepareGiftAidClaim(c, from: fromDate, to: toDate, aggregate: !noAggregate, description: description)
             let path = try AtomicFile.checkTarget(out)
-            try AtomicFile.write(Array(GiftAidSchedule.csv(built.rows).utf8), to: path)
-            let claimed = built.rows.flatMap(\.pledges)
-            let donationOf = Dictionary(uniqueKeysWithValues: found.donations.map { ($0.pledge, $0) })
-            let events = dryRun || claimed.isEmpty ? [] : try n.recordGiftAidClaim(c, donations: claimed.map { donationOf[$0]! })
-            let total = built.rows.reduce(Int64(0)) { $0 + $1.amount }
-            let skipped =
-                found.skipped.map { (pledge: $0.pledge.hex, reason: $0.reason) }
-                + built.skipped.map { (pledge: $0.0.pledge.hex, reason: $0.1.rawValue) }
+            try AtomicFile.write(Array(GiftAidSchedule.csv(draft.rows).utf8), to: path)
+            let claimed = draft.donations
+            let events = dryRun || claimed.isEmpty ? [] : try n.recordGiftAidClaim(c, donations: claimed)
+            let total = draft.total
+            let skipped = draft.skipped.map { (pledge: $0.pledge.hex, reason: $0.reason) }
             if output.json {
                 printJSON([
-                    "file": path, "rows": built.rows.count, "donations": claimed.count, "total": GiftAidSchedule.pounds(total),
+                    "file": path, "rows": draft.rows.count, "donations": claimed.count, "total": GiftAidSchedule.pounds(total),
                     "total_minor": total, "gift_aid_due": GiftAidSchedule.pounds(total / 4), "gift_aid_due_minor": total / 4,
-                    "aggregated_rows": built.rows.filter { !$0.cells[6].isEmpty }.count, "claim_events": events.map(\.id.hex),
+                    "aggregated_rows": draft.rows.filter { !$0.cells[6].isEmpty }.count, "claim_events": events.map(\.id.hex),
                     "dry_run": dryRun, "skipped": skipped.map { ["pledge": $0.pledge, "reason": $0.reason] },
                 ])
             } else {
-                print("Wrote \(built.rows.count) row(s), \(claimed.count) donation(s), £\(GiftAidSchedule.pounds(total)) to \(path).")
+                print("Wrote \(draft.rows.count) row(s), \(claimed.count) donation(s), £\(GiftAidSchedule.pounds(total)) to \(path).")
                 if !claimed.isEmpty { print("Gift Aid on them at 25p per £1: about £\(GiftAidSchedule.pounds(total / 4)).") }
                 if dryRun {
                     print("Dry run: no claim recorded.")

@@ -296,6 +296,49 @@ import WhipTestSupport
         }
     }
 
+    @Test func aTreasurerPreviewsAndRecordsAGiftAidClaim() async throws {
+        let f = try Fixture()
+        let info = try f.node.community(nil)
+        _ = try f.node.grant(info, member: f.node.identity.publicKey, role: .treasurer, expires: nil)
+        _ = try await f.node.emit(
+            info.id, .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)))
+        var form = CampaignForm(title: "Paint the hall", goal: "50", closes: "2027-01-10")
+        form.model = "keep-what-you-raise"
+        form.timeZone = "Europe/London"
+        let id = try f.node.createCampaign(form, in: info).id
+        _ = try await f.node.emit(info.id, .campaignPublished(CampaignRef(campaign: id)))
+        let c = try f.node.campaign(id.hex)
+        let declaration = GiftAidDeclaration(
+            title: "Mrs", firstName: "Ann", lastName: "Oak", house: "12", postcode: "S19 2BD", scope: .thisPastAndFuture,
+            date: CivilDate(iso: "2027-01-01")!)
+        for (name, gift, pence) in [("Ann Oak", Optional(declaration), Int64(4_000)), ("Bob Ash", nil, 1_500)] {
+            try f.node.recordPledge(
+                c, amount: Money(minor: pence, currency: c.goal.currency), tier: nil, channel: .inPerson, paid: .cash,
+                parts: try f.node.pledgeParts(
+                    name: name, anonymous: false, contact: Contact(), giftAid: try f.node.giftAidPart(gift, community: info), for: c))
+        }
+        f.clock.advance(20 * 86_400_000)
+        let community = KeyText.encode(info.id, as: .community)
+        try await f.app.test(.router) { client in
+            let (cookie, csrf) = try await f.signIn(client)
+            try await client.execute(uri: "/console/communities/\(community)/giftaid?from=2026-04-06", method: .get, headers: [.cookie: cookie]) {
+                r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains("1 donation(s), £40.00: about £10.00 of Gift Aid"))
+                #expect(html.contains("OAK") || html.contains("Oak"))
+                #expect(html.contains("£15.00 in this period"), "Bob's £15 cash pledge without a declaration is a small donation")
+            }
+            let recorded = try await f.post(
+                client, "/console/communities/\(community)/giftaid", [("csrf", csrf), ("from", "2026-04-06"), ("to", "2027-03-31")], cookie: cookie)
+            #expect(recorded.status == .ok && recorded.headers[.contentDisposition]?.contains("gift-aid-claim") == true)
+            #expect(String(buffer: recorded.body).contains("40.00"))
+            // Claimed once: the same period now has nothing left to claim, and recording again is refused.
+            let again = try await f.post(
+                client, "/console/communities/\(community)/giftaid", [("csrf", csrf), ("from", "2026-04-06"), ("to", "2027-03-31")], cookie: cookie)
+            #expect(again.status == .conflict && String(buffer: again.body).contains("nothing was recorded"))
+        }
+    }
+
     @Test func theListPagesThroughManyPledges() async throws {
         let f = try Fixture()
         let info = try f.node.community(nil)
