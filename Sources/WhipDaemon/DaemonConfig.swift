@@ -136,6 +136,8 @@ public struct DaemonConfig: Sendable, Equatable {
             c.web.limits.pairingAttemptsPerMinutePerAddress =
                 try w.int("pairing_attempts_per_minute_per_address", in: 1...1_000) ?? c.web.limits.pairingAttemptsPerMinutePerAddress
             c.web.limits.maxEventStreams = try w.int("max_event_streams", in: 1...100_000) ?? c.web.limits.maxEventStreams
+            c.web.limits.offersPerMinutePerAddress =
+                try w.int("offers_per_minute_per_address", in: 1...1_000) ?? c.web.limits.offersPerMinutePerAddress
             c.web.limits.idleTimeoutSeconds = try w.seconds("idle_timeout_seconds") ?? c.web.limits.idleTimeoutSeconds
             try w.finish()
         }

@@ -159,7 +159,7 @@ extension Node {
         else {
             throw WhipError(.invalidArgument, "a desk name is 1 to \(Desk.maxNameCharacters) characters, e.g. \"Tombola stall\"")
         }
-        try checkMayRecord(c)
+        try checkMayRecordPledges(c)
         guard c.standing(now: now) == .live else {
             throw WhipError(
                 .rejected, "'\(c.title)' is not taking pledges (\(c.standing(now: now).rawValue)): a desk can only be opened for a live campaign")
@@ -214,18 +214,6 @@ extension Node {
         case .open: return desk
         case .closed: throw WhipError(.rejected, "the desk '\(desk.name)' is closed")
         case .expired: throw WhipError(.rejected, "the desk '\(desk.name)' expired at \(Desk.describe(desk.until ?? 0))")
-        }
-    }
-
-    private func checkMayRecord(_ c: CampaignRow) throws(WhipError) {
-        let auth = try store.authority(community: c.community)
-        let me = identity.publicKey
-        let roles = auth.currentRoles(wall: now).filter { $0.member == me }.map(\.role)
-        guard auth.isRoot(me) || roles.contains(where: { [.collector, .organiser, .admin].contains($0) }) else {
-            throw WhipError(
-                .permissionDenied,
-                "this node (\(memberID)) may not record pledges in this community: an admin grants it a role with "
-                    + "`whipround community grant \(memberID) --role collector`")
         }
     }
 

@@ -508,6 +508,20 @@ enum Schema {
                         WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v15-online-offers") { db in
+            // Online offers (issue 11): what a visitor typed into a campaign's public form, kept only at the node that
+            // received it until an organiser accepts it (a signed pledge then carries it) or declines it (the
+            // personal fields are then deleted). Never synced, never in the digest.
+            try db.execute(
+                sql: """
+                    CREATE TABLE online_campaigns (campaign BLOB PRIMARY KEY, enabled_at INTEGER NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE online_offers (
+                        reference TEXT PRIMARY KEY, campaign BLOB NOT NULL, received INTEGER NOT NULL,
+                        name TEXT, anonymous INTEGER NOT NULL, email TEXT, amount_minor INTEGER NOT NULL, tier BLOB,
+                        status TEXT NOT NULL, decided INTEGER, pledge BLOB) WITHOUT ROWID;
+                    CREATE INDEX online_offers_by_campaign ON online_offers(campaign, status, received);
+                    """)
+        }
         return m
     }
 

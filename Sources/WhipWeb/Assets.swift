@@ -4,7 +4,7 @@ enum Assets {
     static let names = [
         "desk.mustache", "display.mustache", "home.mustache", "pair.mustache", "message.mustache",
         "console-nav.mustache", "console-signin.mustache", "console-home.mustache", "console-campaign.mustache",
-        "console-pledges.mustache", "console-health.mustache", "console-community.mustache", "console-giftaid.mustache",
+        "console-pledges.mustache", "console-health.mustache", "console-community.mustache", "console-giftaid.mustache", "offer.mustache",
         "desk.css", "desk.js", "display.js", "console.css",
     ]
 
@@ -24,6 +24,7 @@ enum Assets {
         case "console-health.mustache": PackageResources.console_health_mustache
         case "console-community.mustache": PackageResources.console_community_mustache
         case "console-giftaid.mustache": PackageResources.console_giftaid_mustache
+        case "offer.mustache": PackageResources.offer_mustache
         case "console.css": PackageResources.console_css
         case "desk.css": PackageResources.desk_css
         case "desk.js": PackageResources.desk_js
@@ -42,7 +43,7 @@ enum Assets {
     /// Every Mustache template, by name without its extension.
     static let templates: [String] = [
         "home", "pair", "desk", "display", "message", "console-nav", "console-signin", "console-home", "console-campaign",
-        "console-pledges", "console-health", "console-community", "console-giftaid",
+        "console-pledges", "console-health", "console-community", "console-giftaid", "offer",
     ]
 
     /// Templates included in others with `{{> name}}`: fragments, not pages.

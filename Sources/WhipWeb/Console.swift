@@ -122,6 +122,11 @@ struct ConsolePages: Sendable {
             let action = context.parameters.get("action") ?? ""
             return await console.posted(request) { s, _ in try await console.deskAction(s, id, action) }
         }
+        router.post("/console/offers/:reference/:action") { request, context in
+            let reference = context.parameters.get("reference") ?? ""
+            let action = context.parameters.get("action") ?? ""
+            return await console.posted(request) { _, _ in try await console.offerAction(reference, action) }
+        }
         router.post("/console/pledges/:pledge/:action") { request, context in
             let id = context.parameters.get("pledge") ?? ""
             let action = context.parameters.get("action") ?? ""
@@ -264,6 +269,9 @@ struct ConsolePages: Sendable {
         "published": "The campaign is published: it takes pledges now.", "closed": "The campaign is closed.",
         "cancelled": "The campaign is cancelled.", "edited": "The changes were saved.", "tier": "The tier was added.",
         "desk": "The desk is open: scan its QR code with the volunteer's phone.", "desk_closed": "The desk was closed.",
+        "online_on": "The campaign's public page now takes offers online.", "online_off": "The public page no longer takes offers online.",
+        "offer_accepted": "The offer is now a signed pledge (channel: online).",
+        "offer_declined": "The offer was declined and its name and email deleted.",
         "accepted": "The funder's offer was accepted: its match counts now (provisional until settled).", "granted": "The role was granted.",
         "revoked": "The role was revoked.", "collected": "The payment was recorded.",
         "rejected": "The pledge was rejected.", "erased": "The backer's personal data was erased.",
@@ -298,6 +306,9 @@ struct ConsolePages: Sendable {
             let c = try node.campaign(text)
             return (c, try store.tiers(campaign: c.id), try node.desks().filter { $0.campaign == c.id }, try store.matchOffers(campaign: c.id))
         }
+        let (online, waiting) = try await node.read { store throws(WhipError) in
+            (try store.onlineOffersEnabled(campaign: c.id), try store.onlineOffers(campaign: c.id))
+        }
         let cur = c.goal.currency.code
         let standing = c.standing(now: now)
         var data: [String: Any] = [
@@ -328,6 +339,15 @@ struct ConsolePages: Sendable {
                 "matched": Pages.money(o.matched.minor, cur), "pending": o.status == .pending,
             ]
         }
+        data["online"] = online
+        let tierNames = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
+        data["online_offers"] = waiting.filter { $0.status == "waiting" }.map { o -> [String: Any] in
+            [
+                "reference": o.reference, "name": o.name ?? "", "anonymous": o.anonymous, "email": o.email ?? "",
+                "amount": Pages.money(o.amountMinor, cur), "tier": o.tier.flatMap { tierNames[$0] } ?? "", "received": Desk.describe(o.received),
+            ]
+        }
+        data["decided_offers"] = waiting.filter { $0.status != "waiting" }.count
         if let notice, let text = Self.notices[notice] { data["notice"] = text }
         if let qr, let base = await deskBase() {
             let url = "\(base)/pair?code=\(qr.code)"
@@ -483,6 +503,10 @@ struct ConsolePages: Sendable {
             let update = u
             _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .campaignUpdated(update)) }
             return Self.redirect("\(back)?done=edited")
+        case "online":
+            let enabled = form.first("enabled") == "on"
+            try await node.write { _ throws(WhipError) in try node.setOnlineOffers(c, enabled: enabled) }
+            return Self.redirect("\(back)?done=\(enabled ? "online_on" : "online_off")")
         case "accept":
             guard let offer = form.text("offer").flatMap(EventID.init(hex:)) else { throw WhipError(.invalidArgument, "no offer was chosen") }
             _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .matchAccepted(MatchRef(campaign: c.id, offer: offer))) }
@@ -526,6 +550,24 @@ struct ConsolePages: Sendable {
             return try await campaign(s, c.id.hex, notice: "desk", qr: pairing)
         default:
             throw WhipError(.notFound, "there is no action '\(action)' for a desk")
+        }
+    }
+
+    func offerAction(_ reference: String, _ action: String) async throws -> Response {
+        guard let o = try await node.read({ store throws(WhipError) in try store.onlineOffer(reference: reference) }) else {
+            throw WhipError(.notFound, "there is no offer \(reference)")
+        }
+        let back = "/console/campaigns/\(o.campaign.hex)"
+        switch action {
+        case "accept":
+            let e = try await node.write { _ throws(WhipError) in try node.acceptOnlineOffer(reference: reference) }
+            logger.info("online offer accepted", metadata: ["offer.reference": "\(reference)", "event.id": "\(e.id.hex)"])
+            return Self.redirect("\(back)?done=offer_accepted")
+        case "decline":
+            try await node.write { _ throws(WhipError) in try node.declineOnlineOffer(reference: reference) }
+            return Self.redirect("\(back)?done=offer_declined")
+        default:
+            throw WhipError(.notFound, "there is no action '\(action)' for an offer")
         }
     }
 

@@ -63,6 +63,8 @@ public struct WebServer: Service {
 
         router.get("/") { request, context in try await pages.home(request, context) }
         ConsolePages.add(to: router, node: node, pages: pages, pairing: pairing, maxBody: maxBody, logger: logger)
+        let offers = RateLimiter(perMinute: config.limits.offersPerMinutePerAddress, clock: clock)
+        OfferPages.add(to: router, node: node, pages: pages, limiter: offers, maxBody: maxBody, logger: logger)
         router.post("/setup/community") { request, context in try await pages.setup(request, context, join: false, maxBody: maxBody) }
         router.post("/setup/join") { request, context in try await pages.setup(request, context, join: true, maxBody: maxBody) }
         router.get("/pair") { request, context in

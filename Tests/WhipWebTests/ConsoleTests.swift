@@ -22,12 +22,13 @@ import WhipTestSupport
         let node: Node
         let app: Application<RouterResponder<WebContext>>
 
-        init(community: Bool = true) throws {
+        init(community: Bool = true, limits: WebConfig.Limits = WebConfig.Limits()) throws {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("whipround-console-\(UUID().uuidString)").path
             let clock = self.clock
             node = try Node.initialise(dir: DataDir(path: dir), name: "hall", logger: ConsoleTests.logger, clock: { clock.now })
             if community { _ = try node.createCommunity(name: "Elm Street") }
-            let config = WebConfig()
+            var config = WebConfig()
+            config.limits = limits
             let hub = ProgressHub(node: node, maxStreams: 4, logger: ConsoleTests.logger)
             let queue = PledgeQueue(node: node)
             app = Application(
