@@ -116,6 +116,7 @@ let package = Package(
             dependencies: [
                 "WhipDaemon", "WhipNet", "WhipNode", "WhipStore", "WhipCore", "WhipCrypto", "WhipSync", "WhipWeb",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

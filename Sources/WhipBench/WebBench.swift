@@ -193,6 +193,7 @@ enum HTTP {
     struct Answer {
         let status: Int
         let body: String
+        var setCookie: String? = nil
     }
 
     static func get(port: Int, path: String, cookie: String?) throws -> Answer {
@@ -281,7 +282,7 @@ enum HTTP {
             try send(text)
             let (status, h) = try head()
             if let length = h["content-length"].flatMap(Int.init) {
-                return Answer(status: status, body: String(decoding: try bytes(length), as: UTF8.self))
+                return Answer(status: status, body: String(decoding: try bytes(length), as: UTF8.self), setCookie: h["set-cookie"])
             }
             var out: [UInt8] = []
             while true {
@@ -293,7 +294,7 @@ enum HTTP {
                 out += try bytes(size)
                 _ = try line()
             }
-            return Answer(status: status, body: String(decoding: out, as: UTF8.self))
+            return Answer(status: status, body: String(decoding: out, as: UTF8.self), setCookie: h["set-cookie"])
         }
     }
 

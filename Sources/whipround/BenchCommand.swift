@@ -35,6 +35,13 @@ struct BenchCommand: AsyncParsableCommand {
             "Pledge desk figures instead: pledges through the HTTP API from --desks desks at once beside Node.emit, the delay to another page's live update, page weight and the web server's memory."
     )
     var web = false
+    @Flag(
+        help:
+            "Web page figures instead: the organiser console's pledge list of --list-pledges pledges (50000 by default), and the public campaign page of --page-pledges pledges under wrk beside a fixed-string route."
+    )
+    var pages = false
+    @Option(help: "Pledges in the campaign whose public page is loaded (with --pages).") var pagePledges: Int = 10_000
+    @Option(help: "Seconds of each wrk run (with --pages).") var loadSeconds: Int = 10
     @Option(help: "Pledges posted by the desks (with --web).") var webPledges: Int = 2_000
     @Option(help: "Desks posting at once (with --web).") var desks: Int = 20
     @Option(help: "Items per side for the reconciliation figures (with --network; 0 skips them).") var reconcileItems: Int = 1_000_000
@@ -95,6 +102,15 @@ struct BenchCommand: AsyncParsableCommand {
         let parent = node.data.map { DataDir.resolve(flag: $0).path } ?? BenchDirectory.defaultParent
         let signals = BenchDirectory.removeOnSignal(parent: parent)
         defer { signals.forEach { $0.cancel() } }
+        if pages {
+            guard (1...10_000_000).contains(listPledges), (1...10_000_000).contains(pagePledges), (1...600).contains(loadSeconds) else {
+                throw WhipError(.invalidArgument, "--list-pledges and --page-pledges must be 1 to 10000000, --load-seconds 1 to 600")
+            }
+            try await PagesBench.run(
+                listPledges: listPledges, pagePledges: pagePledges, seconds: loadSeconds, parent: parent, logger: node.logger()
+            ) { print($0) }
+            return
+        }
         if web {
             try check(webPledges: webPledges, desks: desks)
             try await WebBench.run(pledges: webPledges, desks: desks, parent: parent, logger: node.logger()) { print($0) }
