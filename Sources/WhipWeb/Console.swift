@@ -317,10 +317,12 @@ struct ConsolePages: Sendable {
             "goal_plain": c.goal.formatted, "closes_date": String(Dates.localForm(c.closes, timeZone: c.timeZone).prefix(10)),
             "time_zone": c.timeZone, "currency": cur,
             "tiers": tiers.map { t -> [String: Any] in
-                [
-                    "title": t.title, "description": t.description ?? "", "minimum": Pages.money(t.minimum.minor, cur),
+                var o: [String: Any] = [
+                    "title": t.title, "minimum": Pages.money(t.minimum.minor, cur),
                     "places": t.limit.map { "\(t.claimed) of \($0) taken" } ?? "\(t.claimed) taken, no limit",
                 ]
+                if let d = t.description, !d.isEmpty { o["description"] = d }
+                return o
             },
             "desks": desks.map { d -> [String: Any] in
                 ["id": d.id, "name": d.name, "state": d.state(now: now).rawValue, "pledges": d.pledges, "open": d.state(now: now) == .open]
@@ -343,8 +345,9 @@ struct ConsolePages: Sendable {
         let tierNames = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
         data["online_offers"] = waiting.filter { $0.status == "waiting" }.map { o -> [String: Any] in
             [
-                "reference": o.reference, "name": o.name ?? "", "anonymous": o.anonymous, "email": o.email ?? "",
-                "amount": Pages.money(o.amountMinor, cur), "tier": o.tier.flatMap { tierNames[$0] } ?? "", "received": Desk.describe(o.received),
+                "reference": o.reference, "name": o.name ?? "", "anonymous": o.anonymous,
+                "meta": [o.reference, o.email, o.tier.flatMap { tierNames[$0] }].compactMap { $0 }.joined(separator: " · "),
+                "amount": Pages.money(o.amountMinor, cur), "received": Desk.describe(o.received),
             ]
         }
         data["decided_offers"] = waiting.filter { $0.status != "waiting" }.count
@@ -677,7 +680,7 @@ struct ConsolePages: Sendable {
         o["collected"] = Pages.money(p.collected.minor, cur)
         o["paid"] = p.collected.minor >= p.amount.minor
         o["owed"] = p.collected.minor < p.amount.minor && open
-        o["reject_reason"] = p.rejectReason ?? ""
+        if let reason = p.rejectReason, !reason.isEmpty { o["reject_reason"] = reason }
         o["may_reject"] = open
         o["may_erase"] = p.version == 2 && !p.erased.contains(.name)
         if organiser, let contact = node.openContact(p.contact) {
