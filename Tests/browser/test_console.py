@@ -171,6 +171,48 @@ def test_payments_rejections_and_the_csv(office, organiser):
     assert len(rows) == 3
 
 
+def test_roles_are_granted_and_revoked_from_the_community_page(office, organiser, tmp_path):
+    helper = Node(tmp_path, "helper")
+    helper.run("init", "--name", "Helper laptop")
+    member = helper.run("id")["id"]
+    organiser.goto(f"{office.web}/console")
+    organiser.click("text=Oak Road")
+    assert organiser.locator("#invite").input_value().startswith("wri1")
+    assert organiser.locator("#invite-panel svg").count() == 1
+    organiser.fill("#grant-member", member)
+    organiser.select_option("#grant-role", "collector")
+    organiser.fill("#grant-until", "2030-12-31")
+    organiser.click("#grant button")
+    assert "granted" in organiser.locator("#notice").inner_text()
+    roles = office.run("community", "roles")
+    assert [(r["member"], r["role"]) for r in roles] == [(member, "collector")]
+    screenshot(organiser, "console-07-community")
+    audit(organiser, "console community")
+    # A typo in a member id is explained, and nothing is signed.
+    organiser.fill("#grant-member", member[:-3] + "xyz")
+    organiser.click("#grant button")
+    assert organiser.locator("h1").inner_text() == "Not done"
+    organiser.go_back()
+    organiser.reload()
+    organiser.locator("#members tr", has_text=member).locator("button", has_text="Revoke").click()
+    assert "revoked" in organiser.locator("#notice").inner_text()
+    assert office.run("community", "roles") == []
+
+
+def test_a_hostile_title_and_tier_render_as_text(office, organiser):
+    organiser.goto(f"{office.web}/console/campaigns/{office.campaign}")
+    organiser.fill("#tier-title", EVIL)
+    organiser.fill("#tier-minimum", "3")
+    organiser.click("#add-tier button")
+    organiser.fill("#edit-title", "Bandstand " + EVIL)
+    organiser.click("#edit button")
+    assert organiser.locator("#campaign-title").inner_text() == "Bandstand " + EVIL
+    assert organiser.get_by_text(EVIL, exact=True).count() == 1
+    assert office.run("campaign", "show", office.campaign)["title"] == "Bandstand " + EVIL
+    organiser.goto(f"{office.web}/console")
+    assert organiser.get_by_text("Bandstand " + EVIL).count() == 1
+
+
 def test_health_and_sign_out(office, organiser):
     organiser.click("text=Health")
     assert "Whipround" in organiser.locator("#version").inner_text()
