@@ -315,6 +315,9 @@ struct ConsolePages: Sendable {
             "csrf": s.csrf, "campaign": Self.row(c, now: now), "story": c.description,
             "is_draft": standing == .draft, "is_live": standing == .live, "may_cancel": standing == .draft || standing == .live,
             "goal_plain": c.goal.formatted, "closes_date": String(Dates.localForm(c.closes, timeZone: c.timeZone).prefix(10)),
+            "opens_date": String(Dates.localForm(c.opens, timeZone: c.timeZone, midnightAsEndOfDay: false).prefix(10)),
+            "all_or_nothing": c.model == .allOrNothing,
+            "organisers": c.organisers.map { KeyText.encode($0, as: .member) }.joined(separator: "\n"),
             "time_zone": c.timeZone, "currency": cur,
             "tiers": tiers.map { t -> [String: Any] in
                 var o: [String: Any] = [
@@ -498,9 +501,32 @@ struct ConsolePages: Sendable {
                 let goal = try Money(parsing: g, currency: c.goal.currency)
                 if goal != c.goal { u.goal = goal.minor }
             }
-            if let d = form.text("closes") {
-                let closes = try Dates.parse(d, timeZone: c.timeZone, endOfDay: true)
+            if let m = form.text("model") {
+                guard let model = FundingModel(name: m) else { throw WhipError(.invalidArgument, "'\(m)' is not a funding model") }
+                if model != c.model { u.model = model }
+            }
+            let zone = form.text("time_zone") ?? c.timeZone
+            guard Dates.isValidTimeZone(zone) else {
+                throw WhipError(.invalidArgument, "'\(zone)' is not a known time zone (use an IANA name such as Europe/London, or UTC)")
+            }
+            if zone != c.timeZone { u.timeZone = zone }
+            // The form shows dates, not instants: a date left as shown (in an unchanged zone) changes nothing, so
+            // saving a new title never moves an opening time of 10:42 to midnight.
+            let shownOpens = String(Dates.localForm(c.opens, timeZone: c.timeZone, midnightAsEndOfDay: false).prefix(10))
+            let shownCloses = String(Dates.localForm(c.closes, timeZone: c.timeZone).prefix(10))
+            if let d = form.text("opens"), d != shownOpens || zone != c.timeZone {
+                let opens = try Dates.parse(d, timeZone: zone, endOfDay: false)
+                if opens != c.opens { u.opens = opens }
+            }
+            if let d = form.text("closes"), d != shownCloses || zone != c.timeZone {
+                let closes = try Dates.parse(d, timeZone: zone, endOfDay: true)
                 if closes != c.closes { u.closes = closes }
+            }
+            if let list = form.first("organisers") {
+                let keys = try list.split(whereSeparator: { $0.isNewline || $0 == "," }).map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }.map { (s: String) throws(WhipError) in try KeyText.decode(s, as: .member) }
+                // The creator stays an organiser whatever the list says (PROTOCOL.md §6.5).
+                if Set(keys + [c.createdBy]) != Set(c.organisers) { u.organisers = keys }
             }
             guard u != CampaignUpdated(campaign: c.id) else { return Self.redirect(back) }
             let update = u
