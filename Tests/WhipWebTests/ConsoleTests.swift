@@ -177,7 +177,8 @@ import WhipTestSupport
             for (name, pounds) in [("Ann Oak", 30), ("Bob Ash", 20)] {
                 try f.node.recordPledge(
                     c, amount: Money(minor: Int64(pounds) * 100, currency: c.goal.currency), tier: nil, channel: .inPerson, paid: nil,
-                    parts: try f.node.pledgeParts(name: name, anonymous: false, contact: Contact(), for: c))
+                    parts: try f.node.pledgeParts(
+                        name: name, anonymous: false, contact: Contact(email: "\(name.prefix(3).lowercased())@example.org"), for: c))
             }
             let pledges = try f.node.store.pledges(campaign: c.id)
             let ann = try #require(pledges.first { $0.publicName == "Ann Oak" })
@@ -198,6 +199,14 @@ import WhipTestSupport
             #expect(over.status == .conflict && String(buffer: over.body).contains("more than the"))
             #expect(try f.node.store.pledges(campaign: c.id).first { $0.id == ann.id }?.collected.minor == 1_000)
 
+            // Contact details are opened only where this node is one of the campaign's organisers.
+            try await client.execute(uri: "/console/campaigns/\(id)/pledges", method: .get, headers: [.cookie: cookie]) { r in
+                #expect(String(buffer: r.body).contains("ann@example.org"))
+            }
+            let pages = ConsolePages(
+                node: f.node, pages: Pages(node: f.node, logger: ConsoleTests.logger), logger: ConsoleTests.logger, maxBody: 1_000)
+            #expect(pages.pledgeItem(ann, currency: "GBP", tierNames: [:], organiser: true)["contact"] as? String == "ann@example.org")
+            #expect(pages.pledgeItem(ann, currency: "GBP", tierNames: [:], organiser: false)["contact"] == nil)
             try await client.execute(uri: "/console/campaigns/\(id)/pledges?collected=no&status=active", method: .get, headers: [.cookie: cookie]) {
                 r in
                 let html = String(buffer: r.body)
