@@ -8,7 +8,8 @@ import PackageDescription
 //   WhipCore -> WhipStore (SQLite via GRDB) -> WhipNode (the application API: a node's data directory)
 //   WhipNode, WhipSync -> WhipNet (sync over TCP with SwiftNIO: framing, sessions, the Exchange, one-shot sync)
 //   CQRencode, WhipCore -> WhipQR (QR codes from Debian's libqrencode: terminal blocks and SVG)
-//   WhipNode -> WhipWeb (the pledge desk's HTTP server with Hummingbird; through the application API, never GRDB)
+//   WhipNode, WhipQR -> WhipWeb (the desk's and the public pages' HTTP server with Hummingbird; through the application API,
+//     never GRDB; WhipQR draws the poster's QR code)
 //   WhipNet, WhipWeb -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
 //   WhipDaemon -> WhipBench (benchmarks only) ; everything (WhipQR and WhipWeb too) -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [
@@ -86,7 +87,7 @@ let package = Package(
         .target(
             name: "WhipWeb",
             dependencies: [
-                "WhipNode", "WhipStore", "WhipCore",
+                "WhipNode", "WhipStore", "WhipCore", "WhipQR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -2,8 +2,8 @@
 enum Assets {
     /// Every asset's file name: the Mustache templates, then what `/static/{name}` serves.
     static let names = [
-        "desk.mustache", "display.mustache", "home.mustache", "pair.mustache", "message.mustache",
-        "desk.css", "desk.js", "display.js",
+        "desk.mustache", "display.mustache", "home.mustache", "pair.mustache", "message.mustache", "campaign.mustache", "poster.mustache",
+        "desk.css", "public.css", "desk.js", "display.js",
     ]
 
     /// The bytes of `name` (e.g. `desk.css`), or nil.
@@ -14,6 +14,9 @@ enum Assets {
         case "home.mustache": PackageResources.home_mustache
         case "pair.mustache": PackageResources.pair_mustache
         case "message.mustache": PackageResources.message_mustache
+        case "campaign.mustache": PackageResources.campaign_mustache
+        case "poster.mustache": PackageResources.poster_mustache
+        case "public.css": PackageResources.public_css
         case "desk.css": PackageResources.desk_css
         case "desk.js": PackageResources.desk_js
         case "display.js": PackageResources.display_js
@@ -29,7 +32,7 @@ enum Assets {
     }
 
     /// Every Mustache template, by name without its extension.
-    static let templates: [String] = ["home", "pair", "desk", "display", "message"]
+    static let templates: [String] = ["home", "pair", "desk", "display", "message", "campaign", "poster"]
 
     /// Whether `name` may be served under `/static/` (styles, scripts, images; never templates or the API document).
     static func isStatic(_ name: String) -> Bool {
