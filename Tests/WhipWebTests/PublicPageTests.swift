@@ -385,6 +385,26 @@ import WhipTestSupport
         }
     }
 
+    /// A pledge in the old format carries its sealed contact details inside the signed event: a community that
+    /// holds one is refused the public bundle, and the page still shows.
+    @Test func anOldFormatPledgeKeepsTheBundleOffThePublicPages() async throws {
+        let f = try Fixture()
+        let sealed = try f.node.seal(Contact(email: "old@example.org"), for: f.live)
+        _ = try await f.node.emit(
+            f.info.id,
+            .pledgeMade(
+                PledgeMade(
+                    campaign: f.live.id, backerName: "Old Format", anonymous: false, amount: 100, currency: Self.gbp, channel: .inPerson,
+                    contact: sealed)))
+        try await f.app.test(.router) { client in
+            let (status, headers, body) = try await Self.get(client, "/campaigns/\(f.live.id.hex)/bundle")
+            #expect(status == .forbidden && headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(body.contains("Not offered here") && !body.contains("WHIPBNDL") && headers[.contentDisposition] == nil)
+            let (pageStatus, _, page) = try await Self.get(client, "/campaigns/\(f.live.id.hex)")
+            #expect(pageStatus == .ok && page.contains("<li>Old Format</li>"))
+        }
+    }
+
     @Test func theStoryIsEscapedParagraphs() {
         #expect(Pages.storyHTML("") == "")
         #expect(Pages.storyHTML("One\n\n\n  \nTwo <i>&</i>\r\nthree") == "<p>One</p>\n<p>Two &lt;i&gt;&amp;&lt;/i&gt;<br>\nthree</p>")

@@ -163,6 +163,28 @@ def test_public_page_reads_with_javascript_off(hall, browser, lido):
         ctx.close()
 
 
+def test_public_check_it_yourself_with_the_cli(hall, lido, tmp_path):
+    """The page's own instructions, followed by a stranger with the CLI: the same digest and the same totals."""
+    from conftest import Node
+
+    hub = hall["hub"]
+    status, _, body = get(f"{hub.web}/campaigns/{lido}")
+    m = Meta(body.decode())
+    invite = m.ids["verify"].split("community join ")[1].split(",")[0].strip()
+    assert invite.startswith("wri1"), m.ids["verify"]
+    _, headers, bundle = get(f"{hub.web}/campaigns/{lido}/bundle")
+    (tmp_path / "lido.bundle").write_bytes(bundle)
+    stranger = Node(tmp_path, "stranger")
+    stranger.run("init", "--name", "A sceptical neighbour")
+    stranger.run("community", "join", invite)
+    stranger.run("bundle", "import", str(tmp_path / "lido.bundle"))
+    digests = [c["digest"] for c in stranger.run("status")["communities"]]
+    assert digests == [m.ids["digest"]], (digests, m.ids["digest"])
+    shown = stranger.run("campaign", "show", lido)
+    assert f"£{shown['pledged']} from {shown['backers']} neighbours" == m.ids["crowd"], (shown, m.ids["crowd"])
+    assert m.ids["total"] == f"£{shown['pledged']}"
+
+
 def test_public_poster_and_home_with_javascript_off(hall, browser, lido):
     hub = hall["hub"]
     ctx = browser.new_context(java_script_enabled=False, viewport={"width": 794, "height": 1123})
