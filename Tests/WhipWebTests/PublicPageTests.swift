@@ -382,6 +382,15 @@ import WhipTestSupport
             #expect(try stranger.store.communities().first?.digest == String(digest))
             let theirs = try stranger.campaign(id)
             #expect(Pages.money(theirs.pledged.minor, "GBP") == String(total) && theirs.backers == 4 && theirs.matched.minor == 1_500)
+            // The bundle is kept until the replica changes, then made again.
+            try Fixture.pledge(f.node, f.live, "Late Larch", pence: 100)
+            let newer = try #require(try f.node.store.communities().first?.digest)
+            #expect(newer != String(digest))
+            let (again, againDigest) = try await client.execute(uri: "/campaigns/\(id)/bundle", method: .get) { r in
+                ([UInt8](Data(buffer: r.body)), r.headers[HTTPField.Name("X-Whipround-Digest")!])
+            }
+            #expect(againDigest == newer)
+            #expect(try EventBundle.decode(again).events.count == events.count + 1)
         }
     }
 
