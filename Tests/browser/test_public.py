@@ -1,10 +1,11 @@
 """The public campaign page in a real browser (issue 11): a visitor with JavaScript off reads it, the Open Graph
 tags and the preview card are there, the Atom feed parses, the poster prints a QR code, axe finds nothing serious.
 
-A context with JavaScript off runs no script at all, Playwright's included in the page's world: so nothing here
-calls page.evaluate, wait_for_function or axe in that context (axe runs in a second context with JavaScript on),
-checks are made on the served HTML, and each step runs under an alarm, so a hang fails with its name instead of
-stalling the suite.
+What hangs with JavaScript off, found while writing this: axe-playwright-python's `Axe().run(page)` does not
+return (still waiting after 20 s on a one-line page; it has no timeout of its own), while page.evaluate and
+locators still work; and a full-page screenshot of the SVG card stops after "fonts loaded" until the timeout. So axe runs in a second context with
+JavaScript on, the card is pictured there too, content checks read the served HTML, every context sets its
+timeouts, and each browser step runs under an alarm that names it, so a hang fails instead of stalling the suite.
 """
 
 import contextlib
