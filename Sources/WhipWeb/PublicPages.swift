@@ -102,18 +102,21 @@ struct PublicCampaign: Sendable {
 
     /// Where the campaign stands, in a sentence a neighbour understands.
     var standingSentence: String {
+        // Closed by its organisers (maybe before the deadline: the event does not say when) or by its deadline.
+        let closed = row.phase == .closed ? "closed" : "closed on \(deadline)"
         switch standing {
-        case .draft: "Not published yet."
-        case .live: "Taking pledges until \(deadline)."
+        case .draft: return "Not published yet."
+        case .live: return "Taking pledges until \(deadline)."
         case .closedFunded:
-            row.model == .allOrNothing
-                ? "Funded: this campaign reached its goal and closed on \(deadline)."
-                : "Closed on \(deadline): everything pledged goes to the project."
+            return row.model == .allOrNothing
+                ? "Funded: this campaign reached its goal and \(closed)."
+                : "This campaign \(closed): everything pledged goes to the project."
         case .closedUnfunded:
-            row.model == .allOrNothing
-                ? "Not funded: this campaign closed on \(deadline) short of its goal, so nobody pays."
-                : "Closed on \(deadline) with nothing pledged."
-        case .cancelled: "Cancelled by the organisers\(row.cancelReason.map { ": \($0)" } ?? ""). Nobody pays; money received is given back."
+            return row.model == .allOrNothing
+                ? "Not funded: this campaign \(closed) short of its goal, so nobody pays."
+                : "This campaign \(closed) with nothing pledged."
+        case .cancelled:
+            return "Cancelled by the organisers\(row.cancelReason.map { ": \($0)" } ?? ""). Nobody pays; money received is given back."
         }
     }
 

@@ -229,6 +229,13 @@ import WhipTestSupport
             let (_, _, card) = try await Self.get(client, "/campaigns/\(f.live.id.hex)/card.svg")
             #expect(card.contains("Funded · goal £50.00"))
         }
+        // Closed early by its organisers: funded, with no claim about the date.
+        let early = try Fixture()
+        _ = try await early.node.emit(early.info.id, .campaignClosed(CampaignRef(campaign: early.live.id)))
+        try await early.app.test(.router) { client in
+            let (_, _, html) = try await Self.get(client, "/campaigns/\(early.live.id.hex)")
+            #expect(html.contains(">Funded: this campaign reached its goal and closed.</p>"), "\(html)")
+        }
     }
 
     @Test func openGraphTagsUseThePublicURLElseTheHost() async throws {
