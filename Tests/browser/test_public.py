@@ -164,6 +164,23 @@ def test_public_page_reads_with_javascript_off(hall, browser, lido):
         ctx.close()
 
 
+def test_public_page_fits_a_phone_with_javascript_off(hall, browser, lido):
+    """At 360 px nothing runs off the side: the digest, the invite and the link wrap."""
+    ctx = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    ctx.set_default_timeout(10_000)
+    ctx.set_default_navigation_timeout(15_000)
+    try:
+        page = ctx.new_page()
+        with deadline(60, "the public page on a phone with JavaScript off"):
+            assert page.goto(f"{hall['hub'].web}/campaigns/{lido}", wait_until="load").status == 200
+            # Playwright's own evaluate still works with the page's JavaScript off (only axe's run does not return).
+            width = page.evaluate("document.documentElement.scrollWidth")
+            shot(page, "24-public-page-phone")
+        assert width <= 360, f"the page is {width} px wide on a 360 px phone"
+    finally:
+        ctx.close()
+
+
 def test_public_check_it_yourself_with_the_cli(hall, lido, tmp_path):
     """The page's own instructions, followed by a stranger with the CLI: the same digest and the same totals."""
     from conftest import Node
