@@ -8,7 +8,8 @@ import PackageDescription
 //   WhipCore -> WhipStore (SQLite via GRDB) -> WhipNode (the application API: a node's data directory)
 //   WhipNode, WhipSync -> WhipNet (sync over TCP with SwiftNIO: framing, sessions, the Exchange, one-shot sync)
 //   CQRencode, WhipCore -> WhipQR (QR codes from Debian's libqrencode: terminal blocks and SVG)
-//   WhipNode, WhipQR -> WhipWeb (the desk, console and public pages with Hummingbird; through the application API, never GRDB)
+//   WhipNode, WhipQR -> WhipWeb (the desk, console and public pages with Hummingbird; through the application API,
+//     never GRDB; WhipQR draws the desks' and the poster's QR codes)
 //   WhipNet, WhipWeb -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
 //   WhipDaemon -> WhipBench (benchmarks only) ; everything (WhipQR and WhipWeb too) -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [

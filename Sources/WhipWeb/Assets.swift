@@ -2,10 +2,10 @@
 enum Assets {
     /// Every asset's file name: the Mustache templates, then what `/static/{name}` serves.
     static let names = [
-        "desk.mustache", "display.mustache", "home.mustache", "pair.mustache", "message.mustache",
+        "desk.mustache", "display.mustache", "home.mustache", "pair.mustache", "message.mustache", "campaign.mustache", "poster.mustache",
         "console-nav.mustache", "console-signin.mustache", "console-home.mustache", "console-campaign.mustache",
         "console-pledges.mustache", "console-health.mustache", "console-community.mustache", "console-giftaid.mustache", "offer.mustache",
-        "desk.css", "desk.js", "display.js", "console.css",
+        "desk.css", "public.css", "desk.js", "display.js", "console.css",
     ]
 
     /// The bytes of `name` (e.g. `desk.css`), or nil.
@@ -26,6 +26,9 @@ enum Assets {
         case "console-giftaid.mustache": PackageResources.console_giftaid_mustache
         case "offer.mustache": PackageResources.offer_mustache
         case "console.css": PackageResources.console_css
+        case "campaign.mustache": PackageResources.campaign_mustache
+        case "poster.mustache": PackageResources.poster_mustache
+        case "public.css": PackageResources.public_css
         case "desk.css": PackageResources.desk_css
         case "desk.js": PackageResources.desk_js
         case "display.js": PackageResources.display_js
@@ -42,8 +45,8 @@ enum Assets {
 
     /// Every Mustache template, by name without its extension.
     static let templates: [String] = [
-        "home", "pair", "desk", "display", "message", "console-nav", "console-signin", "console-home", "console-campaign",
-        "console-pledges", "console-health", "console-community", "console-giftaid", "offer",
+        "home", "pair", "desk", "display", "message", "campaign", "poster", "console-nav", "console-signin", "console-home",
+        "console-campaign", "console-pledges", "console-health", "console-community", "console-giftaid", "offer",
     ]
 
     /// Templates included in others with `{{> name}}`: fragments, not pages.

@@ -13,13 +13,16 @@ struct Pages: Sendable {
     let node: Node
     let logger: Logger
     let library: MustacheLibrary
+    /// `public_url` from the configuration: the base of the public pages' absolute links, when set.
+    let publicURL: String?
 
     /// The first-run forms' cookie, matched against the token in the form (a site elsewhere cannot send it).
     static let setupCookie = "wr_setup"
 
-    init(node: Node, logger: Logger) {
+    init(node: Node, logger: Logger, publicURL: String? = nil) {
         self.node = node
         self.logger = logger
+        self.publicURL = publicURL
         var library = MustacheLibrary()
         for name in Assets.templates {
             guard let bytes = Assets.bytes("\(name).mustache") else { continue }
@@ -82,10 +85,19 @@ struct Pages: Sendable {
             r.setCookie(Cookie(name: Self.setupCookie, value: token, path: "/setup", httpOnly: true, sameSite: .strict))
             return r
         }
-        let campaigns = try await node.read { store throws(WhipError) in try store.campaigns() }
-            .filter { $0.standing(now: now) == .live }
-            .map { Self.figures(CampaignSummary($0, tiers: [], now: now)) }
-        var data: [String: Any] = ["setup": false, "campaigns": campaigns]
+        // Published campaigns only: live ones first (with the big-screen display), then the closed and cancelled.
+        let all = try await PublicCampaign.all(node)
+        func item(_ p: PublicCampaign) -> [String: Any] {
+            var f = Self.figures(p.summary)
+            f["standing_sentence"] = p.standingSentence
+            f["progress_sentence"] = p.progressSentence
+            f["time_left"] = p.timeLeft(now: now) ?? ""
+            return f
+        }
+        var data: [String: Any] = [
+            "setup": false, "campaigns": all.filter { $0.standing == .live }.map(item),
+            "closed": all.filter { $0.standing != .live }.map(item), "has_closed": all.contains { $0.standing != .live },
+        ]
         if communities.count == 1 { data["community"] = ["name": communities[0].name] }
         return page("home", data)
     }

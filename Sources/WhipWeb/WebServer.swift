@@ -58,7 +58,7 @@ public struct WebServer: Service {
         router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(perMinute: config.limits.requestsPerMinutePerAddress, clock: clock)))
         let pairing = RateLimiter(perMinute: config.limits.pairingAttemptsPerMinutePerAddress, clock: clock)
         let deskPledges = RateLimiter(perMinute: config.limits.pledgesPerMinutePerDesk, clock: clock)
-        let pages = Pages(node: node, logger: logger)
+        let pages = Pages(node: node, logger: logger, publicURL: config.publicURL)
         let maxBody = config.limits.maxBodyBytes
 
         router.get("/") { request, context in try await pages.home(request, context) }
@@ -99,6 +99,7 @@ public struct WebServer: Service {
             }
             return pages.display(summary)
         }
+        Self.addPublicRoutes(router, node: node, pages: pages)
         router.get("/static/:name") { _, context in
             guard let name = context.parameters.get("name"), Assets.isStatic(name), let bytes = Assets.bytes(name) else {
                 return pages.message(.notFound, title: "Not found", text: "There is no such file.")
