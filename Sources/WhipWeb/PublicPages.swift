@@ -23,6 +23,8 @@ struct PublicCampaign: Sendable {
     let communityName: String
     /// When the campaign last changed as far as a reader can see: its newest pledge, else when it opened.
     let updated: UInt64
+    /// Whether this node's page takes online offers for it (an organiser turned the form on, and it is live).
+    let takesOffers: Bool
 
     /// Most names listed on the page; the rest are counted ("and 312 others").
     static let maxNames = 200
@@ -57,10 +59,12 @@ struct PublicCampaign: Sendable {
             }
         }
         let community = try store.communities().first { $0.id == c.community }
+        let offers = standing == .live && names ? try store.onlineOffersEnabled(campaign: c.id) : false
         return PublicCampaign(
             row: c, summary: CampaignSummary(c, tiers: tiers, now: now), standing: standing, names: shown, matches: matches,
             digest: community?.digest ?? "", communityName: community?.name ?? "",
-            updated: max(c.opens, recent.last?.madeAt ?? 0, standing == .live ? 0 : min(c.closes, now)))
+            updated: max(c.opens, recent.last?.madeAt ?? 0, standing == .live ? 0 : min(c.closes, now)),
+            takesOffers: offers)
     }
 
     /// Every published campaign (never drafts): live ones first, soonest deadline first, then the others, the
@@ -229,6 +233,7 @@ extension Pages {
             "progress_sentence": p.progressSentence,
             "standing_sentence": p.standingSentence,
             "live": p.standing == .live,
+            "takes_offers": p.takesOffers,
             "funded": p.standing == .closedFunded,
             "deadline": p.deadline,
             "time_left": p.timeLeft(now: now) ?? "", "has_time_left": p.timeLeft(now: now) != nil,

@@ -53,7 +53,9 @@ def test_an_offer_accepted_in_the_console_reaches_the_other_node(pair, browser, 
             ctx.set_default_timeout(10_000)
         console = guard.watch(organiser.new_page())
         page = guard.watch(visitor.new_page())
-        # Off by default.
+        # Off by default: no link on the public page, and the form's address says so.
+        page.goto(f"{hub.web}/campaigns/{campaign}")
+        assert page.locator("#back-online").count() == 0
         page.goto(f"{hub.web}/campaigns/{campaign}/offer")
         assert page.locator("h1").inner_text() == "No online offers here"
 
@@ -63,7 +65,8 @@ def test_an_offer_accepted_in_the_console_reaches_the_other_node(pair, browser, 
         console.click("#online button")
         assert "takes offers online" in console.locator("#notice").inner_text()
 
-        page.goto(f"{hub.web}/campaigns/{campaign}/offer")
+        page.goto(f"{hub.web}/campaigns/{campaign}")
+        page.click("#back-online")
         page.fill("#name", "Cleo Birch")
         page.fill("#email", "cleo@example.org")
         page.fill("#amount", "25")
