@@ -8,7 +8,8 @@ import PackageDescription
 //   WhipCore -> WhipStore (SQLite via GRDB) -> WhipNode (the application API: a node's data directory)
 //   WhipNode, WhipSync -> WhipNet (sync over TCP with SwiftNIO: framing, sessions, the Exchange, one-shot sync)
 //   CQRencode, WhipCore -> WhipQR (QR codes from Debian's libqrencode: terminal blocks and SVG)
-//   WhipNode -> WhipWeb (the pledge desk's HTTP server with Hummingbird; through the application API, never GRDB)
+//   WhipNode, Ink -> WhipWeb (the pledge desk's HTTP server with Hummingbird, through the application API, never GRDB;
+//     Ink parses the Markdown of stories and updates, which Markdown.swift sanitises)
 //   WhipNet, WhipWeb -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
 //   WhipDaemon -> WhipBench (benchmarks only) ; everything (WhipQR and WhipWeb too) -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -93,6 +95,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Ink", package: "Ink"),
             ],
             // Pages, styles and scripts are compiled into the binary: the one-file install needs no bundle beside it.
             resources: [.embedInCode("Assets")],
