@@ -90,6 +90,23 @@ import WhipTestSupport
         #expect(sawApplied > 10 && sawRefused > 10, "applied \(sawApplied), refused \(sawRefused)")
     }
 
+    /// What a version-2 node does with a version-3 bundle (PROTOCOL.md §0): an event of a kind it does not know is
+    /// refused alone (`decode.unknown_kind`), and the rest is stored. Shown here with kind 99, which no version knows.
+    @Test func anEventOfAnUnknownKindIsRefusedAloneFromABundle() throws {
+        var s = Scenario()
+        let news = s.factory.make(FixedKeys.organiser, .updatePosted(UpdatePosted(campaign: s.campaign, title: "News", text: "Hello")))
+        let payload = CBOR.map([
+            (0, .unsigned(Event.version)), (1, .bytes(FixedKeys.community.publicKey.bytes)), (2, .bytes(FixedKeys.organiser.publicKey.bytes)),
+            (3, .unsigned(99)), (4, .unsigned(news.hlc.wall)), (5, .unsigned(1)), (6, .map([(0, .bytes(s.campaign.bytes))])),
+        ]).encoded()
+        let unknown = CBOR.array([.bytes(payload), .bytes(FixedKeys.organiser.sign(payload))]).encoded()
+        let store = try tempStore()
+        let report = try store.ingest(s.events.map(\.wire) + [unknown, news.wire], source: .bundle, now: news.hlc.wall)
+        #expect(report.accepted == s.events.count + 1)
+        #expect(report.rejected == ["decode.unknown_kind": 1])
+        #expect(try store.updates(campaign: s.campaign).map(\.id) == [news.id])
+    }
+
     @Test func updatesAreListedNewestFirstWithTheirText() throws {
         var s = Scenario()
         let first = s.factory.make(FixedKeys.organiser, .updatePosted(UpdatePosted(campaign: s.campaign, title: "First", text: "one")))
