@@ -39,13 +39,16 @@ extension CampaignCommand {
             switch (text, file) {
             case (let t?, nil): raw = t
             case (nil, let f?):
-                let data: Data?
-                if f == "-" {
-                    data = FileHandle.standardInput.readDataToEndOfFile()
-                } else {
-                    data = FileManager.default.contents(atPath: f)
+                let handle = f == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: f)
+                guard let handle else { throw WhipError(.notFound, "cannot read \(f): no such file or no permission") }
+                // Enough for any text the rules accept even with every line ending CRLF, without reading a huge file.
+                let most = 2 * EventLimits.maxUpdateTextBytes
+                let data: Data
+                do { data = try handle.read(upToCount: most + 1) ?? Data() } catch { throw WhipError(.io, "cannot read \(f)", cause: error) }
+                guard data.count <= most else {
+                    throw WhipError(
+                        .invalidArgument, "\(f) holds more than \(most) bytes; an update's text is at most \(EventLimits.maxUpdateTextBytes) bytes")
                 }
-                guard let data else { throw WhipError(.notFound, "cannot read \(f): no such file or no permission") }
                 guard let s = String(data: data, encoding: .utf8) else { throw WhipError(.invalidArgument, "\(f) is not UTF-8 text") }
                 raw = s
             case (nil, nil): throw WhipError(.invalidArgument, "give the update's text with --text, or --file (- for standard input)")

@@ -85,6 +85,8 @@ import Testing
             #expect(out.stderr.contains(words), "\(args.map { String($0.prefix(20)) }): \(out.stderr)")
         }
         try cli.run(post + ["--title", "News", "--file", "missing.md"], expect: 3)
+        try Data(repeating: 0x78, count: 20_000).write(to: URL(fileURLWithPath: cli.path("huge.md")))
+        #expect(try cli.run(post + ["--title", "News", "--file", "huge.md"], expect: 2).stderr.contains("at most 7000 bytes"))
         // Exactly at the limits: accepted.
         let title = String(repeating: "é", count: 60)
         try cli.run(post + ["--title", title, "--text", String(repeating: "x", count: 7_000)])
