@@ -8,8 +8,9 @@ import PackageDescription
 //   WhipCore -> WhipStore (SQLite via GRDB) -> WhipNode (the application API: a node's data directory)
 //   WhipNode, WhipSync -> WhipNet (sync over TCP with SwiftNIO: framing, sessions, the Exchange, one-shot sync)
 //   CQRencode, WhipCore -> WhipQR (QR codes from Debian's libqrencode: terminal blocks and SVG)
-//   WhipNode, WhipQR -> WhipWeb (the desk, console and public pages with Hummingbird; through the application API,
-//     never GRDB; WhipQR draws the desks' and the poster's QR codes)
+//   WhipNode, WhipQR, Ink -> WhipWeb (the desk, console and public pages with Hummingbird; through the application API,
+//     never GRDB; WhipQR draws the desks' and the poster's QR codes; Ink parses the Markdown of stories and updates,
+//     which Markdown.swift sanitises)
 //   WhipNet, WhipWeb -> WhipDaemon (services in one ServiceGroup, configuration, metrics endpoint)
 //   WhipDaemon -> WhipBench (benchmarks only) ; everything (WhipQR and WhipWeb too) -> whipround (the thin CLI)
 let strict: [SwiftSetting] = [
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -94,6 +96,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Ink", package: "Ink"),
             ],
             // Pages, styles and scripts are compiled into the binary: the one-file install needs no bundle beside it.
             resources: [.embedInCode("Assets")],

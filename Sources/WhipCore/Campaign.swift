@@ -140,6 +140,24 @@ public struct PledgeState: Equatable, Sendable {
     }
 }
 
+/// An applied `update.posted`: news for backers (PROTOCOL.md §6.15). Immutable once posted.
+public struct UpdateState: Equatable, Sendable {
+    /// The event's id.
+    public let id: EventID
+    public let author: PublicKey
+    public let postedAt: HLC
+    public let title: String
+    /// Markdown source.
+    public let text: String
+    public init(id: EventID, author: PublicKey, postedAt: HLC, title: String, text: String) {
+        self.id = id
+        self.author = author
+        self.postedAt = postedAt
+        self.title = title
+        self.text = text
+    }
+}
+
 /// A campaign's derived state: fields, tiers, pledges and totals.
 public struct CampaignState: Equatable, Sendable {
     public let id: EventID
@@ -180,6 +198,9 @@ public struct CampaignState: Equatable, Sendable {
     public var giftAidClaimCount = 0
     /// Gift Aid: the earliest day a confirmation was sent for each oral declaration's tag (`giftaid.confirmed`).
     public var giftAidConfirmed: [Bytes32: CivilDate] = [:]
+    /// Applied `update.posted` events, keyed by event id. Not hashed into the digest (each enters only through its
+    /// status); a resumed derivation holds only the updates its new events posted.
+    public var updates: [EventID: UpdateState] = [:]
 
     /// A draft campaign as created.
     public init(
@@ -405,6 +426,10 @@ public struct CampaignLedger {
             }
             c.phase = .cancelled
             c.cancelReason = b.reason
+
+        case .updatePosted(let b):
+            try UpdateRules.check(e, c, auth)
+            c.updates[e.id] = UpdateState(id: e.id, author: e.author, postedAt: e.hlc, title: b.title, text: b.text)
 
         case .tierAdded(let b):
             try mayEdit(e, c, auth)

@@ -95,6 +95,21 @@ public struct CampaignCancelled: Equatable, Sendable {
     }
 }
 
+/// Body of `update.posted`: news for a campaign's backers, by its organisers (PROTOCOL.md §6.15). Immutable: there is
+/// no edit or retraction.
+public struct UpdatePosted: Equatable, Sendable {
+    public var campaign: EventID
+    /// One line, at most `EventLimits.maxUpdateTitleBytes` bytes.
+    public var title: String
+    /// Markdown source, line feeds allowed, at most `EventLimits.maxUpdateTextBytes` bytes.
+    public var text: String
+    public init(campaign: EventID, title: String, text: String) {
+        self.campaign = campaign
+        self.title = title
+        self.text = text
+    }
+}
+
 /// Body of `tier.added`; the tier's id is this event's id.
 public struct TierAdded: Equatable, Sendable {
     public var campaign: EventID
@@ -315,6 +330,7 @@ public enum EventBody: Equatable, Sendable {
     case campaignPublished(CampaignRef)
     case campaignClosed(CampaignRef)
     case campaignCancelled(CampaignCancelled)
+    case updatePosted(UpdatePosted)
     case tierAdded(TierAdded)
     case tierUpdated(TierUpdated)
     case pledgeMade(PledgeMade)
@@ -346,6 +362,7 @@ public enum EventBody: Equatable, Sendable {
         case .campaignPublished: .campaignPublished
         case .campaignClosed: .campaignClosed
         case .campaignCancelled: .campaignCancelled
+        case .updatePosted: .updatePosted
         case .tierAdded: .tierAdded
         case .tierUpdated: .tierUpdated
         case .pledgeMade: .pledgeMade
@@ -376,6 +393,7 @@ public enum EventBody: Equatable, Sendable {
         case .campaignUpdated(let b): b.campaign
         case .campaignPublished(let b), .campaignClosed(let b): b.campaign
         case .campaignCancelled(let b): b.campaign
+        case .updatePosted(let b): b.campaign
         case .tierAdded(let b): b.campaign
         case .tierUpdated(let b): b.campaign
         case .pledgeMade(let b): b.campaign

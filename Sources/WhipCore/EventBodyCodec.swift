@@ -21,6 +21,9 @@ enum BodyField {
     enum CampaignRef: UInt64 {
         case campaign = 0, reason = 1
     }
+    enum UpdatePosted: UInt64 {
+        case campaign = 0, title = 1, text = 2
+    }
     enum TierAdded: UInt64 {
         case campaign = 0, title = 1, description = 2, minimum = 3, limit = 4, benefit = 5
     }
@@ -123,6 +126,10 @@ extension EventBody {
         case .campaignCancelled(let b):
             m.add(BodyField.CampaignRef.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.CampaignRef.reason, b.reason.map(CBOR.text))
+        case .updatePosted(let b):
+            m.add(BodyField.UpdatePosted.campaign, .bytes(b.campaign.bytes))
+            m.add(BodyField.UpdatePosted.title, .text(b.title))
+            m.add(BodyField.UpdatePosted.text, .text(b.text))
         case .tierAdded(let b):
             m.add(BodyField.TierAdded.campaign, .bytes(b.campaign.bytes))
             m.add(BodyField.TierAdded.title, .text(b.title))
@@ -300,6 +307,13 @@ extension EventBody {
                 CampaignCancelled(
                     campaign: try f.required(BodyField.CampaignRef.campaign, "campaign").id("campaign"),
                     reason: try f.optional(BodyField.CampaignRef.reason)?.text("reason", max: EventLimits.maxReasonBytes, multiline: true)))
+        case .updatePosted:
+            body = .updatePosted(
+                UpdatePosted(
+                    campaign: try f.required(BodyField.UpdatePosted.campaign, "campaign").id("campaign"),
+                    title: try f.required(BodyField.UpdatePosted.title, "title").text("title", max: EventLimits.maxUpdateTitleBytes),
+                    text: try f.required(BodyField.UpdatePosted.text, "text").text(
+                        "text", max: EventLimits.maxUpdateTextBytes, multiline: true)))
         case .tierAdded:
             let campaign = try f.required(BodyField.TierAdded.campaign, "campaign").id("campaign")
             let title = try f.required(BodyField.TierAdded.title, "title").text("title", max: EventLimits.maxNameBytes)

@@ -8,6 +8,8 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
     case campaignPublished = 12
     case campaignClosed = 13
     case campaignCancelled = 14
+    /// News for backers (protocol version 3, PROTOCOL.md §6.15).
+    case updatePosted = 15
     case tierAdded = 20
     case tierUpdated = 21
     case pledgeMade = 30
@@ -39,6 +41,7 @@ public enum EventKind: UInt64, Sendable, CaseIterable, CustomStringConvertible {
         case .campaignPublished: "campaign.published"
         case .campaignClosed: "campaign.closed"
         case .campaignCancelled: "campaign.cancelled"
+        case .updatePosted: "update.posted"
         case .tierAdded: "tier.added"
         case .tierUpdated: "tier.updated"
         case .pledgeMade: "pledge.made"

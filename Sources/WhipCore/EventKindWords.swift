@@ -10,6 +10,7 @@ extension EventKind {
         case .campaignPublished: "publish the campaign"
         case .campaignClosed: "close the campaign"
         case .campaignCancelled: "cancel the campaign"
+        case .updatePosted: "post the update"
         case .tierAdded: "add the tier"
         case .tierUpdated: "update the tier"
         case .pledgeMade: "record the pledge"

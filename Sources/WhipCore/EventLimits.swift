@@ -8,6 +8,11 @@ public enum EventLimits {
     public static let maxDescriptionBytes = 4000
     /// Rejection and cancellation reasons.
     public static let maxReasonBytes = 500
+    /// The title of a campaign update (`update.posted`, PROTOCOL.md §6.15).
+    public static let maxUpdateTitleBytes = 120
+    /// The Markdown text of a campaign update: the largest `update.posted` (both fields at their limits, the widest
+    /// timestamp) is then 7,325 bytes on the wire, under `maxEventBytes`.
+    public static let maxUpdateTextBytes = 7000
     /// IANA time zone names.
     public static let maxTimeZoneBytes = 64
     /// Organisers of one campaign, and sealed-contact recipients of one pledge.

@@ -181,7 +181,7 @@ public enum PeerSession {
                 throw WhipError(
                     .permissionDenied,
                     "\(address) closed the connection during the handshake: our network key is wrong, it is not a hub of this community, "
-                        + "it runs a different protocol version (Whipround nodes before version 2 cannot connect to this one), "
+                        + "it runs a different protocol version (nodes of protocol version 1 or 2 cannot connect to this one, which speaks version 3), "
                         + "or it is busy (try again later)")
             }
             guard case .sendAndEstablish(let third, let session) = try hs.receive(second) else {

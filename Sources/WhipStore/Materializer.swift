@@ -77,7 +77,7 @@ enum Materializer {
         else { return }
         try db.execute(sql: "DELETE FROM pledges WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         try db.execute(sql: "DELETE FROM tiers WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
-        for table in ["match_offers", "pledge_matches", "giftaid_claims", "giftaid_confirmations"] {
+        for table in ["match_offers", "pledge_matches", "giftaid_claims", "giftaid_confirmations", "updates"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE partition IN (SELECT ref FROM partitions WHERE community = ?)", arguments: [cref])
         }
         for table in ["rule_rejections", "roles", "campaigns", "funder_budgets"] {
@@ -184,6 +184,7 @@ enum Materializer {
         let result = CampaignLedger.derive(id: p, events: all, authority: authority)
         for table in [
             "pledges", "tiers", "campaigns", "rule_rejections", "match_offers", "pledge_matches", "giftaid_claims", "giftaid_confirmations",
+            "updates",
         ] {
             try db.execute(sql: "DELETE FROM \(table) WHERE partition = ?", arguments: [stored.ref])
         }
@@ -193,6 +194,7 @@ enum Materializer {
             for p in c.pledges.values { try writePledge(db, p, stored.ref, allSeqs) }
             try MatchRows.write(db, c, stored.ref, allSeqs)
             try GiftAidRows.write(db, c, stored.ref, allSeqs)
+            try UpdateRows.write(db, c, stored.ref, allSeqs)
         }
         let maxKey = all.map(\.orderKey).max() ?? stored.maxKey
         try writePartitionRow(db, stored.ref, result.campaign, StateDigest.sums(result), maxKey)
@@ -241,6 +243,8 @@ enum Materializer {
                 c.tiers[t] = tier
             }
             try writeCampaign(db, c, stored.ref, cref, seqs)
+            // Only the updates these events posted: earlier ones are stored, and later events cannot change them.
+            try UpdateRows.write(db, c, stored.ref, seqs)
             campaign = c  // with the tier places just allocated
         }
         let maxKey = newEvents.map(\.orderKey).reduce(stored.maxKey, max)

@@ -490,6 +490,7 @@ extension Store {
             "SELECT * FROM funder_budgets WHERE community = ?1 ORDER BY funder, currency",
             "SELECT o.* FROM match_offers o JOIN partitions p ON p.ref = o.partition WHERE p.community = ?1 ORDER BY o.seq",
             "SELECT x.* FROM pledge_matches x JOIN partitions p ON p.ref = x.partition WHERE p.community = ?1 ORDER BY x.pledge, x.offer",
+            "SELECT u.* FROM updates u JOIN partitions p ON p.ref = u.partition WHERE p.community = ?1 ORDER BY u.seq",
             "SELECT event_count, fingerprint, authority_digest, digest, founder, max_wall, max_counter FROM communities WHERE ref = ?1",
         ]
         for sql in queries {

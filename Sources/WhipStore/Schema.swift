@@ -496,6 +496,24 @@ enum Schema {
                     CREATE INDEX desk_pledges_at ON desk_pledges(desk, at);
                     """)
         }
+        m.registerMigration("v13-updates") { db in
+            // Campaign news (update.posted, protocol version 3, PROTOCOL.md §6.15). Derived: one row per applied update,
+            // rewritten by every full derivation and rebuild. Replicas before this release cannot hold such events (a
+            // version-2 node refuses the kind at decoding), so the table starts empty and nothing needs re-deriving.
+            try db.execute(
+                sql: """
+                    CREATE TABLE updates (
+                        seq INTEGER PRIMARY KEY,         -- events.seq of the update.posted
+                        partition INTEGER NOT NULL,
+                        author BLOB NOT NULL,            -- the author's 32-byte key
+                        posted_ms INTEGER NOT NULL,
+                        posted_counter INTEGER NOT NULL,
+                        title TEXT NOT NULL,
+                        text TEXT NOT NULL               -- Markdown source
+                    );
+                    CREATE INDEX updates_by_partition ON updates(partition, posted_ms, posted_counter);
+                    """)
+        }
         m.registerMigration("v14-console") { db in
             // The organiser console's sign-ins (issue 11): one-time links and pairing codes, and the sessions they
             // start. Local to this node, never synced; secrets are stored only as keyed BLAKE2b hashes.

@@ -43,7 +43,7 @@ public struct PeerHandshake: Sendable {
     /// The Noise protocol name.
     public static let protocolName = "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b"
     /// The Noise prologue: the wire protocol name and version.
-    public static let prologue = Array("whipround/2".utf8)
+    public static let prologue = Array("whipround/3".utf8)
     static let proofContext = Array("whipround/peer-proof/1".utf8)
 
     /// What the caller does next.

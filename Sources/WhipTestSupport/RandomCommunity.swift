@@ -8,7 +8,8 @@ public import WhipCrypto
 /// own hybrid logical clocks (the founder, an admin, two organisers, two collectors, a stranger), clocks
 /// that interleave and step back, and every event kind: concurrent campaign edits, tiers and limit
 /// changes, pledges with and without tiers, revisions, withdrawals, collections, rejections, grants with
-/// expiry and revocations, and match funding: offers, acceptances, withdrawals, settlements and budgets. A few amounts are near `Int64.max`, a few events name unknown campaigns or
+/// expiry and revocations, match funding: offers, acceptances, withdrawals, settlements and budgets, and campaign
+/// updates. A few amounts are near `Int64.max`, a few events name unknown campaigns or
 /// tiers, and a few belong to another community.
 public struct RandomCommunity {
     /// The community every set belongs to (the same as `Scenario`'s).
@@ -44,6 +45,7 @@ public struct RandomCommunity {
         // A step makes at most 4 events (a rush), so stopping 4 short of the bound keeps the set within it.
         while g.events.count - g.matchEvents < target, g.events.count < max(target, count.upperBound - 4) { try g.step() }
         if g.events.count + 2 <= count.upperBound { try g.withdrawRecognition() }
+        if g.events.count < count.upperBound { try g.postUpdates(upTo: count.upperBound - g.events.count) }
         return g.events
     }
 
@@ -169,6 +171,15 @@ public struct RandomCommunity {
             Self.community,
             .charityRecognised(CharityRecognised(reference: "AB12345", legalName: "Elm Street Trust", yearEndMonth: 3, yearEndDay: 31)),
             wall: Self.start + 1_000_000_800)
+    }
+
+    /// One or two campaign updates (`update.posted`, protocol version 3), mostly by the organiser, at random times.
+    /// Made last, so every event before them is as it was before updates existed.
+    mutating func postUpdates(upTo room: Int) throws(DecodingError) {
+        for i in 0..<min(room, rng.int(in: 1...2)) {
+            let text = rng.chance(10) ? String(repeating: "x", count: EventLimits.maxUpdateTextBytes) : "News *\(i)*\n\n- item"
+            try emit(editor(), .updatePosted(UpdatePosted(campaign: campaignID(), title: name("Update"), text: text)), wall: randomWall())
+        }
     }
 
     mutating func early(_ offset: UInt64) -> UInt64 {

@@ -8,7 +8,7 @@ import WhipStore
 struct CampaignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign", abstract: "Create and run campaigns.",
-        subcommands: [Create.self, Update.self, Publish.self, Close.self, Cancel.self, List.self, Show.self])
+        subcommands: [Create.self, Update.self, Publish.self, Close.self, Cancel.self, Post.self, Updates.self, List.self, Show.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a draft campaign (publish it to take pledges).")
@@ -169,6 +169,7 @@ struct CampaignCommand: ParsableCommand {
             if output.json {
                 var d = c.json(now: now)
                 if giftAid.claims > 0 { d["gift_aid"] = ["donations_claimed": giftAid.donations, "claims": giftAid.claims] }
+                d["updates"] = try n.store.updates(campaign: c.id).map { $0.json(timeZone: c.timeZone) }
                 d["tiers"] = tiers.map { t -> [String: Any] in
                     var td: [String: Any] = [
                         "id": t.id.hex, "title": t.title, "minimum": t.minimum.formatted, "minimum_minor": t.minimum.minor,
@@ -203,6 +204,12 @@ struct CampaignCommand: ParsableCommand {
                 print("Pledged \(money(c.pledged)) from \(c.backers) backer(s)\(try matchLine(n, c, standing)); collected \(money(c.collected))")
                 if giftAid.claims > 0 {
                     print("Gift Aid: \(giftAid.donations) donation(s) claimed in \(giftAid.claims) claim(s).")
+                }
+                let updates = try n.store.updates(campaign: c.id)
+                if let latest = updates.first {
+                    print(
+                        "\(updates.count) update(s); the latest, \(Dates.localForm(latest.postedAt, timeZone: c.timeZone, midnightAsEndOfDay: false)): "
+                            + "'\(latest.title)'. Read them with `whipround campaign updates \(c.id.hex.prefix(12))`.")
                 }
                 // Money due back, summed pledge by pledge from the cursor (only when the campaign owes refunds).
                 var due: [Int64] = []

@@ -132,6 +132,8 @@ import Testing
                 as? String)
         _ = try run("tier update --json", ["tier", "update", "--data", "hub", tier, "--limit", "2"])
         _ = try run("campaign publish --json", ["campaign", "publish", "--data", "hub", campaign])
+        _ = try run("campaign post --json", ["campaign", "post", "--data", "hub", campaign, "--title", "Open day", "--text", "See *you* there."])
+        #expect((try run("campaign updates --json", ["campaign", "updates", "--data", "hub", campaign]) as? [Any])?.count == 1)
         let other = try #require(try cli.json(create + ["--title", "New goalposts"])["id"] as? String)
         try cli.run(["campaign", "publish", "--data", "hub", other])
         _ = try run("campaign close --json", ["campaign", "close", "--data", "hub", other])

@@ -40,11 +40,11 @@ import WhipTestSupport
         }
     }
 
-    /// Protocol version 2 (PROTOCOL.md §0) changed the prologue: a version-1 node, with the right network key,
-    /// fails at the first message exactly as a stranger does, and a version-2 one still gets in.
-    @Test func aVersionOneNodeCannotConnect() throws {
-        #expect(PeerHandshake.prologue == Array("whipround/2".utf8))
-        for (prologue, opens) in [("whipround/1", false), ("whipround/2", true)] {
+    /// Each protocol version changes the prologue (PROTOCOL.md §0): a node of an earlier version, with the right
+    /// network key, fails at the first message exactly as a stranger does, and a version-3 one still gets in.
+    @Test func aNodeOfAnEarlierVersionCannotConnect() throws {
+        #expect(PeerHandshake.prologue == Array("whipround/3".utf8))
+        for (prologue, opens) in [("whipround/1", false), ("whipround/2", false), ("whipround/3", true)] {
             let (_, m1) = try PeerHandshake.initiate(
                 community: elm.id, networkKey: elm.networkKey, noiseKey: NoiseKeyPair.generate(), identity: FixedKeys.collectorA,
                 prologue: Array(prologue.utf8))

@@ -26,6 +26,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "Tests", "WhipCoreTests", "Vectors", "events.json")
 
 MAX_EVENT_BYTES = 8192
+MAX_UPDATE_TITLE_BYTES = 120  # update.posted (section 6.15)
+MAX_UPDATE_TEXT_BYTES = 7000
 
 # ---------------------------------------------------------------------------------------------------------
 # Canonical CBOR (PROTOCOL.md section 2)
@@ -110,7 +112,7 @@ def printable(pk, prefix):
 KIND_NAMES = {
     1: "community.created", 2: "role.granted", 3: "role.revoked",
     10: "campaign.created", 11: "campaign.updated", 12: "campaign.published", 13: "campaign.closed",
-    14: "campaign.cancelled", 20: "tier.added", 21: "tier.updated",
+    14: "campaign.cancelled", 15: "update.posted", 20: "tier.added", 21: "tier.updated",
     30: "pledge.made", 31: "pledge.revised", 32: "pledge.withdrawn", 33: "pledge.collected", 34: "pledge.rejected",
     35: "pledge.made.v2", 36: "pledge.revised.v2", 37: "personal.erased",
     40: "match.offered", 41: "match.accepted", 42: "match.withdrawn", 43: "match.settled", 44: "funder.budget",
@@ -128,6 +130,7 @@ FIELD_NAMES = {
     12: ["campaign"],
     13: ["campaign"],
     14: ["campaign", "reason"],
+    15: ["campaign", "title", "text"],
     20: ["campaign", "title", "description", "minimum", "limit", "benefit"],
     21: ["campaign", "tier", "title", "description", "minimum", "limit", "benefit"],
     30: ["campaign", "backer_name", "anonymous", "amount", "currency", "tier", "channel", "paid", "contact"],
@@ -303,6 +306,11 @@ add("pledge.collected", collector, 33, T0 + 8000, 1, {0: lido.id, 1: zoe.id, 2: 
 # first collection keeps naming who collected and how.
 add("pledge.collected again, adding up", organiser, 33, T0 + 8000, 2, {0: lido.id, 1: zoe.id, 2: 500, 3: "GBP", 4: 1})
 add("pledge.rejected", organiser, 34, T0 + 9000, 0, {0: lido.id, 1: dan.id, 2: "Duplicate of a pledge taken online"})
+# News for the backers (section 6.15, protocol version 3): a title and Markdown text, by an organiser of the live campaign.
+add(
+    "update.posted", organiser, 15, T0 + 9000, 1,
+    {0: lido.id, 1: "The roof is fixed", 2: "The roofers finished on **Saturday**.\n\n- new tiles\n- [photos](https://example.org/lido)\n"},
+)
 
 
 def max_size_pledge(extra):
@@ -437,6 +445,13 @@ gift_aid_declaration = {
 }
 add("pledge.collected hall, contactless", collector, 33, T0 + 15_000, 0, {0: hall.id, 1: ben.id, 2: 1_500, 3: "GBP", 4: 3})
 add("campaign.closed hall", organiser, 13, T0 + 16_000, 0, {0: hall.id})
+# An update of a closed campaign, both fields at their limits: a title of 120 bytes (60 two-byte characters) and a
+# text of exactly 7000 bytes (section 4).
+UPDATE_TEXT = ("Thank you, neighbours! " * 305)[:6999] + "\n"
+assert len("é" * 60) == 60 and len(("é" * 60).encode()) == MAX_UPDATE_TITLE_BYTES and len(UPDATE_TEXT.encode()) == MAX_UPDATE_TEXT_BYTES
+hall_news = add("update.posted at its limits", organiser, 15, T0 + 16_000, 1, {0: hall.id, 1: "é" * 60, 2: UPDATE_TEXT})
+# The largest update.posted possible: the limits, a wall of 8 bytes and a counter of 5, is 7325 bytes on the wire.
+assert len(wire_bytes(payload_bytes(C, organiser.pk, 15, 2**64 - 1, 2**32 - 1, hall_news.body), bytes(64))) == 7325 <= MAX_EVENT_BYTES
 # Amy's oral declaration's confirmation is recorded again after the pledge; then both donations are claimed by tag.
 add("giftaid.confirmed", treasurer, 52, T0 + 16_500, 0, {0: hall.id, 1: amy_tag, 2: "2027-01-05"})
 add("giftaid.claimed", treasurer, 51, T0 + 17_000, 0, {0: hall.id, 1: sorted([amy_tag, ben_tag])})
@@ -645,6 +660,19 @@ bad("match percent zero", "match.offered with min_percent 0 present (absent mean
 bad("settlement page too long", "match.settled naming 151 pledges on one page",
     signed(funder, pay(43, {0: bytes(32), 1: bytes(32), 2: 0, 3: 1, 4: [[i.to_bytes(32, "big"), 0] for i in range(151)]}, author=funder)),
     "decode.too_long")
+UPDATE = {0: lido.id, 1: "News", 2: "Some *news*."}
+bad("update title too long", "update.posted with a title of 121 bytes",
+    signed(organiser, pay(15, {**UPDATE, 1: "t" * 121}, author=organiser)), "decode.too_long")
+bad("update text too long", "update.posted with a text of 7001 bytes",
+    signed(organiser, pay(15, {**UPDATE, 2: "x" * 7001}, author=organiser)), "decode.too_long")
+bad("update title with a line feed", "update.posted whose title holds a line feed",
+    signed(organiser, pay(15, {**UPDATE, 1: "News\nmore"}, author=organiser)), "decode.control_char")
+bad("update text with a tab", "update.posted whose text holds a tab (line feeds are allowed)",
+    signed(organiser, pay(15, {**UPDATE, 2: "a\n\tb"}, author=organiser)), "decode.control_char")
+bad("update text empty", "update.posted with the text \"\"",
+    signed(organiser, pay(15, {**UPDATE, 2: ""}, author=organiser)), "decode.empty")
+bad("update without text", "update.posted without key 2 (text)",
+    signed(organiser, pay(15, {0: lido.id, 1: "News"}, author=organiser)), "decode.missing_field")
 bad("settlement page out of range", "match.settled page 1 of 1",
     signed(funder, pay(43, {0: bytes(32), 1: bytes(32), 2: 1, 3: 1}, author=funder)), "decode.out_of_range")
 
@@ -1013,6 +1041,8 @@ def digest_of(evs):
                 # claimed by an earlier applied claim of the campaign. The vectors' claim is valid.
                 assert c["currency"] == "GBP" and not set(b[1]) & c["claimed"]
                 c["claimed"] |= set(b[1])
+            elif e.kind == 15:
+                pass  # an update changes no hashed item: only its own status enters the digest (section 11)
             elif e.kind == 52:
                 pass  # a confirmation changes no hashed item: only its own status enters the digest
             elif e.kind == 40:
