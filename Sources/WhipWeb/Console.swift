@@ -269,6 +269,7 @@ struct ConsolePages: Sendable {
         "published": "The campaign is published: it takes pledges now.", "closed": "The campaign is closed.",
         "cancelled": "The campaign is cancelled.", "edited": "The changes were saved.", "tier": "The tier was added.",
         "desk": "The desk is open: scan its QR code with the volunteer's phone.", "desk_closed": "The desk was closed.",
+        "posted": "The update is posted: it is on the public page and goes to every node.",
         "online_on": "The campaign's public page now takes offers online.", "online_off": "The public page no longer takes offers online.",
         "offer_accepted": "The offer is now a signed pledge (channel: online).",
         "offer_declined": "The offer was declined and its name and email deleted.",
@@ -306,8 +307,8 @@ struct ConsolePages: Sendable {
             let c = try node.campaign(text)
             return (c, try store.tiers(campaign: c.id), try node.desks().filter { $0.campaign == c.id }, try store.matchOffers(campaign: c.id))
         }
-        let (online, waiting) = try await node.read { store throws(WhipError) in
-            (try store.onlineOffersEnabled(campaign: c.id), try store.onlineOffers(campaign: c.id))
+        let (online, waiting, news) = try await node.read { store throws(WhipError) in
+            (try store.onlineOffersEnabled(campaign: c.id), try store.onlineOffers(campaign: c.id), try store.updates(campaign: c.id))
         }
         let cur = c.goal.currency.code
         let standing = c.standing(now: now)
@@ -345,6 +346,11 @@ struct ConsolePages: Sendable {
             ]
         }
         data["online"] = online
+        data["story_html"] = Markdown.html(c.description)
+        data["may_post"] = standing != .draft && standing != .cancelled
+        data["updates"] = news.map { u -> [String: Any] in
+            ["title": u.title, "posted": Desk.describe(u.postedAt), "text_html": Markdown.html(u.text)]
+        }
         let tierNames = Dictionary(uniqueKeysWithValues: tiers.map { ($0.id, $0.title) })
         data["online_offers"] = waiting.filter { $0.status == "waiting" }.map { o -> [String: Any] in
             [
@@ -532,6 +538,11 @@ struct ConsolePages: Sendable {
             let update = u
             _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .campaignUpdated(update)) }
             return Self.redirect("\(back)?done=edited")
+        case "post":
+            let title = form.text("title") ?? ""
+            let text = (form.first("text") ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+            _ = try await node.write { _ throws(WhipError) in try node.postUpdate(campaign: c, title: title, text: text) }
+            return Self.redirect("\(back)?done=posted")
         case "online":
             let enabled = form.first("enabled") == "on"
             try await node.write { _ throws(WhipError) in try node.setOnlineOffers(c, enabled: enabled) }

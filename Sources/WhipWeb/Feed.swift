@@ -1,5 +1,6 @@
 import WhipCore
 import WhipNode
+import WhipStore
 
 /// An Atom feed (RFC 4287), written by hand: every text is escaped, every date is RFC 3339 in UTC.
 struct AtomFeed {
@@ -59,7 +60,16 @@ struct AtomFeed {
         return out + "</feed>\n"
     }
 
-    /// The entry of a published campaign. (Campaign updates will add `updateEntry` beside it.)
+    /// The entry of an organiser's update: its own id, a link to it on the campaign's page, and its text (Markdown
+    /// source, as plain text) cut to 500 characters.
+    static func updateEntry(_ u: UpdateRow, campaign: String, base: String) -> Entry {
+        let text = u.text.count > 500 ? String(u.text.prefix(499)) + "…" : u.text
+        return Entry(
+            id: "urn:whipround:update:\(u.id.hex)", title: "\(campaign): \(u.title)", updated: u.postedAt,
+            link: "\(base)/campaigns/\(u.campaign.hex)#update-\(u.id.hex)", summary: text)
+    }
+
+    /// The entry of a published campaign.
     static func campaignEntry(_ p: PublicCampaign, base: String) -> Entry {
         Entry(
             id: "urn:whipround:campaign:\(p.row.id.hex)", title: p.row.title, updated: p.updated,

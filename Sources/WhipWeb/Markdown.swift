@@ -55,7 +55,11 @@ public enum Markdown {
     static func shieldCharacters(_ source: String) -> String {
         var out = ""
         out.reserveCapacity(source.utf8.count)
+        // A CRLF (a browser's form sends them) is one line break, not two: a lone CR becomes one too.
+        var afterCR = false
         for s in source.unicodeScalars {
+            defer { afterCR = s == "\r" }
+            if s == "\n" && afterCR { continue }
             switch s {
             case "<": out.append(lt)
             case "&": out.append(amp)

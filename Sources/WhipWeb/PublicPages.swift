@@ -25,6 +25,8 @@ struct PublicCampaign: Sendable {
     let updated: UInt64
     /// Whether this node's page takes online offers for it (an organiser turned the form on, and it is live).
     let takesOffers: Bool
+    /// The organisers' news, newest first (read for the page only).
+    let updates: [UpdateRow]
 
     /// Most names listed on the page; the rest are counted ("and 312 others").
     static let maxNames = 200
@@ -60,11 +62,12 @@ struct PublicCampaign: Sendable {
         }
         let community = try store.communities().first { $0.id == c.community }
         let offers = standing == .live && names ? try store.onlineOffersEnabled(campaign: c.id) : false
+        let updates = names ? try store.updates(campaign: c.id) : []
         return PublicCampaign(
             row: c, summary: CampaignSummary(c, tiers: tiers, now: now), standing: standing, names: shown, matches: matches,
             digest: community?.digest ?? "", communityName: community?.name ?? "",
             updated: max(c.opens, recent.last?.madeAt ?? 0, standing == .live ? 0 : min(c.closes, now)),
-            takesOffers: offers)
+            takesOffers: offers, updates: updates)
     }
 
     /// Every published campaign (never drafts): live ones first, soonest deadline first, then the others, the
@@ -159,23 +162,8 @@ extension Pages {
         return out
     }
 
-    /// The story as HTML: escaped paragraphs split on blank lines, line breaks kept. The one place the story
-    /// becomes markup; swap its body for `Markdown.html(_:)` when that lands (it must escape just as well).
-    static func storyHTML(_ story: String) -> String {
-        let text = story.replacingOccurrences(of: "\r\n", with: "\n")
-        var paragraphs: [String] = []
-        var current: [String] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.allSatisfy(\.isWhitespace) {
-                if !current.isEmpty { paragraphs.append(current.joined(separator: "<br>\n")) }
-                current = []
-            } else {
-                current.append(escapeXML(line.trimmingCharacters(in: .whitespaces)))
-            }
-        }
-        if !current.isEmpty { paragraphs.append(current.joined(separator: "<br>\n")) }
-        return paragraphs.map { "<p>\($0)</p>" }.joined(separator: "\n")
-    }
+    /// The story as HTML: Markdown through the sanitiser (Markdown.swift), the one place a story becomes markup.
+    static func storyHTML(_ story: String) -> String { Markdown.html(story) }
 
     /// RFC 3986 unreserved characters: everything else in a query value is percent-encoded (UTF-8).
     static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -234,6 +222,14 @@ extension Pages {
             "standing_sentence": p.standingSentence,
             "live": p.standing == .live,
             "takes_offers": p.takesOffers,
+            "updates": p.updates.map { u -> [String: Any] in
+                [
+                    "id": u.id.hex, "title": u.title, "text_html": Markdown.html(u.text),
+                    "posted": Dates.localForm(u.postedAt, timeZone: p.row.timeZone, midnightAsEndOfDay: false).replacingOccurrences(
+                        of: "T", with: " "),
+                ]
+            },
+            "has_updates": !p.updates.isEmpty,
             "funded": p.standing == .closedFunded,
             "deadline": p.deadline,
             "time_left": p.timeLeft(now: now) ?? "", "has_time_left": p.timeLeft(now: now) != nil,

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import WhipCore
 import WhipNode
+import WhipStore
 
 extension WebServer {
     /// The public face of the published campaigns: safe to expose to the internet, whatever the bind address,
@@ -53,12 +54,19 @@ extension WebServer {
         router.get("/feed.atom") { request, _ in
             let base = pages.baseURL(request)
             let all = try await PublicCampaign.all(node)
+            let ids = all.map { ($0.row.id, $0.row.title) }
+            let news = try await node.read { store throws(WhipError) in
+                var out: [(UpdateRow, String)] = []
+                for (id, title) in ids { out += try store.updates(campaign: id).map { ($0, title) } }
+                return out
+            }
             let communities = Set(all.map(\.communityName)).sorted()
             let feed = AtomFeed(
                 id: "urn:whipround:node:\(node.memberID)",
                 title: communities.count == 1 ? "\(communities[0]): campaigns" : "Whipround campaigns",
                 selfLink: "\(base)/feed.atom", siteLink: "\(base)/",
-                entries: all.map { AtomFeed.campaignEntry($0, base: base) }, now: node.now)
+                entries: all.map { AtomFeed.campaignEntry($0, base: base) } + news.map { AtomFeed.updateEntry($0.0, campaign: $0.1, base: base) },
+                now: node.now)
             return Response(
                 status: .ok, headers: [.contentType: "application/atom+xml; charset=utf-8", .cacheControl: "max-age=60"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: feed.xml)))

@@ -165,6 +165,24 @@ import WhipTestSupport
             c = try f.node.campaign(id)
             #expect(c.title == "Pool roof fund" && c.standing(now: f.node.now) == .live)
 
+            // News for backers: signed, shown on the public page through the Markdown sanitiser, and in the feed.
+            let posted = try await f.post(
+                client, "/console/campaigns/\(id)/post",
+                [("csrf", csrf), ("title", "Scaffold is up"), ("text", "**Thanks** to all.\r\n\r\n<script>alert(1)</script>")], cookie: cookie)
+            #expect(posted.status == .seeOther)
+            let news = try f.node.store.updates(campaign: c.id)
+            #expect(news.map(\.title) == ["Scaffold is up"] && news.first?.text == "**Thanks** to all.\n\n<script>alert(1)</script>")
+            try await client.execute(uri: "/campaigns/\(id)", method: .get) { r in
+                let html = String(buffer: r.body)
+                #expect(html.contains("Scaffold is up") && html.contains("<strong>Thanks</strong>"))
+                #expect(html.contains("&lt;script&gt;") && !html.contains("<script>alert"))
+            }
+            try await client.execute(uri: "/feed.atom", method: .get) { r in
+                #expect(String(buffer: r.body).contains("urn:whipround:update:\(news[0].id.hex)"))
+            }
+            let empty = try await f.post(client, "/console/campaigns/\(id)/post", [("csrf", csrf), ("title", ""), ("text", "x")], cookie: cookie)
+            #expect(empty.status == .badRequest)
+
             // A desk opened from the browser shows its QR code and one-time code once.
             let desk = try await f.post(client, "/console/campaigns/\(id)/desks", [("csrf", csrf), ("name", "Tombola")], cookie: cookie)
             #expect(desk.status == .ok)
