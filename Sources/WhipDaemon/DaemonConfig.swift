@@ -88,6 +88,13 @@ public struct DaemonConfig: Sendable, Equatable {
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     /// Parses a TOML document; unknown keys and wrong types are errors that name the key.
+    /// Whether `text` is an IPv4 or IPv6 address as written (no port, no name).
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
     public static func parse(toml text: String, source: String = "config") throws(WhipError) -> DaemonConfig {
         let table: TOMLTable
         do {
@@ -128,6 +135,12 @@ public struct DaemonConfig: Sendable, Equatable {
                 c.webListenIsDefault = false
             }
             if let u = try w.string("public_url") { c.web.publicURL = try w.publicURL("public_url", u) }
+            if let proxies = try w.strings("trusted_proxies") {
+                for p in proxies where !Self.isIPAddress(p) {
+                    throw WhipError(.invalidArgument, "\(source): [web] trusted_proxies: '\(p)' is not an IP address (e.g. \"127.0.0.1\")")
+                }
+                c.web.trustedProxies = proxies
+            }
             c.web.limits.maxBodyBytes = try w.int("max_body_bytes", in: 1_024...1_048_576) ?? c.web.limits.maxBodyBytes
             c.web.limits.requestsPerMinutePerAddress =
                 try w.int("requests_per_minute_per_address", in: 1...1_000_000) ?? c.web.limits.requestsPerMinutePerAddress

@@ -15,6 +15,9 @@ public struct WebConfig: Sendable, Equatable {
     /// The address phones should use in desk links (e.g. `http://192.168.1.20:8480`); nil works it out from the
     /// bound address.
     public var publicURL: String?
+    /// Addresses of reverse proxies in front of the pages (e.g. `127.0.0.1` for Caddy or nginx on the node): from
+    /// them, the client's address is read from `X-Forwarded-For` for the per-address limits. Empty by default.
+    public var trustedProxies: [String] = []
     /// Named limits; each is enforced and tested.
     public var limits = Limits()
 
@@ -42,6 +45,6 @@ public struct WebConfig: Sendable, Equatable {
     public init() {}
 
     public static func == (a: WebConfig, b: WebConfig) -> Bool {
-        a.host == b.host && a.port == b.port && a.publicURL == b.publicURL && a.limits == b.limits
+        a.host == b.host && a.port == b.port && a.publicURL == b.publicURL && a.limits == b.limits && a.trustedProxies == b.trustedProxies
     }
 }

@@ -10,18 +10,46 @@ struct WebContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
 
+    /// The client's address as a trusted reverse proxy gave it (`X-Forwarded-For`), set by `ForwardedMiddleware`.
+    var forwardedFor: String?
+    /// Whether the request came through a proxy (it carried `X-Forwarded-For` or `Forwarded`), trusted or not.
+    var proxied = false
+
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// The peer's IP address as text, or "unknown".
-    var address: String { remoteAddress?.ipAddress ?? "unknown" }
+    /// The client's IP address as text: a trusted proxy's `X-Forwarded-For`, else the socket's peer, or "unknown".
+    var address: String { forwardedFor ?? remoteAddress?.ipAddress ?? "unknown" }
 
-    /// Whether the request comes from this machine (127.0.0.0/8 or ::1).
+    /// Whether the request comes from someone at this machine (127.0.0.0/8 or ::1) and not through a proxy: a
+    /// reverse proxy on the node connects from loopback on behalf of the internet.
     var isLocal: Bool {
+        guard !proxied else { return false }
         let a = address
         return a.hasPrefix("127.") || a == "::1" || a == "::ffff:127.0.0.1"
+    }
+}
+
+/// Reads the client's address from a reverse proxy: any request carrying `X-Forwarded-For` or `Forwarded` is
+/// proxied (so never "local", whatever socket it came from); only from a peer in `trusted` (`[web]
+/// trusted_proxies`) is the last `X-Forwarded-For` entry, the one that proxy added, taken as the client's address
+/// for rate limits.
+struct ForwardedMiddleware: RouterMiddleware {
+    typealias Context = WebContext
+    let trusted: Set<String>
+
+    func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws -> Response {
+        var context = context
+        let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!]
+        if !forwarded.isEmpty || request.headers[HTTPField.Name("Forwarded")!] != nil { context.proxied = true }
+        if let peer = context.remoteAddress?.ipAddress, trusted.contains(peer) {
+            context.proxied = true
+            let last = forwarded.last?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces)
+            context.forwardedFor = last.flatMap { $0.isEmpty ? nil : $0 } ?? "proxy"
+        }
+        return try await next(request, context)
     }
 }
 

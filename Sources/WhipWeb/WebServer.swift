@@ -54,6 +54,7 @@ public struct WebServer: Service {
         let router = Router(context: WebContext.self)
         let clock: @Sendable () -> UInt64 = { node.now }
         router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: ForwardedMiddleware(trusted: Set(config.trustedProxies)))
         router.add(middleware: HostCheckMiddleware(publicHost: config.publicURL.flatMap { URL(string: $0)?.host }))
         router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(perMinute: config.limits.requestsPerMinutePerAddress, clock: clock)))
         let pairing = RateLimiter(perMinute: config.limits.pairingAttemptsPerMinutePerAddress, clock: clock)

@@ -84,6 +84,8 @@ import WhipWeb
         ("[web]\nmax_event_streams = 0", "web.max_event_streams must be a whole number from 1"),
         ("[web]\nidle_timeout_seconds = 0", "web.idle_timeout_seconds must be a number of seconds"),
         ("web = \"on\"", "web must be a table"),
+        ("[web]\ntrusted_proxies = [\"proxy.local\"]", "trusted_proxies: 'proxy.local' is not an IP address"),
+        ("[web]\noffers_per_minute_per_address = 0", "web.offers_per_minute_per_address must be a whole number from 1 to 1000"),
     ])
     func badConfigNamesTheKey(toml: String, expected: String) {
         do {
@@ -110,12 +112,15 @@ import WhipWeb
                 pairing_attempts_per_minute_per_address = 5
                 max_event_streams = 16
                 idle_timeout_seconds = 2.5
+                trusted_proxies = ["127.0.0.1", "::1"]
+                offers_per_minute_per_address = 7
                 """)
         #expect(c.web.host == "0.0.0.0" && c.web.port == 9090 && !c.webListenIsDefault)
         #expect(c.web.publicURL == "http://192.168.1.20:9090", "stored without the trailing slash")
         let l = c.web.limits
         #expect(l.maxBodyBytes == 4096 && l.requestsPerMinutePerAddress == 100 && l.pledgesPerMinutePerDesk == 30)
         #expect(l.pairingAttemptsPerMinutePerAddress == 5 && l.maxEventStreams == 16 && l.idleTimeoutSeconds == 2.5)
+        #expect(c.web.trustedProxies == ["127.0.0.1", "::1"] && l.offersPerMinutePerAddress == 7 && d.web.trustedProxies.isEmpty)
         let off = try DaemonConfig.parse(toml: "[web]\nlisten = \"\"\npublic_url = \"\"")
         #expect(off.web.host == nil && off.web.publicURL == nil && !off.webListenIsDefault)
         #expect(off.web.limits == DaemonConfig().web.limits)
