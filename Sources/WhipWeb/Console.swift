@@ -16,6 +16,8 @@ struct ConsolePages: Sendable {
     let pages: Pages
     let logger: Logger
     let maxBody: Int
+    /// The public pages' cache, emptied when a switch that is not an event changes what they show.
+    var cache = PageCache()
 
     /// The session cookie: the console's paths only, never readable by script, never sent by another site.
     static let cookie = "wr_console"
@@ -24,8 +26,10 @@ struct ConsolePages: Sendable {
 
     // MARK: Routes
 
-    static func add(to router: Router<WebContext>, node: Node, pages: Pages, pairing: RateLimiter, maxBody: Int, logger: Logger) {
-        let console = ConsolePages(node: node, pages: pages, logger: logger, maxBody: maxBody)
+    static func add(
+        to router: Router<WebContext>, node: Node, pages: Pages, pairing: RateLimiter, maxBody: Int, logger: Logger, cache: PageCache
+    ) {
+        let console = ConsolePages(node: node, pages: pages, logger: logger, maxBody: maxBody, cache: cache)
         router.get("/console/login") { request, _ in
             let token = request.uri.queryParameters["token"].map(String.init) ?? ""
             return await console.signIn(token, code: false)
@@ -546,6 +550,7 @@ struct ConsolePages: Sendable {
         case "online":
             let enabled = form.first("enabled") == "on"
             try await node.write { _ throws(WhipError) in try node.setOnlineOffers(c, enabled: enabled) }
+            cache.invalidate()
             return Self.redirect("\(back)?done=\(enabled ? "online_on" : "online_off")")
         case "accept":
             guard let offer = form.text("offer").flatMap(EventID.init(hex:)) else { throw WhipError(.invalidArgument, "no offer was chosen") }

@@ -95,6 +95,14 @@ final class ProgressHub: Service, Sendable {
         var closed = false
     }
     private let state = Mutex(State())
+    /// The newest change mark seen, or -1 while the hub is not running (then nothing may be served from a cache).
+    private let mark = Atomic<Int64>(-1)
+
+    /// The replica's change mark as of at most `pollInterval` ago, or nil when the hub is not running.
+    var currentMark: Int64? {
+        let m = mark.load(ordering: .acquiring)
+        return m < 0 ? nil : m
+    }
 
     init(node: Node, maxStreams: Int, pollInterval: Duration = .milliseconds(100), logger: Logger) {
         self.node = node
@@ -167,6 +175,8 @@ final class ProgressHub: Service, Sendable {
 
     func run() async throws {
         var mark = (try? await node.read { store throws(WhipError) in try store.changeMark() }) ?? 0
+        self.mark.store(mark, ordering: .releasing)
+        defer { self.mark.store(-1, ordering: .releasing) }
         var sinceKeepAlive: Duration = .zero
         var sinceRefresh: Duration = .zero
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -177,6 +187,7 @@ final class ProgressHub: Service, Sendable {
             // A deadline passing changes a campaign's standing without any new event: look again now and then.
             if now != mark || sinceRefresh >= Self.refresh {
                 mark = now
+                self.mark.store(now, ordering: .releasing)
                 sinceRefresh = .zero
                 for campaign in state.withLock({ Array($0.streams.keys) }) { await publish(campaign) }
             }

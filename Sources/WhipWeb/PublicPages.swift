@@ -200,6 +200,17 @@ extension Pages {
 
     /// `GET /campaigns/{id}`.
     func campaignPage(_ p: PublicCampaign, request: Request) -> Response {
+        guard let html = campaignHTML(p, request: request) else { return page("campaign", [:]) }
+        return Self.html(ByteBuffer(string: html))
+    }
+
+    /// An HTML page answer.
+    static func html(_ body: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The campaign page's HTML, or nil when the template is missing from the build.
+    func campaignHTML(_ p: PublicCampaign, request: Request) -> String? {
         let base = baseURL(request)
         let id = p.row.id.hex
         let url = "\(base)/campaigns/\(id)"
@@ -242,7 +253,7 @@ extension Pages {
             "url": url, "image": "\(url)/card.svg", "feed": "\(base)/feed.atom",
             "share": Self.shareLinks(url: url, title: p.row.title, sentence: p.progressSentence),
         ]
-        return page("campaign", data)
+        return library.render(data, withTemplate: "campaign")
     }
 
     // MARK: The card

@@ -9,15 +9,26 @@ import WhipStore
 extension WebServer {
     /// The public face of the published campaigns: safe to expose to the internet, whatever the bind address,
     /// and never showing desk or console data. Drafts and unknown ids are the same 404.
-    static func addPublicRoutes(_ router: Router<WebContext>, node: Node, pages: Pages) {
+    static func addPublicRoutes(_ router: Router<WebContext>, node: Node, pages: Pages, hub: ProgressHub, cache: PageCache) {
         @Sendable func published(_ context: WebContext, names: Bool = true) async throws -> PublicCampaign? {
             guard let id = context.parameters.get("campaign").flatMap(EventID.init(hex:)) else { return nil }
             return try await PublicCampaign.load(node, id, names: names)
         }
         let bundles = BundleCache()
         router.get("/campaigns/:campaign") { request, context in
+            let key = (context.parameters.get("campaign") ?? "") + " " + pages.baseURL(request)
+            // Read before the data, so a change while it is read makes the next request render again.
+            let mark = hub.currentMark
+            if let mark, let body = cache.get(key, mark: mark, now: node.now) { return Pages.html(body) }
             guard let p = try await published(context) else { return Pages.notFound(pages) }
-            return pages.campaignPage(p, request: request)
+            guard let html = pages.campaignHTML(p, request: request) else { return pages.campaignPage(p, request: request) }
+            let body = ByteBuffer(string: html)
+            if let mark {
+                let now = node.now
+                let deadline = p.standing == .live ? p.row.closes : UInt64.max
+                cache.put(key, mark: mark, expires: min(now + PageCache.maxAgeMs, deadline), body: body)
+            }
+            return Pages.html(body)
         }
         router.get("/campaigns/:campaign/card.svg") { _, context in
             guard let p = try await published(context, names: false) else { return Pages.notFound(pages) }

@@ -63,7 +63,8 @@ public struct WebServer: Service {
         let maxBody = config.limits.maxBodyBytes
 
         router.get("/") { request, context in try await pages.home(request, context) }
-        ConsolePages.add(to: router, node: node, pages: pages, pairing: pairing, maxBody: maxBody, logger: logger)
+        let cache = PageCache()
+        ConsolePages.add(to: router, node: node, pages: pages, pairing: pairing, maxBody: maxBody, logger: logger, cache: cache)
         let offers = RateLimiter(perMinute: config.limits.offersPerMinutePerAddress, clock: clock)
         OfferPages.add(to: router, node: node, pages: pages, limiter: offers, maxBody: maxBody, logger: logger)
         router.post("/setup/community") { request, context in try await pages.setup(request, context, join: false, maxBody: maxBody) }
@@ -100,7 +101,7 @@ public struct WebServer: Service {
             }
             return pages.display(summary)
         }
-        Self.addPublicRoutes(router, node: node, pages: pages)
+        Self.addPublicRoutes(router, node: node, pages: pages, hub: hub, cache: cache)
         router.get("/static/:name") { _, context in
             guard let name = context.parameters.get("name"), Assets.isStatic(name), let bytes = Assets.bytes(name) else {
                 return pages.message(.notFound, title: "Not found", text: "There is no such file.")
