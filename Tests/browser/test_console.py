@@ -234,6 +234,18 @@ def test_a_hostile_title_and_tier_render_as_text(office, organiser):
     assert organiser.get_by_text("Bandstand " + EVIL).count() == 1
 
 
+def test_a_treasurer_sees_the_gift_aid_claim_and_small_donations(office, organiser):
+    office.run("charity", "recognise", "--reference", "AB12345", "--legal-name", "Oak Road Trust", "--year-end", "03-31")
+    office.run("community", "grant", "--role", "treasurer", office.run("id")["id"])
+    organiser.goto(f"{office.web}/console")
+    organiser.click("text=Oak Road")
+    organiser.click("text=Gift Aid")
+    assert organiser.locator("h1").inner_text().startswith("Gift Aid for")
+    assert "donation(s)" in organiser.locator("#claim-summary").inner_text()
+    screenshot(organiser, "console-08-gift-aid")
+    audit(organiser, "console gift aid")
+
+
 def test_health_and_sign_out(office, organiser):
     organiser.click("text=Health")
     assert "Whipround" in organiser.locator("#version").inner_text()
