@@ -272,6 +272,7 @@ struct ConsolePages: Sendable {
         "community": "The community was created.", "created": "The draft campaign was created. Add tiers, then publish it.",
         "published": "The campaign is published: it takes pledges now.", "closed": "The campaign is closed.",
         "cancelled": "The campaign is cancelled.", "edited": "The changes were saved.", "tier": "The tier was added.",
+        "tier_changed": "The tier was changed.",
         "desk": "The desk is open: scan its QR code with the volunteer's phone.", "desk_closed": "The desk was closed.",
         "posted": "The update is posted: it is on the public page and goes to every node.",
         "online_on": "The campaign's public page now takes offers online.", "online_off": "The public page no longer takes offers online.",
@@ -326,6 +327,8 @@ struct ConsolePages: Sendable {
             "time_zone": c.timeZone, "currency": cur,
             "tiers": tiers.map { t -> [String: Any] in
                 var o: [String: Any] = [
+                    "id": t.id.hex, "short": String(t.id.hex.prefix(10)), "minimum_plain": t.minimum.formatted,
+                    "limit_plain": t.limit.map(String.init) ?? "", "description_plain": t.description ?? "",
                     "title": t.title, "minimum": Pages.money(t.minimum.minor, cur),
                     "places": t.limit.map { "\(t.claimed) of \($0) taken" } ?? "\(t.claimed) taken, no limit",
                 ]
@@ -556,6 +559,29 @@ struct ConsolePages: Sendable {
             guard let offer = form.text("offer").flatMap(EventID.init(hex:)) else { throw WhipError(.invalidArgument, "no offer was chosen") }
             _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .matchAccepted(MatchRef(campaign: c.id, offer: offer))) }
             return Self.redirect("\(back)?done=accepted")
+        case "tier":
+            guard let tier = form.text("tier").flatMap(EventID.init(hex:)),
+                let row = try await node.read({ store throws(WhipError) in try store.tiers(campaign: c.id) }).first(where: { $0.id == tier })
+            else { throw WhipError(.notFound, "that reward tier is not one of this campaign's") }
+            var u = TierUpdated(campaign: c.id, tier: tier)
+            if let t = form.text("title"), t != row.title { u.title = t }
+            let description = (form.first("description") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            if description != (row.description ?? "") { u.description = description }
+            if let m = form.text("minimum") {
+                let minimum = try Money(parsing: m, currency: c.goal.currency)
+                if minimum != row.minimum { u.minimum = minimum.minor }
+            }
+            if let l = form.text("limit") {
+                guard let n = UInt32(l), n > 0 else {
+                    throw WhipError(
+                        .invalidArgument, "'\(l)' is not a number of places: a limit is at least 1 (it may rise, never drop below the places taken)")
+                }
+                if Int(n) != row.limit { u.limit = n }
+            }
+            guard u != TierUpdated(campaign: c.id, tier: tier) else { return Self.redirect(back) }
+            let update = u
+            _ = try await node.write { _ throws(WhipError) in try node.emit(c.community, .tierUpdated(update)) }
+            return Self.redirect("\(back)?done=tier_changed")
         case "tiers":
             let limit: UInt32?
             if let l = form.text("limit") {

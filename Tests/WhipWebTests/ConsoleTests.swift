@@ -158,6 +158,17 @@ import WhipTestSupport
             }
             let tiers = try f.node.store.tiers(campaign: c.id)
             #expect(tiers.map(\.title) == ["Mug", "Tile"] && tiers[0].limit == 2 && tiers[1].limit == nil)
+            // A tier changed as its row's form shows it: only what was changed changes; a limit of 0 is explained.
+            let mug = tiers[0]
+            let changed = try await f.post(
+                client, "/console/campaigns/\(id)/tier",
+                [("csrf", csrf), ("tier", mug.id.hex), ("title", "Mug"), ("minimum", "20.00"), ("limit", "5"), ("description", "")], cookie: cookie)
+            #expect(changed.status == .seeOther)
+            let mugNow = try #require(try f.node.store.tiers(campaign: c.id).first { $0.id == mug.id })
+            #expect(mugNow.limit == 5 && mugNow.title == "Mug" && mugNow.minimum.minor == 2_000 && mugNow.description == nil)
+            let zero = try await f.post(
+                client, "/console/campaigns/\(id)/tier", [("csrf", csrf), ("tier", mug.id.hex), ("limit", "0")], cookie: cookie)
+            #expect(zero.status == .badRequest && String(buffer: zero.body).contains("at least 1"))
             #expect(
                 try await f.post(client, "/console/campaigns/\(id)/edit", [("csrf", csrf), ("title", "Pool roof fund")], cookie: cookie).status
                     == .seeOther)
