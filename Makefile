@@ -6,7 +6,7 @@ NAME ?= My Whipround node
 # Where `make run` serves the pledge desk's pages: this machine only (`make run WEB=0.0.0.0:8480` for the hall's network).
 WEB ?= 127.0.0.1:8480
 
-.PHONY: deps test-deps build release run test bench format lint clean
+.PHONY: deps test-deps build release run login test bench format lint clean
 
 deps:
 	@scripts/deps.sh
@@ -22,6 +22,10 @@ run: release
 	.build/release/whipround status
 	@# In the foreground until Ctrl-C; it prints the address to open once the pages are served.
 	.build/release/whipround serve --web $(WEB)
+
+# While `make run` serves the node: a one-time link into the organiser console (README "Running a campaign").
+login:
+	@.build/release/whipround web login
 
 test: deps test-deps
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests

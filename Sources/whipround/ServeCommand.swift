@@ -71,6 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
                 // For whoever started it (`make run`): where to click, on stdout, apart from the logs.
                 var lines = ["Open \(WebAddress.localURL(host: host, port: port)) in a browser on this machine"]
                 if !WebAddress.isLoopback(host) { lines.append("Phones on this network: \(phones)/ (desk links use this address)") }
+                lines.append("Organiser console: run `whipround web login` in another terminal for a one-time link")
                 FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             })
     }

@@ -258,7 +258,10 @@ import Testing
         #expect(await d.logged("web.url=http://127.0.0.1:\(port)", within: 5), "\(d.log.value)")
         let deadline = ContinuousClock.now + .seconds(5)
         while !d.stdout.value.contains("\n") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(d.stdout.value == "Open http://127.0.0.1:\(port)/ in a browser on this machine\n")
+        #expect(
+            d.stdout.value
+                == "Open http://127.0.0.1:\(port)/ in a browser on this machine\n"
+                + "Organiser console: run `whipround web login` in another terminal for a one-time link\n")
         let (_, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/")!)
         #expect((response as? HTTPURLResponse)?.statusCode != nil)
         let stopped = await d.stop(within: 5)
