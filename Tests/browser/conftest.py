@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+AXE = Axe()
+
+
+def serious_violations(page):
+    """axe's serious and critical violations on the page, one line each (axe needs the page's JavaScript on)."""
+    violations = AXE.run(page).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in violations if v.get("impact") in ("serious", "critical")]
+
+
+def save_screenshot(page, name):
+    """A full-page screenshot in ci-artifacts/screenshots, with the pointer moved off any button first."""
+    page.mouse.move(0, 0)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def wait_until(what, check, timeout=30.0, every=0.1):

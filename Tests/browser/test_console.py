@@ -12,25 +12,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import SCREENSHOTS, Node
+from conftest import Node, save_screenshot, serious_violations
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(2)>'
-axe = Axe()
-audited = []
-
-
-def screenshot(page, name):
-    page.mouse.move(0, 0)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+screenshot = save_screenshot
 
 
 def audit(page, what):
     """axe: no serious or critical violation on this screen."""
-    violations = axe.run(page).response["violations"]
-    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-           for v in violations if v.get("impact") in ("serious", "critical")]
-    audited.append(what)
+    bad = serious_violations(page)
     assert not bad, f"axe on {what}:\n" + "\n".join(bad)
 
 

@@ -7,29 +7,21 @@ import re
 import time
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import SCREENSHOTS, http_json, wait_until
+from conftest import SCREENSHOTS, http_json, save_screenshot, serious_violations, wait_until
 
 EVIL = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 REFERENCE = re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$")
-axe = Axe()
 shots = []
 audited = []
 
 
 def screenshot(page, name):
-    path = SCREENSHOTS / f"{name}.png"
-    # The pointer rests where the last click was: move it off, so no button is caught in its hover colour.
-    page.mouse.move(0, 0)
-    page.screenshot(path=str(path), full_page=True)
-    shots.append(path.name)
+    shots.append(save_screenshot(page, name).name)
 
 
 def audit(page, what):
     """axe: no serious or critical violation on this screen."""
-    violations = axe.run(page).response["violations"]
-    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-           for v in violations if v.get("impact") in ("serious", "critical")]
+    bad = serious_violations(page)
     audited.append(what)
     assert not bad, f"axe on {what}:\n" + "\n".join(bad)
 

@@ -8,15 +8,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import SCREENSHOTS, Node, http_json, wait_until
-
-axe = Axe()
+from conftest import SCREENSHOTS, Node, http_json, serious_violations, wait_until
 
 
 def audit(page, what):
-    violations = axe.run(page).response["violations"]
-    bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in violations if v.get("impact") in ("serious", "critical")]
+    bad = serious_violations(page)
     assert not bad, f"axe on {what}:\n" + "\n".join(bad)
 
 

@@ -15,13 +15,11 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import SCREENSHOTS
+from conftest import SCREENSHOTS, serious_violations
 
 TITLE = 'Lido <script>alert(1)</script> & "friends"'
 STORY = "Forty years of summers.\n\nWe reopen the lido <b>together</b>."
 ATOM = "{http://www.w3.org/2005/Atom}"
-axe = Axe()
 
 
 @contextlib.contextmanager
@@ -257,9 +255,7 @@ def test_public_pages_pass_axe_with_javascript_on(hall, browser, guard, lido):
         for path, what in [(f"/campaigns/{lido}", "public page"), (f"/campaigns/{lido}/poster", "poster"), ("/", "home")]:
             with deadline(90, f"axe on the {what}"):
                 page.goto(hub.web + path, wait_until="load")
-                violations = axe.run(page).response["violations"]
-            bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-                   for v in violations if v.get("impact") in ("serious", "critical")]
+                bad = serious_violations(page)
             assert not bad, f"axe on the {what}:\n" + "\n".join(bad)
             assert page.locator("img[src=x]").count() == 0
         guard.check()
