@@ -30,7 +30,10 @@ struct ConsolePages: Sendable {
         to router: Router<WebContext>, node: Node, pages: Pages, pairing: RateLimiter, maxBody: Int, logger: Logger, cache: PageCache
     ) {
         let console = ConsolePages(node: node, pages: pages, logger: logger, maxBody: maxBody, cache: cache)
-        router.get("/console/login") { request, _ in
+        router.get("/console/login") { request, context in
+            guard pairing.allow(context.address) else {
+                return console.signInPage(error: "Too many tries: wait a minute before opening another sign-in link.", status: .tooManyRequests)
+            }
             let token = request.uri.queryParameters["token"].map(String.init) ?? ""
             return await console.signIn(token, code: false)
         }

@@ -122,6 +122,24 @@ import WhipTestSupport
         }
     }
 
+    @Test func signInAttemptsAreLimitedPerAddress() async throws {
+        var limits = WebConfig.Limits()
+        limits.pairingAttemptsPerMinutePerAddress = 3
+        let f = try Fixture(limits: limits)
+        try await f.app.test(.router) { client in
+            for _ in 0..<2 {
+                try await client.execute(uri: "/console/login?token=guess", method: .get) { r in #expect(r.status == .forbidden) }
+            }
+            #expect(try await f.post(client, "/console/pair", [("code", "AAAA-BBBB-CCCC")], cookie: "").status == .forbidden)
+            // The fourth try in the minute, link or code, is refused before it is checked: even a right one.
+            let login = try f.node.consoleLogin()
+            try await client.execute(uri: "/console/login?token=\(login.token)", method: .get) { r in #expect(r.status == .tooManyRequests) }
+            #expect(try await f.post(client, "/console/pair", [("code", login.code)], cookie: "").status == .tooManyRequests)
+            f.clock.advance(60_000)
+            try await client.execute(uri: "/console/login?token=\(login.token)", method: .get) { r in #expect(r.status == .seeOther) }
+        }
+    }
+
     @Test func aFormWithoutTheSessionsTokenIsRefused() async throws {
         let f = try Fixture()
         try await f.app.test(.router) { client in
