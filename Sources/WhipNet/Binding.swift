@@ -31,7 +31,10 @@ package enum BindFailure {
 
     /// The error for an address that cannot be listened on; `what` is e.g. "" or " for metrics".
     package static func error(_ error: any Error, address: HostPort, what: String = "") -> WhipError {
-        WhipError(.io, "cannot listen on \(address)\(what): \(reason(error).text)", cause: error)
+        let (text, taken) = reason(error)
+        // The usual cause: a second node on this machine with the default address (another `serve` holds it).
+        let hint = taken ? " (another program, such as a second `whipround serve`, holds it: give this one another address)" : ""
+        return WhipError(.io, "cannot listen on \(address)\(what): \(text)\(hint)", cause: error)
     }
 }
 

@@ -103,7 +103,7 @@ extension Node {
             throw WhipError(
                 .rejected,
                 "'\(c.title)' closed unfunded (\(money(c.pledged)) of \(money(c.goal)), \(c.model.name)): backers do not pay; "
-                    + "if money was received anyway, record it with --unfunded and refund it")
+                    + "if money was received anyway, record it with `whipround pledge collect --unfunded` and refund it")
         }
         let owed = p.amount.minor - p.collected.minor
         let typed = amount.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
@@ -112,7 +112,9 @@ extension Node {
         }
         if amt == nil && owed <= 0 {
             throw WhipError(
-                .rejected, "\(money(p.collected)) was already received for this \(money(p.amount)) pledge; to record more, give --amount and --over")
+                .rejected,
+                "\(money(p.collected)) was already received for this \(money(p.amount)) pledge; to record more, give the amount and "
+                    + "mark it as more than owed (`--amount` and `--over` on the command line)")
         }
         let received = amt ?? Money(minor: owed, currency: c.goal.currency)
         guard received.minor > 0 else { throw WhipError(.invalidArgument, "the amount must be more than zero") }
@@ -120,7 +122,8 @@ extension Node {
             throw WhipError(
                 .rejected,
                 "\(money(received)) is more than the \(money(Money(minor: max(0, owed), currency: c.goal.currency))) still owed on this "
-                    + "\(money(p.amount)) pledge (\(money(p.collected)) received so far); if that is right, add --over")
+                    + "\(money(p.amount)) pledge (\(money(p.collected)) received so far); if that is right, mark it as more than owed "
+                    + "(`--over` on the command line)")
         }
         let e = try emit(
             c.community,

@@ -18,6 +18,9 @@ public enum OnlineOffers {
     /// Crockford base32, as desk codes: easy to read out over the phone.
     static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
+    /// A reference for the reply to a bot (the hidden field was filled): shaped like a real one, never stored.
+    public static func decoyReference() -> String { newReference() }
+
     /// A new random reference, `XXXX-XXXX` (40 bits).
     static func newReference() -> String {
         let chars = Sodium.randomBytes(8).map { alphabet[Int($0 & 31)] }

@@ -725,3 +725,20 @@ public struct CampaignProgress: Sendable {
     /// The replica's change mark in the same transaction.
     public let mark: Int64
 }
+
+extension Store {
+    /// Whether a `campaign.published` of this campaign was applied: a cancelled campaign that never was is a
+    /// cancelled draft, which no public page shows.
+    public func wasPublished(campaign: EventID) throws(WhipError) -> Bool {
+        try read { db in
+            try Bool.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT 1 FROM events e JOIN partitions p ON p.ref = e.partition
+                        WHERE p.campaign = ? AND e.kind = ? AND NOT EXISTS (SELECT 1 FROM rule_rejections r WHERE r.seq = e.seq)
+                        LIMIT 1
+                        """),
+                arguments: [campaign, Int64(EventKind.campaignPublished.rawValue)]) == true
+        }
+    }
+}

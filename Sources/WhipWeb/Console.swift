@@ -192,6 +192,8 @@ struct ConsolePages: Sendable {
             return signInPage(error: "This browser is not signed in (or its session ended), so nothing was changed.", status: .forbidden)
         }
         let form = await form(request)
+        // A form may say which console page to go back to (the pledge list it was sent from); only a console path.
+        let back = form.first("back").flatMap { $0.hasPrefix("/console/") && !$0.contains("//") && !$0.contains("\\") ? $0 : nil } ?? back
         guard let csrf = form.first("csrf"), WebServer.constantTimeEqual(csrf, s.csrf) else {
             return pages.message(
                 .forbidden, title: "Please try again",
@@ -199,7 +201,9 @@ struct ConsolePages: Sendable {
                 link: (back, "Back"))
         }
         do { return try await body(s, form) } catch let e as WhipError {
-            return pages.message(Self.status(e), title: "Not done", text: Pages.sentence(e.message), link: (back, "Back"))
+            return pages.message(
+                Self.status(e), title: "Not done", text: Pages.sentence(e.message),
+                hint: "Nothing was changed. Your browser's Back button returns to the form with what you typed.", link: (back, "Back"))
         } catch {
             logger.error("a console action failed", metadata: ["error": "\(error)"])
             return pages.message(.internalServerError, title: "Something went wrong", text: "The node could not do that.", link: (back, "Back"))
@@ -267,7 +271,7 @@ struct ConsolePages: Sendable {
         [
             "id": c.id.hex, "title": c.title, "state": c.stateText(now: now), "standing": c.standing(now: now).rawValue,
             "total": Pages.money(c.pledged.minor, c.goal.currency.code), "goal": Pages.money(c.goal.minor, c.goal.currency.code),
-            "backers": c.backers, "closes": Dates.describeDeadline(c.closes, timeZone: c.timeZone),
+            "backers": c.backers, "one_backer": c.backers == 1, "closes": Dates.describeDeadline(c.closes, timeZone: c.timeZone),
         ]
     }
 
@@ -375,7 +379,7 @@ struct ConsolePages: Sendable {
             let url = "\(base)/pair?code=\(qr.code)"
             data["pairing"] = [
                 "desk": qr.desk.name, "code": qr.code, "url": url, "qr_svg": (try? QRCode(url).svg(pixels: 240)) ?? "",
-                "expires": Desk.describe(qr.codeExpires),
+                "expires": Desk.describe(qr.codeExpires), "loopback": WebAddress.isLoopback(URL(string: base)?.host ?? ""),
             ]
             data["has_qr"] = true
         } else if let qr {
@@ -501,6 +505,14 @@ struct ConsolePages: Sendable {
         let back = "/console/campaigns/\(c.id.hex)"
         switch action {
         case "publish", "close", "cancel":
+            // Closing and cancelling cannot be undone: the form asks for a tick, and a cancellation for its reason.
+            if action != "publish", form.first("sure") != "on" {
+                throw WhipError(
+                    .invalidArgument, "tick the box to confirm: a campaign that is \(action == "close" ? "closed" : "cancelled") cannot be reopened")
+            }
+            if action == "cancel", form.text("reason") == nil {
+                throw WhipError(.invalidArgument, "say why the campaign is cancelled: backers see the reason")
+            }
             let body: EventBody =
                 switch action {
                 case "publish": .campaignPublished(CampaignRef(campaign: c.id))

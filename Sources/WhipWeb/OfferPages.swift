@@ -23,15 +23,16 @@ struct OfferPages: Sendable {
         }
         router.post("/campaigns/:campaign/offer") { request, context in
             let id = context.parameters.get("campaign") ?? ""
-            guard limiter.allow(context.address) else {
-                return try await offers.form(
-                    id, error: "Too many offers from this address: wait a minute and send it again.", typed: nil, status: .tooManyRequests)
-            }
             var request = request
             guard let buffer = try? await request.collectBody(upTo: maxBody) else {
                 return try await offers.form(id, error: "The form was too large.", typed: nil, status: .contentTooLarge)
             }
             let form = ConsolePages.Form(String(buffer: buffer))
+            // What was typed is shown again, so a visitor refused for sending too fast loses nothing.
+            guard limiter.allow(context.address) else {
+                return try await offers.form(
+                    id, error: "Too many offers from this address: wait a minute and send it again.", typed: form, status: .tooManyRequests)
+            }
             return try await offers.submit(id, form, cookie: request.cookies[Self.cookie]?.value)
         }
     }
@@ -74,7 +75,9 @@ struct OfferPages: Sendable {
         // A bot fills every field: thank it as a person would be thanked, and keep nothing.
         if let trap = form.first("website"), !trap.isEmpty {
             logger.info("an online offer filled the hidden field: dropped", metadata: ["campaign.id": "\(c.id.hex)"])
-            return pages.page("offer", ["campaign": summary, "sent": ["reference": "----", "amount": form.first("amount") ?? ""]])
+            let typed = try? Money(parsing: (form.first("amount") ?? "").trimmingCharacters(in: .whitespaces), currency: c.goal.currency)
+            let sent: [String: Any] = ["reference": OnlineOffers.decoyReference(), "amount": Pages.money(typed?.minor ?? 0, c.goal.currency.code)]
+            return pages.page("offer", ["campaign": summary, "sent": sent], status: .created)
         }
         let offer = OnlineOfferForm(
             name: form.first("name") ?? "", anonymous: form.first("anonymous") == "on", email: form.first("email"),

@@ -47,6 +47,8 @@ struct PublicCampaign: Sendable {
     static func make(_ store: Store, _ c: CampaignRow, tiers: [TierRow], now: UInt64, names: Bool = true) throws(WhipError) -> PublicCampaign? {
         let standing = c.standing(now: now)
         guard standing != .draft else { return nil }
+        // A draft cancelled before it was published was never public, and is not now.
+        if standing == .cancelled, try !store.wasPublished(campaign: c.id) { return nil }
         let recent = try store.latestPledges(campaign: c.id, limit: names ? maxNames : 1)
         let shown =
             names
@@ -66,7 +68,8 @@ struct PublicCampaign: Sendable {
         return PublicCampaign(
             row: c, summary: CampaignSummary(c, tiers: tiers, now: now), standing: standing, names: shown, matches: matches,
             digest: community?.digest ?? "", communityName: community?.name ?? "",
-            updated: max(c.opens, recent.last?.madeAt ?? 0, standing == .live ? 0 : min(c.closes, now)),
+            // A closed campaign changed last at its deadline; a cancelled one's moment is not kept, so its last pledge.
+            updated: max(c.opens, recent.last?.madeAt ?? 0, standing == .live || standing == .cancelled ? 0 : min(c.closes, now)),
             takesOffers: offers, updates: updates)
     }
 
@@ -331,6 +334,7 @@ extension Pages {
             [
                 "campaign": Self.figures(p.summary), "story_html": Self.storyHTML(p.row.description), "qr_svg": qr, "url": url,
                 "progress_sentence": p.progressSentence, "standing_sentence": p.standingSentence, "community": p.communityName,
+                "loopback": WebAddress.isLoopback(URL(string: url)?.host ?? ""),
             ])
     }
 

@@ -32,7 +32,7 @@ public struct WebConfig: Sendable, Equatable {
         /// Pairing-code attempts one IP address may make per minute; with 60-bit codes, guessing is hopeless.
         public var pairingAttemptsPerMinutePerAddress = 10
         /// Online offers one IP address may send per minute (the form is off unless an organiser turns it on).
-        public var offersPerMinutePerAddress = 2
+        public var offersPerMinutePerAddress = 5
         /// Live progress streams open at once.
         public var maxEventStreams = 256
         /// A connection with no complete request for this long is closed (slow clients included).

@@ -33,11 +33,19 @@ struct WebCommand: ParsableCommand {
                 if let link { o["url"] = link }
                 if let pair { o["pair_url"] = pair }
                 printJSON(o)
-            } else if let link, let pair {
+            } else if let base, let link, let pair {
                 print("Open this link in a browser on this machine (it works once):")
                 print("  \(link)")
-                print("On another device on this network, open \(pair) and type the code: \(login.code)")
-                print("Both stop working at \(Desk.describe(login.expires)) or once used.")
+                let host = URL(string: base)?.host ?? ""
+                if WebAddress.isLoopback(host) {
+                    print("Or open \(pair) on this machine and type the code: \(login.code)")
+                    print(
+                        "(Other devices cannot reach \(base): the pages are served on this machine only. To sign in from another device, "
+                            + "serve them on the network, e.g. `whipround serve --web 0.0.0.0:8480`.)")
+                } else {
+                    print("On another device on this network, open \(pair) and type the code: \(login.code)")
+                }
+                print("Both stop working at \(Desk.describe(login.expires)) (\(Dates.localTimeZone)) or once used.")
             } else {
                 print("Sign-in code: \(login.code) (type it at /console/pair on the node's pages; it works once)")
             }
@@ -45,7 +53,8 @@ struct WebCommand: ParsableCommand {
                 FileHandle.standardError.write(
                     Data(
                         ("warning: no `whipround serve` is serving the web pages for this data directory, so there is no link to open: "
-                            + "start it with `whipround serve --web 127.0.0.1:8480` and run `whipround web login` again\n").utf8))
+                            + "start it with `whipround serve --data \(n.dir.path)` (add `--web HOST:PORT` if 127.0.0.1:8480 is taken) "
+                            + "and run `whipround web login` again\n").utf8))
             }
         }
     }

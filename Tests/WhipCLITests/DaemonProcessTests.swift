@@ -8,6 +8,8 @@ import Testing
 
 /// Real `whipround serve` processes on loopback: they find each other, converge, and stop cleanly on SIGTERM.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct DaemonProcessTests {
+    static let inUse = " (another program, such as a second `whipround serve`, holds it: give this one another address)"
+
     final class LogBuffer: Sendable {
         let text = Mutex("")
         func append(_ s: String) { text.withLock { $0 += s } }
@@ -304,12 +306,15 @@ import Testing
         let cases: [([String], String)] = [
             (
                 ["--listen", "127.0.0.1:0", "--metrics", "off", "--web", "127.0.0.1:\(webPort)"],
-                "error: cannot listen on 127.0.0.1:\(webPort) for the web pages: address already in use"
+                "error: cannot listen on 127.0.0.1:\(webPort) for the web pages: address already in use" + Self.inUse
             ),
-            (["--listen", "127.0.0.1:\(port)", "--metrics", "off"], "error: cannot listen on 127.0.0.1:\(port): address already in use"),
+            (
+                ["--listen", "127.0.0.1:\(port)", "--metrics", "off"],
+                "error: cannot listen on 127.0.0.1:\(port): address already in use" + Self.inUse
+            ),
             (
                 ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:\(metricsPort)"],
-                "error: cannot listen on 127.0.0.1:\(metricsPort) for metrics: address already in use"
+                "error: cannot listen on 127.0.0.1:\(metricsPort) for metrics: address already in use" + Self.inUse
             ),
             (["--listen", "192.0.2.1:7878", "--metrics", "off"], "error: cannot listen on 192.0.2.1:7878: that address is not on this host"),
         ]

@@ -242,8 +242,13 @@ import WhipTestSupport
             #expect(bobAfter.status == "rejected" && bobAfter.rejectReason == "Duplicate of a card pledge")
             // More than is owed is refused in plain words, and nothing is recorded.
             let over = try await f.post(
-                client, "/console/pledges/\(ann.id.hex)/collect", [("csrf", csrf), ("amount", "25"), ("method", "cash")], cookie: cookie)
+                client, "/console/pledges/\(ann.id.hex)/collect",
+                [("csrf", csrf), ("amount", "25"), ("method", "cash"), ("back", "/console/campaigns/\(id)/pledges")], cookie: cookie)
             #expect(over.status == .conflict && String(buffer: over.body).contains("more than the"))
+            #expect(String(buffer: over.body).contains("href=\"/console/campaigns/\(id)/pledges\""), "Back returns to the list")
+            let elsewhere = try await f.post(
+                client, "/console/pledges/\(ann.id.hex)/collect", [("csrf", csrf), ("amount", "25"), ("back", "//evil.example/")], cookie: cookie)
+            #expect(!String(buffer: elsewhere.body).contains("evil.example"), "Back never leaves the console")
             #expect(try f.node.store.pledges(campaign: c.id).first { $0.id == ann.id }?.collected.minor == 1_000)
 
             // Contact details are opened only where this node is one of the campaign's organisers.
@@ -272,7 +277,13 @@ import WhipTestSupport
                 client, "/console/pledges/\(ann.id.hex)/erase", [("csrf", csrf), ("reason", "request"), ("sure", "on")], cookie: cookie)
             #expect(erased.status == .seeOther)
             #expect(try f.node.store.pledge(ann.id)?.erased.contains(.name) == true)
-            #expect(try await f.post(client, "/console/campaigns/\(id)/close", [("csrf", csrf)], cookie: cookie).status == .seeOther)
+            // Closing cannot be undone: without the tick nothing happens; cancelling also needs its reason.
+            let unsureClose = try await f.post(client, "/console/campaigns/\(id)/close", [("csrf", csrf)], cookie: cookie)
+            #expect(unsureClose.status == .badRequest && String(buffer: unsureClose.body).contains("cannot be reopened"))
+            let noReason = try await f.post(client, "/console/campaigns/\(id)/cancel", [("csrf", csrf), ("sure", "on")], cookie: cookie)
+            #expect(noReason.status == .badRequest && String(buffer: noReason.body).contains("backers see the reason"))
+            #expect(try f.node.campaign(id).standing(now: f.node.now) == .live)
+            #expect(try await f.post(client, "/console/campaigns/\(id)/close", [("csrf", csrf), ("sure", "on")], cookie: cookie).status == .seeOther)
             #expect(try f.node.campaign(id).standing(now: f.node.now) != .live)
         }
     }
@@ -420,6 +431,26 @@ import WhipTestSupport
                 let html = String(buffer: r.body)
                 #expect(r.status == .ok && html.contains("Page 3 of 3") && html.contains(all.rows[100].publicName))
                 #expect(!html.contains(">\(all.rows[99].publicName)<") && html.contains("Previous") && !html.contains(">Next<"))
+            }
+        }
+    }
+
+    @Test func aDraftCancelledBeforePublishingNeverShowsInPublic() async throws {
+        let f = try Fixture()
+        let info = try f.node.community(nil)
+        let draft = try f.node.createCampaign(CampaignForm(title: "Secret plan", goal: "100", closes: "2027-12-31"), in: info).id
+        _ = try await f.node.emit(info.id, .campaignCancelled(CampaignCancelled(campaign: draft, reason: "never mind")))
+        let published = try f.node.createCampaign(CampaignForm(title: "Open plan", goal: "100", closes: "2027-12-31"), in: info).id
+        _ = try await f.node.emit(info.id, .campaignPublished(CampaignRef(campaign: published)))
+        _ = try await f.node.emit(info.id, .campaignCancelled(CampaignCancelled(campaign: published, reason: "rained off")))
+        try await f.app.test(.router) { client in
+            try await client.execute(uri: "/campaigns/\(draft.hex)", method: .get) { r in #expect(r.status == .notFound) }
+            try await client.execute(uri: "/campaigns/\(published.hex)", method: .get) { r in #expect(r.status == .ok) }
+            for path in ["/", "/feed.atom"] {
+                try await client.execute(uri: path, method: .get) { r in
+                    let text = String(buffer: r.body)
+                    #expect(!text.contains("Secret plan") && text.contains("Open plan"), "\(path)")
+                }
             }
         }
     }

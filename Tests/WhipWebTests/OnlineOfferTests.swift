@@ -116,7 +116,10 @@ import WhipTestSupport
             let (cookie, csrf) = try await f.open(client)
             // The hidden field: thanked, nothing kept.
             let bot = try await f.send(client, [("csrf", csrf), ("name", "Bot"), ("amount", "10"), ("website", "http://spam")], cookie: cookie)
-            #expect(bot.status == .ok && String(buffer: bot.body).contains("Thank you"))
+            // A real visitor's reply, to the letter: status, thanks, a reference and the amount in the campaign's currency.
+            let botPage = String(buffer: bot.body)
+            #expect(bot.status == .created && botPage.contains("Thank you") && botPage.contains("£10.00"))
+            #expect(botPage.firstMatch(of: #/id="offer-reference">[0-9A-Z]{4}-[0-9A-Z]{4}</#) != nil)
             // Another site's form cannot carry this browser's token.
             let forged = try await f.send(client, [("csrf", "forged"), ("name", "Eve"), ("amount", "10")], cookie: cookie)
             #expect(forged.status == .forbidden)
