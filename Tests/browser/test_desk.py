@@ -44,8 +44,8 @@ def pair(phone, url):
     return page
 
 
-def take(page, name=None, amount=None, quick=False, tier=None, payment="cash", shot=None, expect_receipt=True):
-    """Fills the form, reviews, confirms; returns the receipt's reference text."""
+def take(page, name=None, amount=None, quick=False, tier=None, payment="cash", shot=None, expect_receipt=True, then_new=True):
+    """Fills the form, reviews, confirms; returns the receipt's reference text (and, with then_new, starts the next)."""
     if name is None:
         page.check("#anonymous")
     else:
@@ -68,8 +68,9 @@ def take(page, name=None, amount=None, quick=False, tier=None, payment="cash", s
     reference = page.inner_text("#reference")
     if shot:
         screenshot(page, f"{shot}-receipt")
-    page.click("#new-pledge")
-    page.wait_for_selector("#pledge-form", state="visible")
+    if then_new:
+        page.click("#new-pledge")
+        page.wait_for_selector("#pledge-form", state="visible")
     return reference
 
 
@@ -120,7 +121,8 @@ def test_phone_a_takes_pledges_offline_and_each_is_recorded_once(hall, phones):
     a[0].set_offline(True)
     page.wait_for_function("() => !navigator.onLine")
     take(page, EVIL[1], amount="7.25", payment="promised", shot="08-offline")
-    take(page, "Offline Two", amount="3")
+    take(page, "Offline Two", amount="3", then_new=False)
+    assert page.locator("#receipt-heading").inner_text() == "Pledge kept on this phone"
     queue = page.locator("#queue")
     assert queue.is_visible() and "2" in queue.inner_text(), queue.inner_text()
     screenshot(page, "09-offline-queue")
@@ -128,6 +130,11 @@ def test_phone_a_takes_pledges_offline_and_each_is_recorded_once(hall, phones):
 
     a[0].set_offline(False)
     queue.wait_for(state="hidden", timeout=20_000)
+    # The receipt still on screen said "kept on this phone": once sent, it shows the pledge's reference instead.
+    wait_until("the kept receipt to turn into a reference", lambda: page.locator("#receipt-heading").inner_text() == "Pledge taken")
+    assert REFERENCE.match(page.locator("#reference").inner_text()) and page.locator("#receipt-waiting").is_hidden()
+    page.click("#new-pledge")
+    page.wait_for_selector("#pledge-form", state="visible")
     for name in (EVIL[1], "Offline Two"):
         assert len(backers_named(hub, campaign, name)) == 1, name
     assert len(backers_named(hub, campaign, EVIL[0])) == 1

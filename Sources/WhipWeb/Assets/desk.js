@@ -204,6 +204,8 @@
       if (r.receipt) {
         if (r.receipt.campaign) applySummary(r.receipt.campaign);
         if (!pendingKeys[item.key]) notice('Sent ' + describe(item) + ': reference ' + r.receipt.reference + '.');
+        // The receipt still on screen for this pledge said "kept on this phone": it now has its reference.
+        if (keptShown === item.key) showTaken(r.receipt);
       } else if (!pendingKeys[item.key]) {
         keepRefused(item, r.error);
       }
@@ -212,6 +214,18 @@
     renderQueue();
   }
   var pendingKeys = {}; // keys whose outcome the confirm step is waiting for (it reports them itself)
+  var keptShown = null; // the key of the pledge the receipt shows as kept on this phone, until it is sent
+  // The receipt of a pledge the node recorded: its reference, amount and standing.
+  function showTaken(rc) {
+    keptShown = null;
+    $('reference-line').hidden = false;
+    $('receipt-waiting').hidden = true;
+    $('receipt-heading').textContent = 'Pledge taken';
+    $('reference').textContent = rc.reference;
+    $('receipt-text').textContent = money(rc.amount, currency) + ' recorded' +
+      (rc.waitlisted ? ', on the waitlist: the tier is full' : '') +
+      (rc.duplicate ? ' (it had already reached the node: recorded once)' : '') + '.';
+  }
   function flush() {
     if (!flushing) {
       flushing = flushNow().finally(function () { flushing = null; });
@@ -478,22 +492,17 @@
       $('review').focus();
       return;
     }
-    var text = $('receipt-text');
     var sent = !!(r && r.receipt);
-    $('reference-line').hidden = !sent;
-    $('receipt-waiting').hidden = sent;
     if (sent) {
-      var rc = r.receipt;
-      $('receipt-heading').textContent = 'Pledge taken';
-      $('reference').textContent = rc.reference;
-      text.textContent = money(rc.amount, currency) + ' recorded' +
-        (rc.waitlisted ? ', on the waitlist: the tier is full' : '') +
-        (rc.duplicate ? ' (it had already reached the node: recorded once)' : '') + '.';
+      showTaken(r.receipt);
     } else {
-      // No reference yet: the node gives one when the pledge reaches it (shown then in a notice).
+      // No reference yet: the node gives one when the pledge reaches it (this receipt then turns into it).
+      keptShown = key;
+      $('reference-line').hidden = true;
+      $('receipt-waiting').hidden = false;
       $('receipt-heading').textContent = 'Pledge kept on this phone';
       $('reference').textContent = '';
-      text.textContent = money(req.amount, currency) + ' will be sent when the node answers, and get its reference then. ' +
+      $('receipt-text').textContent = money(req.amount, currency) + ' will be sent when the node answers, and get its reference then. ' +
         'Do not reload this page until then.';
     }
     pending = null;
@@ -502,6 +511,7 @@
   });
 
   $('new-pledge').addEventListener('click', function () {
+    keptShown = null;
     form.reset();
     clearError();
     notice('');
