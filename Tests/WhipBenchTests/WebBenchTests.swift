@@ -22,3 +22,23 @@ import WhipBench
     let left = try FileManager.default.subpathsOfDirectory(atPath: parent)
     #expect(left.isEmpty, "the run left \(left) behind")
 }
+
+/// The page benchmark runs end to end on a small load: the console's list and, where Debian's wrk is installed (it
+/// is in CI), the public page under load beside the fixed-string route.
+@Test(.timeLimit(.minutes(5))) func pagesBenchSmoke() async throws {
+    let parent = FileManager.default.temporaryDirectory.appendingPathComponent("whipround-pagesbench-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: parent) }
+    let lines = Mutex<[String]>([])
+    try await PagesBench.run(
+        listPledges: 300, pagePledges: 50, seconds: 1, connections: 4, parent: parent, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    ) { line in lines.withLock { $0.append(line) } }
+    let out = lines.withLock { $0 }
+    #expect(out.contains { $0.contains("console pledge list of 300 pledges, first page over HTTP") }, "\(out)")
+    if FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") {
+        #expect(out.contains { $0.contains("public page of a campaign of 50 pledges") && $0.contains("% of the bound") }, "\(out)")
+        #expect(out.contains { $0.contains(" 0 answers not 2xx") }, "\(out)")
+    }
+    let left = try FileManager.default.subpathsOfDirectory(atPath: parent)
+    #expect(left.isEmpty, "the run left \(left) behind")
+}
