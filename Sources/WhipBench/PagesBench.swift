@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Hummingbird
 public import Logging
+import ServiceLifecycle
 import Synchronization
 import WhipCore
 import WhipNode
@@ -54,19 +55,19 @@ public enum PagesBench {
         quiet.logLevel = .critical
         let serverLogger = quiet
         let bound = Mutex<Int?>(nil)
-        let server = Task {
-            try await WebServer(node: node, config: config, logger: serverLogger, onBound: { port in bound.withLock { $0 = port } }).run()
-        }
         let fixedPort = Mutex<Int?>(nil)
-        let fixed = Task {
-            // The bound: the same framework answering a fixed string, on the same machine in the same run.
-            let router = Router()
-            router.get("/fixed") { _, _ in "Reopen the lido: £1,234.00 from 56 neighbours" }
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in fixedPort.withLock { $0 = channel.localAddress?.port } }, logger: serverLogger)
-            try await app.runService()
-        }
+        // The bound: the same framework answering a fixed string, on the same machine in the same run.
+        let router = Router()
+        router.get("/fixed") { _, _ in "Reopen the lido: £1,234.00 from 56 neighbours" }
+        let fixedApp = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in fixedPort.withLock { $0 = channel.localAddress?.port } }, logger: serverLogger)
+        let web = WebServer(node: node, config: config, logger: serverLogger, onBound: { port in bound.withLock { $0 = port } })
+        // Both servers stop by graceful shutdown, never by cancelling their tasks: cancelling a server with
+        // connections still queued (wrk's) is a fatal error in NIO's async writer.
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: web), .init(service: fixedApp)], gracefulShutdownSignals: [], logger: serverLogger))
+        let servers = Task { try await group.run() }
         do {
             let port = try await waitFor(bound)
             let fixedAt = try await waitFor(fixedPort)
@@ -111,16 +112,12 @@ public enum PagesBench {
             out("    p99 \(p99) ms (issue: under 50 ms), \(measured.non2xx) answers not 2xx")
         } catch is CancellationError {
         } catch {
-            server.cancel()
-            fixed.cancel()
-            _ = await server.result
-            _ = await fixed.result
+            await group.triggerGracefulShutdown()
+            _ = await servers.result
             throw error
         }
-        server.cancel()
-        fixed.cancel()
-        _ = await server.result
-        _ = await fixed.result
+        await group.triggerGracefulShutdown()
+        _ = await servers.result
     }
 
     static func fill(_ node: Node, _ info: CommunityInfo, _ campaign: EventID, count: Int, start: UInt64) throws {

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 public import Logging
+import ServiceLifecycle
 import Synchronization
 import WhipCore
 import WhipNode
@@ -61,9 +62,11 @@ public enum WebBench {
         var quiet = logger
         quiet.logLevel = .critical
         let serverLogger = quiet
-        let server = Task {
-            try await WebServer(node: node, config: config, logger: serverLogger, onBound: { port in bound.withLock { $0 = port } }).run()
-        }
+        // Stopped by graceful shutdown, never by cancelling its task: cancelling a server with connections still
+        // queued is a fatal error in NIO's async writer.
+        let web = WebServer(node: node, config: config, logger: serverLogger, onBound: { port in bound.withLock { $0 = port } })
+        let group = ServiceGroup(configuration: .init(services: [.init(service: web)], gracefulShutdownSignals: [], logger: serverLogger))
+        let server = Task { try await group.run() }
         // The server holds the node (and its SQLite files) until it has stopped: wait for that before the caller
         // removes the run directory, or a late write can leave files behind.
         do {
@@ -170,11 +173,11 @@ public enum WebBench {
                     format: "  memory: RSS %.1f MB before the web server, %.1f MB with it serving and idle: +%.1f MB (issue: at most 20 MB)",
                     Double(rssBefore) / 1_048_576, Double(rssIdle) / 1_048_576, Double(rssIdle - rssBefore) / 1_048_576))
         } catch {
-            server.cancel()
+            await group.triggerGracefulShutdown()
             _ = await server.result
             throw error
         }
-        server.cancel()
+        await group.triggerGracefulShutdown()
         _ = await server.result
     }
 
