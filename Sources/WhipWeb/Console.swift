@@ -379,7 +379,8 @@ struct ConsolePages: Sendable {
             let url = "\(base)/pair?code=\(qr.code)"
             data["pairing"] = [
                 "desk": qr.desk.name, "code": qr.code, "url": url, "qr_svg": (try? QRCode(url).svg(pixels: 240)) ?? "",
-                "expires": Desk.describe(qr.codeExpires), "loopback": WebAddress.isLoopback(URL(string: base)?.host ?? ""),
+                "expires": "\(Desk.describe(qr.codeExpires)) (\(Dates.localTimeZone))",
+                "loopback": WebAddress.isLoopback(URL(string: base)?.host ?? ""),
             ]
             data["has_qr"] = true
         } else if let qr {

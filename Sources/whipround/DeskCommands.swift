@@ -204,6 +204,12 @@ struct DeskCommand: ParsableCommand {
         print(
             "The code works once, until \(Dates.describeDeadline(codeExpires, timeZone: timeZone)); `whipround desk pair '\(p.desk.name)'` makes another."
         )
+        if let base, WebAddress.isLoopback(URL(string: base)?.host ?? "") {
+            FileHandle.standardError.write(
+                Data(
+                    ("warning: phones cannot reach \(base): the pages are served on this machine only; serve them on the hall's network "
+                        + "(`whipround serve --web 0.0.0.0:8480`) and run `whipround desk pair '\(p.desk.name)'` for a link they can open\n").utf8))
+        }
         if base == nil {
             FileHandle.standardError.write(
                 Data(

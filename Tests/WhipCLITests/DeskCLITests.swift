@@ -36,6 +36,10 @@ import WhipNode
         #expect(opened.stderr.hasPrefix("warning: no `whipround serve` is serving the web pages"), "\(opened.stderr)")
         #expect(opened.stderr.contains("whipround serve --web 0.0.0.0:8480"))
         #expect(!opened.stdout.contains("http://"))
+        // Pages served on loopback only: the link works on the node alone, and the warning says so.
+        try "http://127.0.0.1:8480\n".write(toFile: cli.path("hub/web.url"), atomically: true, encoding: .utf8)
+        let local = try cli.run(["desk", "pair", "--data", "hub", "Tombola stall"])
+        #expect(local.stderr.hasPrefix("warning: phones cannot reach http://127.0.0.1:8480"), "\(local.stderr)")
         // With pages served (the file `serve` writes), the link and a QR code of it; plain blocks off a terminal.
         try "http://192.168.1.20:8480\n".write(toFile: cli.path("hub/web.url"), atomically: true, encoding: .utf8)
         let paired = try cli.run(["desk", "pair", "--data", "hub", "Tombola stall"])
