@@ -61,15 +61,23 @@ struct CampaignSummary: Codable, Sendable, Equatable {
     }
 
     /// The summary of campaign `id`, read off the cooperative pool; nil when the replica has no such campaign.
-    static func load(_ node: Node, _ id: EventID) async throws(WhipError) -> CampaignSummary? {
-        try await loadProgress(node, id)?.summary
+    static func load(_ node: Node, _ id: EventID, publicOnly: Bool = false) async throws(WhipError) -> CampaignSummary? {
+        try await loadProgress(node, id, publicOnly: publicOnly)?.summary
     }
 
-    /// The summary of campaign `id` with the change mark it was read at; nil when there is no such campaign.
-    static func loadProgress(_ node: Node, _ id: EventID) async throws(WhipError) -> (summary: CampaignSummary, mark: Int64)? {
+    /// The summary of campaign `id` with the change mark it was read at; nil when there is no such campaign, and
+    /// with `publicOnly` for one that was never published (a draft, or a draft that was cancelled).
+    static func loadProgress(
+        _ node: Node, _ id: EventID, publicOnly: Bool = false
+    ) async throws(WhipError) -> (summary: CampaignSummary, mark: Int64)? {
         let now = node.now
         return try await node.read { store throws(WhipError) -> (summary: CampaignSummary, mark: Int64)? in
             guard let p = try store.progress(id) else { return nil }
+            if publicOnly {
+                let standing = p.campaign.standing(now: now)
+                if standing == .draft { return nil }
+                if standing == .cancelled, try !store.wasPublished(campaign: id) { return nil }
+            }
             return (CampaignSummary(p.campaign, tiers: p.tiers, now: now), p.mark)
         }
     }

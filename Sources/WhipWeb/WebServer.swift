@@ -95,7 +95,7 @@ public struct WebServer: Service {
         }
         router.get("/display/:campaign") { _, context in
             guard let id = context.parameters.get("campaign").flatMap(EventID.init(hex:)),
-                let summary = try await CampaignSummary.load(node, id), summary.standing != "draft"
+                let summary = try await CampaignSummary.load(node, id, publicOnly: true)
             else {
                 return pages.message(.notFound, title: "No such campaign", text: "This node has no published campaign at that address.")
             }
@@ -118,14 +118,14 @@ public struct WebServer: Service {
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         api.get("/campaigns/:campaign") { _, context in
-            guard let id = context.parameters.get("campaign").flatMap(EventID.init(hex:)), let summary = try await CampaignSummary.load(node, id),
-                summary.standing != "draft"
+            guard let id = context.parameters.get("campaign").flatMap(EventID.init(hex:)),
+                let summary = try await CampaignSummary.load(node, id, publicOnly: true)
             else { return API.error(.notFound, code: "not_found", "no published campaign with that id") }
             return API.response(.ok, summary)
         }
         api.get("/campaigns/:campaign/stream") { _, context in
             guard let id = context.parameters.get("campaign").flatMap(EventID.init(hex:)),
-                let (summary, mark) = try await CampaignSummary.loadProgress(node, id), summary.standing != "draft"
+                let (summary, mark) = try await CampaignSummary.loadProgress(node, id, publicOnly: true)
             else { return API.error(.notFound, code: "not_found", "no published campaign with that id") }
             guard let stream = hub.subscribe(id, first: summary, mark: mark) else {
                 var r = API.error(.serviceUnavailable, code: "request.rate_limited", "too many live views are open: try again shortly")

@@ -444,7 +444,12 @@ import WhipTestSupport
         _ = try await f.node.emit(info.id, .campaignPublished(CampaignRef(campaign: published)))
         _ = try await f.node.emit(info.id, .campaignCancelled(CampaignCancelled(campaign: published, reason: "rained off")))
         try await f.app.test(.router) { client in
-            try await client.execute(uri: "/campaigns/\(draft.hex)", method: .get) { r in #expect(r.status == .notFound) }
+            for path in [
+                "/campaigns/\(draft.hex)", "/display/\(draft.hex)", "/api/v1/campaigns/\(draft.hex)", "/api/v1/campaigns/\(draft.hex)/stream",
+            ] {
+                try await client.execute(uri: path, method: .get) { r in #expect(r.status == .notFound, "\(path)") }
+            }
+            try await client.execute(uri: "/api/v1/campaigns/\(published.hex)", method: .get) { r in #expect(r.status == .ok) }
             try await client.execute(uri: "/campaigns/\(published.hex)", method: .get) { r in #expect(r.status == .ok) }
             for path in ["/", "/feed.atom"] {
                 try await client.execute(uri: path, method: .get) { r in
