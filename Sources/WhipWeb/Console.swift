@@ -773,9 +773,8 @@ struct ConsolePages: Sendable {
         return o
     }
 
-    static func urlEncode(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
-    }
+    /// A query value percent-encoded (the public pages' encoder: RFC 3986 unreserved characters only).
+    static func urlEncode(_ s: String) -> String { Pages.percentEncode(s) }
 
     func csv(_ text: String) async throws -> Response {
         let (c, body) = try await node.read { _ throws(WhipError) in

@@ -160,22 +160,8 @@ public enum Markdown {
             })
     }
 
-    /// Text for an HTML text node or a quoted attribute value.
-    public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    /// Text for an HTML text node or a quoted attribute value: the pages' one escaper (`Pages.escapeXML`).
+    public static func escape(_ s: String) -> String { Pages.escapeXML(s) }
 
     /// The whole source as escaped paragraphs: the fallback when the rendered output fails the allow-list.
     static func plain(_ source: String) -> String {
